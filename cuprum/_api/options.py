@@ -1,0 +1,66 @@
+"""Turning ``run()`` keyword arguments into a runtime request (shared by every entry point)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from cuprum._core.context import CuprumContext, current_context
+from cuprum._model.execution import ExecutionContext
+from cuprum._model.io import OnLimit
+from cuprum._model.spec import CommandSpec
+from cuprum._runtime.engine import RunRequest
+
+__all__ = ["build_request", "resolve_timeout"]
+
+_DEFAULT_CONTEXT = ExecutionContext()
+
+
+def resolve_timeout(
+    explicit: float | None, context: ExecutionContext, policy: CuprumContext
+) -> float | None:
+    """Explicit argument, then ``ExecutionContext.timeout``, then ``ScopeConfig.timeout``."""
+    if explicit is not None:
+        return explicit
+    if context.timeout is not None:
+        return context.timeout
+    return policy.timeout
+
+
+def build_request(
+    stages: tuple[CommandSpec, ...],
+    *,
+    capture: bool,
+    echo: bool,
+    context: ExecutionContext | None,
+    timeout: float | None,
+    text: bool = True,
+    stdin: Any = None,
+    stdout: Any = None,
+    stderr: Any = None,
+    capture_limit: int | None = None,
+    on_limit: OnLimit = "truncate",
+    stage_events: bool = False,
+    policy: CuprumContext | None = None,
+) -> RunRequest:
+    """Resolve defaults against the current context once, at the call site."""
+    if capture_limit is not None and capture_limit < 0:
+        raise ValueError(f"capture_limit must be >= 0, got {capture_limit}")
+    if on_limit not in ("truncate", "raise"):
+        raise ValueError(f"on_limit must be 'truncate' or 'raise', got {on_limit!r}")
+    policy = policy if policy is not None else current_context()
+    ctx = context if context is not None else _DEFAULT_CONTEXT
+    return RunRequest(
+        stages=stages,
+        policy=policy,
+        context=ctx,
+        capture=capture,
+        echo=echo,
+        timeout=resolve_timeout(timeout, ctx, policy),
+        text=text,
+        stdin=stdin,
+        stdout=stdout,
+        stderr=stderr,
+        capture_limit=capture_limit,
+        on_limit=on_limit,
+        stage_events=stage_events,
+    )

@@ -1,0 +1,4 @@
+"""Layers 1-2: vocabulary (programs, catalogue, errors) and policy (context, hooks, events).
+
+Nothing here knows about processes or event loops.
+"""

@@ -1,0 +1,162 @@
+"""Programs, projects and the allowlisted catalogue that maps one to the other."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import NewType
+
+from cuprum._core.errors import UnknownProgramError
+
+__all__ = [
+    "CAT",
+    "CP",
+    "DEFAULT_CATALOGUE",
+    "ECHO",
+    "FALSE",
+    "FIND",
+    "GIT",
+    "GREP",
+    "HEAD",
+    "LS",
+    "MKDIR",
+    "MV",
+    "RM",
+    "RSYNC",
+    "SLEEP",
+    "SORT",
+    "TAIL",
+    "TAR",
+    "TRUE",
+    "WC",
+    "Program",
+    "ProgramCatalogue",
+    "ProgramEntry",
+    "ProjectSettings",
+]
+
+Program = NewType("Program", str)
+"""The name (or path) of an executable; a plain ``str`` at run time."""
+
+ECHO = Program("echo")
+LS = Program("ls")
+CAT = Program("cat")
+CP = Program("cp")
+MV = Program("mv")
+RM = Program("rm")
+MKDIR = Program("mkdir")
+FIND = Program("find")
+GREP = Program("grep")
+HEAD = Program("head")
+TAIL = Program("tail")
+SORT = Program("sort")
+WC = Program("wc")
+SLEEP = Program("sleep")
+TRUE = Program("true")
+FALSE = Program("false")
+GIT = Program("git")
+TAR = Program("tar")
+RSYNC = Program("rsync")
+
+
+@dataclass(frozen=True, slots=True)
+class ProjectSettings:
+    """A named group of programs with metadata that travels with their commands."""
+
+    name: str
+    programs: tuple[Program, ...]
+    documentation_locations: tuple[str, ...] = ()
+    noise_rules: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class ProgramEntry:
+    """The result of a catalogue lookup: the program and the project that owns it."""
+
+    program: Program
+    project: ProjectSettings
+
+
+class ProgramCatalogue:
+    """An allowlist of programs, each owned by exactly one project."""
+
+    __slots__ = ("_entries", "_projects")
+
+    def __init__(self, projects: Iterable[ProjectSettings]) -> None:
+        self._projects: dict[str, ProjectSettings] = {}
+        self._entries: dict[Program, ProgramEntry] = {}
+        for project in projects:
+            if project.name in self._projects:
+                raise ValueError(f"duplicate project name {project.name!r} in catalogue")
+            self._projects[project.name] = project
+            for program in project.programs:
+                owner = self._entries.get(program)
+                if owner is not None:
+                    raise ValueError(
+                        f"program {program!r} is listed by both {owner.project.name!r} "
+                        f"and {project.name!r}"
+                    )
+                self._entries[program] = ProgramEntry(program, project)
+
+    @property
+    def allowlist(self) -> frozenset[Program]:
+        """Every program the catalogue knows."""
+        return frozenset(self._entries)
+
+    @property
+    def projects(self) -> tuple[ProjectSettings, ...]:
+        """The catalogue's projects, in the order given."""
+        return tuple(self._projects.values())
+
+    def is_known(self, program: Program) -> bool:
+        """Whether the catalogue lists ``program``."""
+        return program in self._entries
+
+    def lookup(self, program: Program) -> ProgramEntry:
+        """Return the entry for ``program`` or raise :class:`UnknownProgramError`."""
+        try:
+            return self._entries[program]
+        except KeyError:
+            raise UnknownProgramError(
+                f"{program}: not in the program catalogue (known: "
+                f"{', '.join(sorted(self._entries)) or 'none'})"
+            ) from None
+
+    def visible_settings(self) -> Mapping[str, ProjectSettings]:
+        """Project metadata by name, read-only, for services that propagate it."""
+        return MappingProxyType(dict(self._projects))
+
+    def __repr__(self) -> str:
+        return f"ProgramCatalogue(projects={self.projects!r})"
+
+
+DEFAULT_CATALOGUE = ProgramCatalogue(
+    projects=(
+        ProjectSettings(
+            name="core-ops",
+            programs=(
+                ECHO, LS, CAT, CP, MV, RM, MKDIR, FIND, GREP,
+                HEAD, TAIL, SORT, WC, SLEEP, TRUE, FALSE,
+            ),  # fmt: skip
+            documentation_locations=("https://www.gnu.org/software/coreutils/manual/",),
+            noise_rules=(),
+        ),
+        ProjectSettings(
+            name="vcs",
+            programs=(GIT,),
+            documentation_locations=("https://git-scm.com/docs",),
+            noise_rules=(r"^remote: (Counting|Compressing|Enumerating) objects",),
+        ),
+        ProjectSettings(
+            name="archive-sync",
+            programs=(TAR, RSYNC),
+            documentation_locations=(
+                "https://www.gnu.org/software/tar/manual/",
+                "https://download.samba.org/pub/rsync/rsync.1",
+            ),
+            noise_rules=(r"^sending incremental file list$",),
+        ),
+    )
+)
+"""The curated catalogue: coreutils-style tools, git, tar and rsync. No shells."""

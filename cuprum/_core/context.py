@@ -1,0 +1,256 @@
+"""The scoped execution policy: allowlist, hooks and default timeout, in a ContextVar.
+
+Every change produces a new immutable :class:`CuprumContext`; ``scoped`` restores the
+parent on exit, registrations (``allow``, ``before``, ``after``, ``observe``) remove
+exactly what they added when detached. Because the value lives in a ``ContextVar``,
+threads and tasks each see their own.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass, replace
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, Literal, Self
+
+from cuprum._core.catalogue import Program
+from cuprum._core.errors import ForbiddenProgramError
+from cuprum._core.events import ObserveHook
+
+if TYPE_CHECKING:
+    from cuprum._api.command import SafeCmd
+
+__all__ = [
+    "AfterHook",
+    "AllowRegistration",
+    "BeforeHook",
+    "CuprumContext",
+    "HookRegistration",
+    "ScopeConfig",
+    "after",
+    "allow",
+    "before",
+    "current_context",
+    "get_context",
+    "observe",
+    "scoped",
+]
+
+BeforeHook = Callable[["SafeCmd"], None]
+AfterHook = Callable[["SafeCmd", Any], None]
+
+
+@dataclass(frozen=True, slots=True)
+class CuprumContext:
+    """The policy in force: which programs may run, which hooks see them.
+
+    An empty ``allowlist`` means no policy has been set: every program may run
+    (:meth:`permits`). :meth:`is_allowed` answers the narrower question "is this
+    program on the list?", so it is ``False`` for everything on an empty list.
+    """
+
+    allowlist: frozenset[Program] = frozenset()
+    before_hooks: tuple[BeforeHook, ...] = ()
+    after_hooks: tuple[AfterHook, ...] = ()
+    observe_hooks: tuple[ObserveHook, ...] = ()
+    timeout: float | None = None
+
+    def is_allowed(self, program: Program) -> bool:
+        """Whether ``program`` is on this context's allowlist."""
+        return program in self.allowlist
+
+    def permits(self, program: Program) -> bool:
+        """Whether ``program`` may run here: listed, or no allowlist at all."""
+        return not self.allowlist or program in self.allowlist
+
+    def check_allowed(self, program: Program) -> None:
+        """Raise :class:`ForbiddenProgramError` unless :meth:`is_allowed`."""
+        if program not in self.allowlist:
+            listed = ", ".join(sorted(self.allowlist)) or "nothing"
+            raise ForbiddenProgramError(
+                f"{program}: not allowed in the current context (allowlist: {listed})"
+            )
+
+    def check_permitted(self, program: Program) -> None:
+        """Raise :class:`ForbiddenProgramError` unless :meth:`permits`; used before a run."""
+        if self.allowlist and program not in self.allowlist:
+            self.check_allowed(program)
+
+
+_CURRENT: ContextVar[CuprumContext] = ContextVar("cuprum_context", default=CuprumContext())
+
+
+def current_context() -> CuprumContext:
+    """The :class:`CuprumContext` in force for the calling thread or task."""
+    return _CURRENT.get()
+
+
+get_context = current_context
+
+
+@dataclass(frozen=True, slots=True)
+class ScopeConfig:
+    """What a :func:`scoped` block changes.
+
+    ``allowlist=None`` keeps the parent's; otherwise the parent's non-empty
+    allowlist is intersected with it (a scope can only narrow), and an empty parent
+    takes it as the new base. Hooks are appended; ``timeout`` replaces the default.
+    """
+
+    allowlist: frozenset[Program] | None = None
+    before_hooks: tuple[BeforeHook, ...] = ()
+    after_hooks: tuple[AfterHook, ...] = ()
+    observe_hooks: tuple[ObserveHook, ...] = ()
+    timeout: float | None = None
+
+
+def _narrow(parent: CuprumContext, config: ScopeConfig) -> CuprumContext:
+    allowlist = parent.allowlist
+    if config.allowlist is not None:
+        allowlist = (
+            frozenset(config.allowlist)
+            if not parent.allowlist
+            else parent.allowlist & frozenset(config.allowlist)
+        )
+    return CuprumContext(
+        allowlist=allowlist,
+        before_hooks=parent.before_hooks + tuple(config.before_hooks),
+        after_hooks=parent.after_hooks + tuple(config.after_hooks),
+        observe_hooks=parent.observe_hooks + tuple(config.observe_hooks),
+        timeout=config.timeout if config.timeout is not None else parent.timeout,
+    )
+
+
+@contextmanager
+def scoped(config: ScopeConfig | None = None, **legacy: Any) -> Iterator[CuprumContext]:
+    """Run a block under a narrowed context; the parent is restored on exit.
+
+    ``scoped(allowlist=..., timeout=...)`` (the pre-0.2 keyword form) still works
+    but warns: pass a :class:`ScopeConfig`.
+    """
+    if legacy:
+        if config is not None:
+            raise TypeError("scoped() takes a ScopeConfig or legacy keywords, not both")
+        warnings.warn(
+            "scoped(allowlist=...) is deprecated; use scoped(ScopeConfig(allowlist=...))",
+            DeprecationWarning,
+            stacklevel=3,
+        )
+        allowlist = legacy.pop("allowlist", None)
+        config = ScopeConfig(
+            allowlist=frozenset(allowlist) if allowlist is not None else None, **legacy
+        )
+    new = _narrow(_CURRENT.get(), config or ScopeConfig())
+    token = _CURRENT.set(new)
+    try:
+        yield new
+    finally:
+        _CURRENT.reset(token)
+
+
+class _Registration:
+    """A change to the current context that can be undone once, or used with ``with``."""
+
+    __slots__ = ("_active",)
+
+    def __init__(self) -> None:
+        self._active = True
+
+    def detach(self) -> None:
+        """Undo the registration in the current context; a second call does nothing."""
+        if self._active:
+            self._active = False
+            _CURRENT.set(self._undo(_CURRENT.get()))
+
+    def _undo(self, ctx: CuprumContext) -> CuprumContext:
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.detach()
+
+
+class AllowRegistration(_Registration):
+    """Handle returned by :func:`allow`; ``detach()`` removes what it added."""
+
+    __slots__ = ("added",)
+
+    def __init__(self, added: frozenset[Program]) -> None:
+        super().__init__()
+        self.added = added
+
+    def _undo(self, ctx: CuprumContext) -> CuprumContext:
+        return replace(ctx, allowlist=ctx.allowlist - self.added)
+
+
+def allow(*programs: Program) -> AllowRegistration:
+    """Add programs to the current context's allowlist until detached.
+
+    Note: on an empty (permissive) allowlist this makes the list non-empty, so
+    only the added programs are then permitted.
+    """
+    ctx = _CURRENT.get()
+    added = frozenset(programs) - ctx.allowlist
+    _CURRENT.set(replace(ctx, allowlist=ctx.allowlist | added))
+    return AllowRegistration(added)
+
+
+HookKind = Literal["before_hooks", "after_hooks", "observe_hooks"]
+
+
+def _without(hooks: tuple[Any, ...], hook: object) -> tuple[Any, ...]:
+    for index in range(len(hooks) - 1, -1, -1):
+        if hooks[index] is hook:
+            return hooks[:index] + hooks[index + 1 :]
+    return hooks
+
+
+class HookRegistration(_Registration):
+    """Handle returned by :func:`before`, :func:`after` and :func:`observe`."""
+
+    __slots__ = ("hooks",)
+
+    def __init__(self, hooks: Iterable[tuple[HookKind, object]]) -> None:
+        super().__init__()
+        self.hooks = tuple(hooks)
+
+    def _undo(self, ctx: CuprumContext) -> CuprumContext:
+        for kind, hook in self.hooks:
+            ctx = replace(ctx, **{kind: _without(getattr(ctx, kind), hook)})
+        return ctx
+
+
+def register_hooks(*hooks: tuple[HookKind, object]) -> HookRegistration:
+    """Append hooks to the current context; shared by before/after/observe/logging_hook."""
+    ctx = _CURRENT.get()
+    for kind, hook in hooks:
+        ctx = replace(ctx, **{kind: (*getattr(ctx, kind), hook)})
+    _CURRENT.set(ctx)
+    return HookRegistration(hooks)
+
+
+def before(hook: BeforeHook) -> HookRegistration:
+    """Register a hook called with each command before it starts (FIFO order)."""
+    return register_hooks(("before_hooks", hook))
+
+
+def after(hook: AfterHook) -> HookRegistration:
+    """Register a hook called with each command and its result (LIFO order)."""
+    return register_hooks(("after_hooks", hook))
+
+
+def observe(hook: ObserveHook) -> HookRegistration:
+    """Register a hook that receives every :class:`ExecEvent`."""
+    return register_hooks(("observe_hooks", hook))
+
+

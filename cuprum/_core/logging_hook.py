@@ -1,0 +1,63 @@
+"""``logging_hook``: paired before/after hooks that log command start and exit."""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+
+from cuprum._core.context import HookRegistration, register_hooks
+
+if TYPE_CHECKING:
+    from cuprum._api.command import SafeCmd
+
+__all__ = ["logging_hook"]
+
+
+def logging_hook(
+    *,
+    logger: logging.Logger | None = None,
+    start_level: int = logging.INFO,
+    exit_level: int = logging.INFO,
+) -> HookRegistration:
+    """Log each command's start (program, argv) and exit (pid, code, duration, sizes).
+
+    Returns the registration; use it with ``with`` or call ``detach()``.
+    """
+    log = logger if logger is not None else logging.getLogger("cuprum")
+
+    def on_start(cmd: SafeCmd) -> None:
+        if log.isEnabledFor(start_level):
+            log.log(
+                start_level,
+                "cuprum start program=%s argv=%s",
+                cmd.program,
+                list(cmd.argv_with_program),
+                extra={"cuprum_program": cmd.program, "cuprum_argv": cmd.argv_with_program},
+            )
+
+    def on_exit(cmd: SafeCmd, result: Any) -> None:
+        if not log.isEnabledFor(exit_level):
+            return
+        stdout_len = len(result.stdout) if result.stdout is not None else 0
+        stderr_len = len(result.stderr) if result.stderr is not None else 0
+        log.log(
+            exit_level,
+            "cuprum exit program=%s pid=%s exit_code=%s duration_s=%.6f "
+            "stdout_len=%d stderr_len=%d",
+            cmd.program,
+            result.pid,
+            result.exit_code,
+            result.duration_s,
+            stdout_len,
+            stderr_len,
+            extra={
+                "cuprum_program": cmd.program,
+                "cuprum_pid": result.pid,
+                "cuprum_exit_code": result.exit_code,
+                "cuprum_duration_s": result.duration_s,
+                "cuprum_stdout_len": stdout_len,
+                "cuprum_stderr_len": stderr_len,
+            },
+        )
+
+    return register_hooks(("before_hooks", on_start), ("after_hooks", on_exit))

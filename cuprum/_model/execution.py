@@ -1,0 +1,35 @@
+"""``ExecutionContext``: per-call execution details (env, cwd, timeouts, sinks, decoding)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TextIO
+
+__all__ = ["ExecutionContext"]
+
+
+@dataclass(frozen=True, slots=True)
+class ExecutionContext:
+    """How to run a command; every field has a sensible default.
+
+    ``env`` is overlaid on ``os.environ`` for the child only. ``timeout`` is used
+    when the call passes none. ``stdout_sink``/``stderr_sink`` receive echoed text
+    (default: the interpreter's ``sys.stdout``/``sys.stderr`` at call time).
+    ``tags`` are merged into every event's tags.
+    """
+
+    env: Mapping[str, str] | None = None
+    cwd: str | Path | None = None
+    cancel_grace: float = 0.5
+    timeout: float | None = None
+    stdout_sink: TextIO | None = None
+    stderr_sink: TextIO | None = None
+    encoding: str = "utf-8"
+    errors: str = "replace"
+    tags: Mapping[str, object] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.cancel_grace < 0:
+            raise ValueError(f"cancel_grace must be >= 0, got {self.cancel_grace}")

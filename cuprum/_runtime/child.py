@@ -1,0 +1,184 @@
+"""Spawning a child in its own process group, awaiting its exit, tearing the group down.
+
+The seam to the operating system is :func:`spawn`: ``subprocess.Popen`` with
+``process_group=0`` (a new group inside the caller's session, so a program that
+needs the controlling terminal keeps it), ``close_fds=True`` (the child sees only
+fds 0-2) and ``restore_signals=True`` (SIGPIPE back to its default). No
+``preexec_fn``, so CPython can still spawn with vfork. Exit is awaited through a
+pidfd with ``anyio.wait_readable``, the same on asyncio and trio, and without
+reaping (``WNOWAIT``) so the group id cannot be reused while cuprum still signals it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+
+import anyio
+
+from cuprum._core.errors import ProgramNotFoundError, SpawnError, WorkingDirectoryError
+
+__all__ = ["ChildProcess", "spawn", "terminate_groups"]
+
+FdArg = int | None
+
+
+class ChildProcess:
+    """A spawned program: its pid (also its process group id) and exit status."""
+
+    __slots__ = (
+        "_pidfd",
+        "_popen",
+        "_waiter",
+        "exit_code",
+        "exit_seq",
+        "pid",
+        "reaped",
+        "stopped",
+    )
+
+    _exit_counter = 0
+
+    def __init__(self, popen: subprocess.Popen[bytes]) -> None:
+        self._popen = popen
+        self.pid = popen.pid
+        self.exit_code: int | None = None
+        self.exit_seq = 0  # order in which exits were observed, for SIGPIPE blame
+        self.reaped = False
+        self.stopped = False  # cuprum signalled it before it exited on its own
+        self._waiter: anyio.Event | None = None
+        self._pidfd: int | None = None  # opened on first wait; safe since we reap last
+
+    def _peek(self) -> int | None:
+        """The exit code if the child has exited, without reaping it."""
+        info = os.waitid(os.P_PID, self.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT)
+        if info is None:
+            return None
+        if info.si_code == os.CLD_EXITED:
+            return info.si_status
+        return -info.si_status
+
+    async def wait_exit(self) -> int:
+        """Wait (cancellably) until the child exits; returns its exit code, unreaped.
+
+        Several tasks may wait at once (an exit watcher and a fail-fast teardown):
+        one waits on the pidfd, the others on an event it sets.
+        """
+        while self.exit_code is None:
+            if self._waiter is not None:
+                await self._waiter.wait()
+                continue
+            self._waiter = waiter = anyio.Event()
+            try:
+                code = self._peek()
+                if code is None:
+                    if self._pidfd is None:
+                        with contextlib.suppress(AttributeError, OSError):
+                            self._pidfd = os.pidfd_open(self.pid)
+                    if self._pidfd is not None:
+                        await anyio.wait_readable(self._pidfd)
+                    else:  # pragma: no cover - fallback without pidfd
+                        delay = 0.001
+                        while self._peek() is None:
+                            await anyio.sleep(delay)
+                            delay = min(delay * 2, 0.05)
+                    code = self._peek()
+                    assert code is not None
+                ChildProcess._exit_counter += 1
+                self.exit_seq = ChildProcess._exit_counter
+                self.exit_code = code
+            finally:
+                self._waiter = None
+                waiter.set()
+        return self.exit_code
+
+    def signal_group(self, sig: int) -> None:
+        """Send ``sig`` to the child's whole process group while it is still ours."""
+        if self.reaped:
+            return
+        if sig != signal.SIGKILL and self.exit_code is None:
+            self.stopped = True
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.pid, sig)
+
+    def reap(self) -> int:
+        """Kill what is left of the group, then reap the child and release its pidfd."""
+        if not self.reaped:
+            self.signal_group(signal.SIGKILL)
+            code = self._popen.wait()
+            self.reaped = True
+            if self.exit_code is None:
+                self.exit_code = code
+            if self._pidfd is not None:
+                os.close(self._pidfd)
+                self._pidfd = None
+        assert self.exit_code is not None
+        return self.exit_code
+
+
+def spawn(
+    argv: Sequence[str],
+    *,
+    cwd: str | Path | None,
+    env: Mapping[str, str] | None,
+    stdin: FdArg,
+    stdout: FdArg,
+    stderr: FdArg,
+) -> ChildProcess:
+    """Start ``argv`` in a new process group; map OS errors to errors naming the program."""
+    program = argv[0]
+    try:
+        popen = subprocess.Popen(
+            argv,
+            stdin=subprocess.DEVNULL if stdin is None else stdin,
+            stdout=stdout,
+            stderr=stderr,
+            cwd=cwd,
+            env=env,
+            close_fds=True,
+            restore_signals=True,
+            process_group=0,
+        )
+    except FileNotFoundError as exc:
+        if cwd is not None and not os.path.isdir(cwd):
+            raise WorkingDirectoryError(
+                exc.errno, f"{program}: working directory {os.fspath(cwd)!r} does not exist"
+            ) from exc
+        raise ProgramNotFoundError(
+            exc.errno, f"{program}: program not found (PATH or path does not contain it)"
+        ) from exc
+    except NotADirectoryError as exc:
+        raise WorkingDirectoryError(
+            exc.errno, f"{program}: working directory {os.fspath(cwd or '')!r} is not a directory"
+        ) from exc
+    except OSError as exc:
+        raise SpawnError(exc.errno, f"{program}: cannot start: {exc.strerror or exc}") from exc
+    return ChildProcess(popen)
+
+
+async def terminate_groups(children: Iterable[ChildProcess], grace: float) -> None:
+    """SIGTERM each live group, give the leaders ``grace`` seconds, then SIGKILL the groups.
+
+    Shielded from cancellation, and the SIGKILL sits in ``finally`` so even an
+    exception that breaks the wait (a second Ctrl+C) cannot skip it.
+    """
+    live = [child for child in children if not child.reaped]
+    try:
+        with anyio.CancelScope(shield=True):
+            for child in live:
+                if child.exit_code is None:
+                    child.signal_group(signal.SIGTERM)
+            deadline = time.monotonic() + grace
+            for child in live:
+                remaining = deadline - time.monotonic()
+                if child.exit_code is None and remaining > 0:
+                    with anyio.move_on_after(remaining):
+                        await child.wait_exit()
+    finally:
+        for child in live:
+            child.signal_group(signal.SIGKILL)

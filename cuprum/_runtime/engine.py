@@ -1,0 +1,587 @@
+"""Running wired stages: the path every ``run()`` takes, one command or a pipeline.
+
+A single command is a pipeline of one stage, so there is one code path for
+allowlist checks, hooks, events, spawning, output, deadlines, fail-fast and
+teardown. The order of one run::
+
+    check allowlist -> before hooks -> plan -> wire fds -> spawn -> start
+    -> task group {stdin feeder, output readers, hop relays, exit watchers}
+       under the deadline -> exit (or one error event) -> after hooks -> results
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterable, Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import anyio
+import anyio.abc
+
+from cuprum._core.context import CuprumContext
+from cuprum._core.errors import CuprumError, TimeoutExpired
+from cuprum._core.events import ExecEvent, ExecPhase, ObserveHook
+from cuprum._model.execution import ExecutionContext
+from cuprum._model.io import AppendTo, OnLimit, Stream
+from cuprum._model.results import CommandResult
+from cuprum._model.spec import CommandSpec
+from cuprum._runtime.child import ChildProcess, spawn, terminate_groups
+from cuprum._runtime.pipes import (
+    PIPE_SIZE,
+    drain_nonblocking,
+    make_pipe,
+    read_chunks,
+    set_nonblocking,
+    write_all,
+)
+from cuprum._runtime.streams import StreamCollector
+from cuprum._transport.dispatch import choose_strategy, relay_for
+
+__all__ = ["RunRequest", "run_stages"]
+
+ErrorKind = Literal["spawn_failed", "timeout", "cancelled", "hook_failed"]
+
+
+@dataclass(frozen=True, slots=True)
+class RunRequest:
+    """Everything one run needs, resolved by the caller (timeout precedence included)."""
+
+    stages: tuple[CommandSpec, ...]
+    policy: CuprumContext
+    context: ExecutionContext
+    capture: bool = True
+    echo: bool = False
+    timeout: float | None = None
+    text: bool = True
+    stdin: Any = None
+    stdout: Any = None
+    stderr: Any = None
+    capture_limit: int | None = None
+    on_limit: OnLimit = "truncate"
+    stage_events: bool = False
+
+
+class _Stage:
+    """One stage's fds, collectors and process, and its event fields built once."""
+
+    __slots__ = (
+        "argv",
+        "child",
+        "cmd",
+        "env",
+        "ended",
+        "index",
+        "started",
+        "stderr",
+        "stdout",
+        "tags",
+    )
+
+    def __init__(self, index: int, cmd: CommandSpec, tags: Mapping[str, object]) -> None:
+        self.index = index
+        self.cmd = cmd
+        self.argv = cmd.argv_with_program
+        self.tags = tags
+        self.child: ChildProcess | None = None
+        self.stdout: StreamCollector | None = None
+        self.stderr: StreamCollector | None = None
+        self.started = 0.0
+        self.ended = 0.0
+
+    @property
+    def duration(self) -> float:
+        return max(0.0, (self.ended or time.perf_counter()) - self.started) if self.started else 0.0
+
+
+def _unwrap(exc: BaseException) -> BaseException:
+    """The single real error inside (nested) exception groups from our task group."""
+    while isinstance(exc, BaseExceptionGroup) and len(exc.exceptions) == 1:
+        exc = exc.exceptions[0]
+    return exc
+
+
+class _Run:
+    """The state of one run; :meth:`execute` is the whole life cycle."""
+
+    def __init__(self, req: RunRequest) -> None:
+        self.req = req
+        ctx = req.context
+        self.hooks: tuple[ObserveHook, ...] = req.policy.observe_hooks
+        self.cwd = os.fspath(ctx.cwd) if ctx.cwd is not None else None
+        self.env_overlay = dict(ctx.env) if ctx.env else None
+        self.env = {**os.environ, **ctx.env} if ctx.env else None
+        count = len(req.stages)
+        self.stages = [
+            _Stage(i, cmd, self._tags(cmd, i, count)) for i, cmd in enumerate(req.stages)
+        ]
+        self.failure_index: int | None = None
+        self.child_fds: list[int] = []  # closed once every stage has been spawned
+        self.parent_fds: set[int] = set()
+        self.readers: dict[int, StreamCollector] = {}
+        self.tasks: list[Callable[[], Any]] = []
+        self.tg: anyio.abc.TaskGroup | None = None
+        self.stdin_dropped = 0
+
+    def _tags(self, cmd: CommandSpec, index: int, count: int) -> dict[str, object]:
+        tags: dict[str, object] = {"project": cmd.project.name}
+        if count > 1:
+            tags["pipeline_stage_index"] = index
+            tags["pipeline_stages"] = count
+        tags.update(self.req.context.tags)
+        return tags
+
+    # -- events ---------------------------------------------------------------
+
+    def emit(self, stage: _Stage, phase: ExecPhase, **fields: Any) -> None:
+        if not self.hooks:
+            return
+        event = ExecEvent(
+            phase,
+            stage.cmd.program,
+            stage.argv,
+            self.cwd,
+            self.env_overlay,
+            stage.tags,
+            time.time(),
+            stage.child.pid if stage.child is not None else None,
+            **fields,
+        )
+        for hook in self.hooks:
+            hook(event)
+
+    def line_emitter(self, stage: _Stage, phase: ExecPhase) -> Callable[[str], None]:
+        """A per-line event callback with every constant field bound once."""
+        hooks = self.hooks
+        program, argv, cwd, env, tags = (
+            stage.cmd.program,
+            stage.argv,
+            self.cwd,
+            self.env_overlay,
+            stage.tags,
+        )
+        pid = stage.child.pid if stage.child is not None else None
+        now = time.time
+
+        def emit_line(line: str) -> None:
+            event = ExecEvent(phase, program, argv, cwd, env, tags, now(), pid, line)
+            for hook in hooks:
+                hook(event)
+
+        return emit_line
+
+    def emit_terminal_error(self, kind: ErrorKind, message: str) -> None:
+        for stage in self.stages:
+            code = stage.child.exit_code if stage.child is not None else None
+            self.emit(
+                stage,
+                "error",
+                exit_code=code,
+                duration_s=stage.duration,
+                error=kind,
+                message=message,
+            )
+
+    # -- wiring ---------------------------------------------------------------
+
+    def _parent(self, fd: int) -> int:
+        set_nonblocking(fd)
+        self.parent_fds.add(fd)
+        return fd
+
+    def _close(self, fd: int) -> None:
+        if fd in self.parent_fds:
+            self.parent_fds.discard(fd)
+            os.close(fd)
+
+    def _open_target(self, target: Any, default_fd: int) -> int:
+        """A child-side fd for a redirect target (paths opened here, closed after spawn)."""
+        if target is Stream.DEVNULL:
+            return subprocess.DEVNULL
+        if target is Stream.INHERIT:
+            return default_fd
+        if isinstance(target, AppendTo | str | os.PathLike):
+            append = isinstance(target, AppendTo)
+            path = target.path if isinstance(target, AppendTo) else target
+            flags = os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC
+            fd = os.open(path, flags | (os.O_APPEND if append else os.O_TRUNC), 0o666)
+            self.child_fds.append(fd)
+            return fd
+        if hasattr(target, "fileno"):
+            if hasattr(target, "flush"):
+                target.flush()
+            return int(target.fileno())
+        raise TypeError(f"cannot redirect to {target!r}")
+
+    def _collector(
+        self, stage: _Stage, name: Literal["stdout", "stderr"], sink: Any
+    ) -> StreamCollector:
+        req = self.req
+        return StreamCollector(
+            program=stage.cmd.program,
+            name=name,
+            capture=req.capture,
+            encoding=req.context.encoding,
+            errors=req.context.errors,
+            echo=sink if req.echo else None,
+            on_line=None,  # bound after spawn, when the pid is known
+            limit=req.capture_limit,
+            on_limit=req.on_limit,
+        )
+
+    def _wants_pipe(self) -> bool:
+        return self.req.capture or self.req.echo or bool(self.hooks)
+
+    def wire(self) -> list[dict[str, int]]:
+        """Create every fd the children need; returns per-stage stdin/stdout/stderr."""
+        req, ctx = self.req, self.req.context
+        n = len(self.stages)
+        fds: list[dict[str, int]] = [{} for _ in range(n)]
+        # stdin of the first stage
+        fds[0]["stdin"] = self._stdin_fd()
+        # hops
+        strategy = choose_strategy(parent_must_see=req.stage_events) if n > 1 else "direct"
+        for i in range(n - 1):
+            if strategy == "direct":
+                r, w = make_pipe(size=PIPE_SIZE)
+                self.child_fds += (r, w)
+                fds[i]["stdout"], fds[i + 1]["stdin"] = w, r
+            else:
+                r1, w1 = make_pipe(size=PIPE_SIZE)
+                r2, w2 = make_pipe(size=PIPE_SIZE)
+                self.child_fds += (w1, r2)
+                fds[i]["stdout"], fds[i + 1]["stdin"] = w1, r2
+                self._start_relay(i, self._parent(r1), self._parent(w2), strategy)
+        # final stdout
+        last = self.stages[-1]
+        merged_stdout: int
+        if req.stdout is None and self._wants_pipe():
+            r, w = make_pipe(size=PIPE_SIZE)
+            self.child_fds.append(w)
+            last.stdout = self._collector(last, "stdout", ctx.stdout_sink or sys.stdout)
+            self._start_reader(last, "stdout", self._parent(r))
+            merged_stdout = w
+        elif req.stdout is None:
+            merged_stdout = subprocess.DEVNULL
+        else:
+            merged_stdout = self._open_target(req.stdout, 1)
+        fds[-1]["stdout"] = merged_stdout
+        # stderr of every stage
+        shared_err: int | None = None
+        if req.stderr is Stream.STDOUT:
+            shared_err = merged_stdout
+        elif req.stderr is not None:
+            shared_err = self._open_target(req.stderr, 2)
+        elif not self._wants_pipe():
+            shared_err = subprocess.DEVNULL
+        for stage, stage_fds in zip(self.stages, fds, strict=True):
+            if shared_err is not None:
+                stage_fds["stderr"] = shared_err
+                continue
+            r, w = make_pipe()
+            self.child_fds.append(w)
+            stage.stderr = self._collector(stage, "stderr", ctx.stderr_sink or sys.stderr)
+            self._start_reader(stage, "stderr", self._parent(r))
+            stage_fds["stderr"] = w
+        return fds
+
+    def _stdin_fd(self) -> int:
+        source = self.req.stdin
+        if source is None or source is Stream.DEVNULL:
+            return subprocess.DEVNULL
+        if source is Stream.INHERIT:
+            return 0
+        if isinstance(source, str | bytes | bytearray | memoryview):
+            data = (
+                source.encode(self.req.context.encoding)
+                if isinstance(source, str)
+                else bytes(source)
+            )
+            r, w = make_pipe(size=PIPE_SIZE if len(data) > 65536 else None)
+            self.child_fds.append(r)
+            fd = self._parent(w)
+            self.tasks.append(lambda: self._feed_bytes(fd, data))
+            return r
+        if isinstance(source, os.PathLike):
+            fd = os.open(source, os.O_RDONLY | os.O_CLOEXEC)
+            self.child_fds.append(fd)
+            return fd
+        if hasattr(source, "fileno"):
+            return int(source.fileno())
+        if isinstance(source, AsyncIterable):
+            r, w = make_pipe()
+            self.child_fds.append(r)
+            fd = self._parent(w)
+            self.tasks.append(lambda: self._feed_iterable(fd, source))
+            return r
+        raise TypeError(f"{self.stages[0].cmd.program}: unsupported stdin {type(source)!r}")
+
+    # -- tasks ----------------------------------------------------------------
+
+    def _start_reader(self, stage: _Stage, name: Literal["stdout", "stderr"], fd: int) -> None:
+        collector = stage.stdout if name == "stdout" else stage.stderr
+        assert collector is not None
+        self.readers[fd] = collector
+
+        async def reader() -> None:
+            # On EOF the stream is finished here; after a teardown,
+            # _close_parent_fds drains what is still buffered instead.
+            await read_chunks(fd, collector.feed)
+            collector.close()
+            self._close(fd)
+
+        self.tasks.append(reader)
+
+    def _start_relay(self, index: int, reader_fd: int, writer_fd: int, strategy: Any) -> None:
+        relay = relay_for(strategy)
+        stage = self.stages[index]
+
+        async def run_relay() -> None:
+            on_chunk = None
+            collector: StreamCollector | None = None
+            if self.req.stage_events and self.hooks:
+                collector = StreamCollector(
+                    program=stage.cmd.program,
+                    name="stdout",
+                    capture=False,
+                    encoding=self.req.context.encoding,
+                    errors=self.req.context.errors,
+                    on_line=self.line_emitter(stage, "stdout"),
+                )
+                on_chunk = collector.feed
+            try:
+                await relay(reader_fd, writer_fd, on_chunk=on_chunk)
+            finally:
+                self._close(writer_fd)  # the next stage sees EOF
+                self._close(reader_fd)  # a still-writing stage gets SIGPIPE
+                if collector is not None:
+                    collector.close()
+
+        self.tasks.append(run_relay)
+
+    async def _feed_bytes(self, fd: int, data: bytes) -> None:
+        try:
+            written = await write_all(fd, data)
+        finally:
+            self._close(fd)
+        self._note_stdin_dropped(len(data) - written)
+
+    async def _feed_iterable(self, fd: int, source: AsyncIterable[bytes]) -> None:
+        iterator = source.__aiter__()
+        try:
+            async for chunk in iterator:
+                written = await write_all(fd, chunk)
+                if written < len(chunk):
+                    self._note_stdin_dropped(len(chunk) - written)
+                    break
+        finally:
+            self._close(fd)
+            aclose = getattr(iterator, "aclose", None)
+            if aclose is not None:
+                with anyio.CancelScope(shield=True):
+                    await aclose()
+
+    def _note_stdin_dropped(self, dropped: int) -> None:
+        if dropped > 0:
+            self.stdin_dropped += dropped
+            self.emit(
+                self.stages[0],
+                "stdin_closed",
+                message=f"child closed stdin; {dropped} bytes of input dropped",
+            )
+
+    async def _watch(self, stage: _Stage) -> None:
+        child = stage.child
+        assert child is not None
+        code = await child.wait_exit()
+        stage.ended = time.perf_counter()
+        if code == 0 or child.stopped or self.failure_index is not None:
+            return
+        if self._reader_gone(stage):
+            return
+        self.failure_index = stage.index
+        others = [s.child for s in self.stages if s.child is not None and s.child.exit_code is None]
+        if others and self.tg is not None:
+            self.tg.start_soon(terminate_groups, others, self.req.context.cancel_grace)
+
+    def _reader_gone(self, stage: _Stage) -> bool:
+        """A non-final stage whose downstream already exited is not blamed (SIGPIPE/EPIPE)."""
+        if stage.index == len(self.stages) - 1:
+            return False
+        code = stage.child.exit_code if stage.child else None
+        if code in (-13, 141):
+            return True
+        downstream = self.stages[stage.index + 1].child
+        return downstream is not None and (
+            downstream.exit_code is not None or downstream._peek() is not None
+        )
+
+    # -- life cycle -----------------------------------------------------------
+
+    async def execute(self) -> tuple[tuple[CommandResult[Any], ...], int | None]:
+        req = self.req
+        for stage in self.stages:
+            self.emit(stage, "plan")
+        if req.timeout is not None and req.timeout <= 0:
+            self.emit_terminal_error("timeout", f"timeout of {req.timeout}s expired at once")
+            raise self._timeout_error()
+        try:
+            fds = self.wire()
+            for stage, stage_fds in zip(self.stages, fds, strict=True):
+                stage.child = spawn(
+                    stage.argv,
+                    cwd=req.context.cwd,
+                    env=self.env,
+                    stdin=stage_fds["stdin"] if "stdin" in stage_fds else subprocess.DEVNULL,
+                    stdout=stage_fds["stdout"],
+                    stderr=stage_fds["stderr"],
+                )
+                stage.started = time.perf_counter()
+        except BaseException as exc:
+            self._close_all(self.child_fds)
+            await self._teardown()
+            self._close_parent_fds()
+            kind: ErrorKind = "spawn_failed" if isinstance(exc, OSError) else "cancelled"
+            self.emit_terminal_error(kind, str(exc))
+            raise
+        self._close_all(self.child_fds)
+        try:
+            self._bind_line_events()
+            for stage in self.stages:
+                self.emit(stage, "start")
+            timed_out = await self._supervise()
+        except BaseException as exc:
+            real = _unwrap(exc)
+            await self._teardown()
+            self._close_parent_fds()
+            cancelled = isinstance(real, anyio.get_cancelled_exc_class() | KeyboardInterrupt)
+            kind = "cancelled" if cancelled else "hook_failed"
+            self.emit_terminal_error(kind, f"{type(real).__name__}: {real}")
+            if real is exc:
+                raise
+            raise real from None
+        if timed_out:
+            await self._teardown()
+            self._close_parent_fds()
+            self.emit_terminal_error("timeout", f"timed out after {req.timeout}s")
+            raise self._timeout_error()
+        self._reap_all()
+        results = tuple(self._result(stage) for stage in self.stages)
+        for stage, result in zip(self.stages, results, strict=True):
+            self.emit(
+                stage,
+                "exit",
+                exit_code=result.exit_code,
+                duration_s=result.duration_s,
+            )
+        after_hooks = req.policy.after_hooks
+        if after_hooks:
+            for stage, result in zip(self.stages, results, strict=True):
+                for hook in reversed(after_hooks):
+                    hook(stage.cmd, result)  # type: ignore[arg-type]
+        return results, self.failure_index
+
+    def _bind_line_events(self) -> None:
+        if not self.hooks:
+            return
+        for stage in self.stages:
+            for name in ("stdout", "stderr"):
+                collector: StreamCollector | None = getattr(stage, name)
+                if collector is not None:
+                    collector.bind_lines(self.line_emitter(stage, name))  # type: ignore[arg-type]
+
+    async def _supervise(self) -> bool:
+        """Run every task under the deadline; True when the deadline cancelled them."""
+        with anyio.CancelScope() as deadline:
+            if self.req.timeout is not None:
+                deadline.deadline = anyio.current_time() + self.req.timeout
+            async with anyio.create_task_group() as tg:
+                self.tg = tg
+                for task in self.tasks:
+                    tg.start_soon(task)
+                if len(self.stages) > 1:
+                    # Watchers see each exit as it happens, for fail-fast.
+                    for stage in self.stages:
+                        tg.start_soon(self._watch, stage)
+            if len(self.stages) == 1:
+                # One command: its output is at EOF, so it has usually exited already.
+                await self._watch(self.stages[0])
+        self.tg = None
+        return deadline.cancelled_caught
+
+    async def _teardown(self) -> None:
+        children = [s.child for s in self.stages if s.child is not None]
+        try:
+            await terminate_groups(children, self.req.context.cancel_grace)
+        finally:
+            self._reap_all()
+            for stage in self.stages:
+                if not stage.ended:
+                    stage.ended = time.perf_counter()
+
+    def _reap_all(self) -> None:
+        for stage in self.stages:
+            if stage.child is not None:
+                stage.child.reap()
+
+    def _close_all(self, fds: list[int]) -> None:
+        for fd in fds:
+            if fd >= 0:
+                with contextlib.suppress(OSError):
+                    os.close(fd)
+        fds.clear()
+
+    def _close_parent_fds(self) -> None:
+        """After a teardown: keep whatever output is buffered, then close our ends."""
+        for fd, collector in self.readers.items():
+            if fd in self.parent_fds:
+                with contextlib.suppress(CuprumError):
+                    drain_nonblocking(fd, collector.feed)
+                collector.close()
+        for fd in list(self.parent_fds):
+            self._close(fd)
+
+    def _value(self, collector: StreamCollector | None) -> Any:
+        return collector.value(text=self.req.text) if collector is not None else None
+
+    def _result(self, stage: _Stage) -> CommandResult[Any]:
+        child = stage.child
+        assert child is not None and child.exit_code is not None
+        return CommandResult(
+            program=stage.cmd.program,
+            argv=stage.argv,
+            exit_code=child.exit_code,
+            pid=child.pid,
+            stdout=self._value(stage.stdout),
+            stderr=self._value(stage.stderr),
+            duration_s=stage.duration,
+            stdout_truncated=stage.stdout.truncated if stage.stdout else False,
+            stderr_truncated=stage.stderr.truncated if stage.stderr else False,
+        )
+
+    def _timeout_error(self) -> TimeoutExpired:
+        argv: list[str] = []
+        for stage in self.stages:
+            argv += [*stage.argv, "|"]
+        last = self.stages[-1]
+        timeout = self.req.timeout if self.req.timeout is not None else 0.0
+        return TimeoutExpired(
+            argv[:-1], timeout, self._value(last.stdout), self._value(last.stderr)
+        )
+
+
+async def run_stages(req: RunRequest) -> tuple[tuple[CommandResult[Any], ...], int | None]:
+    """Check policy, run before hooks, then run the stages; see the module docstring."""
+    policy = req.policy
+    for cmd in req.stages:
+        policy.check_permitted(cmd.program)
+    if policy.before_hooks:
+        for cmd in req.stages:
+            for hook in policy.before_hooks:
+                hook(cmd)  # type: ignore[arg-type]
+    return await _Run(req).execute()
+

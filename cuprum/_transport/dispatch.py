@@ -1,0 +1,89 @@
+"""Choosing how a pipeline hop moves: ``direct``, ``python`` or ``rust``.
+
+``CUPRUM_STREAM_BACKEND=auto|direct|python|rust`` forces a strategy (read at each
+run). ``auto`` picks ``direct`` unless the parent must see the hop, then ``rust``
+when the native extension is importable, else ``python``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Awaitable, Callable
+from typing import Literal, Protocol
+
+from cuprum._core.errors import CuprumError
+
+__all__ = [
+    "Relay",
+    "Strategy",
+    "StreamBackendError",
+    "choose_strategy",
+    "relay_for",
+]
+
+Strategy = Literal["direct", "python", "rust"]
+ENV_VAR = "CUPRUM_STREAM_BACKEND"
+
+
+class StreamBackendError(CuprumError, RuntimeError):
+    """The stream strategy asked for cannot be used here."""
+
+
+class Relay(Protocol):
+    """What ``python_relay`` and ``rust_relay`` both are."""
+
+    def __call__(
+        self,
+        reader_fd: int,
+        writer_fd: int,
+        *,
+        on_chunk: Callable[[bytes], None] | None = None,
+        buffer_size: int = ...,
+    ) -> Awaitable[int]: ...
+
+
+def _rust_available() -> bool:
+    from cuprum._rust_backend import is_available
+
+    return is_available()
+
+
+def configured() -> str:
+    """The strategy requested by the environment (``auto`` when unset)."""
+    value = os.environ.get(ENV_VAR, "auto").strip().lower() or "auto"
+    if value not in {"auto", "direct", "python", "rust"}:
+        raise StreamBackendError(
+            f"{ENV_VAR}={value!r} is not one of auto, direct, python, rust"
+        )
+    return value
+
+
+def choose_strategy(*, parent_must_see: bool) -> Strategy:
+    """Resolve the strategy for this run's hops."""
+    value = configured()
+    if value == "rust" and not _rust_available():
+        raise StreamBackendError(
+            f"{ENV_VAR}=rust but the cuprum_native extension is not installed "
+            "(install the native wheel, or build it with `maturin develop`)"
+        )
+    if value == "direct" and parent_must_see:
+        raise StreamBackendError(
+            f"{ENV_VAR}=direct cannot serve stage_events=True: the parent must see "
+            "intermediate hops; use auto, python or rust"
+        )
+    if value != "auto":
+        return value  # type: ignore[return-value]
+    if not parent_must_see:
+        return "direct"
+    return "rust" if _rust_available() else "python"
+
+
+def relay_for(strategy: Strategy) -> Relay:
+    """The relay function of a relaying strategy."""
+    if strategy == "rust":
+        from cuprum._transport.rust import rust_relay
+
+        return rust_relay
+    from cuprum._transport.python import python_relay
+
+    return python_relay

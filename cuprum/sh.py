@@ -1,0 +1,21 @@
+"""The command-building namespace: ``sh.make(PROGRAM)(*args)`` and ``sh.observe(hook)``."""
+
+from __future__ import annotations
+
+from cuprum._api.command import Pipeline, SafeCmd, SafeCmdBuilder, make
+from cuprum._core.context import observe
+from cuprum._core.events import ExecEvent
+from cuprum._model.execution import ExecutionContext
+from cuprum._model.results import CommandResult, PipelineResult
+
+__all__ = [
+    "CommandResult",
+    "ExecEvent",
+    "ExecutionContext",
+    "Pipeline",
+    "PipelineResult",
+    "SafeCmd",
+    "SafeCmdBuilder",
+    "make",
+    "observe",
+]

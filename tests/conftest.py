@@ -1,0 +1,37 @@
+"""Shared fixtures: every async test runs on asyncio and on trio."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+
+@pytest.fixture(params=["asyncio", "trio"])
+def anyio_backend(request: pytest.FixtureRequest) -> str:
+    """Run each ``@pytest.mark.anyio`` test once per event loop backend."""
+    return str(request.param)
+
+
+def _native_available() -> bool:
+    try:
+        from cuprum._rust_backend import is_available
+    except ImportError:
+        return False
+    return is_available()
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Skip ``native`` tests on a pure install; refuse to run where native is required.
+
+    ``CUPRUM_REQUIRE_NATIVE=1`` (set by the native nox session) turns a missing
+    extension into an error, so the native session can never pass by skipping.
+    """
+    if _native_available():
+        return
+    if os.environ.get("CUPRUM_REQUIRE_NATIVE") == "1":
+        raise pytest.UsageError("CUPRUM_REQUIRE_NATIVE=1 but cuprum._streams_rs is not importable")
+    skip = pytest.mark.skip(reason="cuprum_native extension is not installed")
+    for item in items:
+        if "native" in item.keywords:
+            item.add_marker(skip)
