@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from cuprum import sh
 from cuprum._api.command import Pipeline, SafeCmd, SafeCmdBuilder
+from cuprum._compose.streaming import StreamHandle
 from cuprum._compose.concurrent import ConcurrentConfig, run_concurrent, run_concurrent_sync
 from cuprum._core.catalogue import (
     CAT,
@@ -62,7 +63,7 @@ from cuprum._core.errors import (
 from cuprum._core.events import ExecEvent
 from cuprum._core.logging_hook import logging_hook
 from cuprum._model.execution import ExecutionContext
-from cuprum._model.io import DEVNULL, INHERIT, STDOUT, AppendTo
+from cuprum._model.io import DEVNULL, INHERIT, PIPE, STDOUT, AppendTo
 from cuprum._model.results import (
     CommandFailedError,
     CommandResult,
@@ -97,6 +98,7 @@ __all__ = [
     "GREP",
     "HEAD",
     "INHERIT",
+    "PIPE",
     "LS",
     "MKDIR",
     "MV",
@@ -135,6 +137,7 @@ __all__ = [
     "ScopeConfig",
     "SpawnError",
     "StreamBackendError",
+    "StreamHandle",
     "TimeoutExpired",
     "UnknownProgramError",
     "WorkingDirectoryError",

@@ -35,3 +35,13 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if "native" in item.keywords:
             item.add_marker(skip)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Under nox the installed wheel must be what is tested, not the source tree."""
+    if os.environ.get("CUPRUM_EXPECT_INSTALLED") == "1":
+        import cuprum
+
+        source_tree = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+        if os.path.abspath(cuprum.__file__).startswith(os.path.join(source_tree, "cuprum")):
+            raise pytest.UsageError(f"testing the source tree, not the wheel: {cuprum.__file__}")

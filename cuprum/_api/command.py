@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
+from cuprum._compose.streaming import StreamHandle, open_stream
 from cuprum._core.catalogue import DEFAULT_CATALOGUE, Program, ProgramCatalogue, ProjectSettings
 from cuprum._core.errors import InvalidArgumentError
 from cuprum._model.execution import ExecutionContext
@@ -12,7 +14,7 @@ from cuprum._model.io import OnLimit, Redirect, StderrTarget, StdinSource
 from cuprum._model.results import CommandResult, PipelineResult
 from cuprum._model.spec import CommandSpec
 from cuprum._runtime.engine import run_stages
-from cuprum._api.options import build_request
+from cuprum._runtime.request import build_request
 from cuprum._runtime.sync import Backend, run_sync
 
 __all__ = ["Pipeline", "SafeCmd", "SafeCmdBuilder", "make"]
@@ -77,6 +79,41 @@ class _Runnable(Generic[R]):
         if check:
             result.check()  # type: ignore[attr-defined]
         return result
+
+    def stream(
+        self,
+        *,
+        capture: bool = True,
+        echo: bool = False,
+        context: ExecutionContext | None = None,
+        timeout: float | None = None,
+        text: bool = True,
+        stdin: StdinSource | None = None,
+        stderr: StderrTarget | None = None,
+        capture_limit: int | None = None,
+        on_limit: OnLimit = "truncate",
+        stage_events: bool = False,
+    ) -> AbstractAsyncContextManager[StreamHandle[R]]:  # type: ignore[type-var]
+        """Start the command and stream its stdout: ``async with cmd.stream() as h``.
+
+        Same options as :meth:`run` (stdout goes to the handle, so no ``stdout``
+        redirect); ``stdin=PIPE`` lets you :meth:`~StreamHandle.write` to it.
+        Leaving the block early terminates the process (SIGTERM, grace, SIGKILL).
+        """
+        request = build_request(
+            self._stages(),
+            capture=capture,
+            echo=echo,
+            context=context,
+            timeout=timeout,
+            text=text,
+            stdin=stdin,
+            stderr=stderr,
+            capture_limit=capture_limit,
+            on_limit=on_limit,
+            stage_events=stage_events,
+        )
+        return open_stream(request, self._result)
 
     def run_sync(
         self,

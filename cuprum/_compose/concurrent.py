@@ -7,7 +7,7 @@ from typing import Any
 
 import anyio
 
-from cuprum._api.options import build_request
+from cuprum._runtime.request import build_request
 from cuprum._core.context import current_context
 from cuprum._model.execution import ExecutionContext
 from cuprum._model.results import CommandResult, ConcurrentResult, Outcome

@@ -50,6 +50,10 @@ class CuprumContext:
     An empty ``allowlist`` means no policy has been set: every program may run
     (:meth:`permits`). :meth:`is_allowed` answers the narrower question "is this
     program on the list?", so it is ``False`` for everything on an empty list.
+
+    ``enforced`` is set once a scope narrows a non-empty allowlist: from then on an
+    empty allowlist (two disjoint scopes, say) permits nothing, so narrowing can
+    never fall back to the permissive default.
     """
 
     allowlist: frozenset[Program] = frozenset()
@@ -57,14 +61,15 @@ class CuprumContext:
     after_hooks: tuple[AfterHook, ...] = ()
     observe_hooks: tuple[ObserveHook, ...] = ()
     timeout: float | None = None
+    enforced: bool = False
 
     def is_allowed(self, program: Program) -> bool:
         """Whether ``program`` is on this context's allowlist."""
         return program in self.allowlist
 
     def permits(self, program: Program) -> bool:
-        """Whether ``program`` may run here: listed, or no allowlist at all."""
-        return not self.allowlist or program in self.allowlist
+        """Whether ``program`` may run here: listed, or no policy at all."""
+        return program in self.allowlist or not (self.allowlist or self.enforced)
 
     def check_allowed(self, program: Program) -> None:
         """Raise :class:`ForbiddenProgramError` unless :meth:`is_allowed`."""
@@ -76,7 +81,7 @@ class CuprumContext:
 
     def check_permitted(self, program: Program) -> None:
         """Raise :class:`ForbiddenProgramError` unless :meth:`permits`; used before a run."""
-        if self.allowlist and program not in self.allowlist:
+        if not self.permits(program):
             self.check_allowed(program)
 
 
@@ -97,7 +102,9 @@ class ScopeConfig:
 
     ``allowlist=None`` keeps the parent's; otherwise the parent's non-empty
     allowlist is intersected with it (a scope can only narrow), and an empty parent
-    takes it as the new base. Hooks are appended; ``timeout`` replaces the default.
+    takes it as the new base. An empty intersection permits nothing (it never
+    widens to the permissive default). Hooks are appended; ``timeout`` replaces the
+    default.
     """
 
     allowlist: frozenset[Program] | None = None
@@ -108,19 +115,19 @@ class ScopeConfig:
 
 
 def _narrow(parent: CuprumContext, config: ScopeConfig) -> CuprumContext:
-    allowlist = parent.allowlist
+    allowlist, enforced = parent.allowlist, parent.enforced
     if config.allowlist is not None:
-        allowlist = (
-            frozenset(config.allowlist)
-            if not parent.allowlist
-            else parent.allowlist & frozenset(config.allowlist)
-        )
+        if parent.allowlist or parent.enforced:
+            allowlist, enforced = parent.allowlist & frozenset(config.allowlist), True
+        else:
+            allowlist = frozenset(config.allowlist)
     return CuprumContext(
         allowlist=allowlist,
         before_hooks=parent.before_hooks + tuple(config.before_hooks),
         after_hooks=parent.after_hooks + tuple(config.after_hooks),
         observe_hooks=parent.observe_hooks + tuple(config.observe_hooks),
         timeout=config.timeout if config.timeout is not None else parent.timeout,
+        enforced=enforced,
     )
 
 

@@ -7,17 +7,19 @@ import os
 from collections.abc import AsyncIterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO, Literal, TypeAlias
+from typing import BinaryIO, Literal, Protocol, TypeAlias
 
 __all__ = [
     "DEVNULL",
     "INHERIT",
+    "PIPE",
     "STDOUT",
     "AppendTo",
     "OnLimit",
     "Redirect",
     "StderrTarget",
     "StdinSource",
+    "StreamEnds",
     "Stream",
 ]
 
@@ -28,6 +30,7 @@ class Stream(enum.Enum):
     DEVNULL = "devnull"
     INHERIT = "inherit"
     STDOUT = "stdout"
+    PIPE = "pipe"
 
     def __repr__(self) -> str:
         return f"cuprum.{self.name}"
@@ -39,6 +42,8 @@ INHERIT = Stream.INHERIT
 """Give the child the parent's own stream (its terminal, usually)."""
 STDOUT = Stream.STDOUT
 """``stderr=STDOUT`` merges stderr into stdout, like ``2>&1``."""
+PIPE = Stream.PIPE
+"""``stdin=PIPE`` (streaming only): the handle writes the child's stdin."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,10 +59,38 @@ Redirect: TypeAlias = Literal[Stream.DEVNULL, Stream.INHERIT] | Path | AppendTo 
 StderrTarget: TypeAlias = Redirect | Literal[Stream.STDOUT]
 
 StdinSource: TypeAlias = (
-    bytes | str | Path | BinaryIO | AsyncIterable[bytes] | Literal[Stream.DEVNULL, Stream.INHERIT]
+    bytes
+    | str
+    | Path
+    | BinaryIO
+    | AsyncIterable[bytes]
+    | Literal[Stream.DEVNULL, Stream.INHERIT, Stream.PIPE]
 )
 """``bytes``; ``str`` (encoded with the context encoding); a path or open binary file
 (handed to the child as its fd, no copying); an async iterable of bytes (fed with
-backpressure); ``DEVNULL`` (the default) or ``INHERIT``."""
+backpressure); ``DEVNULL`` (the default), ``INHERIT``, or ``PIPE`` when streaming."""
 
 OnLimit = Literal["truncate", "raise"]
+
+
+class StreamEnds:
+    """The parent's ends of a streamed run, filled in by the runtime after spawning.
+
+    The streaming handle owns ``stdout_fd`` and ``stdin_fd`` (and closes them);
+    ``observer`` (with ``feed(bytes)`` and ``close()``) is set when observe hooks
+    want stdout line events.
+    """
+
+    __slots__ = ("observer", "pids", "stdin_fd", "stdout_fd")
+
+    def __init__(self) -> None:
+        self.stdout_fd: int | None = None
+        self.stdin_fd: int | None = None
+        self.pids: tuple[int, ...] = ()
+        self.observer: _Observer | None = None
+
+
+class _Observer(Protocol):
+    def feed(self, data: bytes, /) -> None: ...
+
+    def close(self) -> None: ...

@@ -17,7 +17,6 @@ import subprocess
 import sys
 import time
 from collections.abc import AsyncIterable, Callable, Mapping
-from dataclasses import dataclass
 from typing import Any, Literal
 
 import anyio
@@ -39,31 +38,13 @@ from cuprum._runtime.pipes import (
     set_nonblocking,
     write_all,
 )
+from cuprum._runtime.request import RunRequest
 from cuprum._runtime.streams import StreamCollector
 from cuprum._transport.dispatch import choose_strategy, relay_for
 
-__all__ = ["RunRequest", "run_stages"]
+__all__ = ["run_stages"]
 
 ErrorKind = Literal["spawn_failed", "timeout", "cancelled", "hook_failed"]
-
-
-@dataclass(frozen=True, slots=True)
-class RunRequest:
-    """Everything one run needs, resolved by the caller (timeout precedence included)."""
-
-    stages: tuple[CommandSpec, ...]
-    policy: CuprumContext
-    context: ExecutionContext
-    capture: bool = True
-    echo: bool = False
-    timeout: float | None = None
-    text: bool = True
-    stdin: Any = None
-    stdout: Any = None
-    stderr: Any = None
-    capture_limit: int | None = None
-    on_limit: OnLimit = "truncate"
-    stage_events: bool = False
 
 
 class _Stage:
@@ -259,7 +240,14 @@ class _Run:
         # final stdout
         last = self.stages[-1]
         merged_stdout: int
-        if req.stdout is None and self._wants_pipe():
+        if req.stdout is None and req.ends is not None:
+            # Streaming: the handle reads this pipe itself and owns its read end.
+            r, w = make_pipe(size=PIPE_SIZE)
+            self.child_fds.append(w)
+            set_nonblocking(r)
+            req.ends.stdout_fd = r
+            merged_stdout = w
+        elif req.stdout is None and self._wants_pipe():
             r, w = make_pipe(size=PIPE_SIZE)
             self.child_fds.append(w)
             last.stdout = self._collector(last, "stdout", ctx.stdout_sink or sys.stdout)
@@ -295,6 +283,14 @@ class _Run:
             return subprocess.DEVNULL
         if source is Stream.INHERIT:
             return 0
+        if source is Stream.PIPE:
+            if self.req.ends is None:
+                raise ValueError("stdin=PIPE is only for streaming (cmd.stream())")
+            r, w = make_pipe()
+            self.child_fds.append(r)
+            set_nonblocking(w)
+            self.req.ends.stdin_fd = w
+            return r
         if isinstance(source, str | bytes | bytearray | memoryview):
             data = (
                 source.encode(self.req.context.encoding)
@@ -449,6 +445,8 @@ class _Run:
             self.emit_terminal_error(kind, str(exc))
             raise
         self._close_all(self.child_fds)
+        if req.ends is not None:
+            req.ends.pids = tuple(s.child.pid for s in self.stages if s.child is not None)
         try:
             self._bind_line_events()
             for stage in self.stages:
@@ -488,6 +486,17 @@ class _Run:
     def _bind_line_events(self) -> None:
         if not self.hooks:
             return
+        ends = self.req.ends
+        if ends is not None and ends.stdout_fd is not None:
+            last = self.stages[-1]
+            last.stdout = StreamCollector(
+                program=last.cmd.program,
+                name="stdout",
+                capture=False,
+                encoding=self.req.context.encoding,
+                errors=self.req.context.errors,
+            )
+            ends.observer = last.stdout
         for stage in self.stages:
             for name in ("stdout", "stderr"):
                 collector: StreamCollector | None = getattr(stage, name)

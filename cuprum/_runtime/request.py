@@ -1,16 +1,36 @@
-"""Turning ``run()`` keyword arguments into a runtime request (shared by every entry point)."""
+"""``RunRequest``: everything one run needs, built from ``run()`` keyword arguments."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from cuprum._core.context import CuprumContext, current_context
 from cuprum._model.execution import ExecutionContext
-from cuprum._model.io import OnLimit
+from cuprum._model.io import OnLimit, StreamEnds
 from cuprum._model.spec import CommandSpec
-from cuprum._runtime.engine import RunRequest
 
-__all__ = ["build_request", "resolve_timeout"]
+__all__ = ["RunRequest", "build_request", "resolve_timeout"]
+
+
+@dataclass(frozen=True, slots=True)
+class RunRequest:
+    """Everything one run needs, resolved by the caller (timeout precedence included)."""
+
+    stages: tuple[CommandSpec, ...]
+    policy: CuprumContext
+    context: ExecutionContext
+    capture: bool = True
+    echo: bool = False
+    timeout: float | None = None
+    text: bool = True
+    stdin: Any = None
+    stdout: Any = None
+    stderr: Any = None
+    capture_limit: int | None = None
+    on_limit: OnLimit = "truncate"
+    stage_events: bool = False
+    ends: StreamEnds | None = None
 
 _DEFAULT_CONTEXT = ExecutionContext()
 
@@ -41,6 +61,7 @@ def build_request(
     on_limit: OnLimit = "truncate",
     stage_events: bool = False,
     policy: CuprumContext | None = None,
+    ends: StreamEnds | None = None,
 ) -> RunRequest:
     """Resolve defaults against the current context once, at the call site."""
     if capture_limit is not None and capture_limit < 0:
@@ -63,4 +84,5 @@ def build_request(
         capture_limit=capture_limit,
         on_limit=on_limit,
         stage_events=stage_events,
+        ends=ends,
     )

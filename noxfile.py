@@ -1,0 +1,165 @@
+"""nox sessions: tests on both wheel flavours, wheel verification, lint, demo, bench.
+
+The matrix uses whichever CPython 3.11+ interpreters exist on this machine
+(``PATH`` and pyenv installs); a missing one is never an error.
+"""
+
+from __future__ import annotations
+
+import glob
+import json
+import os
+import shutil
+from pathlib import Path
+
+import nox
+
+ROOT = Path(__file__).parent
+DIST = ROOT / "dist"
+nox.options.default_venv_backend = "uv|virtualenv"
+nox.options.reuse_existing_virtualenvs = False
+nox.options.sessions = ["lint", "wheels", "tests"]
+nox.options.error_on_missing_interpreters = False
+
+
+def _interpreters() -> list[str]:
+    """CPython 3.11+ versions available here; pyenv installs are put on PATH for nox."""
+    found: list[str] = []
+    extra_dirs: list[str] = []
+    for minor in (11, 12, 13, 14):
+        version = f"3.{minor}"
+        if shutil.which(f"python{version}") and _runs(f"python{version}"):
+            found.append(version)
+            continue
+        pyenv = sorted(glob.glob(os.path.expanduser(f"~/.pyenv/versions/{version}.*/bin")))
+        if pyenv and Path(pyenv[-1], f"python{version}").exists():
+            extra_dirs.append(pyenv[-1])
+            found.append(version)
+    if extra_dirs:
+        os.environ["PATH"] = os.pathsep.join([*extra_dirs, os.environ.get("PATH", "")])
+    return found or ["3.11"]
+
+
+def _runs(executable: str) -> bool:
+    import subprocess
+
+    try:
+        return subprocess.run([executable, "-c", "pass"], capture_output=True).returncode == 0
+    except OSError:
+        return False
+
+
+PYTHONS = _interpreters()
+TEST_DEPS = [
+    "pytest>=8",
+    "hypothesis>=6.100",
+    "trio>=0.31",
+    "prometheus-client>=0.20",
+    "opentelemetry-sdk>=1.25",
+]
+
+
+def _build_pure(session: nox.Session) -> Path:
+    """The pure-Python wheel, built by uv_build (no Rust toolchain involved)."""
+    out = DIST / "pure"
+    shutil.rmtree(out, ignore_errors=True)
+    session.install("uv")
+    session.run("uv", "build", "--wheel", "--out-dir", str(out), external=False)
+    return _one_wheel(out)
+
+
+def _build_native(session: nox.Session) -> Path:
+    """The native wheel (abi3), built by maturin from the same pyproject."""
+    out = DIST / "native"
+    shutil.rmtree(out, ignore_errors=True)
+    session.install("maturin>=1.9,<2")
+    session.run("maturin", "build", "--release", "--out", str(out))
+    return _one_wheel(out)
+
+
+def _one_wheel(folder: Path) -> Path:
+    wheels = sorted(folder.glob("cuprum-*.whl"))
+    if len(wheels) != 1:
+        raise RuntimeError(f"expected one wheel in {folder}, found {wheels}")
+    return wheels[0]
+
+
+@nox.session(python=PYTHONS)
+@nox.parametrize("flavour", ["pure", "native"])
+def tests(session: nox.Session, flavour: str) -> None:
+    """Build one wheel flavour, install it, and run the whole suite on asyncio and trio."""
+    wheel = _build_pure(session) if flavour == "pure" else _build_native(session)
+    session.install(str(wheel), *TEST_DEPS)
+    env = {"CUPRUM_EXPECT_INSTALLED": "1"}
+    if flavour == "native":
+        # The native session must never pass by skipping the native tests.
+        env["CUPRUM_REQUIRE_NATIVE"] = "1"
+        if session.python == PYTHONS[0]:
+            session.run("cargo", "test", "--workspace", "--quiet", external=True)
+    # The `pytest` script (not `python -m pytest`) keeps the source tree off
+    # sys.path, so the installed wheel is what gets tested.
+    session.run("pytest", "-q", "-p", "no:cacheprovider", *session.posargs, env=env)
+
+
+@nox.session(python=PYTHONS[0])
+def wheels(session: nox.Session) -> None:
+    """The verification procedure: probe False on pure, True on native, same metadata."""
+    pure = _build_pure(session)
+    native = _build_native(session)
+    probe = "import cuprum; print(cuprum.is_rust_available())"
+    meta = (
+        "import json, importlib.metadata as m; d = m.metadata('cuprum'); "
+        "print(json.dumps({k: sorted(d.get_all(k) or []) for k in "
+        "('Name', 'Version', 'Requires-Python', 'Requires-Dist', 'Classifier')}))"
+    )
+    session.install(str(pure))
+    seen = session.run("python", "-c", probe, silent=True)
+    pure_meta = session.run("python", "-c", meta, silent=True)
+    session.install("--reinstall", str(native))
+    seen_native = session.run("python", "-c", probe, silent=True)
+    native_meta = session.run("python", "-c", meta, silent=True)
+    assert isinstance(seen, str) and isinstance(seen_native, str)
+    assert isinstance(pure_meta, str) and isinstance(native_meta, str)
+    if seen.strip() != "False" or seen_native.strip() != "True":
+        session.error(f"probe: pure={seen.strip()} native={seen_native.strip()}")
+    a, b = json.loads(pure_meta), json.loads(native_meta)
+    if a != b:
+        session.error(f"wheel metadata differs:\npure:   {a}\nnative: {b}")
+    session.log(f"probe pure=False native=True; metadata identical: {a}")
+
+
+@nox.session(python=PYTHONS[0])
+def lint(session: nox.Session) -> None:
+    """ruff, mypy --strict, import cycles, cargo fmt and clippy."""
+    session.install("-e", ".", "ruff>=0.6", "mypy>=1.11", *TEST_DEPS, "matplotlib>=3.8", "nox")
+    session.run("ruff", "check", ".")
+    session.run("ruff", "format", "--check", ".")
+    session.run("mypy")
+    tools = ROOT.parent / "shared" / "tools" / "import_cycles.py"
+    if tools.exists():
+        session.run("python", str(tools), "cuprum")
+    session.run("cargo", "fmt", "--all", "--check", external=True)
+    session.run(
+        "cargo", "clippy", "--workspace", "--all-targets", "--", "-D", "warnings", external=True
+    )
+
+
+@nox.session(python=PYTHONS[0])
+def demo(session: nox.Session) -> None:
+    """Run real programs through cuprum on asyncio and trio, and print what happened."""
+    session.install(".[trio]")
+    session.run("python", "-m", "cuprum", "demo", *session.posargs)
+
+
+@nox.session(python=PYTHONS[0])
+def bench(session: nox.Session) -> None:
+    """Benchmarks against the plain baselines; prints ratios, writes JSON and a PNG chart."""
+    native = _build_native(session)
+    session.install(str(native), "trio>=0.31", "matplotlib>=3.8")
+    session.run("python", "benchmarks/run_all.py", *session.posargs)
+
+
+@nox.session(python=PYTHONS[0], venv_backend="none")
+def dev(session: nox.Session) -> None:
+    """Build the native extension in place into the active environment (editable work)."""
+    session.run("maturin", "develop", "--release", external=True)
