@@ -44,7 +44,10 @@ def _runs(executable: str) -> bool:
     import subprocess
 
     try:
-        return subprocess.run([executable, "-c", "pass"], capture_output=True).returncode == 0
+        return (
+            subprocess.run([executable, "-c", "pass"], capture_output=True, check=False).returncode
+            == 0
+        )
     except OSError:
         return False
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from cuprum import sh
 from cuprum._api.command import Pipeline, SafeCmd, SafeCmdBuilder
-from cuprum._compose.streaming import StreamHandle
 from cuprum._compose.concurrent import ConcurrentConfig, run_concurrent, run_concurrent_sync
+from cuprum._compose.streaming import StreamHandle
 from cuprum._core.catalogue import (
     CAT,
     CP,

@@ -94,7 +94,8 @@ async def _demo(backend: str) -> None:
             context=ExecutionContext(tags={"run_id": "demo"})
         )
         took = (time.perf_counter() - started) * 1000
-        print(f"argv={result.argv} exit={result.exit_code} stdout={result.stdout!r} ({took:.1f} ms)")
+        print(f"argv={result.argv} exit={result.exit_code} stdout={result.stdout!r}")
+        print(f"took {took:.1f} ms")
         for ev in events:
             extra = f" line={ev.line!r}" if ev.line is not None else ""
             code = f" exit_code={ev.exit_code}" if ev.exit_code is not None else ""
@@ -102,26 +103,24 @@ async def _demo(backend: str) -> None:
         events.clear()
 
         _say("a three-stage pipeline: python | grep | wc -l")
-        pipeline = (
-            py("-c", "for i in range(100000): print(f'line {i}')")
-            | grep("7")
-            | wc("-l")
-        )
+        pipeline = py("-c", "for i in range(100000): print(f'line {i}')") | grep("7") | wc("-l")
         started = time.perf_counter()
         presult = await pipeline.run()
         took = (time.perf_counter() - started) * 1000
         codes = [stage.exit_code for stage in presult.stages]
-        print(f"lines containing 7: {presult.stdout.strip()} stages={codes} ok={presult.ok} "
-              f"({took:.1f} ms)")
+        count = (presult.stdout or "").strip()
+        print(f"lines containing 7: {count} stages={codes} ok={presult.ok} ({took:.1f} ms)")
 
         _say("fail-fast: a failing first stage stops a slow last stage")
         started = time.perf_counter()
         failed = await (shell("-c", "echo oops >&2; exit 3") | sleep("30")).run()
         took = (time.perf_counter() - started) * 1000
         assert failed.failure is not None
-        print(f"failure_index={failed.failure_index} exit={failed.failure.exit_code} "
-              f"stderr={failed.failure.stderr!r} stage exits={[s.exit_code for s in failed.stages]} "
-              f"({took:.1f} ms)")
+        exits = [s.exit_code for s in failed.stages]
+        print(
+            f"failure_index={failed.failure_index} exit={failed.failure.exit_code} "
+            f"stderr={failed.failure.stderr!r} stage exits={exits} ({took:.1f} ms)"
+        )
 
         _say("a timeout keeps the partial output")
         try:
@@ -155,7 +154,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     demo_parser = sub.add_parser("demo", help="run real programs through cuprum")
     demo_parser.add_argument(
-        "--backend", choices=["asyncio", "trio", "both"], default="both",
+        "--backend",
+        choices=["asyncio", "trio", "both"],
+        default="both",
         help="event loop to run the demo on (default: both when trio is installed)",
     )
     sub.add_parser("info", help="versions, event loops, native extension, stream strategy")

@@ -259,5 +259,3 @@ def make(program: Program, *, catalogue: ProgramCatalogue = DEFAULT_CATALOGUE) -
     """A builder for ``program``; raises :class:`UnknownProgramError` if not catalogued."""
     entry = catalogue.lookup(program)
     return SafeCmdBuilder(entry.program, entry.project)
-
-

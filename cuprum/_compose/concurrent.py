@@ -7,12 +7,12 @@ from typing import Any
 
 import anyio
 
-from cuprum._runtime.request import build_request
 from cuprum._core.context import current_context
 from cuprum._model.execution import ExecutionContext
 from cuprum._model.results import CommandResult, ConcurrentResult, Outcome
 from cuprum._model.spec import CommandSpec
 from cuprum._runtime.engine import run_stages
+from cuprum._runtime.request import build_request
 from cuprum._runtime.sync import Backend, run_sync
 
 __all__ = ["ConcurrentConfig", "run_concurrent", "run_concurrent_sync"]
@@ -116,5 +116,3 @@ def run_concurrent_sync(
         backend=backend,
         what="run_concurrent_sync",
     )
-
-

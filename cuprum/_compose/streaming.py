@@ -171,8 +171,8 @@ class StreamHandle(Generic[R]):
         value: str | bytes = rest.decode(ctx.encoding, ctx.errors) if self._request.text else rest
         if isinstance(result, PipelineResult):
             stages = (*result.stages[:-1], dataclasses.replace(result.stages[-1], stdout=value))
-            return dataclasses.replace(result, stages=stages)  # type: ignore[return-value]
-        return dataclasses.replace(result, stdout=value)  # type: ignore[return-value]
+            return dataclasses.replace(result, stages=stages)
+        return dataclasses.replace(result, stdout=value)
 
     def _close_fds(self) -> None:
         for name in ("stdout_fd", "stdin_fd"):

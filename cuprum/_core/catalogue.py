@@ -131,14 +131,14 @@ class ProgramCatalogue:
         return f"ProgramCatalogue(projects={self.projects!r})"
 
 
+_CORE_OPS: tuple[Program, ...] = (ECHO, LS, CAT, CP, MV, RM, MKDIR, FIND, GREP, HEAD, TAIL)
+_CORE_OPS += (SORT, WC, SLEEP, TRUE, FALSE)
+
 DEFAULT_CATALOGUE = ProgramCatalogue(
     projects=(
         ProjectSettings(
             name="core-ops",
-            programs=(
-                ECHO, LS, CAT, CP, MV, RM, MKDIR, FIND, GREP,
-                HEAD, TAIL, SORT, WC, SLEEP, TRUE, FALSE,
-            ),  # fmt: skip
+            programs=_CORE_OPS,
             documentation_locations=("https://www.gnu.org/software/coreutils/manual/",),
             noise_rules=(),
         ),

@@ -85,7 +85,8 @@ class CuprumContext:
             self.check_allowed(program)
 
 
-_CURRENT: ContextVar[CuprumContext] = ContextVar("cuprum_context", default=CuprumContext())
+_ROOT = CuprumContext()
+_CURRENT: ContextVar[CuprumContext] = ContextVar("cuprum_context", default=_ROOT)
 
 
 def current_context() -> CuprumContext:
@@ -233,15 +234,23 @@ class HookRegistration(_Registration):
 
     def _undo(self, ctx: CuprumContext) -> CuprumContext:
         for kind, hook in self.hooks:
-            ctx = replace(ctx, **{kind: _without(getattr(ctx, kind), hook)})
+            ctx = _with_hooks(ctx, kind, _without(getattr(ctx, kind), hook))
         return ctx
+
+
+def _with_hooks(ctx: CuprumContext, kind: HookKind, hooks: tuple[Any, ...]) -> CuprumContext:
+    if kind == "before_hooks":
+        return replace(ctx, before_hooks=hooks)
+    if kind == "after_hooks":
+        return replace(ctx, after_hooks=hooks)
+    return replace(ctx, observe_hooks=hooks)
 
 
 def register_hooks(*hooks: tuple[HookKind, object]) -> HookRegistration:
     """Append hooks to the current context; shared by before/after/observe/logging_hook."""
     ctx = _CURRENT.get()
     for kind, hook in hooks:
-        ctx = replace(ctx, **{kind: (*getattr(ctx, kind), hook)})
+        ctx = _with_hooks(ctx, kind, (*getattr(ctx, kind), hook))
     _CURRENT.set(ctx)
     return HookRegistration(hooks)
 
@@ -259,5 +268,3 @@ def after(hook: AfterHook) -> HookRegistration:
 def observe(hook: ObserveHook) -> HookRegistration:
     """Register a hook that receives every :class:`ExecEvent`."""
     return register_hooks(("observe_hooks", hook))
-
-

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import subprocess
 from dataclasses import dataclass
-from typing import Generic, Literal, TypeVar
+from typing import Any, Generic, Literal, TypeVar
 
 from cuprum._core.errors import CuprumError
 
@@ -108,9 +108,16 @@ class PipelineResult(Generic[OutT]):
         """Return self when :attr:`ok`; otherwise raise for the failing stage."""
         failure = self.failure
         if failure is not None:
-            argv = [arg for stage in self.stages for arg in (*stage.argv, "|")][:-1]
+            argv = _pipeline_argv(self.stages)
             raise CommandFailedError(failure.exit_code, argv, self.stdout, failure.stderr)
         return self
+
+
+def _pipeline_argv(stages: tuple[CommandResult[Any], ...]) -> list[str]:
+    argv: list[str] = []
+    for stage in stages:
+        argv += [*stage.argv, "|"]
+    return argv[:-1]
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,6 +145,5 @@ class ConcurrentResult(Generic[OutT]):
         """
         failed = [result for result in self.results if not result.ok]
         ran = [result for result in failed if result.outcome == "exited"]
-        return (ran or failed or [None])[0]
-
-
+        chosen = ran or failed
+        return chosen[0] if chosen else None

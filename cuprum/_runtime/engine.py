@@ -22,11 +22,9 @@ from typing import Any, Literal
 import anyio
 import anyio.abc
 
-from cuprum._core.context import CuprumContext
 from cuprum._core.errors import CuprumError, TimeoutExpired
 from cuprum._core.events import ExecEvent, ExecPhase, ObserveHook
-from cuprum._model.execution import ExecutionContext
-from cuprum._model.io import AppendTo, OnLimit, Stream
+from cuprum._model.io import AppendTo, Stream
 from cuprum._model.results import CommandResult
 from cuprum._model.spec import CommandSpec
 from cuprum._runtime.child import ChildProcess, spawn, terminate_groups
@@ -54,8 +52,8 @@ class _Stage:
         "argv",
         "child",
         "cmd",
-        "env",
         "ended",
+        "env",
         "index",
         "started",
         "stderr",
@@ -432,7 +430,7 @@ class _Run:
                     stage.argv,
                     cwd=req.context.cwd,
                     env=self.env,
-                    stdin=stage_fds["stdin"] if "stdin" in stage_fds else subprocess.DEVNULL,
+                    stdin=stage_fds.get("stdin", subprocess.DEVNULL),
                     stdout=stage_fds["stdout"],
                     stderr=stage_fds["stderr"],
                 )
@@ -501,7 +499,7 @@ class _Run:
             for name in ("stdout", "stderr"):
                 collector: StreamCollector | None = getattr(stage, name)
                 if collector is not None:
-                    collector.bind_lines(self.line_emitter(stage, name))  # type: ignore[arg-type]
+                    collector.bind_lines(self.line_emitter(stage, name))
 
     async def _supervise(self) -> bool:
         """Run every task under the deadline; True when the deadline cancelled them."""
@@ -593,4 +591,3 @@ async def run_stages(req: RunRequest) -> tuple[tuple[CommandResult[Any], ...], i
             for hook in policy.before_hooks:
                 hook(cmd)  # type: ignore[arg-type]
     return await _Run(req).execute()
-

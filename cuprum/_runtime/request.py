@@ -32,6 +32,7 @@ class RunRequest:
     stage_events: bool = False
     ends: StreamEnds | None = None
 
+
 _DEFAULT_CONTEXT = ExecutionContext()
 
 

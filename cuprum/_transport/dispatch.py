@@ -52,9 +52,7 @@ def configured() -> str:
     """The strategy requested by the environment (``auto`` when unset)."""
     value = os.environ.get(ENV_VAR, "auto").strip().lower() or "auto"
     if value not in {"auto", "direct", "python", "rust"}:
-        raise StreamBackendError(
-            f"{ENV_VAR}={value!r} is not one of auto, direct, python, rust"
-        )
+        raise StreamBackendError(f"{ENV_VAR}={value!r} is not one of auto, direct, python, rust")
     return value
 
 
