@@ -27,7 +27,11 @@ Backend = Literal["asyncio", "trio"]
 
 
 class _ThreadLoop:
-    """An ``asyncio.Runner`` owned by one thread and closed with it."""
+    """An ``asyncio.Runner`` owned by one thread and closed with it.
+
+    Only the thread-local slot may refer to it (see :func:`_thread_runner`), so it
+    is released, and the runner closed, in its own thread as that thread ends.
+    """
 
     __slots__ = ("runner",)
 
@@ -42,6 +46,20 @@ class _ThreadLoop:
 
 
 _local = threading.local()
+
+
+def _thread_runner() -> asyncio.Runner:
+    """The calling thread's runner, created on first use.
+
+    Callers hold the runner, never the :class:`_ThreadLoop`: a failed run leaves
+    the caller's frame in a reference cycle (exception, traceback, task), and a
+    ``_ThreadLoop`` caught in it would be closed by the garbage collector in some
+    other thread, perhaps one with a running loop, where closing fails.
+    """
+    loop: _ThreadLoop | None = getattr(_local, "loop", None)
+    if loop is None:
+        loop = _local.loop = _ThreadLoop()
+    return loop.runner
 
 
 def _close_main_loop() -> None:
@@ -84,10 +102,7 @@ def run_sync(
     """Run ``make_coro()`` to completion on ``backend`` from synchronous code."""
     _refuse_inside_event_loop(what)
     if backend == "asyncio":
-        loop: _ThreadLoop | None = getattr(_local, "loop", None)
-        if loop is None:
-            loop = _local.loop = _ThreadLoop()
-        return loop.runner.run(make_coro(), context=contextvars.copy_context())
+        return _thread_runner().run(make_coro(), context=contextvars.copy_context())
     if backend == "trio":
         import trio
 
