@@ -115,6 +115,8 @@ def wheels(session: nox.Session) -> None:
         "print(json.dumps({k: sorted(d.get_all(k) or []) for k in "
         "('Name', 'Version', 'Requires-Python', 'Requires-Dist', 'Classifier')}))"
     )
+    # Probe from an empty folder, so `import cuprum` cannot find the source tree.
+    session.chdir(session.create_tmp())
     session.install(str(pure))
     seen = session.run("python", "-c", probe, silent=True)
     pure_meta = session.run("python", "-c", meta, silent=True)

@@ -21,6 +21,7 @@ from typing import Any, Literal
 
 import anyio
 import anyio.abc
+import anyio.lowlevel
 
 from cuprum._core.errors import CuprumError, TimeoutExpired
 from cuprum._core.events import ExecEvent, ExecPhase, ObserveHook
@@ -508,12 +509,14 @@ class _Run:
                 deadline.deadline = anyio.current_time() + self.req.timeout
             async with anyio.create_task_group() as tg:
                 self.tg = tg
-                for task in self.tasks:
+                *others, last = self.tasks or [anyio.lowlevel.checkpoint]
+                for task in others:
                     tg.start_soon(task)
                 if len(self.stages) > 1:
                     # Watchers see each exit as it happens, for fail-fast.
                     for stage in self.stages:
                         tg.start_soon(self._watch, stage)
+                await last()  # the host task does one job itself: one task fewer to spawn
             if len(self.stages) == 1:
                 # One command: its output is at EOF, so it has usually exited already.
                 await self._watch(self.stages[0])
