@@ -7,10 +7,11 @@ so the same code serves asyncio and trio. See ``docs/users-guide.md``.
 
 from __future__ import annotations
 
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from cuprum import sh
 from cuprum._api.command import Pipeline, SafeCmd, SafeCmdBuilder
-from cuprum._compose.concurrent import ConcurrentConfig, run_concurrent, run_concurrent_sync
-from cuprum._compose.streaming import StreamHandle
 from cuprum._core.catalogue import (
     CAT,
     CP,
@@ -74,6 +75,28 @@ from cuprum._runtime.streams import CaptureLimitExceeded
 from cuprum._transport.dispatch import StreamBackendError
 
 __version__ = "0.3.0"
+
+if TYPE_CHECKING:
+    from cuprum._compose.concurrent import ConcurrentConfig, run_concurrent, run_concurrent_sync
+    from cuprum._compose.streaming import StreamHandle
+
+# Names whose modules import anyio: loaded on first access (PEP 562), so that
+# `import cuprum` does not pay for the event loop machinery until it is used.
+_LAZY = {
+    "ConcurrentConfig": "cuprum._compose.concurrent",
+    "run_concurrent": "cuprum._compose.concurrent",
+    "run_concurrent_sync": "cuprum._compose.concurrent",
+    "StreamHandle": "cuprum._compose.streaming",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'cuprum' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
 
 
 def is_rust_available() -> bool:

@@ -2,20 +2,24 @@
 
 from __future__ import annotations
 
-from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
-from cuprum._compose.streaming import StreamHandle, open_stream
 from cuprum._core.catalogue import DEFAULT_CATALOGUE, Program, ProgramCatalogue, ProjectSettings
 from cuprum._core.errors import InvalidArgumentError
 from cuprum._model.execution import ExecutionContext
-from cuprum._model.io import OnLimit, Redirect, StderrTarget, StdinSource
+from cuprum._model.io import OnLimit, Redirect, StderrTarget, StdinSource, Stream
 from cuprum._model.results import CommandResult, PipelineResult
 from cuprum._model.spec import CommandSpec
-from cuprum._runtime.engine import run_stages
-from cuprum._runtime.request import build_request
-from cuprum._runtime.sync import Backend, run_sync
+
+if TYPE_CHECKING:
+    from contextlib import AbstractAsyncContextManager
+
+    from cuprum._compose.streaming import StreamHandle
+    from cuprum._runtime.sync import Backend
+
+# The runtime (anyio, the engine, asyncio for run_sync) is imported on first use,
+# inside the methods below: `import cuprum` stays cheap.
 
 __all__ = ["Pipeline", "SafeCmd", "SafeCmdBuilder", "make"]
 
@@ -60,6 +64,11 @@ class _Runnable(Generic[R]):
         ``stage_events`` (pipelines): emit ``stdout`` line events for intermediate
         stages too.
         """
+        from cuprum._runtime.engine import run_stages
+        from cuprum._runtime.request import build_request
+
+        if stdin is Stream.PIPE:  # a usage error: refused before any hook runs or event
+            raise ValueError("stdin=PIPE is only for streaming: use cmd.stream(stdin=PIPE)")
         request = build_request(
             self._stages(),
             capture=capture,
@@ -100,6 +109,9 @@ class _Runnable(Generic[R]):
         redirect); ``stdin=PIPE`` lets you :meth:`~StreamHandle.write` to it.
         Leaving the block early terminates the process (SIGTERM, grace, SIGKILL).
         """
+        from cuprum._compose.streaming import open_stream
+        from cuprum._runtime.request import build_request
+
         request = build_request(
             self._stages(),
             capture=capture,
@@ -136,6 +148,8 @@ class _Runnable(Generic[R]):
 
         Raises ``RuntimeError`` when called inside a running event loop.
         """
+        from cuprum._runtime.sync import run_sync
+
         return run_sync(
             lambda: self.run(
                 capture=capture,

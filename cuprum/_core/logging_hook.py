@@ -2,27 +2,32 @@
 
 from __future__ import annotations
 
-import logging
 from typing import TYPE_CHECKING, Any
 
 from cuprum._core.context import HookRegistration, register_hooks
 
 if TYPE_CHECKING:
+    import logging
+
     from cuprum._api.command import SafeCmd
 
 __all__ = ["logging_hook"]
+
+_INFO = 20  # logging.INFO, without importing logging at import time
 
 
 def logging_hook(
     *,
     logger: logging.Logger | None = None,
-    start_level: int = logging.INFO,
-    exit_level: int = logging.INFO,
+    start_level: int = _INFO,
+    exit_level: int = _INFO,
 ) -> HookRegistration:
     """Log each command's start (program, argv) and exit (pid, code, duration, sizes).
 
     Returns the registration; use it with ``with`` or call ``detach()``.
     """
+    import logging  # only when used: keeps `import cuprum` cheap
+
     log = logger if logger is not None else logging.getLogger("cuprum")
 
     def on_start(cmd: SafeCmd) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
+import os
 from typing import TextIO
 
 __all__ = ["ExecutionContext"]
@@ -21,7 +21,7 @@ class ExecutionContext:
     """
 
     env: Mapping[str, str] | None = None
-    cwd: str | Path | None = None
+    cwd: str | os.PathLike[str] | None = None
     cancel_grace: float = 0.5
     timeout: float | None = None
     stdout_sink: TextIO | None = None

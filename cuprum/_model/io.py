@@ -6,8 +6,7 @@ import enum
 import os
 from collections.abc import AsyncIterable
 from dataclasses import dataclass
-from pathlib import Path
-from typing import BinaryIO, Literal, Protocol, TypeAlias
+from typing import BinaryIO, Final, Literal, Protocol, TypeAlias
 
 __all__ = [
     "DEVNULL",
@@ -36,13 +35,15 @@ class Stream(enum.Enum):
         return f"cuprum.{self.name}"
 
 
-DEVNULL = Stream.DEVNULL
+# Final keeps each marker's Literal type, so `stderr=STDOUT` type-checks against
+# parameters typed Literal[Stream.STDOUT] (a plain assignment widens it to Stream).
+DEVNULL: Final = Stream.DEVNULL
 """Discard output (or give the child an empty stdin)."""
-INHERIT = Stream.INHERIT
+INHERIT: Final = Stream.INHERIT
 """Give the child the parent's own stream (its terminal, usually)."""
-STDOUT = Stream.STDOUT
+STDOUT: Final = Stream.STDOUT
 """``stderr=STDOUT`` merges stderr into stdout, like ``2>&1``."""
-PIPE = Stream.PIPE
+PIPE: Final = Stream.PIPE
 """``stdin=PIPE`` (streaming only): the handle writes the child's stdin."""
 
 
@@ -53,7 +54,7 @@ class AppendTo:
     path: str | os.PathLike[str]
 
 
-Redirect: TypeAlias = Literal[Stream.DEVNULL, Stream.INHERIT] | Path | AppendTo | BinaryIO
+Redirect: TypeAlias = Literal[Stream.DEVNULL, Stream.INHERIT] | os.PathLike[str] | AppendTo | BinaryIO
 """A file path (truncated), :class:`AppendTo`, an open binary file, ``DEVNULL``, ``INHERIT``."""
 
 StderrTarget: TypeAlias = Redirect | Literal[Stream.STDOUT]
@@ -61,7 +62,7 @@ StderrTarget: TypeAlias = Redirect | Literal[Stream.STDOUT]
 StdinSource: TypeAlias = (
     bytes
     | str
-    | Path
+    | os.PathLike[str]
     | BinaryIO
     | AsyncIterable[bytes]
     | Literal[Stream.DEVNULL, Stream.INHERIT, Stream.PIPE]

@@ -17,7 +17,6 @@ import signal
 import subprocess
 import time
 from collections.abc import Iterable, Mapping, Sequence
-from pathlib import Path
 
 import anyio
 
@@ -124,7 +123,7 @@ class ChildProcess:
 def spawn(
     argv: Sequence[str],
     *,
-    cwd: str | Path | None,
+    cwd: str | os.PathLike[str] | None,
     env: Mapping[str, str] | None,
     stdin: FdArg,
     stdout: FdArg,
