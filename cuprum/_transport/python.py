@@ -26,27 +26,25 @@ async def python_relay(
     non-blocking) and closes them afterwards; ``on_chunk`` sees every byte of the
     hop in order; a reader that has gone away (EPIPE) ends the hop early.
     """
+    # One buffer for the whole hop: a fresh 1 MiB bytes object per read would be
+    # mapped, faulted in and unmapped again for every chunk.
+    buffer = bytearray(buffer_size)
+    view = memoryview(buffer)
     total = 0
-    read = os.read
+    readv = os.readv
     while True:
         try:
-            data = read(reader_fd, buffer_size)
+            count = readv(reader_fd, (buffer,))
         except BlockingIOError:
             await anyio.wait_readable(reader_fd)
             continue
-        if not data:
+        if not count:
             return total
+        chunk = view[:count]
         if on_chunk is not None:
-            on_chunk(data)
-        try:
-            written = os.write(writer_fd, data)
-        except BlockingIOError:
-            written = 0
-        except BrokenPipeError:
-            return total
-        if written < len(data):
-            written += await write_all(writer_fd, memoryview(data)[written:])
-            if written < len(data):
-                return total + written
+            on_chunk(bytes(chunk))
+        written = await write_all(writer_fd, chunk)
         total += written
+        if written < count:  # the next stage has gone
+            return total
         await anyio.lowlevel.checkpoint()
