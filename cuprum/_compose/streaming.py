@@ -13,7 +13,7 @@ import codecs
 import contextlib
 import dataclasses
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from typing import Any, Generic, TypeVar
 
@@ -25,6 +25,7 @@ from cuprum._model.results import CommandResult, PipelineResult
 from cuprum._runtime.engine import run_stages
 from cuprum._runtime.pipes import READ_SIZE, write_all
 from cuprum._runtime.request import RunRequest
+from cuprum._runtime.streams import StreamCollector
 
 __all__ = ["StreamHandle", "open_stream"]
 
@@ -34,9 +35,12 @@ R = TypeVar("R", CommandResult[Any], PipelineResult[Any])
 class StreamHandle(Generic[R]):
     """A running command (or pipeline) whose stdout you read as it arrives.
 
-    Read with one of :meth:`stdout_lines`, :meth:`stdout_batches` or
-    :meth:`stdout_chunks`; write with :meth:`write` / :meth:`close_stdin` when
-    started with ``stdin=PIPE``; :meth:`wait` returns the usual result.
+    Read with :meth:`stdout_lines`, :meth:`stdout_batches` or :meth:`stdout_chunks`;
+    write with :meth:`write` / :meth:`close_stdin` when started with ``stdin=PIPE``;
+    :meth:`wait` returns the usual result. What has been read from the pipe but not
+    yet delivered (the rest of a batch, a partial line) stays with the handle, so
+    breaking out of one iterator and starting another (or calling :meth:`wait`)
+    loses nothing.
     """
 
     def __init__(self, request: RunRequest, wrap: Any) -> None:
@@ -48,7 +52,10 @@ class StreamHandle(Generic[R]):
         self._error: BaseException | None = None
         self._raised = False
         self._eof = False
-        self._unread: list[bytes] = []
+        # Line state shared by every stdout_lines()/stdout_batches() iterator.
+        self._decoder: codecs.IncrementalDecoder | None = None
+        self._partial = ""  # the current line, not yet terminated
+        self._ready: Iterator[str] = iter(())  # complete lines not yet delivered
 
     # -- the background run ---------------------------------------------------
 
@@ -93,22 +100,55 @@ class StreamHandle(Generic[R]):
 
     async def stdout_chunks(self) -> AsyncIterator[bytes]:
         """Raw stdout chunks as they arrive (up to 1 MiB each)."""
-        while data := await self._read():
+        while data := await self._next_chunk():
             yield data
             await anyio.lowlevel.checkpoint()
 
+    async def _next_chunk(self) -> bytes:
+        """The next raw chunk, starting with anything a line reader left undelivered."""
+        if self._decoder is not None:
+            held = self._held_text_as_bytes()
+            if held:
+                return held
+        return await self._read()
+
+    def _held_text_as_bytes(self) -> bytes:
+        """Hand back what the line readers hold (re-encoded) and reset their state."""
+        decoder, self._decoder = self._decoder, None
+        text = "".join([f"{line}\n" for line in self._ready]) + self._partial
+        self._partial = ""
+        ctx = self._request.context
+        undecoded = decoder.getstate()[0] if decoder is not None else b""
+        return text.encode(ctx.encoding, ctx.errors) + undecoded
+
+    def _split(self, data: bytes) -> list[str]:
+        """Decode ``data`` and return the lines it completes (``b""`` means EOF)."""
+        decoder = self._decoder
+        if decoder is None:
+            ctx = self._request.context
+            decoder = self._decoder = codecs.getincrementaldecoder(ctx.encoding)(ctx.errors)
+        lines = (self._partial + decoder.decode(data, final=not data)).split("\n")
+        self._partial = lines.pop()
+        return lines
+
+    def _take_partial(self) -> str:
+        tail, self._partial = self._partial, ""
+        return tail
+
     async def stdout_batches(self) -> AsyncIterator[list[str]]:
         """Lists of the complete lines (without newlines) read so far; the fastest form."""
-        ctx = self._request.context
-        decoder = codecs.getincrementaldecoder(ctx.encoding)(ctx.errors)
-        pending = ""
-        while data := await self._read():
-            lines = (pending + decoder.decode(data)).split("\n")
-            pending = lines.pop()
+        batch = list(self._ready)
+        if batch:
+            yield batch
+        while True:
+            data = await self._read()
+            lines = self._split(data)
             if lines:
                 yield lines
+            if not data:
+                break
             await anyio.lowlevel.checkpoint()
-        tail = pending + decoder.decode(b"", final=True)
+        tail = self._take_partial()
         if tail:
             yield [tail]
 
@@ -117,9 +157,19 @@ class StreamHandle(Generic[R]):
 
         A partial line is held until its newline (or EOF) arrives.
         """
-        async for batch in self.stdout_batches():
-            for line in batch:
+        while True:
+            for line in self._ready:  # an iterator on the handle: where we stop, the next starts
                 yield line
+            data = await self._read()
+            self._ready = iter(self._split(data))
+            if not data:
+                break
+            await anyio.lowlevel.checkpoint()
+        for line in self._ready:
+            yield line
+        tail = self._take_partial()
+        if tail:
+            yield tail
 
     # -- stdin ----------------------------------------------------------------
 
@@ -151,12 +201,26 @@ class StreamHandle(Generic[R]):
     async def wait(self) -> R:
         """Close stdin, read what is left of stdout, and return the result.
 
-        Unread stdout is kept in ``result.stdout`` (when capturing), so a block
-        that only calls ``wait()`` behaves like ``run()``. Raises what ``run()``
-        would raise (``TimeoutExpired``, ...).
+        Unread stdout is kept in ``result.stdout`` (when capturing, and bounded by
+        ``capture_limit``/``on_limit`` like ``run()``), so a block that only calls
+        ``wait()`` behaves like ``run()``. Raises what ``run()`` would raise
+        (``TimeoutExpired``, ``CaptureLimitExceeded``, ...).
         """
         await self.close_stdin()
-        rest = b"".join([chunk async for chunk in self.stdout_chunks()])
+        req, ctx = self._request, self._request.context
+        rest = StreamCollector(
+            program=req.stages[-1].program,
+            name="stdout",
+            capture=req.capture,
+            encoding=ctx.encoding,
+            errors=ctx.errors,
+            limit=req.capture_limit,
+            on_limit=req.on_limit,
+            text=req.text,
+        )
+        while data := await self._next_chunk():
+            rest.feed(data)  # raises CaptureLimitExceeded when on_limit="raise"
+            await anyio.lowlevel.checkpoint()
         await self._done.wait()
         if self._error is not None:
             self._raised = True
@@ -164,15 +228,14 @@ class StreamHandle(Generic[R]):
         assert self._result is not None
         return self._with_stdout(self._result, rest)
 
-    def _with_stdout(self, result: R, rest: bytes) -> R:
+    def _with_stdout(self, result: R, rest: StreamCollector) -> R:
         if not self._request.capture:
             return result
-        ctx = self._request.context
-        value: str | bytes = rest.decode(ctx.encoding, ctx.errors) if self._request.text else rest
+        value, cut = rest.value(text=self._request.text), rest.truncated
         if isinstance(result, PipelineResult):
-            stages = (*result.stages[:-1], dataclasses.replace(result.stages[-1], stdout=value))
-            return dataclasses.replace(result, stages=stages)
-        return dataclasses.replace(result, stdout=value)
+            last = dataclasses.replace(result.stages[-1], stdout=value, stdout_truncated=cut)
+            return dataclasses.replace(result, stages=(*result.stages[:-1], last))
+        return dataclasses.replace(result, stdout=value, stdout_truncated=cut)
 
     def _close_fds(self) -> None:
         for name in ("stdout_fd", "stdin_fd"):
@@ -188,6 +251,10 @@ async def open_stream(request: RunRequest, wrap: Any) -> AsyncIterator[StreamHan
     """Start ``request`` and yield its handle; tear down whatever still runs on exit."""
     request = dataclasses.replace(request, ends=StreamEnds())
     handle: StreamHandle[Any] = StreamHandle(request, wrap)
+    # The run task never raises (it keeps its error for wait()), so a group out of
+    # the task group holds just what the block (or the start-up) raised: re-raise
+    # that exception itself, as run() would, rather than a group wrapping it.
+    sole: BaseException | None = None
     try:
         async with anyio.create_task_group() as tg:
             await tg.start(handle._run)
@@ -204,7 +271,13 @@ async def open_stream(request: RunRequest, wrap: Any) -> AsyncIterator[StreamHan
                 if not handle._done.is_set():
                     # Leaving early: cancel the run; the runtime tears the group down.
                     tg.cancel_scope.cancel()
+    except BaseExceptionGroup as group:
+        if len(group.exceptions) != 1:
+            raise
+        sole = group.exceptions[0]
     finally:
         handle._close_fds()
+    if sole is not None:
+        raise sole
     if handle._error is not None and not handle._raised:
         raise handle._error

@@ -6,13 +6,18 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Literal
 
-__all__ = ["TERMINAL_PHASES", "ExecEvent", "ExecPhase", "ObserveHook"]
+__all__ = ["TERMINAL_PHASES", "ErrorKind", "ExecEvent", "ExecPhase", "ObserveHook"]
 
 ExecPhase = Literal["plan", "start", "stdout", "stderr", "stdin_closed", "exit", "error"]
 """``plan`` then ``start`` then output lines, then exactly one terminal phase:
 ``exit`` after the program ran, or ``error`` when it could not start, timed out
 or was cancelled (``error`` names which). ``stdin_closed`` reports input that was
 dropped because the child closed its stdin early."""
+
+ErrorKind = Literal["spawn_failed", "timeout", "cancelled", "capture_limit", "hook_failed"]
+"""Why an attempt ended in ``error``: the program could not start; the deadline
+passed; the run was cancelled; ``on_limit="raise"`` stopped it; or an exception
+from a hook (or other code running inside the run) stopped it."""
 
 TERMINAL_PHASES: frozenset[str] = frozenset({"exit", "error"})
 
@@ -36,7 +41,7 @@ class ExecEvent:
     line: str | None = None
     exit_code: int | None = None
     duration_s: float | None = None
-    error: Literal["spawn_failed", "timeout", "cancelled", "hook_failed"] | None = None
+    error: ErrorKind | None = None
     message: str | None = None
 
     @property

@@ -24,7 +24,7 @@ import anyio.abc
 import anyio.lowlevel
 
 from cuprum._core.errors import CuprumError, TimeoutExpired
-from cuprum._core.events import ExecEvent, ExecPhase, ObserveHook
+from cuprum._core.events import ErrorKind, ExecEvent, ExecPhase, ObserveHook
 from cuprum._model.io import AppendTo, Stream
 from cuprum._model.results import CommandResult
 from cuprum._model.spec import CommandSpec
@@ -38,12 +38,11 @@ from cuprum._runtime.pipes import (
     write_all,
 )
 from cuprum._runtime.request import RunRequest
-from cuprum._runtime.streams import StreamCollector
+from cuprum._runtime.streams import CaptureLimitExceeded, StreamCollector
 from cuprum._transport.dispatch import choose_strategy, relay_for
 
 __all__ = ["run_stages"]
 
-ErrorKind = Literal["spawn_failed", "timeout", "cancelled", "hook_failed"]
 
 
 class _Stage:
@@ -78,9 +77,26 @@ class _Stage:
         return max(0.0, (self.ended or time.perf_counter()) - self.started) if self.started else 0.0
 
 
+def _at_eof(fd: int) -> bool:
+    """Whether the writer of a non-blocking pipe ``fd`` has closed it (drops one byte)."""
+    try:
+        return os.read(fd, 1) == b""
+    except OSError:  # BlockingIOError: the writer is still there
+        return False
+
+
 def _unwrap(exc: BaseException) -> BaseException:
-    """The single real error inside (nested) exception groups from our task group."""
-    while isinstance(exc, BaseExceptionGroup) and len(exc.exceptions) == 1:
+    """The single real error inside (nested) exception groups from our task group.
+
+    Several output readers can pass their capture limits in the same event-loop
+    step (stdout and stderr, or two stages): that is one failure, reported as the
+    first ``CaptureLimitExceeded``, not as a group of them.
+    """
+    while isinstance(exc, BaseExceptionGroup):
+        if len(exc.exceptions) != 1:
+            _, others = exc.split(CaptureLimitExceeded)
+            if others is not None:
+                break
         exc = exc.exceptions[0]
     return exc
 
@@ -106,6 +122,13 @@ class _Run:
         self.tasks: list[Callable[[], Any]] = []
         self.tg: anyio.abc.TaskGroup | None = None
         self.stdin_dropped = 0
+        # SIGPIPE/EPIPE blame: a non-final stage is excused only if it was still
+        # running when the parent let go of the read side of its stdout hop (after
+        # the downstream exited, or the relay hit EPIPE). ``hop_holds`` keeps the
+        # parent's copy of each direct hop's read end until then, so the stage
+        # cannot see EPIPE earlier.
+        self.hop_holds: dict[int, int] = {}
+        self.excused: set[int] = set()
 
     def _tags(self, cmd: CommandSpec, index: int, count: int) -> dict[str, object]:
         tags: dict[str, object] = {"project": cmd.project.name}
@@ -155,16 +178,31 @@ class _Run:
         return emit_line
 
     def emit_terminal_error(self, kind: ErrorKind, message: str) -> None:
+        """One ``error`` event per stage, on a path that is already raising.
+
+        A hook that raises here (perhaps the one whose failure brought us here) is
+        skipped, so every other hook still sees the end and the original error is
+        the one that propagates.
+        """
         for stage in self.stages:
             code = stage.child.exit_code if stage.child is not None else None
-            self.emit(
-                stage,
+            event = ExecEvent(
                 "error",
+                stage.cmd.program,
+                stage.argv,
+                self.cwd,
+                self.env_overlay,
+                stage.tags,
+                time.time(),
+                stage.child.pid if stage.child is not None else None,
                 exit_code=code,
                 duration_s=stage.duration,
                 error=kind,
                 message=message,
             )
+            for hook in self.hooks:
+                with contextlib.suppress(Exception):
+                    hook(event)
 
     # -- wiring ---------------------------------------------------------------
 
@@ -211,6 +249,7 @@ class _Run:
             on_line=None,  # bound after spawn, when the pid is known
             limit=req.capture_limit,
             on_limit=req.on_limit,
+            text=req.text,
         )
 
     def _wants_pipe(self) -> bool:
@@ -228,7 +267,9 @@ class _Run:
         for i in range(n - 1):
             if strategy == "direct":
                 r, w = make_pipe(size=PIPE_SIZE)
-                self.child_fds += (r, w)
+                self.child_fds.append(w)
+                self.parent_fds.add(r)  # blocking: the child shares this file description
+                self.hop_holds[i] = r
                 fds[i]["stdout"], fds[i + 1]["stdin"] = w, r
             else:
                 r1, w1 = make_pipe(size=PIPE_SIZE)
@@ -348,11 +389,19 @@ class _Run:
                     on_line=self.line_emitter(stage, "stdout"),
                 )
                 on_chunk = collector.feed
+            finished = False
             try:
                 await relay(reader_fd, writer_fd, on_chunk=on_chunk)
+                finished = True
             finally:
-                self._close(writer_fd)  # the next stage sees EOF
-                self._close(reader_fd)  # a still-writing stage gets SIGPIPE
+                # Cancelled (deadline, caller) or failed: both ends stay open until the
+                # teardown has signalled every stage (_close_parent_fds), so the next
+                # stage never takes the cut for a clean end of input.
+                if finished:
+                    self._close(writer_fd)  # the next stage sees EOF
+                    if not _at_eof(reader_fd):  # the relay stopped: the reader went
+                        self._excuse_if_running(index)
+                    self._close(reader_fd)  # a still-writing stage gets SIGPIPE
                 if collector is not None:
                     collector.close()
 
@@ -366,13 +415,34 @@ class _Run:
         self._note_stdin_dropped(len(data) - written)
 
     async def _feed_iterable(self, fd: int, source: AsyncIterable[bytes]) -> None:
+        """Feed ``source`` with backpressure, pulling from it only while its reader lives.
+
+        Once the first stage has exited nothing reads the pipe, so a pending pull is
+        abandoned: a producer that is idle (or never ends) cannot hold the run open.
+        """
         iterator = source.__aiter__()
+        child = self.stages[0].child
+        assert child is not None
+        pulling = anyio.CancelScope()  # the scope of the pull in progress
+
+        async def stop_pulling_on_exit() -> None:
+            await child.wait_exit()
+            pulling.cancel()
+
         try:
-            async for chunk in iterator:
-                written = await write_all(fd, chunk)
-                if written < len(chunk):
-                    self._note_stdin_dropped(len(chunk) - written)
-                    break
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(stop_pulling_on_exit)
+                while child.exit_code is None:
+                    chunk: bytes | None = None
+                    with anyio.CancelScope() as pulling:
+                        chunk = await anext(iterator, None)
+                    if chunk is None:  # the end of the input, or the reader exited
+                        break
+                    written = await write_all(fd, chunk)  # EPIPE once the reader has gone
+                    if written < len(chunk):
+                        self._note_stdin_dropped(len(chunk) - written)
+                        break
+                tg.cancel_scope.cancel()
         finally:
             self._close(fd)
             aclose = getattr(iterator, "aclose", None)
@@ -394,6 +464,10 @@ class _Run:
         assert child is not None
         code = await child.wait_exit()
         stage.ended = time.perf_counter()
+        hold = self.hop_holds.pop(stage.index - 1, None)
+        if hold is not None:  # the upstream stage may get SIGPIPE/EPIPE from now on
+            self._excuse_if_running(stage.index - 1)
+            self._close(hold)
         if code == 0 or child.stopped or self.failure_index is not None:
             return
         if self._reader_gone(stage):
@@ -403,17 +477,20 @@ class _Run:
         if others and self.tg is not None:
             self.tg.start_soon(terminate_groups, others, self.req.context.cancel_grace)
 
+    def _excuse_if_running(self, index: int) -> None:
+        """Called just before stage ``index`` can first see EPIPE on its stdout."""
+        child = self.stages[index].child
+        if child is not None and child.exit_code is None and child._peek() is None:
+            self.excused.add(index)
+
     def _reader_gone(self, stage: _Stage) -> bool:
-        """A non-final stage whose downstream already exited is not blamed (SIGPIPE/EPIPE)."""
+        """A non-final stage that died of SIGPIPE, or exited after its reader had gone
+        (see ``excused``), is not blamed. Decided from what happened first, not from
+        what the watchers happen to see when they run."""
         if stage.index == len(self.stages) - 1:
             return False
         code = stage.child.exit_code if stage.child else None
-        if code in (-13, 141):
-            return True
-        downstream = self.stages[stage.index + 1].child
-        return downstream is not None and (
-            downstream.exit_code is not None or downstream._peek() is not None
-        )
+        return code in (-13, 141) or stage.index in self.excused
 
     # -- life cycle -----------------------------------------------------------
 
@@ -456,7 +533,13 @@ class _Run:
             await self._teardown()
             self._close_parent_fds()
             cancelled = isinstance(real, anyio.get_cancelled_exc_class() | KeyboardInterrupt)
-            kind = "cancelled" if cancelled else "hook_failed"
+            kind = (
+                "cancelled"
+                if cancelled
+                else "capture_limit"
+                if isinstance(real, CaptureLimitExceeded)
+                else "hook_failed"
+            )
             self.emit_terminal_error(kind, f"{type(real).__name__}: {real}")
             if real is exc:
                 raise
@@ -467,14 +550,12 @@ class _Run:
             self.emit_terminal_error("timeout", f"timed out after {req.timeout}s")
             raise self._timeout_error()
         self._reap_all()
+        for stage in self.stages:
+            assert stage.child is not None
+            self.emit(stage, "exit", exit_code=stage.child.exit_code, duration_s=stage.duration)
+        # Decoding happens here, after the exit events: with errors="strict" a
+        # UnicodeDecodeError is raised for a run that has properly ended.
         results = tuple(self._result(stage) for stage in self.stages)
-        for stage, result in zip(self.stages, results, strict=True):
-            self.emit(
-                stage,
-                "exit",
-                exit_code=result.exit_code,
-                duration_s=result.duration_s,
-            )
         after_hooks = req.policy.after_hooks
         if after_hooks:
             for stage, result in zip(self.stages, results, strict=True):
@@ -546,14 +627,21 @@ class _Run:
         fds.clear()
 
     def _close_parent_fds(self) -> None:
-        """After a teardown: keep whatever output is buffered, then close our ends."""
-        for fd, collector in self.readers.items():
-            if fd in self.parent_fds:
-                with contextlib.suppress(CuprumError):
-                    drain_nonblocking(fd, collector.feed)
-                collector.close()
-        for fd in list(self.parent_fds):
-            self._close(fd)
+        """After a teardown: keep whatever output is buffered, then close our ends.
+
+        Line events for drained output may reach a hook that raises again: that
+        cannot stop the remaining fds from being closed.
+        """
+        try:
+            for fd, collector in self.readers.items():
+                if fd in self.parent_fds:
+                    with contextlib.suppress(Exception):
+                        drain_nonblocking(fd, collector.feed)
+                    with contextlib.suppress(Exception):
+                        collector.close()
+        finally:
+            for fd in list(self.parent_fds):
+                self._close(fd)
 
     def _value(self, collector: StreamCollector | None) -> Any:
         return collector.value(text=self.req.text) if collector is not None else None
@@ -579,9 +667,12 @@ class _Run:
             argv += [*stage.argv, "|"]
         last = self.stages[-1]
         timeout = self.req.timeout if self.req.timeout is not None else 0.0
-        return TimeoutExpired(
-            argv[:-1], timeout, self._value(last.stdout), self._value(last.stderr)
-        )
+        stdout, stderr = self._value(last.stdout), self._value(last.stderr)
+        if self.req.capture and not last.started:  # expired before anything started
+            empty = "" if self.req.text else b""
+            stdout = empty if self.req.stdout is None else None
+            stderr = empty if self.req.stderr is None else None
+        return TimeoutExpired(argv[:-1], timeout, stdout, stderr)
 
 
 async def run_stages(req: RunRequest) -> tuple[tuple[CommandResult[Any], ...], int | None]:

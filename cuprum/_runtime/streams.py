@@ -90,6 +90,7 @@ class StreamCollector:
         "limit",
         "name",
         "program",
+        "text",
         "truncated",
     )
 
@@ -105,6 +106,7 @@ class StreamCollector:
         on_line: Callable[[str], None] | None = None,
         limit: int | None = None,
         on_limit: OnLimit = "truncate",
+        text: bool = True,
     ) -> None:
         self.program = program
         self.name = name
@@ -113,23 +115,31 @@ class StreamCollector:
         self.errors = errors
         self.limit = limit
         self._on_limit = on_limit
+        self.text = text  # how CaptureLimitExceeded.captured is given, like the result
         self._chunks: list[bytes] = []
         self._size = 0
         self.truncated = False
         self._echo = echo
         self._lines = LineSplitter(on_line) if on_line is not None else None
         needs_text = echo is not None or on_line is not None
-        self._decoder = codecs.getincrementaldecoder(encoding)(errors) if needs_text else None
+        self._decoder = self._live_decoder() if needs_text else None
         if capture and limit is None and not needs_text:
             self.feed: Callable[[bytes], None] = self._chunks.append
         else:
             self.feed = self._feed
 
+    def _live_decoder(self) -> codecs.IncrementalDecoder:
+        """The decoder for echo and line events, which must never stop a run midway:
+        with ``errors="strict"`` they see replacement characters, and the strict
+        decode of the captured bytes at the end raises instead."""
+        errors = "replace" if self.errors == "strict" else self.errors
+        return codecs.getincrementaldecoder(self.encoding)(errors)
+
     def bind_lines(self, on_line: Callable[[str], None]) -> None:
         """Start delivering whole lines to ``on_line`` (before the first chunk)."""
         self._lines = LineSplitter(on_line)
         if self._decoder is None:
-            self._decoder = codecs.getincrementaldecoder(self.encoding)(self.errors)
+            self._decoder = self._live_decoder()
         self.feed = self._feed
 
     def _feed(self, data: bytes) -> None:
@@ -147,9 +157,9 @@ class StreamCollector:
                 self._size = limit
             self.truncated = True
             if self._on_limit == "raise":
-                raise CaptureLimitExceeded(
-                    self.program, self.name, limit, self.value(text=True) or ""
-                )
+                captured = self.value(text=self.text)
+                assert captured is not None  # only reached when capturing
+                raise CaptureLimitExceeded(self.program, self.name, limit, captured)
             return
         self._chunks.append(data)
         self._size += len(data)

@@ -1,0 +1,140 @@
+"""Shared helpers for the core tests: a test catalogue, real-process probes, waiting.
+
+Every wait here is for a condition with a deadline; nothing sleeps in place of one.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+import anyio
+
+from cuprum import ExecEvent, Program, ProgramCatalogue, ProjectSettings, SafeCmd, sh
+
+PY = Program(sys.executable)
+SH = Program("sh")
+MISSING = Program("cuprum-test-no-such-program-7f3a")
+TEST_PROJECT = ProjectSettings(
+    name="core-tests",
+    programs=(PY, SH, MISSING),
+    documentation_locations=("tests/core",),
+    noise_rules=(r"^noise:",),
+)
+TEST_CATALOGUE = ProgramCatalogue(projects=(TEST_PROJECT,))
+
+DEADLINE = 10.0
+"""Generous upper bound for "must finish" assertions; never a lower bound."""
+
+# A child that ignores SIGTERM (inherited by `sleep`), says so, then waits forever.
+IGNORE_TERM = "trap '' TERM; echo ready; sleep 300"
+# A child that starts a grandchild in its own process group, prints its pid, waits.
+WITH_GRANDCHILD = 'sleep 300 & echo "$!"; wait'
+
+
+def py(code: str, *args: str) -> SafeCmd:
+    """``python -c code args...`` with the interpreter running the tests."""
+    return sh.make(PY, catalogue=TEST_CATALOGUE)("-c", code, *args)
+
+
+def shell(script: str, *args: str) -> SafeCmd:
+    """``sh -c script args...``."""
+    return sh.make(SH, catalogue=TEST_CATALOGUE)("-c", script, *args)
+
+
+def proc_state(pid: int) -> str | None:
+    """The state letter of ``pid`` from ``/proc`` (``None`` once it is gone)."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as f:
+            stat = f.read()
+    except (FileNotFoundError, ProcessLookupError):
+        return None
+    return stat.rsplit(")", 1)[1].split()[0]
+
+
+def is_dead(pid: int) -> bool:
+    """Gone, or a zombie (PID 1 here does not reap orphans, so killed ones linger as Z)."""
+    return proc_state(pid) in (None, "Z", "X")
+
+
+def wait_until(
+    predicate: Callable[[], bool], *, timeout: float = DEADLINE, what: str = "condition"
+) -> None:
+    """Poll ``predicate`` until it holds; fail the test after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(0.005)
+
+
+def assert_dead(*pids: int) -> None:
+    """Every pid is dead (SIGKILL delivery is asynchronous, so allow it a moment)."""
+    for pid in pids:
+        wait_until(lambda pid=pid: is_dead(pid), what=f"pid {pid} to die")  # type: ignore[misc]
+
+
+def open_fds() -> set[str]:
+    """The parent's open file descriptors."""
+    return set(os.listdir("/proc/self/fd"))
+
+
+class Recorder:
+    """An observe hook that records events and can signal when a line arrives."""
+
+    def __init__(self, on_line: Callable[[ExecEvent], None] | None = None) -> None:
+        self.events: list[ExecEvent] = []
+        self.on_line = on_line
+
+    def __call__(self, event: ExecEvent) -> None:
+        self.events.append(event)
+        if self.on_line is not None and event.phase in ("stdout", "stderr"):
+            self.on_line(event)
+
+    @property
+    def phases(self) -> list[str]:
+        return [event.phase for event in self.events]
+
+    def lines(self, phase: str = "stdout") -> list[str]:
+        return [event.line for event in self.events if event.phase == phase and event.line]
+
+    @property
+    def terminal(self) -> list[ExecEvent]:
+        return [event for event in self.events if event.is_terminal]
+
+    def of(self, phase: str) -> list[ExecEvent]:
+        return [event for event in self.events if event.phase == phase]
+
+    @property
+    def pid(self) -> int:
+        (start,) = self.of("start")
+        assert start.pid is not None
+        return start.pid
+
+
+@contextmanager
+def recording(on_line: Callable[[ExecEvent], None] | None = None) -> Iterator[Recorder]:
+    """Register a :class:`Recorder` as an observe hook for the block."""
+    recorder = Recorder(on_line)
+    with sh.observe(recorder):
+        yield recorder
+
+
+def cancel_on_line(scope: anyio.CancelScope, line: str) -> Callable[[ExecEvent], None]:
+    """A line callback that cancels ``scope`` when ``line`` arrives (the child is ready)."""
+
+    def callback(event: ExecEvent) -> None:
+        if event.line == line:
+            scope.cancel()
+
+    return callback
+
+
+def first_int_line(event: ExecEvent) -> int | None:
+    """The pid a ``WITH_GRANDCHILD`` child printed, if this event carries it."""
+    if event.phase == "stdout" and event.line and event.line.isdigit():
+        return int(event.line)
+    return None

@@ -1,0 +1,131 @@
+"""Building argv with ``sh.make``: stringification, flags, and what is refused."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+
+import pytest
+from core_support import PY, TEST_CATALOGUE, TEST_PROJECT, py
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from cuprum import (
+    DEFAULT_CATALOGUE,
+    ECHO,
+    InvalidArgumentError,
+    Program,
+    SafeCmd,
+    sh,
+)
+
+echo = sh.make(ECHO)
+
+# Anything that can travel through execve: no NUL, no lone surrogates.
+arg_text = st.text(st.characters(codec="utf-8", exclude_characters="\x00"))
+flag_names = st.from_regex(r"[a-z][a-z0-9_]{0,12}", fullmatch=True)
+positional = st.one_of(
+    arg_text,
+    st.integers(),
+    st.floats(allow_nan=False),
+    st.booleans(),
+    st.builds(Path, arg_text),
+)
+
+
+@given(st.lists(positional, max_size=8))
+def test_positional_arguments_are_stringified_with_str(args: list[object]) -> None:
+    cmd = echo(*args)
+    assert cmd.argv == tuple(str(arg) for arg in args)
+    assert cmd.argv_with_program == ("echo", *cmd.argv)
+    assert cmd.program == ECHO
+
+
+@given(st.dictionaries(flag_names, positional, max_size=6))
+def test_keyword_arguments_become_long_flags(flags: dict[str, object]) -> None:
+    cmd = echo(**flags)
+    expected = tuple(f"--{name.replace('_', '-')}={value}" for name, value in flags.items())
+    assert cmd.argv == expected
+    for arg in cmd.argv:
+        flag = arg.split("=", 1)[0]
+        assert "_" not in flag
+
+
+@given(st.lists(arg_text, max_size=4), st.dictionaries(flag_names, arg_text, max_size=4))
+def test_flags_follow_positionals_in_call_order(args: list[str], flags: dict[str, str]) -> None:
+    cmd = echo(*args, **flags)
+    assert cmd.argv[: len(args)] == tuple(args)
+    assert len(cmd.argv) == len(args) + len(flags)
+
+
+@given(
+    st.lists(positional, max_size=4),
+    st.integers(min_value=0, max_value=4),
+)
+def test_none_positional_is_rejected_naming_the_program(args: list[object], where: int) -> None:
+    args.insert(min(where, len(args)), None)
+    with pytest.raises(InvalidArgumentError, match=r"^echo: argument \d+ is None"):
+        echo(*args)
+
+
+@given(flag_names)
+def test_none_flag_is_rejected_naming_program_and_flag(name: str) -> None:
+    flag = "--" + name.replace("_", "-")
+    with pytest.raises(InvalidArgumentError) as excinfo:
+        echo("ok", **{name: None})
+    assert str(excinfo.value).startswith("echo: ")
+    assert flag in str(excinfo.value)
+
+
+@given(arg_text, arg_text)
+def test_nul_bytes_are_rejected(before: str, after: str) -> None:
+    poisoned = f"{before}\x00{after}"
+    with pytest.raises(InvalidArgumentError, match="NUL"):
+        echo(poisoned)
+    with pytest.raises(InvalidArgumentError, match="NUL"):
+        echo(value=poisoned)
+    with pytest.raises(InvalidArgumentError, match="NUL"):
+        SafeCmd(ECHO, ("ok", poisoned), TEST_PROJECT)
+
+
+def test_invalid_argument_error_is_a_value_error() -> None:
+    assert issubclass(InvalidArgumentError, ValueError)
+
+
+def test_directly_constructed_safecmd_is_validated() -> None:
+    project = DEFAULT_CATALOGUE.lookup(ECHO).project
+    with pytest.raises(InvalidArgumentError, match="not str"):
+        SafeCmd(ECHO, ("ok", 3), project)  # type: ignore[arg-type]
+    with pytest.raises(InvalidArgumentError, match="program name"):
+        SafeCmd(Program(""), (), project)
+    with pytest.raises(InvalidArgumentError, match="program name"):
+        SafeCmd(Program("ec\x00ho"), (), project)
+
+
+def test_safecmd_is_immutable_and_carries_project_metadata() -> None:
+    cmd = echo("-n", "hello world")
+    assert cmd.argv_with_program == ("echo", "-n", "hello world")
+    assert cmd.project is DEFAULT_CATALOGUE.lookup(ECHO).project
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        cmd.argv = ()  # type: ignore[misc]
+    assert cmd == echo("-n", "hello world")
+    assert hash(cmd) == hash(echo("-n", "hello world"))
+
+
+def test_builder_for_a_custom_catalogue() -> None:
+    builder = sh.make(PY, catalogue=TEST_CATALOGUE)
+    assert builder.program == PY
+    assert builder.project is TEST_PROJECT
+    assert "core-tests" in repr(builder)
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.lists(arg_text, max_size=6))
+def test_argv_reaches_the_child_exactly(args: list[str]) -> None:
+    """What the builder makes is what the program receives: no shell, no splitting."""
+    cmd = py("import json, sys; print(json.dumps(sys.argv[1:]))", *args)
+    result = cmd.run_sync()
+    assert result.ok, result.stderr
+    assert isinstance(result.stdout, str)
+    assert json.loads(result.stdout) == args

@@ -1,0 +1,138 @@
+"""Cancellation: the child and everything in its process group are torn down."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import anyio
+import pytest
+from core_support import (
+    DEADLINE,
+    IGNORE_TERM,
+    WITH_GRANDCHILD,
+    Recorder,
+    assert_dead,
+    cancel_on_line,
+    is_dead,
+    recording,
+    shell,
+)
+
+from cuprum import ExecEvent, ExecutionContext, sh
+
+pytestmark = pytest.mark.anyio
+
+
+def _grandchild(rec: Recorder) -> int:
+    (line,) = rec.lines("stdout")
+    return int(line)
+
+
+@pytest.mark.parametrize("how", ["cancel", "deadline"])
+async def test_cancel_scope_kills_child_and_grandchild(how: str) -> None:
+    """``scope.cancel()`` and an expiring ``move_on_after`` both tear the group down."""
+    with anyio.move_on_after(DEADLINE * 6) as scope:
+
+        def stop(event: ExecEvent) -> None:
+            if how == "cancel":
+                scope.cancel()
+            else:
+                scope.deadline = anyio.current_time()  # the deadline passes now
+
+        with recording(on_line=stop) as rec:
+            await shell(WITH_GRANDCHILD).run()
+        pytest.fail("the run was not cancelled")
+    assert scope.cancelled_caught
+    (terminal,) = rec.terminal
+    assert (terminal.phase, terminal.error) == ("error", "cancelled")
+    assert terminal.exit_code == -15
+    assert_dead(rec.pid, _grandchild(rec))
+
+
+@pytest.mark.parametrize("anyio_backend", ["asyncio"])
+async def test_asyncio_task_cancel_kills_child_and_grandchild() -> None:
+    seen = asyncio.Event()
+    with recording(on_line=lambda event: seen.set()) as rec:
+        task = asyncio.create_task(shell(WITH_GRANDCHILD).run())
+        await asyncio.wait_for(seen.wait(), DEADLINE)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await asyncio.wait_for(task, DEADLINE)
+    assert task.cancelled()
+    assert rec.terminal[-1].error == "cancelled"
+    assert_dead(rec.pid, _grandchild(rec))
+
+
+@pytest.mark.parametrize("anyio_backend", ["trio"])
+async def test_trio_native_cancel_scope_kills_child_and_grandchild() -> None:
+    import trio
+
+    with trio.move_on_after(DEADLINE * 6) as scope:
+        with recording(on_line=lambda event: scope.cancel()) as rec:
+            await shell(WITH_GRANDCHILD).run()
+    assert scope.cancelled_caught
+    assert rec.terminal[-1].error == "cancelled"
+    assert_dead(rec.pid, _grandchild(rec))
+
+
+async def test_failing_sibling_task_cancels_the_command() -> None:
+    running = anyio.Event()
+
+    async def sibling() -> None:
+        await running.wait()
+        raise RuntimeError("sibling failed")
+
+    with recording(on_line=lambda event: running.set()) as rec:
+        with pytest.RaisesGroup(pytest.RaisesExc(RuntimeError, match="sibling failed")):
+            with anyio.fail_after(DEADLINE):
+                async with anyio.create_task_group() as tg:
+                    tg.start_soon(sibling)
+                    await shell(WITH_GRANDCHILD).run()
+    assert rec.terminal[-1].error == "cancelled"
+    assert_dead(rec.pid, _grandchild(rec))
+
+
+async def test_cancel_waits_the_grace_then_kills_a_term_ignoring_child() -> None:
+    grace = 0.3
+    ctx = ExecutionContext(cancel_grace=grace)
+    with anyio.CancelScope() as scope:
+        cancelled_at = 0.0
+
+        def stop(event: ExecEvent) -> None:
+            nonlocal cancelled_at
+            cancelled_at = time.monotonic()
+            scope.cancel()
+
+        with recording(on_line=stop) as rec:
+            await shell(IGNORE_TERM).run(context=ctx)
+    elapsed = time.monotonic() - cancelled_at
+    assert grace <= elapsed < DEADLINE
+    (terminal,) = rec.terminal
+    assert (terminal.error, terminal.exit_code) == ("cancelled", -9)
+    assert_dead(rec.pid)
+
+
+async def test_zero_grace_kills_at_once() -> None:
+    ctx = ExecutionContext(cancel_grace=0)
+    with anyio.CancelScope() as scope:
+        with recording(on_line=cancel_on_line(scope, "ready")) as rec:
+            await shell(IGNORE_TERM).run(context=ctx)
+    assert rec.terminal[0].exit_code == -9
+    assert is_dead(rec.pid)
+
+
+async def test_cancel_right_after_start() -> None:
+    with anyio.CancelScope() as scope:
+
+        def on_start(event: ExecEvent) -> None:
+            if event.phase == "start":
+                scope.cancel()
+
+        rec = Recorder()
+        with sh.observe(on_start), sh.observe(rec):
+            await shell(WITH_GRANDCHILD).run()
+    assert scope.cancelled_caught
+    assert rec.phases[:2] == ["plan", "start"]
+    assert rec.terminal[-1].error == "cancelled"
+    assert_dead(rec.pid)

@@ -1,0 +1,84 @@
+"""The program catalogue: curated programs, lookups, project metadata, validation."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from cuprum import (
+    DEFAULT_CATALOGUE,
+    ECHO,
+    GIT,
+    LS,
+    TAR,
+    Program,
+    ProgramCatalogue,
+    ProjectSettings,
+    UnknownProgramError,
+    sh,
+)
+
+
+def test_default_catalogue_lists_the_curated_programs() -> None:
+    for program in (ECHO, LS, GIT, TAR):
+        assert DEFAULT_CATALOGUE.is_known(program)
+        assert program in DEFAULT_CATALOGUE.allowlist
+        assert DEFAULT_CATALOGUE.lookup(program).program == program
+
+
+def test_default_catalogue_has_no_shells() -> None:
+    for shell in ("sh", "bash", "zsh", "dash", "python", "python3"):
+        assert not DEFAULT_CATALOGUE.is_known(Program(shell))
+
+
+def test_lookup_carries_project_metadata() -> None:
+    entry = DEFAULT_CATALOGUE.lookup(GIT)
+    assert entry.project.name == "vcs"
+    assert entry.project.noise_rules
+    assert entry.project.documentation_locations
+
+
+def test_unknown_program_is_rejected_naming_it() -> None:
+    with pytest.raises(UnknownProgramError, match="no-such-tool"):
+        DEFAULT_CATALOGUE.lookup(Program("no-such-tool"))
+    with pytest.raises(UnknownProgramError, match="bash"):
+        sh.make(Program("bash"))
+    assert issubclass(UnknownProgramError, LookupError)
+
+
+def test_custom_catalogue_replaces_the_default() -> None:
+    python = Program("python")
+    project = ProjectSettings(
+        name="data-pipeline",
+        programs=(python,),
+        documentation_locations=("docs/pipelines.md",),
+        noise_rules=(r"^progress:",),
+    )
+    catalogue = ProgramCatalogue(projects=(project,))
+    assert catalogue.allowlist == frozenset({python})
+    assert catalogue.projects == (project,)
+    assert sh.make(python, catalogue=catalogue)("-V").project is project
+    with pytest.raises(UnknownProgramError):
+        sh.make(ECHO, catalogue=catalogue)
+
+
+def test_visible_settings_is_read_only_and_complete() -> None:
+    settings = DEFAULT_CATALOGUE.visible_settings()
+    assert set(settings) == {project.name for project in DEFAULT_CATALOGUE.projects}
+    with pytest.raises(TypeError):
+        settings["evil"] = ProjectSettings(name="evil", programs=())  # type: ignore[index]
+
+
+def test_duplicate_project_names_and_programs_are_refused() -> None:
+    a = ProjectSettings(name="a", programs=(ECHO,))
+    with pytest.raises(ValueError, match="duplicate project name"):
+        ProgramCatalogue(projects=(a, ProjectSettings(name="a", programs=(LS,))))
+    with pytest.raises(ValueError, match=r"'a'.*'b'"):
+        ProgramCatalogue(projects=(a, ProjectSettings(name="b", programs=(ECHO,))))
+
+
+def test_project_settings_are_immutable() -> None:
+    project = DEFAULT_CATALOGUE.lookup(ECHO).project
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        project.name = "changed"  # type: ignore[misc]

@@ -1,0 +1,309 @@
+"""Scoped policy: allowlists that only narrow, allow(), registrations, isolation."""
+
+from __future__ import annotations
+
+import itertools
+import threading
+from collections.abc import Callable
+
+import anyio
+import pytest
+from core_support import SH, shell
+from hypothesis import given
+from hypothesis import strategies as st
+
+from cuprum import (
+    CAT,
+    ECHO,
+    LS,
+    SLEEP,
+    TRUE,
+    WC,
+    AllowRegistration,
+    CuprumContext,
+    ForbiddenProgramError,
+    Program,
+    ScopeConfig,
+    after,
+    allow,
+    before,
+    current_context,
+    get_context,
+    observe,
+    scoped,
+    sh,
+)
+
+UNIVERSE = (ECHO, LS, CAT, SLEEP, TRUE, WC)
+programs = st.frozensets(st.sampled_from(UNIVERSE))
+
+
+def test_default_context_permits_everything_but_lists_nothing() -> None:
+    ctx = current_context()
+    assert ctx == CuprumContext()
+    assert ctx.permits(ECHO)
+    assert not ctx.is_allowed(ECHO)
+    ctx.check_permitted(ECHO)
+    with pytest.raises(ForbiddenProgramError, match="echo"):
+        ctx.check_allowed(ECHO)
+    assert get_context is current_context
+
+
+def test_is_allowed_is_literal_membership_and_permits_means_may_run() -> None:
+    ctx = CuprumContext(allowlist=frozenset([ECHO]))
+    assert ctx.is_allowed(ECHO) and ctx.permits(ECHO)
+    assert not ctx.is_allowed(LS) and not ctx.permits(LS)
+    ctx.check_allowed(ECHO)
+    ctx.check_permitted(ECHO)
+    with pytest.raises(ForbiddenProgramError, match=r"^ls: not allowed.*echo"):
+        ctx.check_permitted(LS)
+    assert issubclass(ForbiddenProgramError, PermissionError)
+
+
+def test_scope_on_an_empty_parent_becomes_the_base_and_is_restored() -> None:
+    outer = current_context()
+    with scoped(ScopeConfig(allowlist=frozenset([ECHO, LS]))) as ctx:
+        assert ctx is current_context()
+        assert ctx.allowlist == {ECHO, LS}
+        with scoped(ScopeConfig(allowlist=frozenset([ECHO]))) as inner:
+            assert inner.is_allowed(ECHO)
+            assert not inner.is_allowed(LS)
+            assert not inner.permits(LS)
+        assert current_context() is ctx
+    assert current_context() is outer
+
+
+def test_scope_is_restored_when_the_block_raises() -> None:
+    outer = current_context()
+    with pytest.raises(KeyError), scoped(ScopeConfig(allowlist=frozenset([ECHO]))):
+        raise KeyError("boom")
+    assert current_context() is outer
+
+
+def test_scope_without_allowlist_keeps_the_parents() -> None:
+    with scoped(ScopeConfig(allowlist=frozenset([ECHO]))), scoped(ScopeConfig()) as inner:
+        assert inner.allowlist == {ECHO}
+
+
+@given(st.lists(st.one_of(st.none(), programs), min_size=1, max_size=5))
+def test_nested_scopes_never_widen(chain: list[frozenset[Program] | None]) -> None:
+    """Whatever the scopes ask for, a program runs inside only if every enclosing
+    scope that set a non-empty allowlist... and every one after it, permits it."""
+    contexts: list[CuprumContext] = []
+
+    def enter(depth: int) -> None:
+        if depth == len(chain):
+            return
+        with scoped(ScopeConfig(allowlist=chain[depth])) as ctx:
+            contexts.append(ctx)
+            enter(depth + 1)
+
+    enter(0)
+    for parent, child in itertools.pairwise(contexts):
+        for program in UNIVERSE:
+            if child.permits(program):
+                assert parent.permits(program), (parent, child, program)
+            if parent.allowlist or parent.enforced:
+                assert child.allowlist <= parent.allowlist
+    # The innermost context permits exactly the intersection of the asks, once any
+    # ask was non-empty (an empty first ask is the documented permissive default).
+    asks = [ask for ask in chain if ask is not None]
+    first = next((i for i, ask in enumerate(asks) if ask), None)
+    if first is not None:
+        expected = frozenset(UNIVERSE).intersection(*asks[first:])
+        assert {p for p in UNIVERSE if contexts[-1].permits(p)} == expected
+
+
+def test_disjoint_nested_scope_permits_nothing() -> None:
+    """Regression: an empty intersection used to fall back to "permit everything"."""
+    with scoped(ScopeConfig(allowlist=frozenset([ECHO]))):
+        with scoped(ScopeConfig(allowlist=frozenset([LS]))) as inner:
+            assert not inner.permits(LS)
+            assert not inner.permits(ECHO)
+            assert not inner.permits(SH)
+            with pytest.raises(ForbiddenProgramError):
+                sh.make(LS)().run_sync()
+            with pytest.raises(ForbiddenProgramError):
+                shell("true").run_sync()
+        with scoped(ScopeConfig(allowlist=frozenset())) as empty:
+            assert not empty.permits(ECHO)
+
+
+def test_allow_adds_until_detached() -> None:
+    with scoped(ScopeConfig(allowlist=frozenset([ECHO]))):
+        assert not current_context().is_allowed(LS)
+        with allow(LS) as registration:
+            assert isinstance(registration, AllowRegistration)
+            assert registration.added == {LS}
+            assert current_context().is_allowed(LS)
+            assert current_context().permits(LS)
+        assert not current_context().is_allowed(LS)
+        assert current_context().is_allowed(ECHO)
+
+
+def test_allow_detach_keeps_programs_that_were_already_listed() -> None:
+    with scoped(ScopeConfig(allowlist=frozenset([ECHO]))):
+        registration = allow(ECHO, LS)
+        assert registration.added == {LS}
+        registration.detach()
+        registration.detach()  # a second detach does nothing
+        assert current_context().allowlist == {ECHO}
+
+
+def test_allow_on_a_permissive_context_lists_only_what_was_added() -> None:
+    with scoped(ScopeConfig()):
+        registration = allow(LS)
+        assert current_context().is_allowed(LS)
+        assert not current_context().permits(ECHO)
+        registration.detach()
+        assert not current_context().is_allowed(LS)
+        assert current_context().permits(ECHO)  # back to no policy
+
+
+def test_allow_inside_a_narrowed_scope_does_not_leak_out() -> None:
+    with scoped(ScopeConfig(allowlist=frozenset([ECHO]))) as outer:
+        with scoped(ScopeConfig(allowlist=frozenset([ECHO]))):
+            allow(LS)
+            assert current_context().permits(LS)
+        assert current_context() is outer
+        assert not outer.permits(LS)
+
+
+def test_scope_timeout_replaces_and_is_inherited() -> None:
+    with scoped(ScopeConfig(timeout=5.0)) as outer:
+        assert outer.timeout == 5.0
+        with scoped(ScopeConfig()) as same:
+            assert same.timeout == 5.0
+        with scoped(ScopeConfig(timeout=1.0)) as inner:
+            assert inner.timeout == 1.0
+    assert current_context().timeout is None
+
+
+def test_hook_registrations_detach_exactly_what_they_added() -> None:
+    def hook(*args: object) -> None:
+        pass
+
+    def other(*args: object) -> None:
+        pass
+
+    with scoped(ScopeConfig()):
+        first = before(hook)
+        before(other)
+        second = before(hook)
+        assert current_context().before_hooks == (hook, other, hook)
+        second.detach()
+        assert current_context().before_hooks == (hook, other)
+        first.detach()
+        assert current_context().before_hooks == (other,)
+        with after(hook), observe(hook):
+            assert current_context().after_hooks == (hook,)
+            assert current_context().observe_hooks == (hook,)
+        assert current_context().after_hooks == ()
+        assert current_context().observe_hooks == ()
+
+
+def test_legacy_keyword_form_warns_and_still_narrows() -> None:
+    legacy = scoped(allowlist=[ECHO], timeout=2.0)
+    with pytest.warns(DeprecationWarning, match="ScopeConfig") as record:
+        ctx = legacy.__enter__()  # the warning is raised as the block is entered
+    try:
+        assert ctx.allowlist == {ECHO}
+        assert ctx.timeout == 2.0
+    finally:
+        legacy.__exit__(None, None, None)
+    assert current_context() == CuprumContext()
+    assert record[0].filename == __file__  # points at the caller's `with`
+    with pytest.raises(TypeError), scoped(ScopeConfig(), allowlist=[ECHO]):
+        pass
+
+
+def test_threads_do_not_see_each_others_scopes() -> None:
+    barrier = threading.Barrier(2, timeout=10)
+    seen: dict[str, tuple[frozenset[Program], bool, bool]] = {}
+    errors: list[BaseException] = []
+
+    def worker(name: str, allowed: Program, other: Program) -> None:
+        try:
+            assert current_context().allowlist == frozenset()  # main's scope not inherited
+            with scoped(ScopeConfig(allowlist=frozenset([allowed]))):
+                barrier.wait()  # both threads are inside their own scope now
+                ok = sh.make(allowed)().run_sync().ok
+                with pytest.raises(ForbiddenProgramError):
+                    sh.make(other)().run_sync()
+                seen[name] = (current_context().allowlist, ok, current_context().permits(other))
+                barrier.wait()
+        except BaseException as exc:
+            errors.append(exc)
+            barrier.abort()
+
+    with scoped(ScopeConfig(allowlist=frozenset([CAT]))):
+        threads = [
+            threading.Thread(target=worker, args=("a", TRUE, LS)),
+            threading.Thread(target=worker, args=("b", LS, TRUE)),
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(10)
+        assert current_context().allowlist == {CAT}
+    assert not errors, errors
+    assert seen == {"a": (frozenset([TRUE]), True, False), "b": (frozenset([LS]), True, False)}
+
+
+@pytest.mark.anyio
+async def test_tasks_do_not_see_each_others_scopes() -> None:
+    entered = [anyio.Event(), anyio.Event()]
+    results: dict[str, tuple[bool, bool]] = {}
+
+    async def worker(index: int, allowed: Program, other: Program) -> None:
+        with scoped(ScopeConfig(allowlist=frozenset([allowed]))):
+            entered[index].set()
+            await entered[1 - index].wait()  # both scopes are open at once
+            ok = (await sh.make(allowed)().run()).ok
+            with pytest.raises(ForbiddenProgramError):
+                await sh.make(other)().run()
+            results[allowed] = (ok, current_context().permits(other))
+
+    with scoped(ScopeConfig(allowlist=frozenset([TRUE, LS]))):
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(worker, 0, TRUE, LS)
+            tg.start_soon(worker, 1, LS, TRUE)
+        assert current_context().allowlist == {TRUE, LS}
+    assert results == {TRUE: (True, False), LS: (True, False)}
+
+
+@pytest.mark.anyio
+async def test_hooks_registered_in_a_task_stay_in_it() -> None:
+    calls: list[str] = []
+    registered = anyio.Event()
+
+    def hook(cmd: object) -> None:
+        calls.append("hook")
+
+    async def registers() -> None:
+        with before(hook):
+            registered.set()
+            await sh.make(TRUE)().run()
+
+    async def does_not() -> None:
+        await registered.wait()
+        await sh.make(TRUE)().run()
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(registers)
+        tg.start_soon(does_not)
+    assert calls == ["hook"]
+    assert current_context().before_hooks == ()
+
+
+def _permits_in_thread(check: Callable[[], bool]) -> bool:
+    out: list[bool] = []
+    thread = threading.Thread(target=lambda: out.append(check()))
+    thread.start()
+    thread.join(10)
+    return out[0]
+
+
+def test_a_new_thread_starts_with_no_policy() -> None:
+    with scoped(ScopeConfig(allowlist=frozenset([ECHO]))):
+        assert _permits_in_thread(lambda: current_context().permits(LS))

@@ -1,0 +1,1 @@
+"""Streaming I/O tests (a package, so its ``conftest`` does not clash with others for mypy)."""
