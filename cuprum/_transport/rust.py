@@ -20,14 +20,18 @@ import threading
 from collections.abc import Callable
 
 import anyio
+import anyio.lowlevel
 
 from cuprum._rust_backend import PumpFunction, pump
 
 __all__ = ["rust_relay"]
 
 _F_SETPIPE_SZ: int = getattr(fcntl, "F_SETPIPE_SZ", 1031)
-#: Capacity asked for the tap pipe (best effort): fewer event-loop wake-ups.
+#: Capacity asked for the tap pipe (best effort).
 _TAP_PIPE_SIZE = 1 << 20
+#: Bytes per read of the tap: big enough for few ``on_chunk`` calls, small
+#: enough for each chunk to stay in cache while ``on_chunk`` looks at it.
+_TAP_READ_SIZE = 256 * 1024
 
 
 class _PumpJob:
@@ -76,17 +80,23 @@ class _PumpJob:
             os.close(self.done_w)  # wakes the event loop
 
 
-async def _drain_tap(tap_r: int, on_chunk: Callable[[bytes], None], size: int) -> None:
-    """Pass the tap's bytes to ``on_chunk`` until EOF (the pump has returned)."""
+async def _drain_tap(tap_r: int, on_chunk: Callable[[bytes], None]) -> None:
+    """Pass the tap's bytes to ``on_chunk`` until EOF (the pump has returned).
+
+    Read first and wait only when the pipe is empty: while data keeps coming a
+    plain checkpoint between chunks is cheaper than re-arming the readiness
+    watch for every chunk, and lets the pump add more to the next read.
+    """
     while True:
-        await anyio.wait_readable(tap_r)
         try:
-            data = os.read(tap_r, size)
+            data = os.read(tap_r, _TAP_READ_SIZE)
         except BlockingIOError:
+            await anyio.wait_readable(tap_r)
             continue
         if not data:
             return
         on_chunk(data)
+        await anyio.lowlevel.checkpoint()
 
 
 async def rust_relay(
@@ -128,7 +138,7 @@ async def rust_relay(
         if job.tap_w is not None:
             owned.remove(job.tap_w)
         if tap_r is not None and on_chunk is not None:
-            await _drain_tap(tap_r, on_chunk, buffer_size)
+            await _drain_tap(tap_r, on_chunk)
         await anyio.wait_readable(done_r)
         finished = True
     finally:

@@ -242,18 +242,19 @@ impl<E> Io<'_, E> {
         }
     }
 
-    /// Sleep until `fd` reports `events` (or an error/hang-up), `stop` is
-    /// readable, or the writer pipe lost its reader.
-    fn wait(&mut self, fd: RawFd, events: libc::c_short) -> Result<Ready, Fail<E>> {
+    /// Sleep until each `(fd, events)` in `wants` (one or two) has been
+    /// ready (or has an error/hang-up pending, which the next system call
+    /// will report), unless `stop` becomes readable or the writer pipe loses
+    /// its reader first.
+    fn wait(&mut self, wants: &[(RawFd, libc::c_short)]) -> Result<Ready, Fail<E>> {
+        debug_assert!(!wants.is_empty() && wants.len() <= 2);
+        let want = |i: usize| wants.get(i).copied().unwrap_or((-1, 0));
         // Watch the writer for POLLERR (no readers left) only when it is a
         // pipe: for a pipe write end that is exactly what POLLERR means.
-        let watch_writer = if self.writer_is_pipe && fd != self.writer {
-            self.writer
-        } else {
-            -1
-        };
+        let watch_writer = if self.writer_is_pipe { self.writer } else { -1 };
         let mut fds = [
-            pollfd(fd, events),
+            pollfd(want(0).0, want(0).1),
+            pollfd(want(1).0, want(1).1),
             pollfd(watch_writer, 0),
             pollfd(self.stop.unwrap_or(-1), libc::POLLIN),
         ];
@@ -266,16 +267,21 @@ impl<E> Io<'_, E> {
                 }
                 Err(e) => return Err(Fail::Os(e)),
             }
-            if fds[2].revents & libc::POLLNVAL != 0 {
+            if fds[3].revents & libc::POLLNVAL != 0 {
                 return Err(Fail::Os(io::Error::from_raw_os_error(libc::EBADF)));
             }
-            if fds[2].revents != 0 {
+            if fds[3].revents != 0 {
                 return Err(Fail::Stopped);
             }
-            if fds[1].revents & libc::POLLERR != 0 {
+            if fds[2].revents & libc::POLLERR != 0 {
                 return Ok(Ready::WriterGone);
             }
-            if fds[0].revents != 0 {
+            for slot in &mut fds[..2] {
+                if slot.revents != 0 {
+                    slot.fd = -1; // satisfied; poll ignores negative fds
+                }
+            }
+            if fds[0].fd < 0 && fds[1].fd < 0 {
                 return Ok(Ready::Fd);
             }
         }
@@ -289,7 +295,7 @@ impl<E> Io<'_, E> {
                 Err(e) => match e.raw_os_error() {
                     Some(libc::EINTR) => self.interrupted()?,
                     Some(libc::EAGAIN) => {
-                        if let Ready::WriterGone = self.wait(self.reader, libc::POLLIN)? {
+                        if let Ready::WriterGone = self.wait(&[(self.reader, libc::POLLIN)])? {
                             return Ok(None);
                         }
                     }
@@ -299,9 +305,9 @@ impl<E> Io<'_, E> {
         }
     }
 
-    /// Write all of `data` to `fd`. Returns `false` if the reading side is
-    /// gone (`EPIPE`). Bytes written to the writer are added to `moved`.
-    fn write_all(&mut self, fd: RawFd, mut data: &[u8]) -> Result<bool, Fail<E>> {
+    /// Write all of `data` to `fd` (the writer or the tap). Bytes written to
+    /// the writer are added to `moved`.
+    fn write_all(&mut self, fd: RawFd, mut data: &[u8]) -> Result<Written, Fail<E>> {
         while !data.is_empty() {
             match sys_write(fd, data) {
                 Ok(n) => {
@@ -313,17 +319,27 @@ impl<E> Io<'_, E> {
                 Err(e) => match e.raw_os_error() {
                     Some(libc::EINTR) => self.interrupted()?,
                     Some(libc::EAGAIN) => {
-                        if let Ready::WriterGone = self.wait(fd, libc::POLLOUT)? {
-                            return Ok(false);
+                        if let Ready::WriterGone = self.wait(&[(fd, libc::POLLOUT)])? {
+                            return Ok(Written::WriterGone);
                         }
                     }
-                    Some(libc::EPIPE) => return Ok(false),
+                    Some(libc::EPIPE) if fd == self.writer => return Ok(Written::WriterGone),
+                    Some(libc::EPIPE) => return Ok(Written::TargetGone),
                     _ => return Err(Fail::Os(e)),
                 },
             }
         }
-        Ok(true)
+        Ok(Written::All)
     }
+}
+
+/// Outcome of [`Io::write_all`].
+enum Written {
+    All,
+    /// The writer's reading side is gone: the hop is over.
+    WriterGone,
+    /// The target (the tap) lost its reader; the writer may be fine.
+    TargetGone,
 }
 
 struct Pump<'h, E> {
@@ -397,7 +413,7 @@ impl<E> Pump<'_, E> {
                 Err(e) => match e.raw_os_error() {
                     Some(libc::EINTR) => self.io.interrupted()?,
                     Some(libc::EAGAIN) => {
-                        if let Ready::WriterGone = self.io.wait(writer, libc::POLLOUT)? {
+                        if let Ready::WriterGone = self.io.wait(&[(writer, libc::POLLOUT)])? {
                             return Ok(Step::WriterClosed);
                         }
                     }
@@ -425,19 +441,19 @@ impl<E> Pump<'_, E> {
                 Ok(Step::Again)
             }
             Some(libc::EAGAIN) => {
-                // Either no input yet or no room in the output(s). Wait for
-                // input first, then room: as the only reader of the input and
-                // the only writer of the outputs, neither condition can be
-                // undone in between, so the retry makes progress.
+                // No input yet, or no room in the output (the tap when
+                // teeing). Wait until both have been ready: as the only
+                // reader of the input and the only writer of the output we
+                // cannot see either condition undone, so the retry progresses.
                 let (reader, writer) = (self.io.reader, self.io.writer);
-                if let Ready::WriterGone = self.io.wait(reader, libc::POLLIN)? {
-                    return Ok(Step::WriterClosed);
-                }
                 let out = tap.unwrap_or(writer);
-                if let Ready::WriterGone = self.io.wait(out, libc::POLLOUT)? {
-                    return Ok(Step::WriterClosed);
+                match self
+                    .io
+                    .wait(&[(reader, libc::POLLIN), (out, libc::POLLOUT)])?
+                {
+                    Ready::WriterGone => Ok(Step::WriterClosed),
+                    Ready::Fd => Ok(Step::Again),
                 }
-                Ok(Step::Again)
             }
             Some(libc::EPIPE) => Ok(Step::WriterClosed),
             _ if is_refusal(&e) => Ok(Step::Refused(e)),
@@ -459,16 +475,18 @@ impl<E> Pump<'_, E> {
             Some(0) => return Ok(Step::Eof),
             Some(n) => n,
         };
-        if let Some(tap) = self.tap
-            && !self.io.write_all(tap, &self.buf[..n])?
-        {
-            self.tap = None;
+        if let Some(tap) = self.tap {
+            match self.io.write_all(tap, &self.buf[..n])? {
+                Written::All => {}
+                Written::TargetGone => self.tap = None,
+                Written::WriterGone => return Ok(Step::WriterClosed),
+            }
         }
         let writer = self.io.writer;
-        if !self.io.write_all(writer, &self.buf[..n])? {
-            return Ok(Step::WriterClosed);
+        match self.io.write_all(writer, &self.buf[..n])? {
+            Written::All => Ok(Step::Again),
+            _ => Ok(Step::WriterClosed),
         }
-        Ok(Step::Again)
     }
 
     /// Read exactly `len` bytes (already duplicated to the tap) and write
@@ -483,7 +501,7 @@ impl<E> Pump<'_, E> {
                 Some(n) => n,
             };
             let writer = self.io.writer;
-            if !self.io.write_all(writer, &self.buf[..n])? {
+            if !matches!(self.io.write_all(writer, &self.buf[..n])?, Written::All) {
                 return Ok(false);
             }
             len -= n;
