@@ -35,9 +35,12 @@ import sys
 import threading
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any, Literal, NamedTuple
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
 import anyio
+
+if TYPE_CHECKING:
+    from _harness import Case
 
 F_SETPIPE_SZ: int = getattr(fcntl, "F_SETPIPE_SZ", 1031)
 PIPE_SIZES = (64 * 1024, 1024 * 1024)
@@ -206,6 +209,61 @@ def build_cases() -> list[tuple[str, Callable[[int, int, float], Sample]]]:
     else:
         cases.append(("python_relay+tap", relay_case(python_relay, tap=True)))
     return cases
+
+
+def cases(quick: bool) -> list[Case]:
+    """Rows for ``run_all.py``: an observed hop (relay with a tap) against a direct pipe.
+
+    Issue 4's goals: the Rust relay with a tap at >= 0.9x the direct pipe's
+    throughput, and >= 2x the Python relay with a tap. 1 MiB pipes, as cuprum uses.
+    """
+    from _harness import Case, skipped
+
+    from cuprum._rust_backend import is_available
+
+    if not is_available():
+        reason = "native extension not installed"
+        return [
+            skipped("pump.observed_hop", 4, reason, goal=0.9, lower_is_better=False),
+            skipped("pump.observed_vs_python", 4, reason, goal=2.0, lower_is_better=False),
+        ]
+    from cuprum._transport.python import python_relay
+    from cuprum._transport.rust import rust_relay
+
+    nbytes = (128 if quick else 1024) << 20
+    pipe_size = 1 << 20
+    runs: dict[str, Callable[[int, int, float], Sample]] = {
+        "direct": run_direct,
+        "rust": relay_case(rust_relay, tap=True),
+        "python": relay_case(python_relay, tap=True),
+    }
+    walls: dict[str, list[float]] = {name: [] for name in runs}
+    for _ in range(3 if quick else 5):
+        for name, run in runs.items():
+            walls[name].append(run(nbytes, pipe_size, 120.0).wall)
+    what = f"{nbytes >> 20} MiB, head | relay+tap | cat, 1 MiB pipes"
+    return [
+        Case.throughput_fraction(
+            "pump.observed_hop",
+            4,
+            walls["rust"],
+            walls["direct"],
+            goal=0.9,
+            note=f"rust relay with a tap vs a direct pipe; {what}",
+            cuprum_label="rust relay+tap",
+            baseline_label="direct",
+        ),
+        Case.throughput_fraction(
+            "pump.observed_vs_python",
+            4,
+            walls["rust"],
+            walls["python"],
+            goal=2.0,
+            note=f"rust relay+tap vs python relay+tap; {what}",
+            cuprum_label="rust relay+tap",
+            baseline_label="python relay+tap",
+        ),
+    ]
 
 
 def _line(cells: tuple[str, ...]) -> str:
