@@ -93,7 +93,9 @@ def tests(session: nox.Session, flavour: str) -> None:
     """Build one wheel flavour, install it, and run the whole suite on asyncio and trio."""
     wheel = _build_pure(session) if flavour == "pure" else _build_native(session)
     session.install(str(wheel), *TEST_DEPS)
-    env = {"CUPRUM_EXPECT_INSTALLED": "1"}
+    # PYTHONSAFEPATH: child interpreters the tests start (`python -c ...`) must not
+    # put the working directory, the source tree, ahead of the installed wheel.
+    env = {"CUPRUM_EXPECT_INSTALLED": "1", "PYTHONSAFEPATH": "1"}
     if flavour == "native":
         # The native session must never pass by skipping the native tests.
         env["CUPRUM_REQUIRE_NATIVE"] = "1"

@@ -57,9 +57,14 @@ async def run_concurrent(
 
     Each command goes through the same runtime path as ``cmd.run()``, so hooks
     and events fire per command. Cancelling the caller cancels every command.
+    Raises :class:`ForbiddenProgramError` before starting any command when one
+    of them is not permitted by the current allowlist.
     """
     cfg = config if config is not None else ConcurrentConfig()
     policy = current_context()
+    # The whole batch is refused before anything runs, as a single command is.
+    for cmd in commands:
+        policy.check_permitted(cmd.program)
     requests = [
         build_request(
             (cmd,),

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-import os
 from typing import TextIO
 
 __all__ = ["ExecutionContext"]

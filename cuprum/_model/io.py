@@ -54,7 +54,9 @@ class AppendTo:
     path: str | os.PathLike[str]
 
 
-Redirect: TypeAlias = Literal[Stream.DEVNULL, Stream.INHERIT] | os.PathLike[str] | AppendTo | BinaryIO
+Redirect: TypeAlias = (
+    Literal[Stream.DEVNULL, Stream.INHERIT] | os.PathLike[str] | AppendTo | BinaryIO
+)
 """A file path (truncated), :class:`AppendTo`, an open binary file, ``DEVNULL``, ``INHERIT``."""
 
 StderrTarget: TypeAlias = Redirect | Literal[Stream.STDOUT]
