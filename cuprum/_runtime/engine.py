@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import select
 import subprocess
 import sys
 import time
@@ -23,7 +24,7 @@ import anyio
 import anyio.abc
 import anyio.lowlevel
 
-from cuprum._core.errors import CuprumError, TimeoutExpired
+from cuprum._core.errors import TimeoutExpired
 from cuprum._core.events import ErrorKind, ExecEvent, ExecPhase, ObserveHook
 from cuprum._model.io import AppendTo, Stream
 from cuprum._model.results import CommandResult
@@ -39,10 +40,9 @@ from cuprum._runtime.pipes import (
 )
 from cuprum._runtime.request import RunRequest
 from cuprum._runtime.streams import CaptureLimitExceeded, StreamCollector
-from cuprum._transport.dispatch import choose_strategy, relay_for
+from cuprum._transport.dispatch import Strategy, choose_strategy, relay_for
 
 __all__ = ["run_stages"]
-
 
 
 class _Stage:
@@ -77,12 +77,15 @@ class _Stage:
         return max(0.0, (self.ended or time.perf_counter()) - self.started) if self.started else 0.0
 
 
-def _at_eof(fd: int) -> bool:
-    """Whether the writer of a non-blocking pipe ``fd`` has closed it (drops one byte)."""
-    try:
-        return os.read(fd, 1) == b""
-    except OSError:  # BlockingIOError: the writer is still there
-        return False
+def _writers_gone(fd: int) -> bool:
+    """Whether every write end of the pipe whose read end is ``fd`` is closed.
+
+    ``POLLHUP``, without reading: a writer that has closed its end (it is exiting,
+    say, though not yet waitable) can no longer get EPIPE on it.
+    """
+    poller = select.poll()
+    poller.register(fd, select.POLLIN)
+    return any(events & select.POLLHUP for _, events in poller.poll(0))
 
 
 def _unwrap(exc: BaseException) -> BaseException:
@@ -104,8 +107,9 @@ def _unwrap(exc: BaseException) -> BaseException:
 class _Run:
     """The state of one run; :meth:`execute` is the whole life cycle."""
 
-    def __init__(self, req: RunRequest) -> None:
+    def __init__(self, req: RunRequest, strategy: Strategy = "direct") -> None:
         self.req = req
+        self.strategy = strategy
         ctx = req.context
         self.hooks: tuple[ObserveHook, ...] = req.policy.observe_hooks
         self.cwd = os.fspath(ctx.cwd) if ctx.cwd is not None else None
@@ -177,14 +181,16 @@ class _Run:
 
         return emit_line
 
-    def emit_terminal_error(self, kind: ErrorKind, message: str) -> None:
+    def emit_terminal_error(
+        self, kind: ErrorKind, message: str, stages: list[_Stage] | None = None
+    ) -> None:
         """One ``error`` event per stage, on a path that is already raising.
 
         A hook that raises here (perhaps the one whose failure brought us here) is
         skipped, so every other hook still sees the end and the original error is
         the one that propagates.
         """
-        for stage in self.stages:
+        for stage in self.stages if stages is None else stages:
             code = stage.child.exit_code if stage.child is not None else None
             event = ExecEvent(
                 "error",
@@ -263,7 +269,7 @@ class _Run:
         # stdin of the first stage
         fds[0]["stdin"] = self._stdin_fd()
         # hops
-        strategy = choose_strategy(parent_must_see=req.stage_events) if n > 1 else "direct"
+        strategy = self.strategy
         for i in range(n - 1):
             if strategy == "direct":
                 r, w = make_pipe(size=PIPE_SIZE)
@@ -399,7 +405,7 @@ class _Run:
                 # stage never takes the cut for a clean end of input.
                 if finished:
                     self._close(writer_fd)  # the next stage sees EOF
-                    if not _at_eof(reader_fd):  # the relay stopped: the reader went
+                    if not _writers_gone(reader_fd):  # the relay stopped: the reader went
                         self._excuse_if_running(index)
                     self._close(reader_fd)  # a still-writing stage gets SIGPIPE
                 if collector is not None:
@@ -466,7 +472,8 @@ class _Run:
         stage.ended = time.perf_counter()
         hold = self.hop_holds.pop(stage.index - 1, None)
         if hold is not None:  # the upstream stage may get SIGPIPE/EPIPE from now on
-            self._excuse_if_running(stage.index - 1)
+            if not _writers_gone(hold):
+                self._excuse_if_running(stage.index - 1)
             self._close(hold)
         if code == 0 or child.stopped or self.failure_index is not None:
             return
@@ -496,8 +503,14 @@ class _Run:
 
     async def execute(self) -> tuple[tuple[CommandResult[Any], ...], int | None]:
         req = self.req
-        for stage in self.stages:
-            self.emit(stage, "plan")
+        for index, stage in enumerate(self.stages):
+            try:
+                self.emit(stage, "plan")
+            except Exception as exc:  # end what was announced, then let the hook's error out
+                self.emit_terminal_error(
+                    "hook_failed", f"{type(exc).__name__}: {exc}", self.stages[: index + 1]
+                )
+                raise
         if req.timeout is not None and req.timeout <= 0:
             self.emit_terminal_error("timeout", f"timeout of {req.timeout}s expired at once")
             raise self._timeout_error()
@@ -550,9 +563,7 @@ class _Run:
             self.emit_terminal_error("timeout", f"timed out after {req.timeout}s")
             raise self._timeout_error()
         self._reap_all()
-        for stage in self.stages:
-            assert stage.child is not None
-            self.emit(stage, "exit", exit_code=stage.child.exit_code, duration_s=stage.duration)
+        self._emit_exits()
         # Decoding happens here, after the exit events: with errors="strict" a
         # UnicodeDecodeError is raised for a run that has properly ended.
         results = tuple(self._result(stage) for stage in self.stages)
@@ -562,6 +573,34 @@ class _Run:
                 for hook in reversed(after_hooks):
                     hook(stage.cmd, result)  # type: ignore[arg-type]
         return results, self.failure_index
+
+    def _emit_exits(self) -> None:
+        """Every hook gets every stage's ``exit``, even if one raises; the first error
+        is raised afterwards (the processes are already reaped)."""
+        first: Exception | None = None
+        for stage in self.stages:
+            assert stage.child is not None
+            if not self.hooks:
+                break
+            event = ExecEvent(
+                "exit",
+                stage.cmd.program,
+                stage.argv,
+                self.cwd,
+                self.env_overlay,
+                stage.tags,
+                time.time(),
+                stage.child.pid,
+                exit_code=stage.child.exit_code,
+                duration_s=stage.duration,
+            )
+            for hook in self.hooks:
+                try:
+                    hook(event)
+                except Exception as exc:
+                    first = first or exc
+        if first is not None:
+            raise first
 
     def _bind_line_events(self) -> None:
         if not self.hooks:
@@ -680,8 +719,13 @@ async def run_stages(req: RunRequest) -> tuple[tuple[CommandResult[Any], ...], i
     policy = req.policy
     for cmd in req.stages:
         policy.check_permitted(cmd.program)
+    # A strategy that cannot serve this run is refused up front, like a misuse:
+    # before any hook or event (it is not a failed start, nor a cancellation).
+    strategy: Strategy = (
+        choose_strategy(parent_must_see=req.stage_events) if len(req.stages) > 1 else "direct"
+    )
     if policy.before_hooks:
         for cmd in req.stages:
             for hook in policy.before_hooks:
                 hook(cmd)  # type: ignore[arg-type]
-    return await _Run(req).execute()
+    return await _Run(req, strategy).execute()

@@ -1,0 +1,165 @@
+"""Structured logging of execution events through the standard ``logging`` module.
+
+:func:`structured_logging_hook` turns every :class:`~cuprum.ExecEvent` into one
+log record carrying ``cuprum_*`` attributes; :class:`JsonLoggingFormatter`
+renders a record (those attributes included) as one JSON object per line.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from cuprum import ExecEvent
+
+__all__ = ["EVENT_FIELDS", "JsonLoggingFormatter", "structured_logging_hook"]
+
+EVENT_FIELDS: tuple[str, ...] = (
+    "cuprum_phase",
+    "cuprum_program",
+    "cuprum_argv",
+    "cuprum_pid",
+    "cuprum_exit_code",
+    "cuprum_duration_s",
+    "cuprum_tags",
+    "cuprum_line",
+    "cuprum_error",
+    "cuprum_message",
+)
+"""The attributes every record from :func:`structured_logging_hook` carries
+(``None`` where the event has no such value)."""
+
+DEFAULT_LOGGER = "cuprum.exec"
+
+
+def _extra(ev: ExecEvent) -> dict[str, Any]:
+    return {
+        "cuprum_phase": ev.phase,
+        "cuprum_program": ev.program,
+        "cuprum_argv": list(ev.argv),
+        "cuprum_pid": ev.pid,
+        "cuprum_exit_code": ev.exit_code,
+        "cuprum_duration_s": ev.duration_s,
+        "cuprum_tags": dict(ev.tags),
+        "cuprum_line": ev.line,
+        "cuprum_error": ev.error,
+        "cuprum_message": ev.message,
+    }
+
+
+def _message(ev: ExecEvent) -> str:
+    phase = ev.phase
+    if phase in ("stdout", "stderr"):
+        return f"cuprum {phase} {ev.program}: {ev.line}"
+    if phase == "exit":
+        return f"cuprum exit {ev.program} pid={ev.pid} exit_code={ev.exit_code}"
+    if phase == "error":
+        return f"cuprum error {ev.program} {ev.error}: {ev.message}"
+    if phase == "start":
+        return f"cuprum start {ev.program} pid={ev.pid}"
+    if phase == "plan":
+        return f"cuprum plan {ev.program} argv={list(ev.argv)}"
+    return f"cuprum {phase} {ev.program}: {ev.message}"
+
+
+def structured_logging_hook(
+    *,
+    logger: logging.Logger | None = None,
+    level: int = logging.INFO,
+    output_level: int = logging.DEBUG,
+    failure_level: int = logging.WARNING,
+) -> Callable[[ExecEvent], None]:
+    """An observe hook that logs one record per event, with ``cuprum_*`` extras.
+
+    ``logger`` defaults to ``logging.getLogger("cuprum.exec")``. Lifecycle events
+    (``plan``, ``start``, a zero ``exit``) log at ``level``; output lines
+    (``stdout``, ``stderr``) at ``output_level``; a non-zero ``exit``, an
+    ``error`` and ``stdin_closed`` at ``failure_level``. A record whose level is
+    disabled costs one ``isEnabledFor`` check. See :data:`EVENT_FIELDS`.
+    """
+    log = logger if logger is not None else logging.getLogger(DEFAULT_LOGGER)
+
+    def hook(ev: ExecEvent) -> None:
+        phase = ev.phase
+        if phase in {"stdout", "stderr"}:
+            lvl = output_level
+        elif phase in {"error", "stdin_closed"} or (phase == "exit" and ev.exit_code):
+            lvl = failure_level
+        else:
+            lvl = level
+        if log.isEnabledFor(lvl):
+            # makeRecord + handle is what Logger.log does, minus the stack walk
+            # for the caller's file and line, which would only name this hook.
+            log.handle(
+                log.makeRecord(log.name, lvl, __file__, 0, _message(ev), (), None, None, _extra(ev))
+            )
+
+    return hook
+
+
+# json.dumps escapes C0 controls; these are the other characters str.splitlines()
+# treats as line breaks, escaped so a record always stays on one line.
+_LINE_BREAKS = (("\x85", "\\u0085"), ("\u2028", "\\u2028"), ("\u2029", "\\u2029"))
+
+# Attributes every LogRecord has; whatever else a record carries came from `extra`.
+_STANDARD = frozenset(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {
+    "message",
+    "asctime",
+}
+
+
+class JsonLoggingFormatter(logging.Formatter):
+    """Format each record as one line of JSON.
+
+    Keys: ``timestamp`` (ISO 8601, UTC), ``level``, ``logger``, ``message``,
+    every ``cuprum_*`` attribute of the record, ``exception`` when the record
+    has exception info, and any other ``extra`` names listed in ``extra_fields``.
+    Values JSON cannot represent are written with ``str()``. Non-ASCII text is
+    kept as is (``ensure_ascii=True`` escapes it); any character that could split
+    the line is escaped either way.
+    """
+
+    def __init__(self, *, extra_fields: tuple[str, ...] = (), ensure_ascii: bool = False) -> None:
+        super().__init__()
+        self._extra_fields = extra_fields
+        self._ensure_ascii = ensure_ascii
+        self._encoder = json.JSONEncoder(default=str, ensure_ascii=ensure_ascii)
+        self._second: tuple[int, str] = (-1, "")
+
+    def _timestamp(self, created: float) -> str:
+        second = int(created)
+        cached, prefix = self._second
+        if cached != second:
+            prefix = datetime.fromtimestamp(second, UTC).strftime("%Y-%m-%dT%H:%M:%S")
+            self._second = (second, prefix)
+        micros = min(999_999, round((created - second) * 1_000_000))
+        return f"{prefix}.{micros:06d}+00:00"
+
+    def format(self, record: logging.LogRecord) -> str:
+        payload: dict[str, Any] = {
+            "timestamp": self._timestamp(record.created),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        for key, value in record.__dict__.items():
+            if key not in _STANDARD and key.startswith("cuprum_"):
+                payload[key] = value
+        for key in self._extra_fields:
+            if hasattr(record, key):
+                payload[key] = getattr(record, key)
+        if record.exc_info:
+            payload["exception"] = self.formatException(record.exc_info)
+        elif record.exc_text:
+            payload["exception"] = record.exc_text
+        if record.stack_info:
+            payload["stack"] = self.formatStack(record.stack_info)
+        text = self._encoder.encode(payload)
+        if not self._ensure_ascii:
+            for char, escape in _LINE_BREAKS:
+                if char in text:
+                    text = text.replace(char, escape)
+        return text

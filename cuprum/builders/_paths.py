@@ -1,0 +1,86 @@
+"""``SafePath``: a filesystem path that cannot be mistaken for an option."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from cuprum import InvalidArgumentError
+
+__all__ = ["PathArg", "SafePath", "as_safe_path", "safe_path"]
+
+
+class SafePath(str):
+    """A validated path; a ``str`` (and ``os.PathLike``) everywhere one is expected.
+
+    Every instance has passed these checks: not empty, no NUL character, no ``..``
+    segment, does not start with ``-``, and absolute unless it was made with
+    ``allow_relative=True``. Builders accept a ``SafePath`` as it is, so a relative
+    one made deliberately is honoured without further switches.
+    """
+
+    __slots__ = ()
+
+    def __new__(cls, path: str | os.PathLike[str], *, allow_relative: bool = False) -> SafePath:
+        text = _validate(path, allow_relative=allow_relative)
+        return super().__new__(cls, text)
+
+    def __fspath__(self) -> str:
+        return str.__str__(self)
+
+    def __repr__(self) -> str:
+        return f"SafePath({str.__repr__(self)})"
+
+    @property
+    def is_absolute(self) -> bool:
+        """Whether the path starts at the filesystem root."""
+        return self.startswith("/")
+
+    def __getnewargs_ex__(self) -> tuple[tuple[Any, ...], dict[str, Any]]:
+        # Copies and pickles rebuild through __new__; the value is already valid.
+        return (str.__str__(self),), {"allow_relative": True}
+
+
+def _validate(path: object, *, allow_relative: bool) -> str:
+    if isinstance(path, SafePath):
+        text = str.__str__(path)
+    elif isinstance(path, str | os.PathLike):
+        text = os.fspath(path)
+        if not isinstance(text, str):
+            raise InvalidArgumentError(f"path must be text, not {type(text).__name__}: {path!r}")
+    else:
+        raise InvalidArgumentError(f"path must be str or os.PathLike, not {type(path).__name__}")
+    if not text:
+        raise InvalidArgumentError("path is empty")
+    if "\x00" in text:
+        raise InvalidArgumentError(f"path contains a NUL character: {text!r}")
+    if text.startswith("-"):
+        raise InvalidArgumentError(f"path starts with '-' and could be read as an option: {text!r}")
+    if ".." in text.split("/"):
+        raise InvalidArgumentError(f"path contains a '..' segment: {text!r}")
+    if not allow_relative and not text.startswith("/"):
+        raise InvalidArgumentError(
+            f"path is relative: {text!r}; pass allow_relative=True to accept relative paths"
+        )
+    return text
+
+
+def safe_path(path: str | os.PathLike[str], *, allow_relative: bool = False) -> SafePath:
+    """Validate ``path`` and return it as a :class:`SafePath`.
+
+    Rejects empty paths, NUL characters, ``..`` segments and a leading ``-``;
+    requires an absolute path unless ``allow_relative=True``. Raises
+    :class:`cuprum.InvalidArgumentError` (a ``ValueError``).
+    """
+    return SafePath(path, allow_relative=allow_relative)
+
+
+PathArg = str | os.PathLike[str]
+"""What builders accept for a path: ``str``, ``pathlib.Path`` or a :class:`SafePath`."""
+
+
+def as_safe_path(path: PathArg, *, allow_relative: bool) -> SafePath:
+    """A builder's view of a path argument: a ``SafePath`` passes as it is."""
+    if isinstance(path, SafePath):
+        return path
+    return SafePath(path, allow_relative=allow_relative)

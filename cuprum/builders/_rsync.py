@@ -1,0 +1,87 @@
+"""``rsync_sync`` and its ``RsyncOptions``: local directory mirroring with rsync."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from cuprum import RSYNC, InvalidArgumentError, SafeCmd, sh
+from cuprum.builders._paths import PathArg, SafePath, as_safe_path
+
+__all__ = ["RsyncOptions", "rsync_sync"]
+
+
+@dataclass(frozen=True, slots=True)
+class RsyncOptions:
+    """Switches for :func:`rsync_sync`; each ``True`` adds exactly one flag.
+
+    ``archive`` (``--archive``): recurse and keep permissions, times, links.
+    ``delete`` (``--delete``): remove destination files absent from the source.
+    ``dry_run`` (``--dry-run``), ``checksum`` (``--checksum``), ``compress``
+    (``--compress``), ``verbose`` (``--verbose``). ``exclude``: patterns, each
+    passed as ``--exclude=PATTERN``. ``copy_contents`` (default on): a trailing
+    ``/`` is added to the source so the destination mirrors the source
+    directory's contents; turn it off to copy the source itself (a file, or a
+    directory created inside the destination). ``allow_relative``: accept
+    relative source and destination paths.
+    """
+
+    archive: bool = True
+    delete: bool = False
+    dry_run: bool = False
+    checksum: bool = False
+    compress: bool = False
+    verbose: bool = False
+    exclude: tuple[str, ...] = ()
+    copy_contents: bool = True
+    allow_relative: bool = False
+
+    def __post_init__(self) -> None:
+        if isinstance(self.exclude, str):
+            raise InvalidArgumentError("RsyncOptions.exclude is a tuple of patterns, not a str")
+        for pattern in self.exclude:
+            if not isinstance(pattern, str) or not pattern:
+                raise InvalidArgumentError(f"invalid rsync exclude pattern {pattern!r}")
+            if "\x00" in pattern or "\n" in pattern or "\r" in pattern:
+                raise InvalidArgumentError(
+                    f"rsync exclude pattern contains a NUL or line break: {pattern!r}"
+                )
+
+    def flags(self) -> list[str]:
+        """The option words these settings stand for, in a fixed order."""
+        flags: list[str] = []
+        for enabled, flag in (
+            (self.archive, "--archive"),
+            (self.delete, "--delete"),
+            (self.dry_run, "--dry-run"),
+            (self.checksum, "--checksum"),
+            (self.compress, "--compress"),
+            (self.verbose, "--verbose"),
+        ):
+            if enabled:
+                flags.append(flag)
+        flags += [f"--exclude={pattern}" for pattern in self.exclude]
+        return flags
+
+
+def _local(path: SafePath) -> str:
+    # rsync reads "host:path" (a colon before any slash) as a remote location and
+    # would start ssh; "./" keeps a relative path local.
+    return path if path.is_absolute else f"./{path}"
+
+
+def rsync_sync(
+    source: PathArg,
+    destination: PathArg,
+    *,
+    options: RsyncOptions | None = None,
+) -> SafeCmd:
+    """``rsync [FLAGS] -- SOURCE/ DESTINATION``: make ``destination`` mirror ``source``.
+
+    Local paths only; see :class:`RsyncOptions` for the switches.
+    """
+    opts = options if options is not None else RsyncOptions()
+    src = _local(as_safe_path(source, allow_relative=opts.allow_relative))
+    dest = _local(as_safe_path(destination, allow_relative=opts.allow_relative))
+    if opts.copy_contents and not src.endswith("/"):
+        src += "/"
+    return sh.make(RSYNC)(*opts.flags(), "--", src, dest)
