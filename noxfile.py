@@ -162,8 +162,11 @@ def demo(session: nox.Session) -> None:
 def bench(session: nox.Session) -> None:
     """Benchmarks against the plain baselines; prints ratios, writes JSON and a PNG chart."""
     native = _build_native(session)
-    session.install(str(native), "trio>=0.31", "matplotlib>=3.8")
+    session.install(str(native), "trio>=0.31", "matplotlib>=3.8", "prometheus-client>=0.20")
+    session.install("opentelemetry-sdk>=1.25")
     session.run("python", "benchmarks/run_all.py", *session.posargs)
+    # Per-line cost of each telemetry hook (its own table).
+    session.run("python", "benchmarks/bench_hooks.py")
 
 
 @nox.session(python=PYTHONS[0], venv_backend="none")
