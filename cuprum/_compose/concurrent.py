@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any
 
@@ -81,14 +82,12 @@ async def run_concurrent(
     limiter = anyio.CapacityLimiter(cfg.concurrency) if cfg.concurrency else None
     stopping = False
 
-    async def one(index: int) -> None:
+    async def one(index: int, slot: object | None) -> None:
         nonlocal stopping
         started = False
-        with scopes[index]:
-            if limiter is not None:
-                await limiter.acquire()
-            try:
-                if stopping:
+        try:
+            with scopes[index]:
+                if stopping:  # fail-fast began after this command was let in
                     return
                 started = True
                 (result,), _ = await run_stages(requests[index])
@@ -98,16 +97,49 @@ async def run_concurrent(
                     for i, scope in enumerate(scopes):
                         if i != index:
                             scope.cancel()
-            finally:
-                if limiter is not None:
-                    limiter.release()
+        finally:
+            if limiter is not None:
+                limiter.release_on_behalf_of(slot)
         if results[index] is None:
             results[index] = _unfinished(commands[index], "cancelled" if started else "not_started")
 
+    try:
+        await _admit(one, len(commands), limiter, lambda: stopping)
+    except BaseExceptionGroup as group:
+        # One failing command (say a program missing from PATH) surfaces as itself,
+        # as it would from cmd.run(), not wrapped in a group.
+        if len(group.exceptions) == 1:
+            raise group.exceptions[0] from None
+        raise
+    return ConcurrentResult(
+        tuple(
+            result if result is not None else _unfinished(commands[i], "not_started")
+            for i, result in enumerate(results)
+        )
+    )
+
+
+async def _admit(
+    one: Callable[[int, object | None], Coroutine[Any, Any, None]],
+    count: int,
+    limiter: anyio.CapacityLimiter | None,
+    stopping: Callable[[], bool],
+) -> None:
+    """Start ``one(index, slot)`` for each command, under the limiter, in order."""
     async with anyio.create_task_group() as tg:
-        for index in range(len(commands)):
-            tg.start_soon(one, index)
-    return ConcurrentResult(tuple(r for r in results if r is not None))
+        # Commands are let in here, in submission order: tasks competing for the
+        # limiter would be admitted in whatever order the event loop wakes them
+        # (trio may reverse a batch, so concurrency=1 could run them backwards).
+        for index in range(count):
+            slot: object | None = None
+            if limiter is not None:
+                slot = object()
+                await limiter.acquire_on_behalf_of(slot)
+            if stopping():
+                if limiter is not None:
+                    limiter.release_on_behalf_of(slot)
+                break
+            tg.start_soon(one, index, slot)
 
 
 def run_concurrent_sync(

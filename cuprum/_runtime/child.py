@@ -164,12 +164,14 @@ async def terminate_groups(children: Iterable[ChildProcess], grace: float) -> No
     """SIGTERM each live group, give the leaders ``grace`` seconds, then SIGKILL the groups.
 
     Shielded from cancellation, and the SIGKILL sits in ``finally`` so even an
-    exception that breaks the wait (a second Ctrl+C) cannot skip it.
+    exception that breaks the wait (a second Ctrl+C) cannot skip it. Pipeline
+    stages are signalled last stage first: a stage is already being terminated
+    before the death of the one feeding it can show it a clean end of input.
     """
     live = [child for child in children if not child.reaped]
     try:
         with anyio.CancelScope(shield=True):
-            for child in live:
+            for child in reversed(live):
                 if child.exit_code is None:
                     child.signal_group(signal.SIGTERM)
             deadline = time.monotonic() + grace
@@ -179,5 +181,5 @@ async def terminate_groups(children: Iterable[ChildProcess], grace: float) -> No
                     with anyio.move_on_after(remaining):
                         await child.wait_exit()
     finally:
-        for child in live:
+        for child in reversed(live):
             child.signal_group(signal.SIGKILL)

@@ -1,0 +1,1 @@
+"""Pipeline tests (a package, so its ``conftest`` does not clash with others for mypy)."""
