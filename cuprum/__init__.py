@@ -3,6 +3,10 @@
 Programs come from a typed, allowlisted catalogue; commands are built by typed
 builders, never shell strings; runs, pipelines and ``run_concurrent`` use anyio,
 so the same code serves asyncio and trio. See ``docs/users-guide.md``.
+
+Only the program constants and the exceptions are imported eagerly; every other
+public name is loaded from its module on first access (PEP 562), so ``import
+cuprum`` stays cheap for tools that may never run a command.
 """
 
 from __future__ import annotations
@@ -10,12 +14,19 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from cuprum import sh
-from cuprum._api.command import Pipeline, SafeCmd, SafeCmdBuilder
-from cuprum._core.catalogue import (
+from cuprum._core.errors import (
+    CuprumError,
+    ForbiddenProgramError,
+    InvalidArgumentError,
+    ProgramNotFoundError,
+    SpawnError,
+    TimeoutExpired,
+    UnknownProgramError,
+    WorkingDirectoryError,
+)
+from cuprum._core.programs import (
     CAT,
     CP,
-    DEFAULT_CATALOGUE,
     ECHO,
     FALSE,
     FIND,
@@ -34,69 +45,99 @@ from cuprum._core.catalogue import (
     TRUE,
     WC,
     Program,
-    ProgramCatalogue,
-    ProgramEntry,
-    ProjectSettings,
 )
-from cuprum._core.context import (
-    AllowRegistration,
-    CuprumContext,
-    HookRegistration,
-    ScopeConfig,
-    after,
-    allow,
-    before,
-    current_context,
-    get_context,
-    observe,
-    scoped,
-)
-from cuprum._core.errors import (
-    CuprumError,
-    ForbiddenProgramError,
-    InvalidArgumentError,
-    ProgramNotFoundError,
-    SpawnError,
-    TimeoutExpired,
-    UnknownProgramError,
-    WorkingDirectoryError,
-)
-from cuprum._core.events import ExecEvent
-from cuprum._core.logging_hook import logging_hook
-from cuprum._model.execution import ExecutionContext
-from cuprum._model.io import DEVNULL, INHERIT, PIPE, STDOUT, AppendTo
-from cuprum._model.results import (
-    CommandFailedError,
-    CommandResult,
-    ConcurrentResult,
-    PipelineResult,
-)
-from cuprum._runtime.streams import CaptureLimitExceeded
-from cuprum._transport.dispatch import StreamBackendError
+
+if TYPE_CHECKING:
+    from cuprum import sh
+    from cuprum._api.command import Pipeline, SafeCmd, SafeCmdBuilder
+    from cuprum._compose.concurrent import ConcurrentConfig, run_concurrent, run_concurrent_sync
+    from cuprum._compose.streaming import StreamHandle
+    from cuprum._core.catalogue import (
+        DEFAULT_CATALOGUE,
+        ProgramCatalogue,
+        ProgramEntry,
+        ProjectSettings,
+    )
+    from cuprum._core.context import (
+        AllowRegistration,
+        CuprumContext,
+        HookRegistration,
+        ScopeConfig,
+        after,
+        allow,
+        before,
+        current_context,
+        get_context,
+        observe,
+        scoped,
+    )
+    from cuprum._core.events import ExecEvent
+    from cuprum._core.logging_hook import logging_hook
+    from cuprum._model.execution import ExecutionContext
+    from cuprum._model.io import DEVNULL, INHERIT, PIPE, STDOUT, AppendTo
+    from cuprum._model.results import (
+        CommandFailedError,
+        CommandResult,
+        ConcurrentResult,
+        PipelineResult,
+    )
+    from cuprum._runtime.streams import CaptureLimitExceeded
+    from cuprum._transport.dispatch import StreamBackendError
 
 __version__ = "0.3.0"
 
-if TYPE_CHECKING:
-    from cuprum._compose.concurrent import ConcurrentConfig, run_concurrent, run_concurrent_sync
-    from cuprum._compose.streaming import StreamHandle
-
-# Names whose modules import anyio: loaded on first access (PEP 562), so that
-# `import cuprum` does not pay for the event loop machinery until it is used.
-_LAZY = {
-    "ConcurrentConfig": "cuprum._compose.concurrent",
-    "run_concurrent": "cuprum._compose.concurrent",
-    "run_concurrent_sync": "cuprum._compose.concurrent",
-    "StreamHandle": "cuprum._compose.streaming",
+_LAZY_MODULES = {
+    "cuprum._api.command": ("Pipeline", "SafeCmd", "SafeCmdBuilder"),
+    "cuprum._compose.concurrent": ("ConcurrentConfig", "run_concurrent", "run_concurrent_sync"),
+    "cuprum._compose.streaming": ("StreamHandle",),
+    "cuprum._core.catalogue": (
+        "DEFAULT_CATALOGUE",
+        "ProgramCatalogue",
+        "ProgramEntry",
+        "ProjectSettings",
+    ),
+    "cuprum._core.context": (
+        "AllowRegistration",
+        "CuprumContext",
+        "HookRegistration",
+        "ScopeConfig",
+        "after",
+        "allow",
+        "before",
+        "current_context",
+        "get_context",
+        "observe",
+        "scoped",
+    ),
+    "cuprum._core.events": ("ExecEvent",),
+    "cuprum._core.logging_hook": ("logging_hook",),
+    "cuprum._model.execution": ("ExecutionContext",),
+    "cuprum._model.io": ("DEVNULL", "INHERIT", "PIPE", "STDOUT", "AppendTo"),
+    "cuprum._model.results": (
+        "CommandFailedError",
+        "CommandResult",
+        "ConcurrentResult",
+        "PipelineResult",
+    ),
+    "cuprum._runtime.streams": ("CaptureLimitExceeded",),
+    "cuprum._transport.dispatch": ("StreamBackendError",),
 }
+_LAZY = {name: module for module, names in _LAZY_MODULES.items() for name in names}
 
 
 def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
+    if name == "sh":
+        value: Any = importlib.import_module("cuprum.sh")
+    elif name in _LAZY:
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+    else:
         raise AttributeError(f"module 'cuprum' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
     globals()[name] = value
     return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
 
 
 def is_rust_available() -> bool:

@@ -5,9 +5,30 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import NewType
 
 from cuprum._core.errors import UnknownProgramError
+from cuprum._core.programs import (
+    CAT,
+    CP,
+    ECHO,
+    FALSE,
+    FIND,
+    GIT,
+    GREP,
+    HEAD,
+    LS,
+    MKDIR,
+    MV,
+    RM,
+    RSYNC,
+    SLEEP,
+    SORT,
+    TAIL,
+    TAR,
+    TRUE,
+    WC,
+    Program,
+)
 
 __all__ = [
     "CAT",
@@ -36,28 +57,8 @@ __all__ = [
     "ProjectSettings",
 ]
 
-Program = NewType("Program", str)
-"""The name (or path) of an executable; a plain ``str`` at run time."""
-
-ECHO = Program("echo")
-LS = Program("ls")
-CAT = Program("cat")
-CP = Program("cp")
-MV = Program("mv")
-RM = Program("rm")
-MKDIR = Program("mkdir")
-FIND = Program("find")
-GREP = Program("grep")
-HEAD = Program("head")
-TAIL = Program("tail")
-SORT = Program("sort")
-WC = Program("wc")
-SLEEP = Program("sleep")
-TRUE = Program("true")
-FALSE = Program("false")
-GIT = Program("git")
-TAR = Program("tar")
-RSYNC = Program("rsync")
+# The program type and the curated constants live in a module of their own, cheap to
+# import (see cuprum/__init__.py); they are re-exported here.
 
 
 @dataclass(frozen=True, slots=True)
