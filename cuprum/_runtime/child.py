@@ -120,6 +120,36 @@ class ChildProcess:
         return self.exit_code
 
 
+_RESOLVED: dict[tuple[str, str | None], str] = {}
+
+
+def _path_of(env: Mapping[str, str] | None) -> str | None:
+    return (os.environ if env is None else env).get("PATH")
+
+
+def _resolve(program: str, env: Mapping[str, str] | None) -> str | None:
+    """The absolute path ``program`` resolves to on ``PATH``, cached per (program, PATH).
+
+    Without it, every spawn rebuilds the list of candidate paths in Python and the
+    child tries ``execve`` on each ``PATH`` entry in turn. Only absolute results
+    are cached (a relative ``PATH`` entry would depend on the child's ``cwd``);
+    ``None`` leaves the search to ``Popen``.
+    """
+    if "/" in program:
+        return None
+    path = _path_of(env)
+    key = (program, path)
+    found = _RESOLVED.get(key)
+    if found is None:
+        import shutil
+
+        found = shutil.which(program, path=path)
+        if found is None or not os.path.isabs(found):
+            return None
+        _RESOLVED[key] = found
+    return found
+
+
 def spawn(
     argv: Sequence[str],
     *,
@@ -128,12 +158,15 @@ def spawn(
     stdin: FdArg,
     stdout: FdArg,
     stderr: FdArg,
+    use_cache: bool = True,
 ) -> ChildProcess:
     """Start ``argv`` in a new process group; map OS errors to errors naming the program."""
     program = argv[0]
+    executable = _resolve(program, env) if use_cache else None
     try:
         popen = subprocess.Popen(
             argv,
+            executable=executable,
             stdin=subprocess.DEVNULL if stdin is None else stdin,
             stdout=stdout,
             stderr=stderr,
@@ -144,6 +177,11 @@ def spawn(
             process_group=0,
         )
     except FileNotFoundError as exc:
+        if executable is not None:  # a stale cached path, or a bad interpreter line:
+            _RESOLVED.pop((program, _path_of(env)), None)  # let Popen search PATH itself
+            return spawn(
+                argv, cwd=cwd, env=env, stdin=stdin, stdout=stdout, stderr=stderr, use_cache=False
+            )
         if cwd is not None and not os.path.isdir(cwd):
             raise WorkingDirectoryError(
                 exc.errno, f"{program}: working directory {os.fspath(cwd)!r} does not exist"
