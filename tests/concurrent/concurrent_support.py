@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
-import os
 import sys
-import time
 from collections.abc import Iterable
+
+# The shared /proc helpers, re-exported for this suite's tests.
+from processes import is_dead as is_dead  # noqa: PLC0414
+from processes import open_fds as open_fds  # noqa: PLC0414
+from processes import process_state as process_state  # noqa: PLC0414
+from processes import wait_until_dead as wait_until_dead  # noqa: PLC0414
+from processes import zombie_children as zombie_children  # noqa: PLC0414
 
 from cuprum import (
     ECHO,
@@ -34,54 +39,6 @@ false = sh.make(FALSE, catalogue=CATALOGUE)
 sleep = sh.make(SLEEP, catalogue=CATALOGUE)
 missing = sh.make(MISSING, catalogue=CATALOGUE)
 true = sh.make(TRUE, catalogue=CATALOGUE)
-
-
-def process_state(pid: int) -> str | None:
-    """The state letter from ``/proc/<pid>/stat``, or None once the pid is gone."""
-    try:
-        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as f:
-            stat = f.read()
-    except (FileNotFoundError, ProcessLookupError):
-        return None
-    return stat.rsplit(")", 1)[1].split()[0]
-
-
-def is_dead(pid: int) -> bool:
-    """Gone, or a zombie (PID 1 here does not reap orphans, so killed orphans stay 'Z')."""
-    return process_state(pid) in (None, "Z", "X")
-
-
-def wait_until_dead(pids: Iterable[int], timeout: float = 10.0) -> list[int]:
-    """Poll until every pid is dead; return those still alive after ``timeout``."""
-    pending = list(pids)
-    deadline = time.monotonic() + timeout
-    while pending and time.monotonic() < deadline:
-        pending = [pid for pid in pending if not is_dead(pid)]
-        if pending:
-            time.sleep(0.01)
-    return pending
-
-
-def zombie_children() -> list[int]:
-    """Children of this process that have exited but were never reaped."""
-    me = os.getpid()
-    zombies: list[int] = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat", encoding="ascii", errors="replace") as f:
-                fields = f.read().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if fields[0] == "Z" and int(fields[1]) == me:
-            zombies.append(int(entry))
-    return zombies
-
-
-def open_fds() -> set[str]:
-    """This process's open file descriptors."""
-    return set(os.listdir("/proc/self/fd"))
 
 
 class Recorder:

@@ -5,13 +5,17 @@ Every wait here is for a condition with a deadline; nothing sleeps in place of o
 
 from __future__ import annotations
 
-import os
 import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 import anyio
+
+# The shared /proc helpers, re-exported for this suite's tests.
+from processes import is_dead as is_dead  # noqa: PLC0414
+from processes import open_fds as open_fds  # noqa: PLC0414
+from processes import process_state as process_state  # noqa: PLC0414
 
 from cuprum import ExecEvent, Program, ProgramCatalogue, ProjectSettings, SafeCmd, sh
 
@@ -45,21 +49,6 @@ def shell(script: str, *args: str) -> SafeCmd:
     return sh.make(SH, catalogue=TEST_CATALOGUE)("-c", script, *args)
 
 
-def proc_state(pid: int) -> str | None:
-    """The state letter of ``pid`` from ``/proc`` (``None`` once it is gone)."""
-    try:
-        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as f:
-            stat = f.read()
-    except (FileNotFoundError, ProcessLookupError):
-        return None
-    return stat.rsplit(")", 1)[1].split()[0]
-
-
-def is_dead(pid: int) -> bool:
-    """Gone, or a zombie (PID 1 here does not reap orphans, so killed ones linger as Z)."""
-    return proc_state(pid) in (None, "Z", "X")
-
-
 def wait_until(
     predicate: Callable[[], bool], *, timeout: float = DEADLINE, what: str = "condition"
 ) -> None:
@@ -75,11 +64,6 @@ def assert_dead(*pids: int) -> None:
     """Every pid is dead (SIGKILL delivery is asynchronous, so allow it a moment)."""
     for pid in pids:
         wait_until(lambda pid=pid: is_dead(pid), what=f"pid {pid} to die")  # type: ignore[misc]
-
-
-def open_fds() -> set[str]:
-    """The parent's open file descriptors."""
-    return set(os.listdir("/proc/self/fd"))
 
 
 class Recorder:

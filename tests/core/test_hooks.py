@@ -13,7 +13,7 @@ from core_support import (
     Recorder,
     assert_dead,
     open_fds,
-    proc_state,
+    process_state,
     recording,
     shell,
     wait_until,
@@ -181,7 +181,7 @@ async def test_failing_observe_hook_tears_the_group_down(phase: str, tmp_path: P
     assert after_calls == []
     child = first.pid
     grandchild = int((first.lines("stdout") + first.lines("stderr"))[0].split()[1])
-    assert proc_state(child) is None  # reaped
+    assert process_state(child) is None  # reaped
     assert_dead(grandchild)
     assert open_fds() == fds
 
@@ -233,7 +233,7 @@ async def test_observe_hook_failing_again_on_drained_output_leaks_nothing(
     with recording() as rec, sh.observe(always), pytest.raises(BoomError):
         await cmd.run()
     child, grandchild = (int(pid) for pid in pidfile.read_text().split())
-    assert proc_state(child) is None
+    assert process_state(child) is None
     assert_dead(grandchild)
     assert open_fds() == fds
     assert [(e.phase, e.error) for e in rec.terminal] == [("error", "hook_failed")]
@@ -252,7 +252,7 @@ async def test_failing_observe_hook_on_exit_propagates_after_reaping() -> None:
     with sh.observe(failing), pytest.raises(BoomError) as excinfo:
         await sh.make(ECHO)("x").run()
     assert excinfo.value is error
-    assert proc_state(pids[0]) is None
+    assert process_state(pids[0]) is None
 
 
 async def test_failing_after_hook_propagates_after_the_process_was_reaped() -> None:
@@ -261,7 +261,7 @@ async def test_failing_after_hook_propagates_after_the_process_was_reaped() -> N
 
     def failing(cmd: SafeCmd, result: CommandResult[str]) -> None:
         assert result.pid is not None
-        states.append(proc_state(result.pid))
+        states.append(process_state(result.pid))
         raise error
 
     with recording() as rec, after(failing), pytest.raises(BoomError) as excinfo:

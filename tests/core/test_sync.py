@@ -16,7 +16,7 @@ from core_support import (
     DEADLINE,
     assert_dead,
     open_fds,
-    proc_state,
+    process_state,
     recording,
     shell,
     wait_until,
@@ -171,5 +171,5 @@ def test_ctrl_c_tears_down_child_and_grandchild(backend: str, tmp_path: Path) ->
     assert proc.returncode != 0
     assert "KeyboardInterrupt" in stderr
     assert stdout == "error cancelled\n"
-    assert proc_state(child) is None  # reaped by cuprum before the interpreter exited
+    assert process_state(child) is None  # reaped by cuprum before the interpreter exited
     assert_dead(grandchild)

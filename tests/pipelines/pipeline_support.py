@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import os
 import sys
-import time
-from collections.abc import Iterable
+
+# The shared /proc helpers, re-exported for this suite's tests.
+from processes import is_dead as is_dead  # noqa: PLC0414
+from processes import process_state as process_state  # noqa: PLC0414
+from processes import wait_until_dead as wait_until_dead  # noqa: PLC0414
 
 from cuprum import (
     CAT,
@@ -51,33 +54,6 @@ wc = sh.make(WC, catalogue=CATALOGUE)
 
 SIGPIPE_EXIT = -13
 SIGTERM_EXIT = -15
-
-
-def process_state(pid: int) -> str | None:
-    """The state letter from ``/proc/<pid>/stat`` (``R``, ``S``, ``Z``...), or None if gone."""
-    try:
-        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as f:
-            stat = f.read()
-    except (FileNotFoundError, ProcessLookupError):
-        return None
-    # The command name is in parentheses and may contain spaces: split after it.
-    return stat.rsplit(")", 1)[1].split()[0]
-
-
-def is_dead(pid: int) -> bool:
-    """Gone, or a zombie (PID 1 here does not reap orphans, so killed orphans stay 'Z')."""
-    return process_state(pid) in (None, "Z", "X")
-
-
-def wait_until_dead(pids: Iterable[int], timeout: float = 10.0) -> list[int]:
-    """Poll until every pid is dead (see :func:`is_dead`); return those still alive."""
-    pending = list(pids)
-    deadline = time.monotonic() + timeout
-    while pending and time.monotonic() < deadline:
-        pending = [pid for pid in pending if not is_dead(pid)]
-        if pending:
-            time.sleep(0.01)
-    return pending
 
 
 def has_exited(pid: int) -> bool:

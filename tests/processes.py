@@ -1,0 +1,67 @@
+"""What the test suites check about processes and fds, read from ``/proc``.
+
+Shared by every test package (``tests/`` is on ``sys.path`` through its conftest).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterable
+
+__all__ = [
+    "is_dead",
+    "open_fds",
+    "process_state",
+    "wait_until_dead",
+    "zombie_children",
+]
+
+
+def process_state(pid: int) -> str | None:
+    """The state letter from ``/proc/<pid>/stat`` (``R``, ``S``, ``Z``...), or None if gone."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as f:
+            stat = f.read()
+    except (FileNotFoundError, ProcessLookupError):
+        return None
+    # The command name is in parentheses and may contain spaces: split after it.
+    return stat.rsplit(")", 1)[1].split()[0]
+
+
+def is_dead(pid: int) -> bool:
+    """Gone, or a zombie (PID 1 here does not reap orphans, so killed orphans stay 'Z')."""
+    return process_state(pid) in (None, "Z", "X")
+
+
+def wait_until_dead(pids: Iterable[int], timeout: float = 10.0) -> list[int]:
+    """Poll until every pid is dead (see :func:`is_dead`); return those still alive."""
+    pending = list(pids)
+    deadline = time.monotonic() + timeout
+    while pending and time.monotonic() < deadline:
+        pending = [pid for pid in pending if not is_dead(pid)]
+        if pending:
+            time.sleep(0.01)
+    return pending
+
+
+def zombie_children() -> list[int]:
+    """Children of this process that have exited but were never reaped."""
+    me = os.getpid()
+    zombies: list[int] = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", encoding="ascii", errors="replace") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if fields[0] == "Z" and int(fields[1]) == me:
+            zombies.append(int(entry))
+    return zombies
+
+
+def open_fds() -> set[str]:
+    """This process's open file descriptors."""
+    return set(os.listdir("/proc/self/fd"))
