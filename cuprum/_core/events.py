@@ -27,7 +27,10 @@ class ExecEvent:
     """One thing that happened to one command (or one pipeline stage).
 
     ``tags`` always holds ``project`` and, in a pipeline, ``pipeline_stage_index``
-    and ``pipeline_stages``, merged with :attr:`ExecutionContext.tags`.
+    and ``pipeline_stages``, merged with :attr:`ExecutionContext.tags`. Every event
+    of one stage of one attempt carries the *same* ``tags`` mapping object, so an
+    observer can tell overlapping attempts apart by ``id(event.tags)`` (the tracing
+    adapter does) even before a pid exists.
     """
 
     phase: ExecPhase

@@ -144,20 +144,23 @@ class _Run:
 
     # -- events ---------------------------------------------------------------
 
-    def emit(self, stage: _Stage, phase: ExecPhase, **fields: Any) -> None:
-        if not self.hooks:
-            return
-        event = ExecEvent(
+    def _event(self, stage: _Stage, phase: ExecPhase, **fields: Any) -> ExecEvent:
+        return ExecEvent(
             phase,
             stage.cmd.program,
             stage.argv,
             self.cwd,
             self.env_overlay,
-            stage.tags,
+            stage.tags,  # one mapping per stage per attempt: observers may key on it
             time.time(),
             stage.child.pid if stage.child is not None else None,
             **fields,
         )
+
+    def emit(self, stage: _Stage, phase: ExecPhase, **fields: Any) -> None:
+        if not self.hooks:
+            return
+        event = self._event(stage, phase, **fields)
         for hook in self.hooks:
             hook(event)
 
@@ -192,15 +195,9 @@ class _Run:
         """
         for stage in self.stages if stages is None else stages:
             code = stage.child.exit_code if stage.child is not None else None
-            event = ExecEvent(
+            event = self._event(
+                stage,
                 "error",
-                stage.cmd.program,
-                stage.argv,
-                self.cwd,
-                self.env_overlay,
-                stage.tags,
-                time.time(),
-                stage.child.pid if stage.child is not None else None,
                 exit_code=code,
                 duration_s=stage.duration,
                 error=kind,
@@ -582,17 +579,8 @@ class _Run:
             assert stage.child is not None
             if not self.hooks:
                 break
-            event = ExecEvent(
-                "exit",
-                stage.cmd.program,
-                stage.argv,
-                self.cwd,
-                self.env_overlay,
-                stage.tags,
-                time.time(),
-                stage.child.pid,
-                exit_code=stage.child.exit_code,
-                duration_s=stage.duration,
+            event = self._event(
+                stage, "exit", exit_code=stage.child.exit_code, duration_s=stage.duration
             )
             for hook in self.hooks:
                 try:
