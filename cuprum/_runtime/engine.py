@@ -36,9 +36,9 @@ from cuprum._runtime.pipes import (
     make_pipe,
     read_chunks,
     set_nonblocking,
-    write_all,
 )
 from cuprum._runtime.request import RunRequest
+from cuprum._runtime.stdin import feed_bytes, feed_iterable
 from cuprum._runtime.streams import CaptureLimitExceeded, StreamCollector
 from cuprum._transport.dispatch import Strategy, choose_strategy, relay_for
 
@@ -343,7 +343,7 @@ class _Run:
             r, w = make_pipe(size=PIPE_SIZE if len(data) > 65536 else None)
             self.child_fds.append(r)
             fd = self._parent(w)
-            self.tasks.append(lambda: self._feed_bytes(fd, data))
+            self.tasks.append(lambda: self._feed_stdin(fd, data))
             return r
         if isinstance(source, os.PathLike):
             fd = os.open(source, os.O_RDONLY | os.O_CLOEXEC)
@@ -355,7 +355,7 @@ class _Run:
             r, w = make_pipe()
             self.child_fds.append(r)
             fd = self._parent(w)
-            self.tasks.append(lambda: self._feed_iterable(fd, source))
+            self.tasks.append(lambda: self._feed_stdin(fd, source))
             return r
         raise TypeError(f"{self.stages[0].cmd.program}: unsupported stdin {type(source)!r}")
 
@@ -410,48 +410,18 @@ class _Run:
 
         self.tasks.append(run_relay)
 
-    async def _feed_bytes(self, fd: int, data: bytes) -> None:
+    async def _feed_stdin(self, fd: int, source: bytes | AsyncIterable[bytes]) -> None:
+        """Feed the first stage's stdin (see :mod:`.stdin`), then close our end."""
         try:
-            written = await write_all(fd, data)
+            if isinstance(source, bytes):
+                dropped = await feed_bytes(fd, source)
+            else:
+                reader = self.stages[0].child
+                assert reader is not None
+                dropped = await feed_iterable(fd, source, reader)
         finally:
             self._close(fd)
-        self._note_stdin_dropped(len(data) - written)
-
-    async def _feed_iterable(self, fd: int, source: AsyncIterable[bytes]) -> None:
-        """Feed ``source`` with backpressure, pulling from it only while its reader lives.
-
-        Once the first stage has exited nothing reads the pipe, so a pending pull is
-        abandoned: a producer that is idle (or never ends) cannot hold the run open.
-        """
-        iterator = source.__aiter__()
-        child = self.stages[0].child
-        assert child is not None
-        pulling = anyio.CancelScope()  # the scope of the pull in progress
-
-        async def stop_pulling_on_exit() -> None:
-            await child.wait_exit()
-            pulling.cancel()
-
-        try:
-            async with anyio.create_task_group() as tg:
-                tg.start_soon(stop_pulling_on_exit)
-                while child.exit_code is None:
-                    chunk: bytes | None = None
-                    with anyio.CancelScope() as pulling:
-                        chunk = await anext(iterator, None)
-                    if chunk is None:  # the end of the input, or the reader exited
-                        break
-                    written = await write_all(fd, chunk)  # EPIPE once the reader has gone
-                    if written < len(chunk):
-                        self._note_stdin_dropped(len(chunk) - written)
-                        break
-                tg.cancel_scope.cancel()
-        finally:
-            self._close(fd)
-            aclose = getattr(iterator, "aclose", None)
-            if aclose is not None:
-                with anyio.CancelScope(shield=True):
-                    await aclose()
+        self._note_stdin_dropped(dropped)
 
     def _note_stdin_dropped(self, dropped: int) -> None:
         if dropped > 0:

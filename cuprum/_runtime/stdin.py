@@ -1,0 +1,60 @@
+"""Feeding a child's stdin from ``bytes`` or an async iterable, with backpressure.
+
+The caller owns the fd (non-blocking, the write end of the child's stdin pipe) and
+closes it afterwards; both feeders return how many bytes the child never took
+because it closed its stdin early.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterable
+
+import anyio
+
+from cuprum._runtime.child import ChildProcess
+from cuprum._runtime.pipes import write_all
+
+__all__ = ["feed_bytes", "feed_iterable"]
+
+
+async def feed_bytes(fd: int, data: bytes) -> int:
+    """Write all of ``data``; returns the bytes dropped (EPIPE: the reader went)."""
+    return len(data) - await write_all(fd, data)
+
+
+async def feed_iterable(fd: int, source: AsyncIterable[bytes], reader: ChildProcess) -> int:
+    """Write each chunk of ``source`` as the pipe drains; returns the bytes dropped.
+
+    A chunk is pulled only when the previous one has been written, so the producer
+    is never drained into memory. Once ``reader`` has exited nothing reads the pipe,
+    so a pending pull is abandoned: a producer that is idle (or never ends) cannot
+    hold the run open. The iterator is closed (``aclose``) in every case.
+    """
+    iterator = source.__aiter__()
+    pulling = anyio.CancelScope()  # the scope of the pull in progress
+    dropped = 0
+
+    async def stop_pulling_on_exit() -> None:
+        await reader.wait_exit()
+        pulling.cancel()
+
+    try:
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(stop_pulling_on_exit)
+            while reader.exit_code is None:
+                chunk: bytes | None = None
+                with anyio.CancelScope() as pulling:
+                    chunk = await anext(iterator, None)
+                if chunk is None:  # the end of the input, or the reader exited
+                    break
+                written = await write_all(fd, chunk)  # short once the reader has gone
+                if written < len(chunk):
+                    dropped = len(chunk) - written
+                    break
+            tg.cancel_scope.cancel()
+    finally:
+        aclose = getattr(iterator, "aclose", None)
+        if aclose is not None:
+            with anyio.CancelScope(shield=True):
+                await aclose()
+    return dropped
