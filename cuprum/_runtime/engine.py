@@ -291,7 +291,7 @@ class _Run:
             req.ends.stdout_fd = r
             merged_stdout = w
         elif req.stdout is None and self._wants_pipe():
-            r, w = make_pipe(size=PIPE_SIZE)
+            r, w = make_pipe()  # the reader enlarges it if the output turns out big
             self.child_fds.append(w)
             last.stdout = self._collector(last, "stdout", ctx.stdout_sink or sys.stdout)
             self._start_reader(last, "stdout", self._parent(r))
@@ -369,7 +369,7 @@ class _Run:
         async def reader() -> None:
             # On EOF the stream is finished here; after a teardown,
             # _close_parent_fds drains what is still buffered instead.
-            await read_chunks(fd, collector.feed)
+            await read_chunks(fd, collector.feed, grow=name == "stdout")
             collector.close()
             self._close(fd)
 

@@ -35,6 +35,7 @@ PIPE_SIZE = min(1 << 20, _pipe_max_size())
 A default 64 KiB pipe makes the writer and reader take turns four times as often."""
 
 READ_SIZE = 1 << 20
+_DEFAULT_PIPE_SIZE = 65536  # Linux's default pipe capacity
 
 
 def make_pipe(*, size: int | None = None) -> tuple[int, int]:
@@ -52,11 +53,13 @@ def set_nonblocking(fd: int) -> None:
     os.set_blocking(fd, False)
 
 
-async def read_chunks(fd: int, sink: Callable[[bytes], object]) -> None:
+async def read_chunks(fd: int, sink: Callable[[bytes], object], *, grow: bool = False) -> None:
     """Read ``fd`` (non-blocking) until EOF, passing each chunk to ``sink(chunk)``.
 
     Awaits readiness with anyio, so it works on asyncio and trio, and checkpoints
     after every chunk so a timeout or cancellation is seen even on a busy stream.
+    ``grow``: enlarge the pipe to :data:`PIPE_SIZE` the first time a read finds it
+    full, so only streams with a lot to say pay for a big pipe.
     """
     read = os.read
     while True:
@@ -67,6 +70,10 @@ async def read_chunks(fd: int, sink: Callable[[bytes], object]) -> None:
             continue
         if not data:
             return
+        if grow and len(data) >= _DEFAULT_PIPE_SIZE:
+            grow = False
+            with contextlib.suppress(OSError):
+                fcntl.fcntl(fd, _F_SETPIPE_SZ, PIPE_SIZE)
         sink(data)
         await anyio.lowlevel.checkpoint()
 
