@@ -5,8 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
-from cuprum._core.catalogue import DEFAULT_CATALOGUE, Program, ProgramCatalogue, ProjectSettings
+from cuprum._core.catalogue import DEFAULT_CATALOGUE, ProgramCatalogue, ProjectSettings
 from cuprum._core.errors import InvalidArgumentError
+from cuprum._core.programs import Program
 from cuprum._model.execution import ExecutionContext
 from cuprum._model.io import OnLimit, Redirect, StderrTarget, StdinSource, Stream
 from cuprum._model.results import CommandResult, PipelineResult

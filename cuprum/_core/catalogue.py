@@ -6,59 +6,11 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
 
+from cuprum._core import programs as p
 from cuprum._core.errors import UnknownProgramError
-from cuprum._core.programs import (
-    CAT,
-    CP,
-    ECHO,
-    FALSE,
-    FIND,
-    GIT,
-    GREP,
-    HEAD,
-    LS,
-    MKDIR,
-    MV,
-    RM,
-    RSYNC,
-    SLEEP,
-    SORT,
-    TAIL,
-    TAR,
-    TRUE,
-    WC,
-    Program,
-)
+from cuprum._core.programs import Program
 
-__all__ = [
-    "CAT",
-    "CP",
-    "DEFAULT_CATALOGUE",
-    "ECHO",
-    "FALSE",
-    "FIND",
-    "GIT",
-    "GREP",
-    "HEAD",
-    "LS",
-    "MKDIR",
-    "MV",
-    "RM",
-    "RSYNC",
-    "SLEEP",
-    "SORT",
-    "TAIL",
-    "TAR",
-    "TRUE",
-    "WC",
-    "Program",
-    "ProgramCatalogue",
-    "ProgramEntry",
-    "ProjectSettings",
-]
-
-# The program type and the curated constants live in a module of their own, cheap to
-# import (see cuprum/__init__.py); they are re-exported here.
+__all__ = ["DEFAULT_CATALOGUE", "ProgramCatalogue", "ProgramEntry", "ProjectSettings"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,8 +84,20 @@ class ProgramCatalogue:
         return f"ProgramCatalogue(projects={self.projects!r})"
 
 
-_CORE_OPS: tuple[Program, ...] = (ECHO, LS, CAT, CP, MV, RM, MKDIR, FIND, GREP, HEAD, TAIL)
-_CORE_OPS += (SORT, WC, SLEEP, TRUE, FALSE)
+_CORE_OPS: tuple[Program, ...] = (
+    p.ECHO,
+    p.LS,
+    p.CAT,
+    p.CP,
+    p.MV,
+    p.RM,
+    p.MKDIR,
+    p.FIND,
+    p.GREP,
+    p.HEAD,
+    p.TAIL,
+)
+_CORE_OPS += (p.SORT, p.WC, p.SLEEP, p.TRUE, p.FALSE)
 
 DEFAULT_CATALOGUE = ProgramCatalogue(
     projects=(
@@ -145,13 +109,13 @@ DEFAULT_CATALOGUE = ProgramCatalogue(
         ),
         ProjectSettings(
             name="vcs",
-            programs=(GIT,),
+            programs=(p.GIT,),
             documentation_locations=("https://git-scm.com/docs",),
             noise_rules=(r"^remote: (Counting|Compressing|Enumerating) objects",),
         ),
         ProjectSettings(
             name="archive-sync",
-            programs=(TAR, RSYNC),
+            programs=(p.TAR, p.RSYNC),
             documentation_locations=(
                 "https://www.gnu.org/software/tar/manual/",
                 "https://download.samba.org/pub/rsync/rsync.1",

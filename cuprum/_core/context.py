@@ -16,9 +16,9 @@ from dataclasses import dataclass, replace
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal, Self
 
-from cuprum._core.catalogue import Program
 from cuprum._core.errors import ForbiddenProgramError
 from cuprum._core.events import ObserveHook
+from cuprum._core.programs import Program
 
 if TYPE_CHECKING:
     from cuprum._api.command import SafeCmd

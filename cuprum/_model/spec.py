@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from cuprum._core.catalogue import Program, ProjectSettings
+from cuprum._core.catalogue import ProjectSettings
+from cuprum._core.programs import Program
 
 __all__ = ["CommandSpec"]
 
