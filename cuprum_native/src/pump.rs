@@ -382,7 +382,7 @@ impl<E> Pump<'_, E> {
                 Ok(0) => Ok(Step::Eof),
                 Ok(n) => {
                     self.io.moved += n as u64;
-                    Ok(Step::Again)
+                    self.after_short(n, writer)
                 }
                 Err(e) => self.splice_error(e, None),
             };
@@ -430,7 +430,25 @@ impl<E> Pump<'_, E> {
                 },
             }
         }
-        Ok(Step::Again)
+        self.after_short(teed, tap)
+    }
+
+    /// After a transfer of `n` bytes into `out`: a short one (less than a
+    /// chunk) most likely emptied the input or filled `out`, so wait until
+    /// both are ready again instead of issuing a transfer bound to fail with
+    /// `EAGAIN`. This saves a system call per transfer while data trickles
+    /// in, which is the steady state when the pump is faster than its source.
+    fn after_short(&mut self, n: usize, out: RawFd) -> Result<Step, Fail<E>> {
+        if n >= self.chunk {
+            return Ok(Step::Again);
+        }
+        match self
+            .io
+            .wait(&[(self.io.reader, libc::POLLIN), (out, libc::POLLOUT)])?
+        {
+            Ready::WriterGone => Ok(Step::WriterClosed),
+            Ready::Fd => Ok(Step::Again),
+        }
     }
 
     /// Handle a failed `splice`/`tee` that has moved nothing.

@@ -672,3 +672,51 @@ fn invalid_arguments_are_errors() {
         Err(PumpError::Os { ref error, .. }) if error.raw_os_error() == Some(libc::EBADF)
     ));
 }
+
+/// Read exactly `want` bytes from a blocking pipe, or panic after `DEADLINE`.
+fn read_exactly(fd: &Fd, want: usize) -> Vec<u8> {
+    let deadline = Instant::now() + DEADLINE;
+    let mut out = Vec::new();
+    let mut buf = [0u8; 64];
+    while out.len() < want {
+        let mut fds = [pollfd(fd.0, libc::POLLIN)];
+        let left = deadline.saturating_duration_since(Instant::now());
+        assert!(!left.is_zero(), "no byte after {DEADLINE:?}");
+        sys_poll(&mut fds, left.as_millis() as libc::c_int).unwrap();
+        if fds[0].revents != 0 {
+            let n = sys_read(fd.0, &mut buf[..want - out.len()]).unwrap();
+            out.extend_from_slice(&buf[..n]);
+        }
+    }
+    out
+}
+
+#[test]
+fn a_trickle_is_passed_on_byte_by_byte() {
+    // Each short transfer makes the pump wait for more input before trying
+    // again: every byte must still come out before the next one goes in (no
+    // batching that would hold bytes back), on the writer and on the tap.
+    for (mode, with_tap) in [(Mode::Auto, false), (Mode::Auto, true), (Mode::Copy, true)] {
+        let (in_r, in_w) = pipe();
+        let (out_r, out_w) = pipe();
+        let (tap_r, tap_w) = pipe();
+        let (stop_r, _stop_w) = pipe();
+        let options = Options {
+            tap: with_tap.then_some(tap_w.0),
+            stop: Some(stop_r.0),
+            mode,
+            ..Options::default()
+        };
+        let (rx, handle) = spawn_pump(in_r.0, out_w.0, options);
+        for byte in 0..50u8 {
+            write_all(&in_w, &[byte]).unwrap();
+            assert_eq!(read_exactly(&out_r, 1), [byte], "{mode:?}");
+            if with_tap {
+                assert_eq!(read_exactly(&tap_r, 1), [byte], "{mode:?} tap");
+            }
+        }
+        drop(in_w);
+        assert_eq!(rx.recv_timeout(DEADLINE).unwrap().unwrap(), 50);
+        handle.join().unwrap();
+    }
+}
