@@ -66,6 +66,16 @@ async def run_concurrent(
     # The whole batch is refused before anything runs, as a single command is.
     for cmd in commands:
         policy.check_permitted(cmd.program)
+    results: list[CommandResult[Any] | None] = [None] * len(commands)
+
+    def keeper(index: int) -> Callable[[tuple[CommandResult[Any], ...]], None]:
+        """Keep what a cancelled command had: its pid, exit status and output so far."""
+
+        def keep(salvaged: tuple[CommandResult[Any], ...]) -> None:
+            results[index] = salvaged[0]
+
+        return keep
+
     requests = [
         build_request(
             (cmd,),
@@ -74,10 +84,10 @@ async def run_concurrent(
             context=cfg.context,
             timeout=None,
             policy=policy,
+            on_cancelled=keeper(index),
         )
-        for cmd in commands
+        for index, cmd in enumerate(commands)
     ]
-    results: list[CommandResult[Any] | None] = [None] * len(commands)
     scopes: list[anyio.CancelScope] = [anyio.CancelScope() for _ in commands]
     limiter = anyio.CapacityLimiter(cfg.concurrency) if cfg.concurrency else None
     stopping = False

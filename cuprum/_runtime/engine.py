@@ -27,7 +27,7 @@ import anyio.lowlevel
 from cuprum._core.errors import TimeoutExpired
 from cuprum._core.events import ErrorKind, ExecEvent, ExecPhase, ObserveHook
 from cuprum._model.io import AppendTo, Stream
-from cuprum._model.results import CommandResult
+from cuprum._model.results import CommandResult, Outcome
 from cuprum._model.spec import CommandSpec
 from cuprum._runtime.child import ChildProcess, spawn, terminate_groups
 from cuprum._runtime.pipes import (
@@ -521,6 +521,8 @@ class _Run:
                 else "hook_failed"
             )
             self.emit_terminal_error(kind, f"{type(real).__name__}: {real}")
+            if cancelled and req.on_cancelled is not None:
+                self._salvage(req.on_cancelled)
             if real is exc:
                 raise
             raise real from None
@@ -643,7 +645,15 @@ class _Run:
     def _value(self, collector: StreamCollector | None) -> Any:
         return collector.value(text=self.req.text) if collector is not None else None
 
-    def _result(self, stage: _Stage) -> CommandResult[Any]:
+    def _salvage(self, sink: Callable[[tuple[CommandResult[Any], ...]], None]) -> None:
+        """Hand what a cancelled, torn-down run had to ``sink``: nothing is lost."""
+        try:
+            results = tuple(self._result(stage, outcome="cancelled") for stage in self.stages)
+        except UnicodeDecodeError:  # output cut mid-character, with errors="strict"
+            return
+        sink(results)
+
+    def _result(self, stage: _Stage, *, outcome: Outcome = "exited") -> CommandResult[Any]:
         child = stage.child
         assert child is not None and child.exit_code is not None
         return CommandResult(
@@ -656,6 +666,7 @@ class _Run:
             duration_s=stage.duration,
             stdout_truncated=stage.stdout.truncated if stage.stdout else False,
             stderr_truncated=stage.stderr.truncated if stage.stderr else False,
+            outcome=outcome,
         )
 
     def _timeout_error(self) -> TimeoutExpired:

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cuprum._core.context import CuprumContext, current_context
 from cuprum._model.execution import ExecutionContext
 from cuprum._model.io import OnLimit, StreamEnds
 from cuprum._model.spec import CommandSpec
+
+if TYPE_CHECKING:
+    from cuprum._model.results import CommandResult
 
 __all__ = ["RunRequest", "build_request", "resolve_timeout"]
 
@@ -31,6 +35,9 @@ class RunRequest:
     on_limit: OnLimit = "truncate"
     stage_events: bool = False
     ends: StreamEnds | None = None
+    #: Called with what a cancelled run had (pids, exit statuses after the
+    #: teardown, output so far) before the cancellation propagates.
+    on_cancelled: Callable[[tuple[CommandResult[Any], ...]], None] | None = None
 
 
 _DEFAULT_CONTEXT = ExecutionContext()
@@ -63,6 +70,7 @@ def build_request(
     stage_events: bool = False,
     policy: CuprumContext | None = None,
     ends: StreamEnds | None = None,
+    on_cancelled: Callable[[tuple[CommandResult[Any], ...]], None] | None = None,
 ) -> RunRequest:
     """Resolve defaults against the current context once, at the call site."""
     if capture_limit is not None and capture_limit < 0:
@@ -86,4 +94,5 @@ def build_request(
         on_limit=on_limit,
         stage_events=stage_events,
         ends=ends,
+        on_cancelled=on_cancelled,
     )

@@ -172,9 +172,16 @@ async def test_fail_fast_cancels_running_and_never_starts_pending(
     assert result.first_failure is result.results[0]
     assert result.failures == tuple(range(total))
     assert not result.ok
-    for r in result.results[1:]:
+    # Cancelled commands keep their pid and the status the teardown left (SIGTERM);
+    # never-started ones have nothing to keep.
+    start_pids = {e.argv: e.pid for e in rec.of("start")}
+    for r in result.results[1:3]:
+        assert (r.exit_code, r.stdout, r.stderr) == (-15, "", "")
+        assert r.pid is not None and r.pid == start_pids[r.argv]
+        assert r.duration_s > 0
+    for r in result.results[3:]:
         assert (r.exit_code, r.pid, r.stdout, r.stderr) == (-1, None, None, None)
-        assert not r.ok
+    assert not any(r.ok for r in result.results)
     # Pending commands were never spawned: no before hook, no marker, no events.
     assert begun == [c.argv_with_program for c in commands[:3]]
     assert [m.exists() for m in marker[1:]] == [True, True] + [False] * (total - 3)
@@ -184,6 +191,39 @@ async def test_fail_fast_cancels_running_and_never_starts_pending(
         assert event.pid is not None and is_dead(event.pid)
     assert sorted(e.argv[2][-14:] for e in rec.of("error")) == ["exec sleep 300"] * 2
     assert {e.error for e in rec.of("error")} == {"cancelled"}
+
+
+async def test_fail_fast_keeps_the_output_of_cancelled_commands(
+    anyio_backend: str, tmp_path: Path
+) -> None:
+    ready = tmp_path / "ready"
+    commands = [
+        shell("-c", f"echo partial; echo oops >&2; touch '{ready}'; exec sleep 300"),
+        waits_for(ready, "exit 4"),
+    ]
+    result = await run_concurrent(*commands, config=ConcurrentConfig(fail_fast=True, context=GUARD))
+    cancelled = result.results[0]
+    assert cancelled.outcome == "cancelled"
+    assert (cancelled.stdout, cancelled.stderr) == ("partial\n", "oops\n")
+    assert cancelled.exit_code == -15 and cancelled.pid is not None
+    assert is_dead(cancelled.pid)
+    assert result.failures == (0, 1)
+
+
+async def test_cancelled_output_that_cannot_be_decoded_strictly_is_not_kept(
+    anyio_backend: str, tmp_path: Path
+) -> None:
+    ready = tmp_path / "ready"
+    commands = [
+        # The first byte of a two-byte UTF-8 character, then cancelled.
+        shell("-c", f"printf '\\303'; touch '{ready}'; exec sleep 300"),
+        waits_for(ready, "exit 4"),
+    ]
+    strict = ExecutionContext(timeout=20, errors="strict")
+    result = await run_concurrent(*commands, config=ConcurrentConfig(fail_fast=True, context=strict))
+    cancelled = result.results[0]
+    assert cancelled.outcome == "cancelled"
+    assert (cancelled.exit_code, cancelled.pid, cancelled.stdout) == (-1, None, None)
 
 
 async def test_fail_fast_without_a_limit(anyio_backend: str, tmp_path: Path) -> None:
