@@ -12,8 +12,9 @@
 //! # Blocking, `O_NONBLOCK` and `stop`
 //!
 //! * `splice(2)`/`tee(2)` are always issued with `SPLICE_F_NONBLOCK`; when the
-//!   kernel answers `EAGAIN` the pump sleeps in `poll(2)` until the reader is
-//!   readable and the writer (or tap) is writable.
+//!   kernel answers `EAGAIN`, or a transfer was shorter than `buffer_size`
+//!   (the input is most likely empty), the pump sleeps in `poll(2)` until the
+//!   reader is readable and the writer (or tap) is writable.
 //! * Without a `stop` descriptor the file status flags of the caller's
 //!   descriptors are left untouched; the read/write fallback then blocks in
 //!   `read(2)`/`write(2)` as usual (or polls, if the caller's descriptors are
