@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import time
 from pathlib import Path
+from typing import Any
 
 import anyio
 import pytest
@@ -193,36 +194,39 @@ async def test_fail_fast_cancels_running_and_never_starts_pending(
     assert {e.error for e in rec.of("error")} == {"cancelled"}
 
 
+async def cancelled_by_fail_fast(
+    tmp_path: Path, script: str, context: ExecutionContext = GUARD
+) -> CommandResult[Any]:
+    """Run ``script`` (then ``sleep 300``) beside a command that fails once it has
+    run; return the entry fail-fast mode gives the cancelled ``script``."""
+    ready = tmp_path / "ready"
+    commands = [
+        shell("-c", f"{script}; touch '{ready}'; exec sleep 300"),
+        waits_for(ready, "exit 4"),
+    ]
+    config = ConcurrentConfig(fail_fast=True, context=context)
+    result = await run_concurrent(*commands, config=config)
+    assert result.failures == (0, 1)
+    cancelled = result.results[0]
+    assert cancelled.outcome == "cancelled"
+    return cancelled
+
+
 async def test_fail_fast_keeps_the_output_of_cancelled_commands(
     anyio_backend: str, tmp_path: Path
 ) -> None:
-    ready = tmp_path / "ready"
-    commands = [
-        shell("-c", f"echo partial; echo oops >&2; touch '{ready}'; exec sleep 300"),
-        waits_for(ready, "exit 4"),
-    ]
-    result = await run_concurrent(*commands, config=ConcurrentConfig(fail_fast=True, context=GUARD))
-    cancelled = result.results[0]
-    assert cancelled.outcome == "cancelled"
+    cancelled = await cancelled_by_fail_fast(tmp_path, "echo partial; echo oops >&2")
     assert (cancelled.stdout, cancelled.stderr) == ("partial\n", "oops\n")
     assert cancelled.exit_code == -15 and cancelled.pid is not None
     assert is_dead(cancelled.pid)
-    assert result.failures == (0, 1)
 
 
 async def test_cancelled_output_that_cannot_be_decoded_strictly_is_not_kept(
     anyio_backend: str, tmp_path: Path
 ) -> None:
-    ready = tmp_path / "ready"
-    commands = [
-        # The first byte of a two-byte UTF-8 character, then cancelled.
-        shell("-c", f"printf '\\303'; touch '{ready}'; exec sleep 300"),
-        waits_for(ready, "exit 4"),
-    ]
+    # The first byte of a two-byte UTF-8 character, then cancelled.
     strict = ExecutionContext(timeout=20, errors="strict")
-    result = await run_concurrent(*commands, config=ConcurrentConfig(fail_fast=True, context=strict))
-    cancelled = result.results[0]
-    assert cancelled.outcome == "cancelled"
+    cancelled = await cancelled_by_fail_fast(tmp_path, "printf '\\303'", strict)
     assert (cancelled.exit_code, cancelled.pid, cancelled.stdout) == (-1, None, None)
 
 
