@@ -34,7 +34,7 @@ from cuprum._runtime.pipes import (
     PIPE_SIZE,
     drain_nonblocking,
     make_pipe,
-    read_chunks,
+    read_outputs,
     set_nonblocking,
 )
 from cuprum._runtime.request import RunRequest
@@ -123,6 +123,7 @@ class _Run:
         self.child_fds: list[int] = []  # closed once every stage has been spawned
         self.parent_fds: set[int] = set()
         self.readers: dict[int, StreamCollector] = {}
+        self.growing: list[int] = []  # output fds whose pipe may grow (stdout)
         self.tasks: list[Callable[[], Any]] = []
         self.tg: anyio.abc.TaskGroup | None = None
         self.stdin_dropped = 0
@@ -362,18 +363,24 @@ class _Run:
     # -- tasks ----------------------------------------------------------------
 
     def _start_reader(self, stage: _Stage, name: Literal["stdout", "stderr"], fd: int) -> None:
+        """Have this run's output reader (one task for all pipes) feed ``fd`` to its collector."""
         collector = stage.stdout if name == "stdout" else stage.stderr
         assert collector is not None
+        if not self.readers:
+            self.tasks.append(self._read_outputs)
         self.readers[fd] = collector
+        if name == "stdout":
+            self.growing.append(fd)
 
-        async def reader() -> None:
+    async def _read_outputs(self) -> None:
+        def finished(fd: int) -> None:
             # On EOF the stream is finished here; after a teardown,
             # _close_parent_fds drains what is still buffered instead.
-            await read_chunks(fd, collector.feed, grow=name == "stdout")
-            collector.close()
+            self.readers[fd].close()
             self._close(fd)
 
-        self.tasks.append(reader)
+        sinks = {fd: collector.feed for fd, collector in self.readers.items()}
+        await read_outputs(sinks, finished, grow=self.growing)
 
     def _start_relay(self, index: int, reader_fd: int, writer_fd: int, strategy: Any) -> None:
         relay = relay_for(strategy)

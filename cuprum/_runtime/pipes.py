@@ -5,7 +5,8 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
-from collections.abc import Callable
+import select
+from collections.abc import Callable, Collection, Mapping
 
 import anyio
 import anyio.lowlevel
@@ -14,7 +15,7 @@ __all__ = [
     "PIPE_SIZE",
     "drain_nonblocking",
     "make_pipe",
-    "read_chunks",
+    "read_outputs",
     "set_nonblocking",
     "write_all",
 ]
@@ -53,29 +54,54 @@ def set_nonblocking(fd: int) -> None:
     os.set_blocking(fd, False)
 
 
-async def read_chunks(fd: int, sink: Callable[[bytes], object], *, grow: bool = False) -> None:
-    """Read ``fd`` (non-blocking) until EOF, passing each chunk to ``sink(chunk)``.
+async def read_outputs(
+    sinks: Mapping[int, Callable[[bytes], object]],
+    on_eof: Callable[[int], object],
+    *,
+    grow: Collection[int] = (),
+) -> None:
+    """Read every fd in ``sinks`` (non-blocking) until EOF, passing chunks to its sink.
 
-    Awaits readiness with anyio, so it works on asyncio and trio, and checkpoints
-    after every chunk so a timeout or cancellation is seen even on a busy stream.
-    ``grow``: enlarge the pipe to :data:`PIPE_SIZE` the first time a read finds it
-    full, so only streams with a lot to say pay for a big pipe.
+    One task serves all of a run's output pipes: an epoll set watches them and
+    anyio awaits the epoll fd itself (it is readable while any pipe is), so this
+    works on asyncio and trio alike, and a command's stdout and stderr ending
+    together cost one wake-up instead of one per pipe. ``on_eof(fd)`` runs when
+    ``fd`` reaches EOF (it is no longer watched then, and may be closed). A
+    checkpoint after each round of reads lets a timeout or cancellation in even
+    on a busy stream. ``grow``: fds to enlarge to :data:`PIPE_SIZE` the first
+    time a read finds them full, so only streams with a lot to say pay for a
+    big pipe.
     """
+    if not sinks:
+        return
+    pending = dict(sinks)
+    growing = set(grow)
     read = os.read
-    while True:
-        try:
-            data = read(fd, READ_SIZE)
-        except BlockingIOError:
-            await anyio.wait_readable(fd)
-            continue
-        if not data:
-            return
-        if grow and len(data) >= _DEFAULT_PIPE_SIZE:
-            grow = False
-            with contextlib.suppress(OSError):
-                fcntl.fcntl(fd, _F_SETPIPE_SZ, PIPE_SIZE)
-        sink(data)
-        await anyio.lowlevel.checkpoint()
+    with select.epoll(len(pending)) as watch:
+        for fd in pending:
+            watch.register(fd, select.EPOLLIN)
+        while pending:
+            ready = watch.poll(0)
+            if not ready:
+                await anyio.wait_readable(watch.fileno())
+                continue
+            for fd, _ in ready:
+                try:
+                    data = read(fd, READ_SIZE)
+                except BlockingIOError:
+                    continue
+                if not data:
+                    watch.unregister(fd)
+                    del pending[fd]
+                    on_eof(fd)
+                    continue
+                if fd in growing and len(data) >= _DEFAULT_PIPE_SIZE:
+                    growing.discard(fd)
+                    with contextlib.suppress(OSError):
+                        fcntl.fcntl(fd, _F_SETPIPE_SZ, PIPE_SIZE)
+                pending[fd](data)
+            if pending:
+                await anyio.lowlevel.checkpoint()
 
 
 def drain_nonblocking(fd: int, sink: Callable[[bytes], object]) -> None:
