@@ -594,16 +594,22 @@ class _Run:
         with anyio.CancelScope() as deadline:
             if self.req.timeout is not None:
                 deadline.deadline = anyio.current_time() + self.req.timeout
-            async with anyio.create_task_group() as tg:
-                self.tg = tg
-                *others, last = self.tasks or [anyio.lowlevel.checkpoint]
-                for task in others:
-                    tg.start_soon(task)
-                if len(self.stages) > 1:
-                    # Watchers see each exit as it happens, for fail-fast.
-                    for stage in self.stages:
-                        tg.start_soon(self._watch, stage)
-                await last()  # the host task does one job itself: one task fewer to spawn
+            if len(self.stages) == 1 and len(self.tasks) <= 1:
+                # The common case, one command with one job (reading its output):
+                # the host task does it, no task group needed.
+                for task in self.tasks:
+                    await task()
+            else:
+                async with anyio.create_task_group() as tg:
+                    self.tg = tg
+                    *others, last = self.tasks or [anyio.lowlevel.checkpoint]
+                    for task in others:
+                        tg.start_soon(task)
+                    if len(self.stages) > 1:
+                        # Watchers see each exit as it happens, for fail-fast.
+                        for stage in self.stages:
+                            tg.start_soon(self._watch, stage)
+                    await last()  # the host task does one job itself: one task fewer
             if len(self.stages) == 1:
                 # One command: its output is at EOF, so it has usually exited already.
                 await self._watch(self.stages[0])
