@@ -5,8 +5,12 @@ allowlist checks, hooks, events, spawning, output, deadlines, fail-fast and
 teardown. The order of one run::
 
     check allowlist -> before hooks -> plan -> wire fds -> spawn -> start
-    -> task group {stdin feeder, output readers, hop relays, exit watchers}
+    -> task group {stdin feeder, output reader, hop relays, exit watchers}
        under the deadline -> exit (or one error event) -> after hooks -> results
+
+One task reads every output pipe of the run (:func:`.pipes.read_outputs`); a
+single command whose only job is that reader runs it in the host task, without
+a task group.
 """
 
 from __future__ import annotations
@@ -91,9 +95,9 @@ def _writers_gone(fd: int) -> bool:
 def _unwrap(exc: BaseException) -> BaseException:
     """The single real error inside (nested) exception groups from our task group.
 
-    Several output readers can pass their capture limits in the same event-loop
-    step (stdout and stderr, or two stages): that is one failure, reported as the
-    first ``CaptureLimitExceeded``, not as a group of them.
+    When a capture limit fails the run, other tasks may fail in the same step as
+    they are cancelled: that is one failure, reported as the first
+    ``CaptureLimitExceeded``, not as a group.
     """
     while isinstance(exc, BaseExceptionGroup):
         if len(exc.exceptions) != 1:
