@@ -29,7 +29,7 @@ import anyio.abc
 import anyio.lowlevel
 
 from cuprum._core.errors import TimeoutExpired
-from cuprum._core.events import ErrorKind, ExecEvent, ExecPhase, ObserveHook
+from cuprum._core.events import ErrorKind, ExecEvent, ExecPhase, ObserveHook, line_event
 from cuprum._model.io import AppendTo, Stream
 from cuprum._model.results import CommandResult, Outcome
 from cuprum._model.spec import CommandSpec
@@ -183,7 +183,7 @@ class _Run:
         now = time.time
 
         def emit_line(line: str) -> None:
-            event = ExecEvent(phase, program, argv, cwd, env, tags, now(), pid, line)
+            event = line_event(phase, program, argv, cwd, env, tags, now(), pid, line)
             for hook in hooks:
                 hook(event)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import itertools
 from pathlib import Path
@@ -22,6 +23,7 @@ from core_support import (
 from hypothesis import given
 from hypothesis import strategies as st
 
+import cuprum._core.events as events_module
 from cuprum import (
     ECHO,
     SLEEP,
@@ -33,6 +35,7 @@ from cuprum import (
     scoped,
     sh,
 )
+from cuprum._core.events import line_event
 from cuprum._runtime.streams import LineSplitter, StreamCollector
 
 pytestmark = pytest.mark.anyio
@@ -267,3 +270,35 @@ def test_capture_limit_truncates_at_the_limit(raw: bytes, limit: int, data: st.D
     collector.close()
     assert collector.raw() == raw[:limit]
     assert collector.truncated == (len(raw) > limit)
+
+
+@given(
+    phase=st.sampled_from(["stdout", "stderr"]),
+    program=st.text(min_size=1),
+    argv=st.lists(st.text()).map(tuple),
+    cwd=st.none() | st.text(),
+    env=st.none() | st.dictionaries(st.text(), st.text()),
+    pid=st.none() | st.integers(min_value=1),
+    line=st.text(),
+)
+def test_line_event_equals_the_constructor(
+    *,
+    phase: str,
+    program: str,
+    argv: tuple[str, ...],
+    cwd: str | None,
+    env: dict[str, str] | None,
+    pid: int | None,
+    line: str,
+) -> None:
+    # The engine's per-line fast path builds the same event as ExecEvent(...), every
+    # field set (a field added to ExecEvent and not to line_event fails here).
+    tags = {"project": "p"}
+    fast = line_event(phase, program, argv, cwd, env, tags, 12.5, pid, line)  # type: ignore[arg-type]
+    slow = ExecEvent(phase, program, argv, cwd, env, tags, 12.5, pid, line)  # type: ignore[arg-type]
+    assert [f.name for f in dataclasses.fields(ExecEvent)] == list(events_module._FIELDS)
+    assert fast == slow
+    assert all(getattr(fast, f) == getattr(slow, f) for f in events_module._FIELDS)
+    assert fast.tags is tags and type(fast) is ExecEvent
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        fast.line = "changed"  # type: ignore[misc]
