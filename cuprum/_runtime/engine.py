@@ -600,9 +600,9 @@ class _Run:
                 deadline.deadline = anyio.current_time() + self.req.timeout
             if len(self.stages) == 1 and len(self.tasks) <= 1:
                 # The common case, one command with one job (reading its output):
-                # the host task does it, no task group needed.
-                for task in self.tasks:
-                    await task()
+                # the host task does it, no task group needed. Either way the run
+                # is a checkpoint (read_outputs always is one).
+                await (self.tasks[0] if self.tasks else anyio.lowlevel.checkpoint)()
             else:
                 async with anyio.create_task_group() as tg:
                     self.tg = tg
@@ -659,27 +659,34 @@ class _Run:
             for fd in list(self.parent_fds):
                 self._close(fd)
 
-    def _value(self, collector: StreamCollector | None) -> Any:
-        return collector.value(text=self.req.text) if collector is not None else None
+    def _value(self, collector: StreamCollector | None, *, lenient: bool = False) -> Any:
+        """A stream's captured value; ``lenient``: None where ``errors="strict"`` fails."""
+        if collector is None:
+            return None
+        try:
+            return collector.value(text=self.req.text)
+        except UnicodeDecodeError:
+            if lenient:
+                return None
+            raise
 
     def _salvage(self, sink: Callable[[tuple[CommandResult[Any], ...]], None]) -> None:
         """Hand what a cancelled, torn-down run had to ``sink``: nothing is lost."""
-        try:
-            results = tuple(self._result(stage, outcome="cancelled") for stage in self.stages)
-        except UnicodeDecodeError:  # output cut mid-character, with errors="strict"
-            return
-        sink(results)
+        sink(tuple(self._result(stage, outcome="cancelled") for stage in self.stages))
 
     def _result(self, stage: _Stage, *, outcome: Outcome = "exited") -> CommandResult[Any]:
+        """The stage's result. A cancelled one cannot raise for its output: a stream
+        that ``errors="strict"`` cannot decode (cut mid-character) is None instead."""
         child = stage.child
         assert child is not None and child.exit_code is not None
+        lenient = outcome == "cancelled"
         return CommandResult(
             program=stage.cmd.program,
             argv=stage.argv,
             exit_code=child.exit_code,
             pid=child.pid,
-            stdout=self._value(stage.stdout),
-            stderr=self._value(stage.stderr),
+            stdout=self._value(stage.stdout, lenient=lenient),
+            stderr=self._value(stage.stderr, lenient=lenient),
             duration_s=stage.duration,
             stdout_truncated=stage.stdout.truncated if stage.stdout else False,
             stderr_truncated=stage.stderr.truncated if stage.stderr else False,

@@ -68,11 +68,14 @@ async def read_outputs(
     together cost one wake-up instead of one per pipe. ``on_eof(fd)`` runs when
     ``fd`` reaches EOF (it is no longer watched then, and may be closed). A
     checkpoint after each round of reads lets a timeout or cancellation in even
-    on a busy stream. ``grow``: fds to enlarge to :data:`PIPE_SIZE` the first
+    on a busy stream; like any async call this is a checkpoint even when every
+    pipe was at EOF already (a child that exited at once): cancellation is seen
+    and other tasks get to run. ``grow``: fds to enlarge to :data:`PIPE_SIZE` the first
     time a read finds them full, so only streams with a lot to say pay for a
     big pipe.
     """
     if not sinks:
+        await anyio.lowlevel.checkpoint()
         return
     pending = dict(sinks)
     growing = set(grow)
@@ -80,10 +83,12 @@ async def read_outputs(
     with select.epoll(len(pending)) as watch:
         for fd in pending:
             watch.register(fd, select.EPOLLIN)
+        waited = False
         while pending:
             ready = watch.poll(0)
             if not ready:
                 await anyio.wait_readable(watch.fileno())
+                waited = True
                 continue
             for fd, _ in ready:
                 try:
@@ -102,6 +107,9 @@ async def read_outputs(
                 pending[fd](data)
             if pending:
                 await anyio.lowlevel.checkpoint()
+                waited = True
+    if not waited:
+        await anyio.lowlevel.checkpoint()
 
 
 def drain_nonblocking(fd: int, sink: Callable[[bytes], object]) -> None:

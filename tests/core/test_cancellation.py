@@ -15,8 +15,10 @@ from core_support import (
     assert_dead,
     cancel_on_line,
     is_dead,
+    process_state,
     recording,
     shell,
+    wait_until,
 )
 
 from cuprum import ExecEvent, ExecutionContext, sh
@@ -136,3 +138,34 @@ async def test_cancel_right_after_start() -> None:
     assert rec.phases[:2] == ["plan", "start"]
     assert rec.terminal[-1].error == "cancelled"
     assert_dead(rec.pid)
+
+
+def _until_exited(event: ExecEvent) -> None:
+    """Hold the run at ``start`` until the child has exited: its pipes are at EOF
+    before cuprum reads them, so the run could finish without ever waiting."""
+    if event.phase == "start" and event.pid is not None:
+        pid = event.pid
+        wait_until(lambda: process_state(pid) == "Z", what=f"pid {pid} to exit")
+
+
+async def test_a_run_is_a_checkpoint_even_when_the_child_is_done_at_once() -> None:
+    with sh.observe(_until_exited), recording() as rec, anyio.CancelScope() as scope:
+        scope.cancel()
+        await shell("exit 0").run()
+        pytest.fail("run() did not notice the cancellation")
+    assert scope.cancelled_caught
+    assert rec.terminal[-1].error == "cancelled"
+
+
+async def test_a_run_lets_other_tasks_in_even_when_the_child_is_done_at_once() -> None:
+    ran = anyio.Event()
+
+    async def sibling() -> None:
+        ran.set()
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(sibling)
+        with sh.observe(_until_exited):
+            result = await shell("exit 0").run()
+        assert ran.is_set(), "the sibling task never ran during run()"
+    assert result.ok
