@@ -10,10 +10,12 @@ import time
 from collections.abc import Iterable
 
 __all__ = [
+    "group_members",
     "is_dead",
     "open_fds",
     "process_state",
     "wait_until_dead",
+    "wait_until_groups_empty",
     "zombie_children",
 ]
 
@@ -43,6 +45,32 @@ def wait_until_dead(pids: Iterable[int], timeout: float = 10.0) -> list[int]:
         if pending:
             time.sleep(0.01)
     return pending
+
+
+def group_members(pgids: Iterable[int]) -> list[int]:
+    """Live (not zombie) processes whose process group is one of ``pgids``."""
+    groups = set(pgids)
+    members: list[int] = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", encoding="ascii", errors="replace") as f:
+                state, _ppid, pgrp = f.read().rsplit(")", 1)[1].split()[:3]
+        except (OSError, ValueError):
+            continue
+        if int(pgrp) in groups and state not in ("Z", "X"):
+            members.append(int(entry))
+    return members
+
+
+def wait_until_groups_empty(pgids: Iterable[int], timeout: float = 10.0) -> list[int]:
+    """Poll until no live process is left in ``pgids``; return those still there."""
+    groups = list(pgids)
+    deadline = time.monotonic() + timeout
+    while (left := group_members(groups)) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    return left
 
 
 def zombie_children() -> list[int]:

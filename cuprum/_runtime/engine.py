@@ -599,10 +599,17 @@ class _Run:
             if self.req.timeout is not None:
                 deadline.deadline = anyio.current_time() + self.req.timeout
             if len(self.stages) == 1 and len(self.tasks) <= 1:
-                # The common case, one command with one job (reading its output):
-                # the host task does it, no task group needed. Either way the run
-                # is a checkpoint (read_outputs always is one).
-                await (self.tasks[0] if self.tasks else anyio.lowlevel.checkpoint)()
+                # The common case, one command with at most one job: the host task
+                # does it, no task group needed. Like any async call the run must be
+                # a checkpoint even if the child is done before we look: the output
+                # reader always is one; otherwise (no job, or only feeding stdin)
+                # yield here.
+                if self.readers:
+                    await self._read_outputs()
+                else:
+                    for task in self.tasks:
+                        await task()
+                    await anyio.lowlevel.checkpoint()
             else:
                 async with anyio.create_task_group() as tg:
                     self.tg = tg

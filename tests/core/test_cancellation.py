@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from typing import Any
 
 import anyio
 import pytest
@@ -21,7 +22,7 @@ from core_support import (
     wait_until,
 )
 
-from cuprum import ExecEvent, ExecutionContext, sh
+from cuprum import DEVNULL, ExecEvent, ExecutionContext, sh
 
 pytestmark = pytest.mark.anyio
 
@@ -148,32 +149,45 @@ def _until_exited(event: ExecEvent) -> None:
         wait_until(lambda: process_state(pid) == "Z", what=f"pid {pid} to exit")
 
 
-async def test_a_run_is_a_checkpoint_even_when_the_child_is_done_at_once() -> None:
+#: The shapes of a single-command run's work: reading its output pipes; nothing
+#: at all (every stream redirected); only feeding its stdin.
+RUN_SHAPES: dict[str, dict[str, Any]] = {
+    "output reader": {},
+    "no job": {"stdout": DEVNULL, "stderr": DEVNULL},
+    "stdin only": {"stdout": DEVNULL, "stderr": DEVNULL, "stdin": b"x"},
+}
+
+
+@pytest.mark.parametrize("shape", list(RUN_SHAPES))
+async def test_a_run_is_a_checkpoint_even_when_the_child_is_done_at_once(shape: str) -> None:
     with sh.observe(_until_exited), recording() as rec, anyio.CancelScope() as scope:
         scope.cancel()
-        await shell("exit 0").run()
+        await shell("exit 0").run(**RUN_SHAPES[shape])
         pytest.fail("run() did not notice the cancellation")
     assert scope.cancelled_caught
     assert rec.terminal[-1].error == "cancelled"
 
 
-async def test_a_run_lets_other_tasks_in_even_when_the_child_is_done_at_once() -> None:
-    # Tasks started together, as run_concurrent starts its commands: the run yields
-    # at least once, so the sibling gets its turn before the run returns (on trio
-    # too, whose scheduler may run either of the two first).
+@pytest.mark.parametrize("anyio_backend", ["asyncio"])
+@pytest.mark.parametrize("shape", list(RUN_SHAPES))
+async def test_a_run_lets_other_tasks_in_even_when_the_child_is_done_at_once(
+    shape: str,
+) -> None:
+    # A task started once the child is running gets its turn before run() returns.
+    # asyncio only: its FIFO scheduling makes that a guarantee; trio may resume the
+    # run first after the checkpoint (the cancellation test above covers trio).
     ran = anyio.Event()
-    seen: list[bool] = []
 
     async def sibling() -> None:
         ran.set()
 
-    async def command() -> None:
-        with sh.observe(_until_exited):
-            result = await shell("exit 0").run()
-        assert result.ok
-        seen.append(ran.is_set())
-
     async with anyio.create_task_group() as tg:
-        tg.start_soon(command)
-        tg.start_soon(sibling)
-    assert seen == [True], "the sibling task never ran during run()"
+
+        def start_sibling(event: ExecEvent) -> None:
+            if event.phase == "start":
+                tg.start_soon(sibling)
+
+        with sh.observe(_until_exited), sh.observe(start_sibling):
+            result = await shell("exit 0").run(**RUN_SHAPES[shape])
+        assert result.ok
+        assert ran.is_set(), "the sibling task never ran during run()"

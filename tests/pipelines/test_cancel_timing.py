@@ -1,10 +1,12 @@
 """Cancellation at any moment: whenever the caller's scope ends a run, nothing survives.
 
-Hypothesis picks when the cancel lands (before the spawn, between the stages'
-starts, while output flows, while everything is idle), how many stages there are
-and whether the parent observes the hops. Whatever the timing, the run ends
-promptly with one terminal event per stage that was planned, and no process of
-the run's groups, fd or thread outlives it.
+Hypothesis picks when the cancel lands (right after the stages are spawned,
+while their output flows, or once everything is idle), how many stages there
+are, how much they print and whether the parent observes the hops. Whatever the
+timing, the run ends promptly with one terminal event per stage, and no process
+of the run's process groups (children and the grandchildren they started), fd
+or thread outlives it. (Spawning involves no await, so a cancel cannot land
+between the stages' spawns.)
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import anyio
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from processes import wait_until_groups_empty
 
 from cuprum import ExecEvent, Pipeline, observe
 
@@ -85,9 +88,12 @@ async def test_cancel_at_any_moment_leaves_nothing_behind(
     terminal = [e for e in rec.events if e.is_terminal]
     assert len(terminal) == stages
     assert {(e.phase, e.error) for e in terminal} == {("error", "cancelled")}
-    # Every process of every group is gone: children and grandchildren.
+    # Every process of every group is gone: children and grandchildren (each
+    # child's pid is its process group's id), seen or not.
     pids = [e.pid for e in rec.of("start") if e.pid is not None]
+    assert len(pids) == stages
     assert wait_until_dead([*pids, *grandchildren]) == []
+    assert wait_until_groups_empty(pids) == []
     # No fd or thread (a rust relay's pump thread) outlives the call.
     assert open_fds() == fds
     assert threading.active_count() == threads
