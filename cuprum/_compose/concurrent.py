@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import anyio
+import anyio.lowlevel
 
 from cuprum._core.context import current_context
 from cuprum._model.execution import ExecutionContext
@@ -62,6 +63,9 @@ async def run_concurrent(
     of them is not permitted by the current allowlist.
     """
     cfg = config if config is not None else ConcurrentConfig()
+    if not commands:
+        await anyio.lowlevel.checkpoint()  # a checkpoint, like any async call
+        return ConcurrentResult(())
     policy = current_context()
     # The whole batch is refused before anything runs, as a single command is.
     for cmd in commands:

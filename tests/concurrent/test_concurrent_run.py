@@ -381,3 +381,9 @@ async def test_empty_batch(anyio_backend: str) -> None:
     assert result.results == ()
     assert result.ok
     assert result.first_failure is None
+    # Even with nothing to run it is a checkpoint, like any async call.
+    with anyio.CancelScope() as scope:
+        scope.cancel()
+        await run_concurrent()
+        pytest.fail("run_concurrent() did not notice the cancellation")
+    assert scope.cancelled_caught
