@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 
 __all__ = [
     "group_members",
@@ -47,21 +47,22 @@ def wait_until_dead(pids: Iterable[int], timeout: float = 10.0) -> list[int]:
     return pending
 
 
-def group_members(pgids: Iterable[int]) -> list[int]:
-    """Live (not zombie) processes whose process group is one of ``pgids``."""
-    groups = set(pgids)
-    members: list[int] = []
+def _proc_stats() -> Iterator[tuple[int, list[str]]]:
+    """``(pid, fields after the command name)`` of every process in ``/proc/<pid>/stat``."""
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
         try:
             with open(f"/proc/{entry}/stat", encoding="ascii", errors="replace") as f:
-                state, _ppid, pgrp = f.read().rsplit(")", 1)[1].split()[:3]
-        except (OSError, ValueError):
+                yield int(entry), f.read().rsplit(")", 1)[1].split()
+        except OSError:
             continue
-        if int(pgrp) in groups and state not in ("Z", "X"):
-            members.append(int(entry))
-    return members
+
+
+def group_members(pgids: Iterable[int]) -> list[int]:
+    """Live (not zombie) processes whose process group is one of ``pgids``."""
+    groups = {str(pgid) for pgid in pgids}
+    return [pid for pid, fields in _proc_stats() if fields[2] in groups and fields[0] not in "ZX"]
 
 
 def wait_until_groups_empty(pgids: Iterable[int], timeout: float = 10.0) -> list[int]:
@@ -75,19 +76,8 @@ def wait_until_groups_empty(pgids: Iterable[int], timeout: float = 10.0) -> list
 
 def zombie_children() -> list[int]:
     """Children of this process that have exited but were never reaped."""
-    me = os.getpid()
-    zombies: list[int] = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat", encoding="ascii", errors="replace") as f:
-                fields = f.read().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if fields[0] == "Z" and int(fields[1]) == me:
-            zombies.append(int(entry))
-    return zombies
+    me = str(os.getpid())
+    return [pid for pid, fields in _proc_stats() if fields[0] == "Z" and fields[1] == me]
 
 
 def open_fds() -> set[str]:
