@@ -60,6 +60,7 @@ TEST_DEPS = [
     "prometheus-client>=0.20",
     "opentelemetry-sdk>=1.25",
 ]
+LINT_DEPS = ["ruff>=0.6", "mypy>=1.11", "import-linter>=2.1"]
 
 
 def _build_pure(session: nox.Session) -> Path:
@@ -137,11 +138,15 @@ def wheels(session: nox.Session) -> None:
 
 @nox.session(python=PYTHONS[0])
 def lint(session: nox.Session) -> None:
-    """ruff, mypy --strict, import cycles, cargo fmt and clippy."""
-    session.install("-e", ".", "ruff>=0.6", "mypy>=1.11", *TEST_DEPS, "matplotlib>=3.8", "nox")
+    """ruff, mypy --strict, the layer contracts (lint-imports), cargo fmt and clippy."""
+    session.install("-e", ".", *LINT_DEPS, *TEST_DEPS, "matplotlib>=3.8", "nox")
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", ".")
     session.run("mypy")
+    # The layers of docs/architecture.md, declared in pyproject.toml [tool.importlinter].
+    session.run("lint-imports")
+    # An extra cycle report from the workspace's shared tools, when they are beside the
+    # clone; lint-imports above is the check that always runs.
     tools = ROOT.parent / "shared" / "tools" / "import_cycles.py"
     if tools.exists():
         session.run("python", str(tools), "cuprum")

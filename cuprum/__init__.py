@@ -15,11 +15,15 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 from cuprum._core.errors import (
+    CaptureLimitExceeded,
+    CommandFailedError,
     CuprumError,
     ForbiddenProgramError,
     InvalidArgumentError,
+    NativeUnavailableError,
     ProgramNotFoundError,
     SpawnError,
+    StreamBackendError,
     TimeoutExpired,
     UnknownProgramError,
     WorkingDirectoryError,
@@ -73,16 +77,10 @@ if TYPE_CHECKING:
     )
     from cuprum._core.events import ExecEvent
     from cuprum._core.logging_hook import logging_hook
+    from cuprum._core.results import CommandResult, ConcurrentResult, PipelineResult
+    from cuprum._core.spec import CommandSpec
     from cuprum._model.execution import ExecutionContext
     from cuprum._model.io import DEVNULL, INHERIT, PIPE, STDOUT, AppendTo
-    from cuprum._model.results import (
-        CommandFailedError,
-        CommandResult,
-        ConcurrentResult,
-        PipelineResult,
-    )
-    from cuprum._runtime.streams import CaptureLimitExceeded
-    from cuprum._transport.dispatch import StreamBackendError
 
 __version__ = "0.3.0"
 
@@ -111,16 +109,10 @@ _LAZY_MODULES = {
     ),
     "cuprum._core.events": ("ExecEvent",),
     "cuprum._core.logging_hook": ("logging_hook",),
+    "cuprum._core.results": ("CommandResult", "ConcurrentResult", "PipelineResult"),
+    "cuprum._core.spec": ("CommandSpec",),
     "cuprum._model.execution": ("ExecutionContext",),
     "cuprum._model.io": ("DEVNULL", "INHERIT", "PIPE", "STDOUT", "AppendTo"),
-    "cuprum._model.results": (
-        "CommandFailedError",
-        "CommandResult",
-        "ConcurrentResult",
-        "PipelineResult",
-    ),
-    "cuprum._runtime.streams": ("CaptureLimitExceeded",),
-    "cuprum._transport.dispatch": ("StreamBackendError",),
 }
 _LAZY = {name: module for module, names in _LAZY_MODULES.items() for name in names}
 
@@ -180,6 +172,7 @@ __all__ = [
     "CaptureLimitExceeded",
     "CommandFailedError",
     "CommandResult",
+    "CommandSpec",
     "ConcurrentConfig",
     "ConcurrentResult",
     "CuprumContext",
@@ -189,6 +182,7 @@ __all__ = [
     "ForbiddenProgramError",
     "HookRegistration",
     "InvalidArgumentError",
+    "NativeUnavailableError",
     "Pipeline",
     "PipelineResult",
     "Program",

@@ -3,7 +3,7 @@
 The extension ships only in the native wheel (or an in-place ``maturin develop``
 build). :func:`is_available` never raises; :func:`pump` hands the relay the
 native pump or raises :class:`NativeUnavailableError` naming what is missing.
-This module imports nothing else from cuprum.
+This module imports nothing else from cuprum but its errors.
 """
 
 from __future__ import annotations
@@ -13,13 +13,11 @@ import importlib
 from types import ModuleType
 from typing import Literal, Protocol
 
+from cuprum._core.errors import NativeUnavailableError  # re-exported: defined there
+
 __all__ = ["EXTENSION", "NativeUnavailableError", "PumpFunction", "is_available", "pump"]
 
 EXTENSION = "cuprum._streams_rs"
-
-
-class NativeUnavailableError(ImportError):
-    """The native extension ``cuprum._streams_rs`` cannot be imported."""
 
 
 class PumpFunction(Protocol):

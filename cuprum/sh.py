@@ -5,8 +5,8 @@ from __future__ import annotations
 from cuprum._api.command import Pipeline, SafeCmd, SafeCmdBuilder, make
 from cuprum._core.context import observe
 from cuprum._core.events import ExecEvent
+from cuprum._core.results import CommandResult, PipelineResult
 from cuprum._model.execution import ExecutionContext
-from cuprum._model.results import CommandResult, PipelineResult
 
 __all__ = [
     "CommandResult",

@@ -14,14 +14,13 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, replace
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Literal, Self
+from typing import Any, Literal, Self
 
 from cuprum._core.errors import ForbiddenProgramError
 from cuprum._core.events import ObserveHook
 from cuprum._core.programs import Program
-
-if TYPE_CHECKING:
-    from cuprum._api.command import SafeCmd
+from cuprum._core.results import CommandResult
+from cuprum._core.spec import CommandSpec
 
 __all__ = [
     "AfterHook",
@@ -39,8 +38,10 @@ __all__ = [
     "scoped",
 ]
 
-BeforeHook = Callable[["SafeCmd"], None]
-AfterHook = Callable[["SafeCmd", Any], None]
+BeforeHook = Callable[[CommandSpec], None]
+"""Called with each command (each stage of a pipeline) before anything starts."""
+AfterHook = Callable[[CommandSpec, CommandResult[Any]], None]
+"""Called with each command (each stage of a pipeline) and its result, after it ran."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,4 +1,24 @@
-"""The exceptions cuprum raises. Every message names the program involved."""
+"""Every exception cuprum raises, in one module. Each message names the program involved.
+
+The hierarchy (a standard base in brackets: ``except`` that base catches it too)::
+
+    CuprumError
+    ├── UnknownProgramError         [LookupError]       not in the catalogue consulted
+    ├── ForbiddenProgramError       [PermissionError]   the scope's allowlist refuses it
+    ├── InvalidArgumentError        [ValueError]        a value cannot be passed to a program
+    ├── SpawnError                  [OSError]           the OS refused to start the program
+    │   ├── ProgramNotFoundError    [FileNotFoundError]
+    │   └── WorkingDirectoryError   [FileNotFoundError]
+    ├── CommandFailedError          [subprocess.CalledProcessError]   check=True, non-zero exit
+    ├── TimeoutExpired              [subprocess.TimeoutExpired]       the deadline passed
+    ├── CaptureLimitExceeded                            on_limit="raise" and a stream overflowed
+    ├── StreamBackendError          [RuntimeError]      the stream strategy asked for is unusable
+    └── NativeUnavailableError      [ImportError]       the native extension cannot be imported
+
+Each is re-exported by ``cuprum`` and by the module that raised it before this one
+existed (``cuprum._model.results``, ``cuprum._runtime.streams``, ...). This module
+is the bottom layer: it imports nothing from cuprum, so any layer may raise these.
+"""
 
 from __future__ import annotations
 
@@ -6,11 +26,15 @@ import subprocess
 from collections.abc import Sequence
 
 __all__ = [
+    "CaptureLimitExceeded",
+    "CommandFailedError",
     "CuprumError",
     "ForbiddenProgramError",
     "InvalidArgumentError",
+    "NativeUnavailableError",
     "ProgramNotFoundError",
     "SpawnError",
+    "StreamBackendError",
     "TimeoutExpired",
     "UnknownProgramError",
     "WorkingDirectoryError",
@@ -43,6 +67,44 @@ class ProgramNotFoundError(SpawnError, FileNotFoundError):
 
 class WorkingDirectoryError(SpawnError, FileNotFoundError):
     """The working directory requested for the program does not exist."""
+
+
+class CommandFailedError(subprocess.CalledProcessError, CuprumError):
+    """Raised by ``check=True`` / ``CommandResult.check()`` for a non-zero exit.
+
+    A :class:`subprocess.CalledProcessError`: ``returncode``, ``cmd``, ``output``
+    (alias ``stdout``) and ``stderr`` are set.
+    """
+
+    def __str__(self) -> str:
+        program = self.cmd[0] if self.cmd else "?"
+        detail = super().__str__()
+        if isinstance(self.stderr, str) and self.stderr.strip():
+            tail = self.stderr.strip().splitlines()[-1][:200]
+            detail = f"{detail} (stderr: {tail})"
+        return f"{program}: {detail}"
+
+
+class CaptureLimitExceeded(CuprumError):
+    """A stream produced more than ``capture_limit`` bytes and ``on_limit="raise"``.
+
+    ``captured`` holds the first ``limit`` bytes (decoded like a result).
+    """
+
+    def __init__(self, program: str, stream: str, limit: int, captured: str | bytes) -> None:
+        super().__init__(f"{program}: {stream} exceeded the capture limit of {limit} bytes")
+        self.program = program
+        self.stream = stream
+        self.limit = limit
+        self.captured = captured
+
+
+class StreamBackendError(CuprumError, RuntimeError):
+    """The stream strategy asked for cannot be used here."""
+
+
+class NativeUnavailableError(CuprumError, ImportError):
+    """The native extension ``cuprum._streams_rs`` cannot be imported."""
 
 
 class TimeoutExpired(subprocess.TimeoutExpired, CuprumError):

@@ -5,11 +5,11 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from cuprum._core.context import HookRegistration, register_hooks
+from cuprum._core.results import CommandResult
+from cuprum._core.spec import CommandSpec
 
 if TYPE_CHECKING:
     import logging
-
-    from cuprum._api.command import SafeCmd
 
 __all__ = ["logging_hook"]
 
@@ -30,7 +30,7 @@ def logging_hook(
 
     log = logger if logger is not None else logging.getLogger("cuprum")
 
-    def on_start(cmd: SafeCmd) -> None:
+    def on_start(cmd: CommandSpec) -> None:
         if log.isEnabledFor(start_level):
             log.log(
                 start_level,
@@ -40,7 +40,7 @@ def logging_hook(
                 extra={"cuprum_program": cmd.program, "cuprum_argv": cmd.argv_with_program},
             )
 
-    def on_exit(cmd: SafeCmd, result: Any) -> None:
+    def on_exit(cmd: CommandSpec, result: CommandResult[Any]) -> None:
         if not log.isEnabledFor(exit_level):
             return
         stdout_len = len(result.stdout) if result.stdout is not None else 0

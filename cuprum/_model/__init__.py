@@ -1,1 +1,1 @@
-"""Layer 3: plain immutable data describing how to run and what came back."""
+"""Layer 4: immutable run options: ``ExecutionContext`` and the stream targets (``io``)."""

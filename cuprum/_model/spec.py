@@ -1,23 +1,7 @@
-"""The shape of a command as the runtime sees it (``SafeCmd`` satisfies it)."""
+"""Old home of ``CommandSpec``; it lives in :mod:`cuprum._core.spec` now."""
 
 from __future__ import annotations
 
-from typing import Protocol
-
-from cuprum._core.catalogue import ProjectSettings
-from cuprum._core.programs import Program
+from cuprum._core.spec import CommandSpec
 
 __all__ = ["CommandSpec"]
-
-
-class CommandSpec(Protocol):
-    """An allowlisted program with its full argv and owning project."""
-
-    @property
-    def program(self) -> Program: ...
-
-    @property
-    def argv_with_program(self) -> tuple[str, ...]: ...
-
-    @property
-    def project(self) -> ProjectSettings: ...

@@ -11,25 +11,11 @@ import codecs
 from collections.abc import Callable
 from typing import Literal, TextIO
 
-from cuprum._core.errors import CuprumError
+from cuprum._core.errors import CaptureLimitExceeded  # re-exported: defined there
 
 __all__ = ["CaptureLimitExceeded", "LineSplitter", "StreamCollector"]
 
 OnLimit = Literal["truncate", "raise"]
-
-
-class CaptureLimitExceeded(CuprumError):
-    """A stream produced more than ``capture_limit`` bytes and ``on_limit="raise"``.
-
-    ``captured`` holds the first ``limit`` bytes (decoded like a result).
-    """
-
-    def __init__(self, program: str, stream: str, limit: int, captured: str | bytes) -> None:
-        super().__init__(f"{program}: {stream} exceeded the capture limit of {limit} bytes")
-        self.program = program
-        self.stream = stream
-        self.limit = limit
-        self.captured = captured
 
 
 class LineSplitter:

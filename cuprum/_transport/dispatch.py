@@ -11,7 +11,7 @@ import os
 from collections.abc import Awaitable, Callable
 from typing import Literal, Protocol
 
-from cuprum._core.errors import CuprumError
+from cuprum._core.errors import StreamBackendError  # re-exported: defined there
 
 __all__ = [
     "Relay",
@@ -23,10 +23,6 @@ __all__ = [
 
 Strategy = Literal["direct", "python", "rust"]
 ENV_VAR = "CUPRUM_STREAM_BACKEND"
-
-
-class StreamBackendError(CuprumError, RuntimeError):
-    """The stream strategy asked for cannot be used here."""
 
 
 class Relay(Protocol):

@@ -24,6 +24,7 @@ from concurrent_support import (
 
 from cuprum import (
     CommandResult,
+    CommandSpec,
     ConcurrentConfig,
     ExecEvent,
     ExecutionContext,
@@ -65,7 +66,7 @@ async def test_results_in_submission_order(anyio_backend: str, tmp_path: Path) -
     commands.append(echo(str(n - 1)))
     finished: list[int] = []
 
-    def completed(cmd: SafeCmd, result: CommandResult[str]) -> None:
+    def completed(cmd: CommandSpec, result: CommandResult[str]) -> None:
         index = int(str(result.stdout))
         finished.append(index)
         done[index].touch()
@@ -122,10 +123,10 @@ async def test_limited_batches_start_in_submission_order(
     anyio_backend: str, tmp_path: Path, limit: int
 ) -> None:
     log = tmp_path / "log"
-    commands = [shell("-c", f"echo {i} >> '{log}'") for i in range(8)]
+    commands: list[CommandSpec] = [shell("-c", f"echo {i} >> '{log}'") for i in range(8)]
     for _ in range(5):  # trio may run a batch of tasks in reverse: give it chances
         log.unlink(missing_ok=True)
-        begun: list[SafeCmd] = []
+        begun: list[CommandSpec] = []
         with before(begun.append):
             result = await run_concurrent(*commands, config=ConcurrentConfig(concurrency=limit))
         assert result.ok
@@ -254,9 +255,9 @@ async def test_fail_fast_when_everything_succeeds(anyio_backend: str) -> None:
 
 
 async def test_hooks_fire_per_command(anyio_backend: str) -> None:
-    commands = [shell("-c", f"echo out-{i}; exit {i % 2}") for i in range(5)]
-    befores: list[SafeCmd] = []
-    afters: list[tuple[SafeCmd, object]] = []
+    commands: list[CommandSpec] = [shell("-c", f"echo out-{i}; exit {i % 2}") for i in range(5)]
+    befores: list[CommandSpec] = []
+    afters: list[tuple[CommandSpec, object]] = []
     rec = Recorder()
     with before(befores.append), after(lambda c, r: afters.append((c, r))), observe(rec):
         result = await run_concurrent(*commands, config=ConcurrentConfig(concurrency=2))
@@ -341,7 +342,7 @@ async def test_forbidden_command_refuses_the_whole_batch(
     marker = tmp_path / "ran"
     allowed = shell("-c", f"touch '{marker}'")
     forbidden = echo("no")
-    begun: list[SafeCmd] = []
+    begun: list[CommandSpec] = []
     with scoped(ScopeConfig(allowlist=frozenset([allowed.program]))), before(begun.append):
         with pytest.raises(ForbiddenProgramError, match="echo"):
             await run_concurrent(

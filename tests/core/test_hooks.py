@@ -25,8 +25,8 @@ from cuprum import (
     ECHO,
     TRUE,
     CommandResult,
+    CommandSpec,
     ExecEvent,
-    SafeCmd,
     ScopeConfig,
     after,
     before,
@@ -108,10 +108,10 @@ async def test_hooks_receive_the_command_and_its_result() -> None:
     seen: list[tuple[str, object]] = []
     cmd = shell("echo hi; exit 5")
 
-    def on_before(c: SafeCmd) -> None:
+    def on_before(c: CommandSpec) -> None:
         seen.append(("before", c))
 
-    def on_after(c: SafeCmd, result: CommandResult[str]) -> None:
+    def on_after(c: CommandSpec, result: CommandResult[str]) -> None:
         seen.append(("after", (c, result.exit_code, result.stdout)))
 
     with before(on_before), after(on_after):
@@ -125,7 +125,7 @@ async def test_failing_before_hook_propagates_and_nothing_runs(tmp_path: Path) -
     error = BoomError("before")
     later: list[str] = []
 
-    def failing(cmd: SafeCmd) -> None:
+    def failing(cmd: CommandSpec) -> None:
         raise error
 
     with recording() as rec, before(failing), before(lambda cmd: later.append("before")):
@@ -259,7 +259,7 @@ async def test_failing_after_hook_propagates_after_the_process_was_reaped() -> N
     error = BoomError("after")
     states: list[str | None] = []
 
-    def failing(cmd: SafeCmd, result: CommandResult[str]) -> None:
+    def failing(cmd: CommandSpec, result: CommandResult[str]) -> None:
         assert result.pid is not None
         states.append(process_state(result.pid))
         raise error
