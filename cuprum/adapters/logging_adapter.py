@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -100,9 +101,17 @@ def structured_logging_hook(
     return hook
 
 
-# json.dumps escapes C0 controls; these are the other characters str.splitlines()
-# treats as line breaks, escaped so a record always stays on one line.
-_LINE_BREAKS = (("\x85", "\\u0085"), ("\u2028", "\\u2028"), ("\u2029", "\\u2029"))
+# What json.dumps(ensure_ascii=False) leaves raw but a record must not contain: the
+# line breaks of str.splitlines() beyond the C0 controls json escapes (a record stays
+# on one line), and lone surrogates, which output decoded with errors="surrogateescape"
+# carries for its undecodable bytes and which no UTF-8 stream can write. Each becomes
+# the \uXXXX escape ensure_ascii=True would write for it.
+_UNWRITABLE = re.compile("[\x85\u2028\u2029\ud800-\udfff]")
+
+
+def _json_escape(match: re.Match[str]) -> str:
+    return f"\\u{ord(match.group()):04x}"
+
 
 # Attributes every LogRecord has; whatever else a record carries came from `extra`.
 _STANDARD = frozenset(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {
@@ -120,6 +129,12 @@ class JsonLoggingFormatter(logging.Formatter):
     Values JSON cannot represent are written with ``str()``. Non-ASCII text is
     kept as is (``ensure_ascii=True`` escapes it); any character that could split
     the line is escaped either way.
+
+    Every line is valid UTF-8, so a handler with ``encoding="utf-8"`` never drops a
+    record. A lone surrogate (how ``errors="surrogateescape"`` decoding keeps a byte
+    that is not UTF-8) is written as the JSON escape ``\\udcXX``, as
+    ``ensure_ascii=True`` writes it: ``json.loads`` gives back the very same string,
+    so ``value.encode("utf-8", "surrogateescape")`` recovers the program's bytes.
     """
 
     def __init__(self, *, extra_fields: tuple[str, ...] = (), ensure_ascii: bool = False) -> None:
@@ -158,8 +173,6 @@ class JsonLoggingFormatter(logging.Formatter):
         if record.stack_info:
             payload["stack"] = self.formatStack(record.stack_info)
         text = self._encoder.encode(payload)
-        if not self._ensure_ascii:
-            for char, escape in _LINE_BREAKS:
-                if char in text:
-                    text = text.replace(char, escape)
+        if not self._ensure_ascii and not text.isascii():
+            text = _UNWRITABLE.sub(_json_escape, text)
         return text
