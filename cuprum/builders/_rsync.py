@@ -17,12 +17,17 @@ class RsyncOptions:
     ``archive`` (``--archive``): recurse and keep permissions, times, links.
     ``delete`` (``--delete``): remove destination files absent from the source.
     ``dry_run`` (``--dry-run``), ``checksum`` (``--checksum``), ``compress``
-    (``--compress``), ``verbose`` (``--verbose``). ``exclude``: patterns, each
-    passed as ``--exclude=PATTERN``. ``copy_contents`` (default on): a trailing
-    ``/`` is added to the source so the destination mirrors the source
-    directory's contents; turn it off to copy the source itself (a file, or a
-    directory created inside the destination). ``allow_relative``: accept
-    relative source and destination paths.
+    (``--compress``), ``verbose`` (``--verbose``).
+
+    ``exclude``: patterns, each passed as the filter rule ``--filter=- PATTERN``, so
+    a pattern only ever excludes (and, with ``delete``, protects) what it matches:
+    rsync's rule syntax in it (``!``, ``+ X``, ``- X``, ``P X``, merge rules) is
+    not interpreted. No pattern may be empty or hold a NUL or a line break.
+
+    ``copy_contents`` (default on): a trailing ``/`` is added to the source so the
+    destination mirrors the source directory's contents; turn it off to copy the
+    source itself (a file, or a directory created inside the destination).
+    ``allow_relative``: accept relative source and destination paths.
     """
 
     archive: bool = True
@@ -36,15 +41,7 @@ class RsyncOptions:
     allow_relative: bool = False
 
     def __post_init__(self) -> None:
-        if isinstance(self.exclude, str):
-            raise InvalidArgumentError("RsyncOptions.exclude is a tuple of patterns, not a str")
-        for pattern in self.exclude:
-            if not isinstance(pattern, str) or not pattern:
-                raise InvalidArgumentError(f"invalid rsync exclude pattern {pattern!r}")
-            if "\x00" in pattern or "\n" in pattern or "\r" in pattern:
-                raise InvalidArgumentError(
-                    f"rsync exclude pattern contains a NUL or line break: {pattern!r}"
-                )
+        object.__setattr__(self, "exclude", _patterns("exclude", self.exclude))
 
     def flags(self) -> list[str]:
         """The option words these settings stand for, in a fixed order."""
@@ -59,8 +56,37 @@ class RsyncOptions:
         ):
             if enabled:
                 flags.append(flag)
-        flags += [f"--exclude={pattern}" for pattern in self.exclude]
+        flags += [_exclude_rule(pattern) for pattern in self.exclude]
         return flags
+
+
+def _patterns(field: str, patterns: object) -> tuple[str, ...]:
+    """``patterns`` as a tuple, each checked; the error names rsync and the field."""
+    if isinstance(patterns, str) or not isinstance(patterns, tuple | list):
+        raise InvalidArgumentError(
+            f"rsync: RsyncOptions.{field} is a tuple of patterns, not {type(patterns).__name__}"
+        )
+    for index, pattern in enumerate(patterns):
+        where = f"rsync: RsyncOptions.{field}[{index}]"
+        if not isinstance(pattern, str):
+            raise InvalidArgumentError(f"{where} is {type(pattern).__name__}, not str")
+        if not pattern:
+            raise InvalidArgumentError(f"{where} is an empty pattern")
+        if "\x00" in pattern or "\n" in pattern or "\r" in pattern:
+            raise InvalidArgumentError(f"{where} contains a NUL or line break: {pattern!r}")
+    return tuple(patterns)
+
+
+def _exclude_rule(pattern: str) -> str:
+    """The filter rule that excludes ``pattern`` and does nothing else.
+
+    ``--exclude=PATTERN`` is not that: rsync reads a lone ``!`` in it as "clear the
+    rules so far" and a leading ``+ `` or ``- `` as a rule of that kind, so with
+    ``--delete`` the files earlier excludes protect would be deleted. In a ``-`` rule
+    everything after the one space is the pattern, verbatim: ``- !`` excludes a
+    file named ``!``.
+    """
+    return f"--filter=- {pattern}"
 
 
 def _local(path: SafePath) -> str:

@@ -92,8 +92,8 @@ def test_rsync_flags_and_operands() -> None:
         "--checksum",
         "--compress",
         "--verbose",
-        "--exclude=*.tmp",
-        "--exclude=-odd",
+        "--filter=- *.tmp",
+        "--filter=- -odd",
         "--",
         "/src/",
         "/dest",
@@ -183,7 +183,7 @@ def test_a_relative_safe_path_is_honoured_without_allow_relative() -> None:
 
 # -- no value becomes an option ----------------------------------------------------
 
-OPTION_VALUES = ("--file=", "--directory=", "--exclude=", "--untracked-files=")
+OPTION_VALUES = ("--file=", "--directory=", "--filter=- ", "--untracked-files=")
 FIXED_FLAGS = {
     "--",
     "-b",
