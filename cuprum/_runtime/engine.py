@@ -551,7 +551,7 @@ class _Run:
         if after_hooks:
             for stage, result in zip(self.stages, results, strict=True):
                 for hook in reversed(after_hooks):
-                    hook(stage.cmd, result)  # type: ignore[arg-type]
+                    hook(stage.cmd, result)
         return results, self.failure_index
 
     def _emit_exits(self) -> None:
@@ -727,5 +727,5 @@ async def run_stages(req: RunRequest) -> tuple[tuple[CommandResult[Any], ...], i
     if policy.before_hooks:
         for cmd in req.stages:
             for hook in policy.before_hooks:
-                hook(cmd)  # type: ignore[arg-type]
+                hook(cmd)
     return await _Run(req, strategy).execute()
