@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 import anyio
+import anyio.lowlevel
 
 from cuprum._core.events import ErrorKind
 from cuprum._model.io import Stream
@@ -323,6 +324,12 @@ async def run_stages(
     )
     if on_spawned is None:
         _refuse_pipes(req)
+    # Inside a scope that is already cancelled nothing starts, like anyio's and
+    # trio's run_process: no before hook, no event, no process. (On trio a
+    # deadline that has passed cancels only at the next checkpoint, hence the
+    # deadline test rather than checkpoint_if_cancelled.)
+    if anyio.current_effective_deadline() <= anyio.current_time():
+        await anyio.lowlevel.checkpoint()
     if policy.before_hooks:
         for cmd in req.stages:
             for hook in policy.before_hooks:
