@@ -7,7 +7,7 @@ from pathlib import Path
 import anyio
 import pytest
 
-from cuprum import observe
+from cuprum import Pipeline, observe
 
 from .pipeline_support import Recorder, shell
 
@@ -21,9 +21,8 @@ async def test_pipeline_in_a_cancelled_scope_starts_nothing(
     if stream_backend == "direct" and stage_events:
         pytest.skip("direct cannot serve stage_events=True")
     markers = [tmp_path / f"stage-{i}" for i in range(3)]
-    pipeline = shell("-c", 'touch "$1"; cat', "sh", str(markers[0]))
-    for marker in markers[1:]:
-        pipeline = pipeline | shell("-c", 'touch "$1"; cat', "sh", str(marker))
+    first, *rest = (shell("-c", 'touch "$1"; cat', "sh", str(marker)) for marker in markers)
+    pipeline = Pipeline((first, *rest))
     rec = Recorder()
     with observe(rec), anyio.move_on_after(0) as scope:
         await pipeline.run(stage_events=stage_events)
