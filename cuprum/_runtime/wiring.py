@@ -11,6 +11,7 @@ never starts leaks nothing.
 from __future__ import annotations
 
 import contextlib
+import errno
 import functools
 import os
 import subprocess
@@ -18,6 +19,7 @@ import sys
 from collections.abc import AsyncIterable, Callable
 from typing import Any, Literal, TextIO
 
+from cuprum._core.errors import SpawnError
 from cuprum._model.io import AppendTo, Stream
 from cuprum._runtime.pipes import drain_nonblocking
 from cuprum._runtime.request import RunRequest
@@ -36,6 +38,7 @@ from cuprum._transport.pipes import (
 __all__ = ["Plan", "wire"]
 
 StdinFeed = bytes | AsyncIterable[bytes]
+_OUT_OF_FDS = (errno.EMFILE, errno.ENFILE)
 
 
 class Plan:
@@ -51,9 +54,11 @@ class Plan:
         "pipe_stdout",
         "readers",
         "stage_fds",
+        "wiring",
     )
 
     def __init__(self, count: int) -> None:
+        self.wiring = 0  # the stage being wired: a failure names its program
         #: Per stage: the child's stdin, stdout and stderr.
         self.stage_fds: list[list[int]] = [[subprocess.DEVNULL] * 3 for _ in range(count)]
         self.child_fds: list[int] = []  # ours to close once every stage is spawned
@@ -141,6 +146,7 @@ def wire(
     try:
         plan.stage_fds[0][0] = _stdin(plan, req, stages[0])
         for index in range(len(stages) - 1):
+            plan.wiring = index
             hop = open_hop(strategy, functools.partial(on_let_go, index))
             plan.hops.append(hop)
             plan.stage_fds[index][1] = hop.upstream_fd
@@ -148,11 +154,17 @@ def wire(
             if hop.relayed and req.stage_events and observed:
                 stages[index].stdout = _collector(req, stages[index], "stdout", None, tap=True)
         wants_pipe = req.capture or req.echo or observed
+        plan.wiring = len(stages) - 1
         stdout = _stdout(plan, req, stages[-1], wants_pipe=wants_pipe, observed=observed)
         plan.stage_fds[-1][1] = stdout
         _stderr(plan, req, stages, stdout, wants_pipe=wants_pipe)
-    except BaseException:
+    except BaseException as exc:
         plan.close_all()
+        if isinstance(exc, OSError) and exc.errno in _OUT_OF_FDS:
+            # No fd left for a pipe or a file: the program cannot start, as when
+            # the OS refuses the spawn itself for the same reason.
+            program = stages[plan.wiring].cmd.program
+            raise SpawnError(exc.errno, f"{program}: cannot start: {exc.strerror}") from exc
         raise
     return plan
 
@@ -256,6 +268,7 @@ def _stderr(
         if shared is not None:
             fds[2] = shared
             continue
+        plan.wiring = stage.index
         r, w = make_pipe()
         fds[2] = plan.child(w)
         stage.stderr = _collector(req, stage, "stderr", req.context.stderr_sink or sys.stderr)
