@@ -8,7 +8,8 @@ Every case moves N MiB (default 1024) from ``head -c N /dev/zero`` to ``cat``
 
 * ``direct``: one kernel pipe between the two processes (the ceiling);
 * ``pump splice``: ``head`` -> pipe -> ``rust_pump_stream`` -> pipe -> ``cat``;
-* ``pump copy``: the same with the read/write fallback forced (``_mode="copy"``);
+* ``pump copy``: the same with the read/write fallback forced
+  (the extension's private ``_pump_in_mode("copy", ...)``);
 * ``rust_relay``: the same through ``cuprum._transport.rust.rust_relay`` (asyncio);
 * ``rust_relay+tap``: ``rust_relay`` with ``on_chunk``: the parent sees every byte;
 * ``python_relay+tap``: the pure-Python relay with ``on_chunk``, when importable.
@@ -148,9 +149,9 @@ def _through_parent(
 
 
 def pump_case(mode: Literal["auto", "splice", "copy"]) -> Callable[[int, int, float], Sample]:
-    from cuprum._rust_backend import pump
+    from cuprum._transport.native import module
 
-    native = pump()
+    native = module()._pump_in_mode
 
     def run(nbytes: int, pipe_size: int, timeout: float) -> Sample:
         def move(reader: int, writer: int, deadline: float) -> int:
@@ -158,7 +159,7 @@ def pump_case(mode: Literal["auto", "splice", "copy"]) -> Callable[[int, int, fl
             timer = threading.Timer(max(0.0, deadline - time.monotonic()), os.write, (stop_w, b"x"))
             timer.start()
             try:
-                return native(reader, writer, buffer_size=pipe_size, stop_fd=stop_r, _mode=mode)
+                return int(native(mode, reader, writer, buffer_size=pipe_size, stop_fd=stop_r))
             except InterruptedError:
                 raise CaseTimeout from None
             finally:
@@ -227,7 +228,7 @@ def cases(quick: bool) -> list[Case]:
     """
     from _harness import Case, skipped
 
-    from cuprum._rust_backend import is_available
+    from cuprum._transport.native import is_available
 
     if not is_available():
         reason = "native extension not installed"

@@ -135,7 +135,7 @@ def __dir__() -> list[str]:
 def is_rust_available() -> bool:
     """Whether the optional native extension is installed; never raises."""
     try:
-        from cuprum._rust_backend import is_available
+        from cuprum._transport.native import is_available
 
         return is_available()
     except Exception:

@@ -15,7 +15,7 @@ def anyio_backend(request: pytest.FixtureRequest) -> str:
 
 def _native_available() -> bool:
     try:
-        from cuprum._rust_backend import is_available
+        from cuprum._transport.native import is_available
     except ImportError:
         return False
     return is_available()

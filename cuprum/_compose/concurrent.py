@@ -52,6 +52,73 @@ def _unfinished(cmd: CommandSpec, outcome: Outcome) -> CommandResult[Any]:
     )
 
 
+class _Batch:
+    """The state of one :func:`run_concurrent` call: results, scopes, fail-fast."""
+
+    def __init__(self, commands: tuple[CommandSpec, ...], cfg: ConcurrentConfig) -> None:
+        policy = current_context()
+        # The whole batch is refused before anything runs, as a single command is.
+        for cmd in commands:
+            policy.check_permitted(cmd.program)
+        self.commands = commands
+        self.cfg = cfg
+        self.results: list[CommandResult[Any] | None] = [None] * len(commands)
+        self.requests = [
+            build_request(
+                (cmd,),
+                capture=cfg.capture,
+                echo=cfg.echo,
+                context=cfg.context,
+                timeout=None,
+                policy=policy,
+            )
+            for cmd in commands
+        ]
+        self.scopes = [anyio.CancelScope() for _ in commands]
+        self.limiter = anyio.CapacityLimiter(cfg.concurrency) if cfg.concurrency else None
+        self.stopping = False
+
+    def keeper(self, index: int) -> Callable[[tuple[CommandResult[Any], ...]], None]:
+        """The engine's ``on_cancelled``: keep what a cancelled command had (its pid,
+        exit status and output so far)."""
+
+        def keep(salvaged: tuple[CommandResult[Any], ...]) -> None:
+            self.results[index] = salvaged[0]
+
+        return keep
+
+    async def one(self, index: int, slot: object | None) -> None:
+        """Run command ``index`` (let in under ``slot``); fail fast if it fails."""
+        started = False
+        try:
+            with self.scopes[index]:
+                if self.stopping:  # fail-fast began after this command was let in
+                    return
+                started = True
+                request = self.requests[index]
+                (result,), _ = await run_stages(request, on_cancelled=self.keeper(index))
+                self.results[index] = result
+                if self.cfg.fail_fast and not result.ok and not self.stopping:
+                    self.stopping = True
+                    for i, scope in enumerate(self.scopes):
+                        if i != index:
+                            scope.cancel()
+        finally:
+            if self.limiter is not None:
+                self.limiter.release_on_behalf_of(slot)
+        if self.results[index] is None:
+            outcome: Outcome = "cancelled" if started else "not_started"
+            self.results[index] = _unfinished(self.commands[index], outcome)
+
+    def outcome(self) -> ConcurrentResult[Any]:
+        return ConcurrentResult(
+            tuple(
+                result if result is not None else _unfinished(self.commands[i], "not_started")
+                for i, result in enumerate(self.results)
+            )
+        )
+
+
 async def run_concurrent(
     *commands: CommandSpec, config: ConcurrentConfig | None = None
 ) -> ConcurrentResult[Any]:
@@ -66,71 +133,16 @@ async def run_concurrent(
     if not commands:
         await anyio.lowlevel.checkpoint()  # a checkpoint, like any async call
         return ConcurrentResult(())
-    policy = current_context()
-    # The whole batch is refused before anything runs, as a single command is.
-    for cmd in commands:
-        policy.check_permitted(cmd.program)
-    results: list[CommandResult[Any] | None] = [None] * len(commands)
-
-    def keeper(index: int) -> Callable[[tuple[CommandResult[Any], ...]], None]:
-        """Keep what a cancelled command had: its pid, exit status and output so far."""
-
-        def keep(salvaged: tuple[CommandResult[Any], ...]) -> None:
-            results[index] = salvaged[0]
-
-        return keep
-
-    requests = [
-        build_request(
-            (cmd,),
-            capture=cfg.capture,
-            echo=cfg.echo,
-            context=cfg.context,
-            timeout=None,
-            policy=policy,
-            on_cancelled=keeper(index),
-        )
-        for index, cmd in enumerate(commands)
-    ]
-    scopes: list[anyio.CancelScope] = [anyio.CancelScope() for _ in commands]
-    limiter = anyio.CapacityLimiter(cfg.concurrency) if cfg.concurrency else None
-    stopping = False
-
-    async def one(index: int, slot: object | None) -> None:
-        nonlocal stopping
-        started = False
-        try:
-            with scopes[index]:
-                if stopping:  # fail-fast began after this command was let in
-                    return
-                started = True
-                (result,), _ = await run_stages(requests[index])
-                results[index] = result
-                if cfg.fail_fast and not result.ok and not stopping:
-                    stopping = True
-                    for i, scope in enumerate(scopes):
-                        if i != index:
-                            scope.cancel()
-        finally:
-            if limiter is not None:
-                limiter.release_on_behalf_of(slot)
-        if results[index] is None:
-            results[index] = _unfinished(commands[index], "cancelled" if started else "not_started")
-
+    batch = _Batch(commands, cfg)
     try:
-        await _admit(one, len(commands), limiter, lambda: stopping)
+        await _admit(batch.one, len(commands), batch.limiter, lambda: batch.stopping)
     except BaseExceptionGroup as group:
         # One failing command (say a program missing from PATH) surfaces as itself,
         # as it would from cmd.run(), not wrapped in a group.
         if len(group.exceptions) == 1:
             raise group.exceptions[0] from None
         raise
-    return ConcurrentResult(
-        tuple(
-            result if result is not None else _unfinished(commands[i], "not_started")
-            for i, result in enumerate(results)
-        )
-    )
+    return batch.outcome()
 
 
 async def _admit(

@@ -18,14 +18,15 @@ from contextlib import asynccontextmanager
 from typing import Any, Generic, TypeVar
 
 import anyio
+import anyio.abc
 import anyio.lowlevel
 
-from cuprum._model.io import StreamEnds
+from cuprum._model.io import Stream
 from cuprum._model.results import CommandResult, PipelineResult
-from cuprum._runtime.engine import run_stages
-from cuprum._runtime.pipes import READ_SIZE, write_all
+from cuprum._runtime.engine import Spawned, run_stages
 from cuprum._runtime.request import RunRequest
-from cuprum._runtime.streams import StreamCollector
+from cuprum._runtime.streams import LineSplitter, StreamCollector
+from cuprum._transport.pipes import READ_SIZE, write_all
 
 __all__ = ["StreamHandle", "open_stream"]
 
@@ -46,7 +47,9 @@ class StreamHandle(Generic[R]):
     def __init__(self, request: RunRequest, wrap: Any) -> None:
         self._request = request
         self._wrap = wrap
-        self._ends = request.ends or StreamEnds()
+        self._spawned = Spawned(pids=())  # until the run has started
+        self._stdin_fd: int | None = None
+        self._stdout_fd: int | None = None
         self._done = anyio.Event()
         self._result: R | None = None
         self._error: BaseException | None = None
@@ -54,35 +57,52 @@ class StreamHandle(Generic[R]):
         self._eof = False
         # Line state shared by every stdout_lines()/stdout_batches() iterator.
         self._decoder: codecs.IncrementalDecoder | None = None
-        self._partial = ""  # the current line, not yet terminated
+        self._lines = LineSplitter()  # holds the current line, not yet terminated
         self._ready: Iterator[str] = iter(())  # complete lines not yet delivered
 
     # -- the background run ---------------------------------------------------
 
+    def _attach(self, spawned: Spawned) -> None:
+        """The engine's ``on_spawned``: the run's pids and our ends of its pipes."""
+        self._spawned = spawned
+        self._stdin_fd, self._stdout_fd = spawned.stdin_fd, spawned.stdout_fd
+
     async def _run(self, *, task_status: anyio.abc.TaskStatus[None]) -> None:
-        try:
+        """The run, in the block's task group; ``started`` once it has spawned.
+
+        An error before that (refused, failed to start) is raised by ``tg.start``
+        itself; a later one is kept for :meth:`wait` or the end of the block.
+        """
+
+        def on_spawned(spawned: Spawned) -> None:
+            self._attach(spawned)
             task_status.started()
-            results, failure = await run_stages(self._request)
+
+        try:
+            results, failure = await run_stages(self._request, on_spawned=on_spawned)
             self._result = self._wrap(results, failure)
         except anyio.get_cancelled_exc_class():
             raise
-        except BaseException as exc:  # surfaced by wait() or when the block exits
-            self._error = exc
+        except BaseException as exc:
+            if not self._spawned.pids:
+                raise
+            self._error = exc  # surfaced by wait() or when the block exits
         finally:
             self._done.set()
 
     @property
     def pids(self) -> tuple[int, ...]:
         """The pid of each stage, once started."""
-        return self._ends.pids
+        return self._spawned.pids
 
     # -- stdout ---------------------------------------------------------------
 
     async def _read(self) -> bytes:
         """The next chunk of stdout (``b""`` at EOF); awaits data with anyio."""
-        fd = self._ends.stdout_fd
+        fd = self._stdout_fd
         if fd is None or self._eof:
             return b""
+        observer = self._spawned.stdout_events
         while True:
             try:
                 data = os.read(fd, READ_SIZE)
@@ -91,11 +111,11 @@ class StreamHandle(Generic[R]):
                 continue
             if not data:
                 self._eof = True
-                if self._ends.observer is not None:
-                    self._ends.observer.close()
+                if observer is not None:
+                    observer.close()
                 return b""
-            if self._ends.observer is not None:
-                self._ends.observer.feed(data)
+            if observer is not None:
+                observer.feed(data)
             return data
 
     async def stdout_chunks(self) -> AsyncIterator[bytes]:
@@ -115,8 +135,7 @@ class StreamHandle(Generic[R]):
     def _held_text_as_bytes(self) -> bytes:
         """Hand back what the line readers hold (re-encoded) and reset their state."""
         decoder, self._decoder = self._decoder, None
-        text = "".join([f"{line}\n" for line in self._ready]) + self._partial
-        self._partial = ""
+        text = "".join([f"{line}\n" for line in self._ready]) + self._lines.take_partial()
         ctx = self._request.context
         undecoded = decoder.getstate()[0] if decoder is not None else b""
         return text.encode(ctx.encoding, ctx.errors) + undecoded
@@ -127,13 +146,10 @@ class StreamHandle(Generic[R]):
         if decoder is None:
             ctx = self._request.context
             decoder = self._decoder = codecs.getincrementaldecoder(ctx.encoding)(ctx.errors)
-        lines = (self._partial + decoder.decode(data, final=not data)).split("\n")
-        self._partial = lines.pop()
-        return lines
+        return self._lines.split(decoder.decode(data, final=not data))
 
     def _take_partial(self) -> str:
-        tail, self._partial = self._partial, ""
-        return tail
+        return self._lines.take_partial()
 
     async def stdout_batches(self) -> AsyncIterator[list[str]]:
         """Lists of the complete lines (without newlines) read so far; the fastest form."""
@@ -178,7 +194,7 @@ class StreamHandle(Generic[R]):
 
         Raises ``BrokenPipeError`` if the child has closed its stdin.
         """
-        fd = self._ends.stdin_fd
+        fd = self._stdin_fd
         if fd is None:
             raise RuntimeError("write() needs the stream started with stdin=PIPE")
         payload = data.encode(self._request.context.encoding) if isinstance(data, str) else data
@@ -187,7 +203,7 @@ class StreamHandle(Generic[R]):
 
     async def close_stdin(self) -> None:
         """Close the child's stdin so it sees EOF."""
-        fd, self._ends.stdin_fd = self._ends.stdin_fd, None
+        fd, self._stdin_fd = self._stdin_fd, None
         if fd is not None:
             os.close(fd)
         await anyio.lowlevel.checkpoint()
@@ -238,33 +254,26 @@ class StreamHandle(Generic[R]):
         return dataclasses.replace(result, stdout=value, stdout_truncated=cut)
 
     def _close_fds(self) -> None:
-        for name in ("stdout_fd", "stdin_fd"):
-            fd = getattr(self._ends, name)
+        for fd in (self._stdout_fd, self._stdin_fd):
             if fd is not None:
-                setattr(self._ends, name, None)
                 with contextlib.suppress(OSError):
                     os.close(fd)
+        self._stdout_fd = self._stdin_fd = None
 
 
 @asynccontextmanager
 async def open_stream(request: RunRequest, wrap: Any) -> AsyncIterator[StreamHandle[Any]]:
     """Start ``request`` and yield its handle; tear down whatever still runs on exit."""
-    request = dataclasses.replace(request, ends=StreamEnds())
+    request = dataclasses.replace(request, stdout=Stream.PIPE)
     handle: StreamHandle[Any] = StreamHandle(request, wrap)
-    # The run task never raises (it keeps its error for wait()), so a group out of
-    # the task group holds just what the block (or the start-up) raised: re-raise
-    # that exception itself, as run() would, rather than a group wrapping it.
+    # The run task keeps a later error for wait(), so a group out of the task
+    # group holds just what the block (or the start-up) raised: re-raise that
+    # exception itself, as run() would, rather than a group wrapping it.
     sole: BaseException | None = None
     try:
         async with anyio.create_task_group() as tg:
+            # Returns once every stage runs; refused or failed to start, it raises.
             await tg.start(handle._run)
-            # Wait until the run has spawned (or failed) before handing out the handle.
-            # Spawning is synchronous inside the run task, so this loops once or twice.
-            while not request.ends.pids and not handle._done.is_set():  # type: ignore[union-attr]
-                await anyio.lowlevel.checkpoint()
-            if handle._error is not None:  # refused or failed to start: nothing to stream
-                handle._raised = True
-                raise handle._error
             try:
                 yield handle
             finally:

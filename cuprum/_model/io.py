@@ -6,7 +6,7 @@ import enum
 import os
 from collections.abc import AsyncIterable
 from dataclasses import dataclass
-from typing import BinaryIO, Final, Literal, Protocol, TypeAlias
+from typing import BinaryIO, Final, Literal, TypeAlias
 
 __all__ = [
     "DEVNULL",
@@ -18,7 +18,6 @@ __all__ = [
     "Redirect",
     "StderrTarget",
     "StdinSource",
-    "StreamEnds",
     "Stream",
 ]
 
@@ -44,7 +43,8 @@ INHERIT: Final = Stream.INHERIT
 STDOUT: Final = Stream.STDOUT
 """``stderr=STDOUT`` merges stderr into stdout, like ``2>&1``."""
 PIPE: Final = Stream.PIPE
-"""``stdin=PIPE`` (streaming only): the handle writes the child's stdin."""
+"""``stdin=PIPE`` (streaming only): the handle writes the child's stdin (and a stream
+handle's own request reads stdout with ``stdout=PIPE``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,26 +74,4 @@ StdinSource: TypeAlias = (
 backpressure); ``DEVNULL`` (the default), ``INHERIT``, or ``PIPE`` when streaming."""
 
 OnLimit = Literal["truncate", "raise"]
-
-
-class StreamEnds:
-    """The parent's ends of a streamed run, filled in by the runtime after spawning.
-
-    The streaming handle owns ``stdout_fd`` and ``stdin_fd`` (and closes them);
-    ``observer`` (with ``feed(bytes)`` and ``close()``) is set when observe hooks
-    want stdout line events.
-    """
-
-    __slots__ = ("observer", "pids", "stdin_fd", "stdout_fd")
-
-    def __init__(self) -> None:
-        self.stdout_fd: int | None = None
-        self.stdin_fd: int | None = None
-        self.pids: tuple[int, ...] = ()
-        self.observer: _Observer | None = None
-
-
-class _Observer(Protocol):
-    def feed(self, data: bytes, /) -> None: ...
-
-    def close(self) -> None: ...
+"""What a stream over ``capture_limit`` does: keep the first bytes, or stop the run."""

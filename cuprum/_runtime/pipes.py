@@ -1,9 +1,10 @@
-"""OS pipes: creation, sizing and non-blocking reads/writes awaited with anyio."""
+"""Reading a run's output pipes: one epoll set for all of them, awaited with anyio.
+
+Making, sizing and writing pipes is the transport's (:mod:`cuprum._transport.pipes`).
+"""
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import os
 import select
 from collections.abc import Callable, Collection, Mapping
@@ -11,47 +12,9 @@ from collections.abc import Callable, Collection, Mapping
 import anyio
 import anyio.lowlevel
 
-__all__ = [
-    "PIPE_SIZE",
-    "drain_nonblocking",
-    "make_pipe",
-    "read_outputs",
-    "set_nonblocking",
-    "write_all",
-]
+from cuprum._transport.pipes import DEFAULT_PIPE_SIZE, PIPE_SIZE, READ_SIZE, grow_pipe
 
-_F_SETPIPE_SZ = getattr(fcntl, "F_SETPIPE_SZ", 1031)
-
-
-def _pipe_max_size() -> int:
-    try:
-        with open("/proc/sys/fs/pipe-max-size", encoding="ascii") as f:
-            return int(f.read())
-    except (OSError, ValueError):
-        return 1 << 20
-
-
-PIPE_SIZE = min(1 << 20, _pipe_max_size())
-"""Capacity requested for data pipes: 1 MiB (or the system's maximum if lower).
-A default 64 KiB pipe makes the writer and reader take turns four times as often."""
-
-READ_SIZE = 1 << 20
-_DEFAULT_PIPE_SIZE = 65536  # Linux's default pipe capacity
-
-
-def make_pipe(*, size: int | None = None) -> tuple[int, int]:
-    """A close-on-exec pipe ``(read_fd, write_fd)``, enlarged to ``size`` when possible."""
-    read_fd, write_fd = os.pipe2(os.O_CLOEXEC)
-    if size:
-        # Refused above the per-user limit (EPERM) or off Linux: keep the default.
-        with contextlib.suppress(OSError):
-            fcntl.fcntl(write_fd, _F_SETPIPE_SZ, size)
-    return read_fd, write_fd
-
-
-def set_nonblocking(fd: int) -> None:
-    """Put our end of a pipe in non-blocking mode (the child's end is unaffected)."""
-    os.set_blocking(fd, False)
+__all__ = ["drain_nonblocking", "read_outputs"]
 
 
 async def read_outputs(
@@ -100,10 +63,9 @@ async def read_outputs(
                     del pending[fd]
                     on_eof(fd)
                     continue
-                if fd in growing and len(data) >= _DEFAULT_PIPE_SIZE:
+                if fd in growing and len(data) >= DEFAULT_PIPE_SIZE:
                     growing.discard(fd)
-                    with contextlib.suppress(OSError):
-                        fcntl.fcntl(fd, _F_SETPIPE_SZ, PIPE_SIZE)
+                    grow_pipe(fd, PIPE_SIZE)
                 pending[fd](data)
             if pending:
                 await anyio.lowlevel.checkpoint()
@@ -122,20 +84,3 @@ def drain_nonblocking(fd: int, sink: Callable[[bytes], object]) -> None:
         if not data:
             return
         sink(data)
-
-
-async def write_all(fd: int, data: bytes | memoryview) -> int:
-    """Write all of ``data`` to a non-blocking ``fd``; returns bytes written.
-
-    Stops early (returning the count so far) when the reader has gone (EPIPE).
-    """
-    view = memoryview(data)
-    written = 0
-    while written < len(view):
-        try:
-            written += os.write(fd, view[written:])
-        except BlockingIOError:
-            await anyio.wait_writable(fd)
-        except BrokenPipeError:
-            return written
-    return written

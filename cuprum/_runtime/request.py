@@ -1,18 +1,19 @@
-"""``RunRequest``: everything one run needs, built from ``run()`` keyword arguments."""
+"""``RunRequest``: everything one run needs, built from ``run()`` keyword arguments.
+
+A request is a value: the engine reads it and never writes to it. What a caller
+needs back from a run while it is going on comes through the engine's callbacks
+(:func:`cuprum._runtime.engine.run_stages`).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from cuprum._core.context import CuprumContext, current_context
 from cuprum._model.execution import ExecutionContext
-from cuprum._model.io import OnLimit, StreamEnds
+from cuprum._model.io import OnLimit
 from cuprum._model.spec import CommandSpec
-
-if TYPE_CHECKING:
-    from cuprum._model.results import CommandResult
 
 __all__ = ["RunRequest", "build_request", "resolve_timeout"]
 
@@ -34,10 +35,6 @@ class RunRequest:
     capture_limit: int | None = None
     on_limit: OnLimit = "truncate"
     stage_events: bool = False
-    ends: StreamEnds | None = None
-    #: Called with what a cancelled run had (pids, exit statuses after the
-    #: teardown, output so far) before the cancellation propagates.
-    on_cancelled: Callable[[tuple[CommandResult[Any], ...]], None] | None = None
 
 
 _DEFAULT_CONTEXT = ExecutionContext()
@@ -69,8 +66,6 @@ def build_request(
     on_limit: OnLimit = "truncate",
     stage_events: bool = False,
     policy: CuprumContext | None = None,
-    ends: StreamEnds | None = None,
-    on_cancelled: Callable[[tuple[CommandResult[Any], ...]], None] | None = None,
 ) -> RunRequest:
     """Resolve defaults against the current context once, at the call site."""
     if capture_limit is not None and capture_limit < 0:
@@ -93,6 +88,4 @@ def build_request(
         capture_limit=capture_limit,
         on_limit=on_limit,
         stage_events=stage_events,
-        ends=ends,
-        on_cancelled=on_cancelled,
     )

@@ -12,7 +12,7 @@ from collections.abc import AsyncIterable
 import anyio
 
 from cuprum._runtime.child import ChildProcess
-from cuprum._runtime.pipes import write_all
+from cuprum._transport.pipes import write_all
 
 __all__ = ["feed_bytes", "feed_iterable"]
 

@@ -9,33 +9,35 @@ from __future__ import annotations
 
 import codecs
 from collections.abc import Callable
-from typing import Literal, TextIO
+from typing import TextIO
 
 from cuprum._core.errors import CaptureLimitExceeded  # re-exported: defined there
+from cuprum._model.io import OnLimit
 
 __all__ = ["CaptureLimitExceeded", "LineSplitter", "StreamCollector"]
 
-OnLimit = Literal["truncate", "raise"]
-
 
 class LineSplitter:
-    """Turns decoded text into whole lines (without the newline) for ``emit``.
+    """Turns decoded text into whole lines (without the newline).
 
-    Lines of any length are delivered whole; the last unterminated line is
-    delivered by :meth:`close`.
+    :meth:`split` returns the lines a piece of text completes (the stream handle
+    hands them out in batches); :meth:`feed` passes each to ``emit`` (line
+    events). Lines of any length are delivered whole; the last unterminated line
+    is kept until :meth:`take_partial` or :meth:`close`.
     """
 
     __slots__ = ("_emit", "_pending")
 
-    def __init__(self, emit: Callable[[str], None]) -> None:
+    def __init__(self, emit: Callable[[str], None] | None = None) -> None:
         self._emit = emit
         self._pending: list[str] = []
 
-    def feed(self, text: str) -> None:
+    def split(self, text: str) -> list[str]:
+        """The lines ``text`` completes; an unterminated rest is kept for later."""
         if "\n" not in text:
             if text:
                 self._pending.append(text)
-            return
+            return []
         lines = text.split("\n")
         if self._pending:
             self._pending.append(lines[0])
@@ -44,14 +46,25 @@ class LineSplitter:
         tail = lines.pop()
         if tail:
             self._pending.append(tail)
+        return lines
+
+    def feed(self, text: str) -> None:
+        """Pass each line ``text`` completes to ``emit``."""
         emit = self._emit
-        for line in lines:
+        assert emit is not None
+        for line in self.split(text):
             emit(line)
 
+    def take_partial(self) -> str:
+        """The unterminated rest so far (``""`` if none); the splitter forgets it."""
+        line = "".join(self._pending)
+        self._pending.clear()
+        return line
+
     def close(self) -> None:
-        if self._pending:
-            line = "".join(self._pending)
-            self._pending.clear()
+        """Deliver the last unterminated line, if any, to ``emit``."""
+        line = self.take_partial()
+        if line and self._emit is not None:
             self._emit(line)
 
 

@@ -1,6 +1,7 @@
-"""Stage-to-stage transport for pipelines: one dispatcher, three strategies.
+"""The transport layer, below the runtime: how bytes move through OS pipes.
 
-``direct`` hands one kernel pipe per hop straight to the two children; ``python``
-(:mod:`.python`) and ``rust`` (:mod:`.rust`) relay a hop through the parent when
-the parent must see its bytes. :mod:`.dispatch` chooses.
+:mod:`.pipes` makes and sizes pipes and writes to them; :mod:`.hop` is one
+pipeline hop (:class:`~.hop.DirectHop`, or :class:`~.hop.RelayHop` over the
+``python`` (:mod:`.python`) or ``rust`` (:mod:`.rust`, :mod:`.native`) relay);
+:mod:`.dispatch` chooses the strategy. Nothing here imports the runtime.
 """

@@ -18,28 +18,25 @@ __all__ = [
     "Strategy",
     "StreamBackendError",
     "choose_strategy",
+    "configured",
     "relay_for",
 ]
 
 Strategy = Literal["direct", "python", "rust"]
+_STRATEGIES: dict[str, Strategy] = {"direct": "direct", "python": "python", "rust": "rust"}
 ENV_VAR = "CUPRUM_STREAM_BACKEND"
 
 
 class Relay(Protocol):
-    """What ``python_relay`` and ``rust_relay`` both are."""
+    """What ``python_relay`` and ``rust_relay`` both are (see :mod:`.python`)."""
 
     def __call__(
-        self,
-        reader_fd: int,
-        writer_fd: int,
-        *,
-        on_chunk: Callable[[bytes], None] | None = None,
-        buffer_size: int = ...,
+        self, reader_fd: int, writer_fd: int, *, on_chunk: Callable[[bytes], None] | None = None
     ) -> Awaitable[int]: ...
 
 
 def _rust_available() -> bool:
-    from cuprum._rust_backend import is_available
+    from cuprum._transport.native import is_available
 
     return is_available()
 
@@ -47,7 +44,7 @@ def _rust_available() -> bool:
 def configured() -> str:
     """The strategy requested by the environment (``auto`` when unset)."""
     value = os.environ.get(ENV_VAR, "auto").strip().lower() or "auto"
-    if value not in {"auto", "direct", "python", "rust"}:
+    if value != "auto" and value not in _STRATEGIES:
         raise StreamBackendError(f"{ENV_VAR}={value!r} is not one of auto, direct, python, rust")
     return value
 
@@ -66,18 +63,20 @@ def choose_strategy(*, parent_must_see: bool) -> Strategy:
             "intermediate hops; use auto, python or rust"
         )
     if value != "auto":
-        return value  # type: ignore[return-value]
+        return _STRATEGIES[value]
     if not parent_must_see:
         return "direct"
     return "rust" if _rust_available() else "python"
 
 
 def relay_for(strategy: Strategy) -> Relay:
-    """The relay function of a relaying strategy."""
+    """The relay function of a relaying strategy (``python`` or ``rust``)."""
     if strategy == "rust":
         from cuprum._transport.rust import rust_relay
 
         return rust_relay
-    from cuprum._transport.python import python_relay
+    if strategy == "python":
+        from cuprum._transport.python import python_relay
 
-    return python_relay
+        return python_relay
+    raise ValueError(f"{strategy!r} is not a relaying strategy: use 'python' or 'rust'")

@@ -8,7 +8,7 @@ from collections.abc import Callable
 import anyio
 import anyio.lowlevel
 
-from cuprum._runtime.pipes import write_all
+from cuprum._transport.pipes import write_all
 
 __all__ = ["python_relay"]
 
@@ -25,6 +25,7 @@ async def python_relay(
     The contract every relay honours: the caller owns both fds (they must be
     non-blocking) and closes them afterwards; ``on_chunk`` sees every byte of the
     hop in order; a reader that has gone away (EPIPE) ends the hop early.
+    ``buffer_size`` (bytes per read) is for benchmarks; the engine keeps the default.
     """
     # One buffer for the whole hop: a fresh 1 MiB bytes object per read would be
     # mapped, faulted in and unmapped again for every chunk.

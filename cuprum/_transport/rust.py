@@ -13,8 +13,6 @@ also tees every byte into a *tap* pipe that the event loop drains.
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import os
 import threading
 from collections.abc import Callable
@@ -22,11 +20,11 @@ from collections.abc import Callable
 import anyio
 import anyio.lowlevel
 
-from cuprum._rust_backend import PumpFunction, pump
+from cuprum._transport.native import PumpFunction, pump
+from cuprum._transport.pipes import grow_pipe, make_pipe, set_nonblocking
 
 __all__ = ["rust_relay"]
 
-_F_SETPIPE_SZ: int = getattr(fcntl, "F_SETPIPE_SZ", 1031)
 #: Capacity asked for the tap pipe (best effort).
 _TAP_PIPE_SIZE = 1 << 20
 #: Bytes per read of the tap: big enough for few ``on_chunk`` calls, small
@@ -112,7 +110,8 @@ async def rust_relay(
     afterwards (the pump sets ``O_NONBLOCK`` on them while it runs and restores
     their flags); ``on_chunk`` sees every byte of the hop in order, on the event
     loop; a reader that has gone away (EPIPE) ends the hop early. Raises
-    :class:`~cuprum._rust_backend.NativeUnavailableError` without the extension.
+    :class:`~cuprum._transport.native.NativeUnavailableError` without the extension.
+    ``buffer_size`` (bytes per pump call) is for benchmarks; the engine keeps the default.
     """
     native = pump()
     if buffer_size <= 0:
@@ -127,9 +126,8 @@ async def rust_relay(
         tap_r: int | None = None
         if on_chunk is not None:
             tap_r, job.tap_w = _pipe(owned)
-            os.set_blocking(tap_r, False)
-            with contextlib.suppress(OSError):  # else keep the default capacity
-                fcntl.fcntl(job.tap_w, _F_SETPIPE_SZ, _TAP_PIPE_SIZE)
+            set_nonblocking(tap_r)
+            grow_pipe(job.tap_w, _TAP_PIPE_SIZE)
         thread = threading.Thread(
             target=job.run, name=f"cuprum-pump-{reader_fd}-{writer_fd}", daemon=True
         )
@@ -156,7 +154,7 @@ async def rust_relay(
 
 
 def _pipe(owned: list[int]) -> tuple[int, int]:
-    """A new pipe whose two ends are recorded in ``owned``."""
-    read_end, write_end = os.pipe()
+    """A new close-on-exec pipe whose two ends are recorded in ``owned``."""
+    read_end, write_end = make_pipe()
     owned += (read_end, write_end)
     return read_end, write_end

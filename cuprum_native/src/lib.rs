@@ -43,10 +43,8 @@ fn os_error(error: &std::io::Error) -> PyErr {
 /// * `stop_fd`: as soon as it is readable (or hung up) the pump raises
 ///   `InterruptedError`. While it runs, `O_NONBLOCK` is set on reader, writer
 ///   and tap and restored afterwards.
-/// * `_mode` (private): "auto", "splice" (no fallback: refusal raises
-///   `OSError(EINVAL)`) or "copy" (read/write only).
 #[pyfunction]
-#[pyo3(signature = (reader_fd, writer_fd, *, buffer_size = pump::DEFAULT_BUFFER_SIZE, tap_fd = None, stop_fd = None, _mode = "auto"))]
+#[pyo3(signature = (reader_fd, writer_fd, *, buffer_size = pump::DEFAULT_BUFFER_SIZE, tap_fd = None, stop_fd = None))]
 fn rust_pump_stream(
     py: Python<'_>,
     reader_fd: RawFd,
@@ -54,13 +52,50 @@ fn rust_pump_stream(
     buffer_size: usize,
     tap_fd: Option<RawFd>,
     stop_fd: Option<RawFd>,
-    _mode: &str,
 ) -> PyResult<u64> {
-    let mode = pump::Mode::parse(_mode).ok_or_else(|| {
+    let options = options(
+        pump::Mode::Auto,
+        reader_fd,
+        writer_fd,
+        buffer_size,
+        tap_fd,
+        stop_fd,
+    )?;
+    transfer(py, reader_fd, writer_fd, options)
+}
+
+/// `rust_pump_stream` with the transfer strategy forced, for tests and
+/// benchmarks only: `mode` is "auto", "splice" (no fallback: a refusal
+/// raises `OSError(EINVAL)`) or "copy" (read/write only).
+#[pyfunction]
+#[pyo3(signature = (mode, reader_fd, writer_fd, *, buffer_size = pump::DEFAULT_BUFFER_SIZE, tap_fd = None, stop_fd = None))]
+fn _pump_in_mode(
+    py: Python<'_>,
+    mode: &str,
+    reader_fd: RawFd,
+    writer_fd: RawFd,
+    buffer_size: usize,
+    tap_fd: Option<RawFd>,
+    stop_fd: Option<RawFd>,
+) -> PyResult<u64> {
+    let mode = pump::Mode::parse(mode).ok_or_else(|| {
         PyValueError::new_err(format!(
-            "_mode must be 'auto', 'splice' or 'copy', not {_mode:?}"
+            "mode must be 'auto', 'splice' or 'copy', not {mode:?}"
         ))
     })?;
+    let options = options(mode, reader_fd, writer_fd, buffer_size, tap_fd, stop_fd)?;
+    transfer(py, reader_fd, writer_fd, options)
+}
+
+/// Check the arguments and gather them into the pump's options.
+fn options(
+    mode: pump::Mode,
+    reader_fd: RawFd,
+    writer_fd: RawFd,
+    buffer_size: usize,
+    tap_fd: Option<RawFd>,
+    stop_fd: Option<RawFd>,
+) -> PyResult<pump::Options> {
     if buffer_size == 0 {
         return Err(PyValueError::new_err("buffer_size must be > 0"));
     }
@@ -74,12 +109,21 @@ fn rust_pump_stream(
             return Err(PyValueError::new_err(format!("{name} must be >= 0")));
         }
     }
-    let options = pump::Options {
+    Ok(pump::Options {
         buffer_size,
         tap: tap_fd,
         stop: stop_fd,
         mode,
-    };
+    })
+}
+
+/// Run the pump without the GIL; map its failures to Python exceptions.
+fn transfer(
+    py: Python<'_>,
+    reader_fd: RawFd,
+    writer_fd: RawFd,
+    options: pump::Options,
+) -> PyResult<u64> {
     let result = py.detach(move || {
         // Like os.read: on EINTR run the Python signal handlers (a no-op off
         // the main thread) and stop if one of them raised.
@@ -101,5 +145,5 @@ fn rust_pump_stream(
 #[pymodule]
 mod _streams_rs {
     #[pymodule_export]
-    use super::rust_pump_stream;
+    use super::{_pump_in_mode, rust_pump_stream};
 }

@@ -160,10 +160,17 @@ RUN_SHAPES: dict[str, dict[str, Any]] = {
 
 @pytest.mark.parametrize("shape", list(RUN_SHAPES))
 async def test_a_run_is_a_checkpoint_even_when_the_child_is_done_at_once(shape: str) -> None:
-    with sh.observe(_until_exited), recording() as rec, anyio.CancelScope() as scope:
-        scope.cancel()
-        await shell("exit 0").run(**RUN_SHAPES[shape])
-        pytest.fail("run() did not notice the cancellation")
+    # Cancelled once the child has exited (a scope cancelled before the run starts
+    # nothing at all: see test_cancelled_scope.py): the run must still notice.
+    with anyio.CancelScope() as scope:
+
+        def cancel_at_start(event: ExecEvent) -> None:
+            if event.phase == "start":
+                scope.cancel()
+
+        with sh.observe(_until_exited), sh.observe(cancel_at_start), recording() as rec:
+            await shell("exit 0").run(**RUN_SHAPES[shape])
+            pytest.fail("run() did not notice the cancellation")
     assert scope.cancelled_caught
     assert rec.terminal[-1].error == "cancelled"
 

@@ -12,7 +12,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import anyio
 import anyio.to_thread
@@ -20,8 +20,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cuprum import _rust_backend
-from cuprum._rust_backend import PumpFunction
+from cuprum._transport import native
+from cuprum._transport.native import PumpFunction
 from cuprum._transport.rust import rust_relay
 
 pytestmark = pytest.mark.native
@@ -33,7 +33,12 @@ DEADLINE = 20.0
 
 @pytest.fixture
 def pump() -> PumpFunction:
-    return _rust_backend.pump()
+    return native.pump()
+
+
+def pump_in(mode: str, reader_fd: int, writer_fd: int, **options: Any) -> int:
+    """The pump with its transfer strategy forced (the module's private test entry point)."""
+    return int(native.module()._pump_in_mode(mode, reader_fd, writer_fd, **options))
 
 
 @pytest.fixture
@@ -115,7 +120,7 @@ def test_pump_between_processes_preserves_every_byte(
 ) -> None:
     path, data = payload
     src, dst = producer("cat", str(path)), consumer("sha256sum")
-    moved = pump(*fds(src, dst), buffer_size=buffer_size, _mode=mode)
+    moved = pump_in(mode, *fds(src, dst), buffer_size=buffer_size)
     _, digest = finish(src, dst)
     assert moved == len(data)
     assert digest.split()[0].decode() == sha256(data)
@@ -130,7 +135,7 @@ def test_pump_regular_file_reader(
     dst = consumer("sha256sum")
     assert dst.stdin is not None
     with path.open("rb") as source:
-        moved = pump(source.fileno(), dst.stdin.fileno(), _mode=mode)
+        moved = pump_in(mode, source.fileno(), dst.stdin.fileno())
     (digest,) = finish(dst)
     assert moved == len(data)
     assert digest.split()[0].decode() == sha256(data)
@@ -146,14 +151,14 @@ def test_pump_file_to_file_copies_unless_splice_is_forced(
     assert out.read_bytes() == data
     with path.open("rb") as source, out.open("wb") as target:
         with pytest.raises(OSError) as info:
-            pump(source.fileno(), target.fileno(), _mode="splice")
+            pump_in("splice", source.fileno(), target.fileno())
     assert info.value.errno == errno.EINVAL
 
 
 @pytest.mark.parametrize("mode", MODES)
 def test_pump_consumer_exiting_early_ends_the_hop(pump: PumpFunction, mode: Mode) -> None:
     src, dst = producer("head", "-c", "50M", "/dev/zero"), consumer("head", "-c", "10")
-    moved = pump(*fds(src, dst), _mode=mode)
+    moved = pump_in(mode, *fds(src, dst))
     assert 10 <= moved < 50 << 20
     head_out, _ = finish(dst, src)  # closing our read end stops the producer
     assert head_out == b"\0" * 10
@@ -175,7 +180,7 @@ def test_pump_tap_sees_identical_bytes(
     reader = threading.Thread(target=drain)
     reader.start()
     try:
-        moved = pump(*fds(src, dst), tap_fd=tap_w, _mode=mode)
+        moved = pump_in(mode, *fds(src, dst), tap_fd=tap_w)
     finally:
         os.close(tap_w)
         reader.join(DEADLINE)
@@ -198,7 +203,7 @@ def test_pump_stop_fd_releases_the_gil_and_interrupts(pump: PumpFunction, mode: 
 
     def run() -> None:
         try:
-            pump(reader_fd, out_w, stop_fd=stop_r, _mode=mode)
+            pump_in(mode, reader_fd, out_w, stop_fd=stop_r)
         except BaseException as exc:
             errors.append(exc)
 
@@ -229,12 +234,12 @@ def test_pump_epipe_survives_default_sigpipe_disposition() -> None:
     """EPIPE stays an end of hop even where SIGPIPE would kill the process."""
     script = (
         "import os, signal\n"
-        "from cuprum._streams_rs import rust_pump_stream\n"
+        "from cuprum._streams_rs import _pump_in_mode\n"
         "signal.signal(signal.SIGPIPE, signal.SIG_DFL)\n"
         "in_r, in_w = os.pipe(); out_r, out_w = os.pipe()\n"
         "os.write(in_w, b'x' * 1000); os.close(in_w); os.close(out_r)\n"
         "for mode in ('auto', 'copy'):\n"
-        "    print(rust_pump_stream(in_r, out_w, _mode=mode))\n"
+        "    print(_pump_in_mode(mode, in_r, out_w))\n"
     )
     done = subprocess.run(
         [sys.executable, "-c", script], capture_output=True, timeout=DEADLINE, check=False
@@ -252,15 +257,17 @@ def test_pump_argument_errors(pump: PumpFunction) -> None:
         assert info.value.errno == errno.EBADF
         with pytest.raises(ValueError, match="buffer_size"):
             pump(read_end, write_end, buffer_size=0)
-        with pytest.raises(ValueError, match="_mode"):
-            pump(read_end, write_end, _mode="fast")  # type: ignore[arg-type]
+        with pytest.raises(ValueError, match="mode"):
+            pump_in("fast", read_end, write_end)
+        with pytest.raises(TypeError):
+            pump(read_end, write_end, _mode="copy")  # type: ignore[call-arg]
     finally:
         os.close(read_end)
         os.close(write_end)
 
 
 def _thread_transfer(
-    pump: PumpFunction, chunks: list[bytes], buffer_size: int, mode: Mode, tap: bool
+    chunks: list[bytes], buffer_size: int, mode: Mode, tap: bool
 ) -> tuple[int, bytes, bytes]:
     """Writer thread -> pipe -> pump -> pipe -> reader thread (and tap reader)."""
     in_r, in_w = os.pipe()
@@ -286,9 +293,7 @@ def _thread_transfer(
     for thread in threads:
         thread.start()
     try:
-        moved = pump(
-            in_r, out_w, buffer_size=buffer_size, tap_fd=tap_w if tap else None, _mode=mode
-        )
+        moved = pump_in(mode, in_r, out_w, buffer_size=buffer_size, tap_fd=tap_w if tap else None)
     finally:
         os.close(out_w)
         if tap:
@@ -318,7 +323,7 @@ def test_pump_any_chunking(chunks: list[bytes], buffer_size: int, mode: Mode, ta
     if buffer_size < 4096:
         chunks = [c[:300] for c in chunks]  # keep byte-at-a-time runs short
     data = b"".join(chunks)
-    moved, received, tapped = _thread_transfer(_rust_backend.pump(), chunks, buffer_size, mode, tap)
+    moved, received, tapped = _thread_transfer(chunks, buffer_size, mode, tap)
     assert moved == len(data)
     assert received == data
     assert tapped == (data if tap else b"")

@@ -1,8 +1,10 @@
-"""Probe for the optional native extension ``cuprum._streams_rs``.
+"""The optional native extension ``cuprum._streams_rs`` (the ``cuprum_native`` crate).
 
 The extension ships only in the native wheel (or an in-place ``maturin develop``
-build). :func:`is_available` never raises; :func:`pump` hands the relay the
-native pump or raises :class:`NativeUnavailableError` naming what is missing.
+build). :func:`is_available` never raises; :func:`pump` hands the ``rust`` relay
+the native pump or raises :class:`NativeUnavailableError` naming what is missing.
+:class:`PumpFunction` is the typed description of the compiled function (the
+extension has no stub of its own); ``docs/native.md`` has its semantics.
 This module imports nothing else from cuprum but its errors.
 """
 
@@ -11,7 +13,7 @@ from __future__ import annotations
 import functools
 import importlib
 from types import ModuleType
-from typing import Literal, Protocol
+from typing import Protocol
 
 from cuprum._core.errors import NativeUnavailableError  # re-exported: defined there
 
@@ -21,7 +23,16 @@ EXTENSION = "cuprum._streams_rs"
 
 
 class PumpFunction(Protocol):
-    """Signature of ``cuprum._streams_rs.rust_pump_stream``."""
+    """``cuprum._streams_rs.rust_pump_stream``.
+
+    Moves bytes from ``reader_fd`` to ``writer_fd`` until EOF and returns the
+    count. Releases the GIL; closes none of the descriptors. ``tap_fd`` also
+    receives every byte; once ``stop_fd`` is readable the call raises
+    ``InterruptedError``. EPIPE on the writer ends the transfer with the count so
+    far; other failures raise ``OSError`` with ``errno`` set. (Tests and
+    benchmarks force a transfer strategy with the module's private
+    ``_pump_in_mode(mode, reader_fd, writer_fd, ...)``.)
+    """
 
     def __call__(
         self,
@@ -31,7 +42,6 @@ class PumpFunction(Protocol):
         buffer_size: int = ...,
         tap_fd: int | None = ...,
         stop_fd: int | None = ...,
-        _mode: Literal["auto", "splice", "copy"] = ...,
     ) -> int: ...
 
 
@@ -49,13 +59,18 @@ def is_available() -> bool:
     return isinstance(_load(), ModuleType)
 
 
-def pump() -> PumpFunction:
-    """The native ``rust_pump_stream``; :class:`NativeUnavailableError` without it."""
+def module() -> ModuleType:
+    """The extension module; :class:`NativeUnavailableError` without it."""
     loaded = _load()
     if isinstance(loaded, BaseException):
         raise NativeUnavailableError(
             f"the native extension {EXTENSION} is not available ({loaded}); install "
             "the cuprum native wheel, or build it in place with `maturin develop --release`"
         ) from loaded
-    function: PumpFunction = loaded.rust_pump_stream
+    return loaded
+
+
+def pump() -> PumpFunction:
+    """The native ``rust_pump_stream``; :class:`NativeUnavailableError` without it."""
+    function: PumpFunction = module().rust_pump_stream
     return function

@@ -1,0 +1,114 @@
+"""Event emission for one run: every ``ExecEvent`` the engine sends to observe hooks.
+
+Fields that do not change during a run (cwd, the env overlay, each stage's argv
+and tags) are fixed here once. Line events, the one event built per line of
+output, get a callback with every constant bound (:meth:`Emitter.line_emitter`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import time
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
+
+from cuprum._core.events import ErrorKind, ExecEvent, ExecPhase, ObserveHook, line_event
+from cuprum._model.execution import ExecutionContext
+from cuprum._runtime.stage import Stage
+
+__all__ = ["Emitter"]
+
+
+class Emitter:
+    """Sends one run's events to its observe hooks (nothing at all without hooks)."""
+
+    __slots__ = ("cwd", "env", "hooks")
+
+    def __init__(self, hooks: tuple[ObserveHook, ...], ctx: ExecutionContext) -> None:
+        self.hooks = hooks
+        self.cwd = os.fspath(ctx.cwd) if ctx.cwd is not None else None
+        self.env = dict(ctx.env) if ctx.env else None  # the overlay, never the whole env
+
+    def event(self, stage: Stage, phase: ExecPhase, **fields: Any) -> ExecEvent:
+        return ExecEvent(
+            phase,
+            stage.cmd.program,
+            stage.argv,
+            self.cwd,
+            self.env,
+            stage.tags,
+            time.time(),
+            stage.pid,
+            **fields,
+        )
+
+    def emit(self, stage: Stage, phase: ExecPhase, **fields: Any) -> None:
+        """One event to every hook; a hook's exception propagates."""
+        if not self.hooks:
+            return
+        event = self.event(stage, phase, **fields)
+        for hook in self.hooks:
+            hook(event)
+
+    def each(self, stages: Iterable[Stage], phase: ExecPhase) -> None:
+        """``phase`` for each stage in turn (``plan``, ``start``)."""
+        if self.hooks:
+            for stage in stages:
+                self.emit(stage, phase)
+
+    def line_emitter(self, stage: Stage, phase: ExecPhase) -> Callable[[str], None]:
+        """A per-line event callback with every constant field bound once."""
+        hooks = self.hooks
+        program, argv, tags, pid = stage.cmd.program, stage.argv, stage.tags, stage.pid
+        cwd, env = self.cwd, self.env
+        now = time.time
+
+        def emit_line(line: str) -> None:
+            event = line_event(phase, program, argv, cwd, env, tags, now(), pid, line)
+            for hook in hooks:
+                hook(event)
+
+        return emit_line
+
+    def exits(self, stages: Sequence[Stage]) -> None:
+        """Every hook gets every stage's ``exit``, even if one raises; the first error
+        is raised afterwards (the processes are already reaped)."""
+        if not self.hooks:
+            return
+        first: Exception | None = None
+        for stage in stages:
+            assert stage.child is not None
+            event = self.event(
+                stage, "exit", exit_code=stage.child.exit_code, duration_s=stage.duration
+            )
+            for hook in self.hooks:
+                try:
+                    hook(event)
+                except Exception as exc:
+                    first = first or exc
+        if first is not None:
+            raise first
+
+    def errors(self, stages: Sequence[Stage], kind: ErrorKind, message: str) -> None:
+        """One ``error`` event per stage, on a path that is already raising.
+
+        A hook that raises here (perhaps the one whose failure brought us here) is
+        skipped, so every other hook still sees the end and the original error is
+        the one that propagates.
+        """
+        if not self.hooks:
+            return
+        for stage in stages:
+            code = stage.child.exit_code if stage.child is not None else None
+            event = self.event(
+                stage,
+                "error",
+                exit_code=code,
+                duration_s=stage.duration,
+                error=kind,
+                message=message,
+            )
+            for hook in self.hooks:
+                with contextlib.suppress(Exception):
+                    hook(event)

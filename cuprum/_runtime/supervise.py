@@ -1,0 +1,88 @@
+"""Supervision: a run's jobs and exit watchers, under its deadline, with fail-fast.
+
+The jobs (stdin feeder, hop relays, the output reader) and, in a pipeline, one
+exit watcher per stage run in one anyio task group inside the deadline's cancel
+scope. A watcher hands each exit to :class:`~.blame.Blame`; when a stage fails on
+its own, the others are terminated (SIGTERM, grace, SIGKILL) in the same group.
+A single command with at most one job runs it in the host task, without a group.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Coroutine, Sequence
+from typing import Any
+
+import anyio
+import anyio.abc
+import anyio.lowlevel
+
+from cuprum._runtime.blame import Blame
+from cuprum._runtime.child import terminate_groups
+from cuprum._runtime.stage import Stage
+from cuprum._transport.hop import Hop
+
+__all__ = ["Job", "Supervisor"]
+
+Job = Callable[[], Coroutine[Any, Any, None]]
+
+
+class Supervisor:
+    """Runs one run's jobs and watchers; :meth:`run` says whether the deadline passed."""
+
+    __slots__ = ("_blame", "_grace", "_hops", "_stages", "_tg")
+
+    def __init__(
+        self, stages: Sequence[Stage], hops: Sequence[Hop], blame: Blame, grace: float
+    ) -> None:
+        self._stages = stages
+        self._hops = hops
+        self._blame = blame
+        self._grace = grace
+        self._tg: anyio.abc.TaskGroup | None = None
+
+    async def run(self, jobs: Sequence[Job], timeout: float | None, *, reads: bool) -> bool:
+        """Run ``jobs`` (the last is the output reader when ``reads``); True on timeout."""
+        with anyio.CancelScope() as deadline:
+            if timeout is not None:
+                deadline.deadline = anyio.current_time() + timeout
+            if len(self._stages) == 1 and len(jobs) <= 1:
+                # The common case, one command with at most one job: the host task
+                # does it, no task group needed. Like any async call the run must be
+                # a checkpoint even if the child is done before we look: the output
+                # reader always is one; otherwise (no job, or only feeding stdin)
+                # yield here.
+                for job in jobs:
+                    await job()
+                if not reads:
+                    await anyio.lowlevel.checkpoint()
+            else:
+                async with anyio.create_task_group() as tg:
+                    self._tg = tg
+                    *others, last = jobs or [anyio.lowlevel.checkpoint]
+                    for job in others:
+                        tg.start_soon(job)
+                    if len(self._stages) > 1:
+                        # Watchers see each exit as it happens, for fail-fast.
+                        for stage in self._stages:
+                            tg.start_soon(self.watch, stage)
+                    await last()  # the host task does one job itself: one task fewer
+            if len(self._stages) == 1:
+                # One command: its output is at EOF, so it has usually exited already.
+                await self.watch(self._stages[0])
+        self._tg = None
+        return deadline.cancelled_caught
+
+    async def watch(self, stage: Stage) -> None:
+        """Wait for ``stage`` to exit; release its hop's hold; fail fast if it failed."""
+        child = stage.child
+        assert child is not None
+        await child.wait_exit()
+        stage.ended = time.perf_counter()
+        if stage.index:
+            self._hops[stage.index - 1].downstream_exited()
+        if self._blame.exited(stage) and self._tg is not None:
+            others = [s.child for s in self._stages if s.child is not None]
+            live = [c for c in others if c.exit_code is None]
+            if live:
+                self._tg.start_soon(terminate_groups, live, self._grace)

@@ -1,0 +1,300 @@
+"""The wiring plan: every fd and job of a run, built and checked before anything spawns.
+
+:func:`wire` opens what the children need (the first stage's stdin, one hop per
+pair of stages from the transport, the final stdout, each stage's stderr) and
+records what the parent must do with its own ends: feed stdin, read outputs into
+collectors, relay hops, hand stream ends over. If anything fails while wiring,
+everything already opened is closed before the error propagates, so a run that
+never starts leaks nothing.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import functools
+import os
+import subprocess
+import sys
+from collections.abc import AsyncIterable, Callable
+from typing import Any, Literal, TextIO
+
+from cuprum._core.errors import SpawnError
+from cuprum._model.io import AppendTo, Stream
+from cuprum._runtime.pipes import drain_nonblocking
+from cuprum._runtime.request import RunRequest
+from cuprum._runtime.stage import Stage
+from cuprum._runtime.streams import StreamCollector
+from cuprum._transport.dispatch import Strategy
+from cuprum._transport.hop import Hop, open_hop
+from cuprum._transport.pipes import (
+    DEFAULT_PIPE_SIZE,
+    PIPE_SIZE,
+    close_quietly,
+    make_pipe,
+    set_nonblocking,
+)
+
+__all__ = ["Plan", "wire"]
+
+StdinFeed = bytes | AsyncIterable[bytes]
+_OUT_OF_FDS = (errno.EMFILE, errno.ENFILE)
+
+
+class Plan:
+    """What :func:`wire` opened: the children's fds and the parent's ends and jobs."""
+
+    __slots__ = (
+        "child_fds",
+        "feed",
+        "growing",
+        "hops",
+        "parent_fds",
+        "pipe_stdin",
+        "pipe_stdout",
+        "readers",
+        "stage_fds",
+        "wiring",
+    )
+
+    def __init__(self, count: int) -> None:
+        self.wiring = 0  # the stage being wired: a failure names its program
+        #: Per stage: the child's stdin, stdout and stderr.
+        self.stage_fds: list[list[int]] = [[subprocess.DEVNULL] * 3 for _ in range(count)]
+        self.child_fds: list[int] = []  # ours to close once every stage is spawned
+        self.parent_fds: set[int] = set()  # our own ends (hops keep theirs)
+        self.hops: list[Hop] = []
+        self.readers: dict[int, StreamCollector] = {}  # output fd -> its collector
+        self.growing: list[int] = []  # output fds whose pipe may grow (stdout)
+        self.feed: tuple[int, StdinFeed] | None = None  # our stdin end, what to write
+        self.pipe_stdin: int | None = None  # stdin=PIPE: our end, for the caller
+        self.pipe_stdout: int | None = None  # stdout=PIPE: our end, for the caller
+
+    def child(self, fd: int) -> int:
+        self.child_fds.append(fd)
+        return fd
+
+    def parent(self, fd: int) -> int:
+        set_nonblocking(fd)
+        self.parent_fds.add(fd)
+        return fd
+
+    def close_fd(self, fd: int) -> None:
+        """Close one of our own ends, if it is still open."""
+        if fd in self.parent_fds:
+            self.parent_fds.discard(fd)
+            os.close(fd)
+
+    def spawned(self) -> None:
+        """Every stage runs: close the child-side fds (the children have their copies)."""
+        for fd in self.child_fds:
+            if fd >= 0:
+                close_quietly(fd)
+        self.child_fds.clear()
+        for hop in self.hops:
+            hop.spawned()
+
+    def hand_over(self) -> tuple[int | None, int | None]:
+        """Give the caller the ``PIPE`` ends (``stdin``, ``stdout``): no longer ours to close."""
+        for fd in (self.pipe_stdin, self.pipe_stdout):
+            if fd is not None:
+                self.parent_fds.discard(fd)
+        return self.pipe_stdin, self.pipe_stdout
+
+    def drain_and_close(self) -> None:
+        """After a teardown: keep whatever output is buffered, then close every fd.
+
+        Line events for drained output may reach a hook that raises again: that
+        cannot stop the remaining fds from being closed.
+        """
+        try:
+            for fd, collector in self.readers.items():
+                if fd in self.parent_fds:
+                    with contextlib.suppress(Exception):
+                        drain_nonblocking(fd, collector.feed)
+                    with contextlib.suppress(Exception):
+                        collector.close()
+        finally:
+            self.close_all()
+
+    def close_all(self) -> None:
+        """Close every fd the plan still holds (idempotent)."""
+        for fd in self.child_fds:
+            if fd >= 0:
+                close_quietly(fd)
+        self.child_fds.clear()
+        for fd in self.parent_fds:
+            close_quietly(fd)
+        self.parent_fds.clear()
+        for hop in self.hops:
+            hop.close()
+
+
+def wire(
+    req: RunRequest,
+    stages: list[Stage],
+    strategy: Strategy,
+    *,
+    observed: bool,
+    on_let_go: Callable[[int], None],
+) -> Plan:
+    """Open every fd of the run; ``on_let_go(i)``: stage ``i`` may get SIGPIPE from now.
+
+    ``observed``: observe hooks are registered (output is read for line events).
+    """
+    plan = Plan(len(stages))
+    try:
+        plan.stage_fds[0][0] = _stdin(plan, req, stages[0])
+        for index in range(len(stages) - 1):
+            plan.wiring = index
+            hop = open_hop(strategy, functools.partial(on_let_go, index))
+            plan.hops.append(hop)
+            plan.stage_fds[index][1] = hop.upstream_fd
+            plan.stage_fds[index + 1][0] = hop.downstream_fd
+            if hop.relayed and req.stage_events and observed:
+                stages[index].stdout = _collector(req, stages[index], "stdout", None, tap=True)
+        wants_pipe = req.capture or req.echo or observed
+        plan.wiring = len(stages) - 1
+        stdout = _stdout(plan, req, stages[-1], wants_pipe=wants_pipe, observed=observed)
+        plan.stage_fds[-1][1] = stdout
+        _stderr(plan, req, stages, stdout, wants_pipe=wants_pipe)
+    except BaseException as exc:
+        plan.close_all()
+        if isinstance(exc, OSError) and exc.errno in _OUT_OF_FDS:
+            # No fd left for a pipe or a file: the program cannot start, as when
+            # the OS refuses the spawn itself for the same reason.
+            program = stages[plan.wiring].cmd.program
+            raise SpawnError(exc.errno, f"{program}: cannot start: {exc.strerror}") from exc
+        raise
+    return plan
+
+
+def _collector(
+    req: RunRequest,
+    stage: Stage,
+    name: Literal["stdout", "stderr"],
+    sink: TextIO | None,
+    *,
+    tap: bool = False,
+) -> StreamCollector:
+    """A stream's collector; ``tap``: only observed (line events), never captured."""
+    ctx = req.context
+    if tap:
+        return StreamCollector(
+            program=stage.cmd.program,
+            name=name,
+            capture=False,
+            encoding=ctx.encoding,
+            errors=ctx.errors,
+        )
+    return StreamCollector(
+        program=stage.cmd.program,
+        name=name,
+        capture=req.capture,
+        encoding=ctx.encoding,
+        errors=ctx.errors,
+        echo=sink if req.echo else None,
+        on_line=None,  # bound after spawn, when the pid is known
+        limit=req.capture_limit,
+        on_limit=req.on_limit,
+        text=req.text,
+    )
+
+
+def _stdin(plan: Plan, req: RunRequest, first: Stage) -> int:
+    """The first stage's stdin, from ``req.stdin``."""
+    source = req.stdin
+    if source is None or source is Stream.DEVNULL:
+        return subprocess.DEVNULL
+    if source is Stream.INHERIT:
+        return 0
+    if source is Stream.PIPE:
+        r, w = make_pipe()
+        plan.child(r)
+        plan.pipe_stdin = plan.parent(w)
+        return r
+    if isinstance(source, str | bytes | bytearray | memoryview):
+        data = source.encode(req.context.encoding) if isinstance(source, str) else bytes(source)
+        r, w = make_pipe(size=PIPE_SIZE if len(data) > DEFAULT_PIPE_SIZE else None)
+        plan.child(r)
+        plan.feed = (plan.parent(w), data)
+        return r
+    if isinstance(source, os.PathLike):
+        return plan.child(os.open(source, os.O_RDONLY | os.O_CLOEXEC))
+    if hasattr(source, "fileno"):
+        return int(source.fileno())
+    if isinstance(source, AsyncIterable):
+        r, w = make_pipe()
+        plan.child(r)
+        plan.feed = (plan.parent(w), source)
+        return r
+    raise TypeError(f"{first.cmd.program}: unsupported stdin {type(source)!r}")
+
+
+def _stdout(plan: Plan, req: RunRequest, last: Stage, *, wants_pipe: bool, observed: bool) -> int:
+    """The final stage's stdout: a pipe we read, the caller's pipe, or a redirect."""
+    if req.stdout is Stream.PIPE:
+        # Streaming: the caller reads this pipe itself and owns its read end; with
+        # observers it feeds what it reads to the collector, for line events.
+        r, w = make_pipe(size=PIPE_SIZE)
+        plan.child(w)
+        plan.pipe_stdout = plan.parent(r)
+        if observed:
+            last.stdout = _collector(req, last, "stdout", None, tap=True)
+        return w
+    if req.stdout is None and wants_pipe:
+        r, w = make_pipe()  # the reader enlarges it if the output turns out big
+        plan.child(w)
+        last.stdout = _collector(req, last, "stdout", req.context.stdout_sink or sys.stdout)
+        _read(plan, plan.parent(r), last.stdout, grow=True)
+        return w
+    if req.stdout is None:
+        return subprocess.DEVNULL
+    return _open_target(plan, req.stdout, 1)
+
+
+def _stderr(
+    plan: Plan, req: RunRequest, stages: list[Stage], stdout: int, *, wants_pipe: bool
+) -> None:
+    """Every stage's stderr: one shared target, or a pipe we read per stage."""
+    shared: int | None = None
+    if req.stderr is Stream.STDOUT:
+        shared = stdout
+    elif req.stderr is not None:
+        shared = _open_target(plan, req.stderr, 2)
+    elif not wants_pipe:
+        shared = subprocess.DEVNULL
+    for stage, fds in zip(stages, plan.stage_fds, strict=True):
+        if shared is not None:
+            fds[2] = shared
+            continue
+        plan.wiring = stage.index
+        r, w = make_pipe()
+        fds[2] = plan.child(w)
+        stage.stderr = _collector(req, stage, "stderr", req.context.stderr_sink or sys.stderr)
+        _read(plan, plan.parent(r), stage.stderr)
+
+
+def _read(plan: Plan, fd: int, collector: StreamCollector, *, grow: bool = False) -> None:
+    """Have the run's output reader (one task for all pipes) feed ``fd`` to ``collector``."""
+    plan.readers[fd] = collector
+    if grow:
+        plan.growing.append(fd)
+
+
+def _open_target(plan: Plan, target: Any, default_fd: int) -> int:
+    """A child-side fd for a redirect target (paths opened here, closed after spawn)."""
+    if target is Stream.DEVNULL:
+        return subprocess.DEVNULL
+    if target is Stream.INHERIT:
+        return default_fd
+    if isinstance(target, AppendTo | str | os.PathLike):
+        append = isinstance(target, AppendTo)
+        path = target.path if isinstance(target, AppendTo) else target
+        flags = os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC
+        return plan.child(os.open(path, flags | (os.O_APPEND if append else os.O_TRUNC), 0o666))
+    if hasattr(target, "fileno"):
+        if hasattr(target, "flush"):
+            target.flush()
+        return int(target.fileno())
+    raise TypeError(f"cannot redirect to {target!r}")

@@ -1,0 +1,99 @@
+"""OS pipes: creation, sizing, and non-blocking writes awaited with anyio.
+
+The one home of the pipe helpers: the transport's hops and relays use them, and
+so does the runtime above it (stdin feeding, output pipes, the stream handle).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import select
+
+import anyio
+
+__all__ = [
+    "DEFAULT_PIPE_SIZE",
+    "PIPE_SIZE",
+    "READ_SIZE",
+    "close_quietly",
+    "grow_pipe",
+    "make_pipe",
+    "set_nonblocking",
+    "write_all",
+    "writers_gone",
+]
+
+_F_SETPIPE_SZ: int = getattr(fcntl, "F_SETPIPE_SZ", 1031)
+DEFAULT_PIPE_SIZE = 65536
+"""Linux's default pipe capacity."""
+READ_SIZE = 1 << 20
+"""Bytes asked for per read of an output pipe."""
+
+
+def _pipe_max_size() -> int:
+    try:
+        with open("/proc/sys/fs/pipe-max-size", encoding="ascii") as f:
+            return int(f.read())
+    except (OSError, ValueError):
+        return 1 << 20
+
+
+PIPE_SIZE = min(1 << 20, _pipe_max_size())
+"""Capacity requested for data pipes: 1 MiB (or the system's maximum if lower).
+A default 64 KiB pipe makes the writer and reader take turns four times as often."""
+
+
+def grow_pipe(fd: int, size: int = PIPE_SIZE) -> None:
+    """Ask for a pipe capacity of ``size`` (best effort: refused above the per-user
+    limit, EPERM, or off Linux, the pipe keeps its capacity)."""
+    with contextlib.suppress(OSError):
+        fcntl.fcntl(fd, _F_SETPIPE_SZ, size)
+
+
+def make_pipe(*, size: int | None = None) -> tuple[int, int]:
+    """A close-on-exec pipe ``(read_fd, write_fd)``, enlarged to ``size`` when possible."""
+    read_fd, write_fd = os.pipe2(os.O_CLOEXEC)
+    if size:
+        grow_pipe(write_fd, size)
+    return read_fd, write_fd
+
+
+def set_nonblocking(fd: int) -> None:
+    """Put our end of a pipe in non-blocking mode (the child's end is unaffected)."""
+    os.set_blocking(fd, False)
+
+
+def close_quietly(fd: int) -> None:
+    """Close ``fd``, ignoring an fd that is already gone."""
+    with contextlib.suppress(OSError):
+        os.close(fd)
+
+
+def writers_gone(fd: int) -> bool:
+    """Whether every write end of the pipe whose read end is ``fd`` is closed.
+
+    ``POLLHUP``, without reading: a writer that has closed its end (it is exiting,
+    say, though not yet waitable) can no longer get EPIPE on it.
+    """
+    poller = select.poll()
+    poller.register(fd, select.POLLIN)
+    return any(events & select.POLLHUP for _, events in poller.poll(0))
+
+
+async def write_all(fd: int, data: bytes | memoryview) -> int:
+    """Write all of ``data`` to a non-blocking ``fd``; returns bytes written.
+
+    Stops early (returning the count so far) when the reader has gone (EPIPE).
+    """
+    view = memoryview(data)
+    written = 0
+    while written < len(view):
+        try:
+            written += os.write(fd, view[written:])
+        except BlockingIOError:
+            await anyio.wait_writable(fd)
+        except BrokenPipeError:
+            return written
+    return written
