@@ -8,11 +8,15 @@ from collections.abc import Sequence
 __all__ = [
     "CuprumError",
     "ForbiddenProgramError",
+    "InterpreterNotFoundError",
     "InvalidArgumentError",
+    "ProgramNotExecutableError",
     "ProgramNotFoundError",
+    "SpawnArgumentError",
     "SpawnError",
     "TimeoutExpired",
     "UnknownProgramError",
+    "WorkingDirectoryAccessError",
     "WorkingDirectoryError",
 ]
 
@@ -66,3 +70,21 @@ class TimeoutExpired(subprocess.TimeoutExpired, CuprumError):
     def __str__(self) -> str:
         program = self.cmd[0] if self.cmd else "?"
         return f"{program}: command {self.cmd!r} timed out after {self.timeout} seconds"
+
+
+class ProgramNotExecutableError(SpawnError, PermissionError):
+    """The program exists but cannot be executed: no execute permission, a directory,
+    or a ``#!`` interpreter that cannot be executed."""
+
+
+class InterpreterNotFoundError(ProgramNotFoundError):
+    """The program is a script whose ``#!`` interpreter does not exist."""
+
+
+class WorkingDirectoryAccessError(SpawnError, PermissionError):
+    """The working directory exists but the program may not enter it."""
+
+
+class SpawnArgumentError(SpawnError, ValueError):
+    """The start was refused for what it was given: an environment variable name with
+    ``=``, a NUL byte, a string the file system encoding cannot encode."""
