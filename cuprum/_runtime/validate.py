@@ -13,6 +13,7 @@ import codecs
 import math
 import numbers
 import os
+import reprlib
 from collections.abc import AsyncIterable, Iterable, Mapping, Sequence
 from typing import TypeGuard
 
@@ -85,14 +86,14 @@ def _check_all(
     if stderr is not Stream.STDOUT:
         _check_target("stderr", stderr)
     if capture_limit is not None:
-        if not isinstance(capture_limit, int) or isinstance(capture_limit, bool):
+        if not _is_integer(capture_limit):
             raise _Refused(
                 f"capture_limit must be a number of bytes (int) or None, got {_got(capture_limit)}"
             )
         if capture_limit < 0:
             raise _Refused(f"capture_limit must be >= 0, got {capture_limit}")
     if not isinstance(on_limit, str) or on_limit not in ("truncate", "raise"):
-        raise _Refused(f"on_limit must be 'truncate' or 'raise', got {on_limit!r}")
+        raise _Refused(f"on_limit must be 'truncate' or 'raise', got {_got(on_limit)}")
 
 
 def _who(stages: Sequence[CommandSpec]) -> str:
@@ -102,10 +103,16 @@ def _who(stages: Sequence[CommandSpec]) -> str:
     return first if len(stages) == 1 else f"{first} (first stage of a {len(stages)}-stage pipeline)"
 
 
+_REPR = reprlib.Repr()
+_REPR.maxstring = _REPR.maxother = 80
+
+
 def _got(value: object) -> str:
-    text = repr(value)
-    if len(text) > 80:
-        text = text[:77] + "..."
+    """``value`` for a message: its (bounded) repr and its type."""
+    try:
+        text = _REPR.repr(value)
+    except Exception:  # a hostile __repr__ must not hide the real error
+        text = "<unprintable>"
     return f"{text} ({type(value).__name__})"
 
 
@@ -129,6 +136,13 @@ def _is_number(value: object) -> TypeGuard[float]:
     if kind is float or kind is int:  # the common case, without an ABC check
         return True
     return isinstance(value, numbers.Real) and not isinstance(value, bool)
+
+
+def _is_integer(value: object) -> TypeGuard[int]:
+    """``int`` or another integral type (numpy's), but not ``bool``."""
+    if type(value) is int:
+        return True
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
 
 
 def _check_context(context: ExecutionContext) -> None:
@@ -184,7 +198,10 @@ def _check_env(env: object) -> None:
             )
         _check_os_string(f"ExecutionContext.env: variable name {name!r}", name)
         if not isinstance(value, str):
-            raise _Refused(f"ExecutionContext.env[{name!r}] must be a str, got {_got(value)}")
+            # the type only: a value may be a secret
+            raise _Refused(
+                f"ExecutionContext.env[{name!r}] must be a str, got {type(value).__name__}"
+            )
         _check_os_string(f"ExecutionContext.env[{name!r}]", value)
 
 

@@ -146,7 +146,7 @@ async def test_bad_cwd(tmp_path: Path, cwd: object, match: str) -> None:
         ({"": "1"}, "env: invalid variable name ''"),
         ({"A\x00": "1"}, r"env: variable name 'A\\x00' contains a NUL byte"),
         ({1: "1"}, r"env: variable name 1 \(int\) is not a str"),
-        ({"A": 1}, r"env\['A'\] must be a str, got 1 \(int\)"),
+        ({"A": 1}, r"env\['A'\] must be a str, got int$"),
         ({"A": "1\x00"}, r"env\['A'\] contains a NUL byte"),
         ({"A": "\ud800"}, r"env\['A'\] cannot be encoded"),
     ],

@@ -2,11 +2,13 @@
 
 ``subprocess.run`` copes by reporting status 0 when the real one cannot be known;
 cuprum does the same, and still learns when each child exited through its pidfd.
-Each scenario runs in a host process of its own that sets ``SIG_IGN`` first.
+Each scenario runs in a host process of its own that sets ``SIG_IGN`` first, on
+both event loops and every stream strategy (the pipeline and the stream).
 """
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import textwrap
@@ -14,6 +16,8 @@ from pathlib import Path
 
 import pytest
 from core_support import DEADLINE, assert_dead
+
+import cuprum
 
 BACKENDS = ["asyncio", "trio"]
 
@@ -59,12 +63,16 @@ HOST = textwrap.dedent(
 )
 
 
+@pytest.mark.parametrize("strategy", ["direct", "python", "rust"])
 @pytest.mark.parametrize("backend", BACKENDS)
-def test_runs_in_a_host_that_ignores_sigchld(backend: str, tmp_path: Path) -> None:
+def test_runs_in_a_host_that_ignores_sigchld(backend: str, strategy: str, tmp_path: Path) -> None:
+    if strategy == "rust" and not cuprum.is_rust_available():
+        pytest.skip("stream strategy 'rust' needs the cuprum_native extension (not installed)")
     script = tmp_path / "host.py"
     script.write_text(HOST)
     done = subprocess.run(
         [sys.executable, str(script), backend],
+        env={**os.environ, "CUPRUM_STREAM_BACKEND": strategy},
         capture_output=True,
         text=True,
         timeout=DEADLINE * 3,
