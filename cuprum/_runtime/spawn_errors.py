@@ -11,6 +11,7 @@ from __future__ import annotations
 import errno
 import os
 import re
+import stat
 from collections.abc import Mapping, Sequence
 
 from cuprum._core.errors import (
@@ -155,12 +156,22 @@ def _existing(
 
 
 def _interpreter(path: str) -> str | None:
-    """The interpreter named on ``path``'s ``#!`` line, or ``None`` (no such line)."""
+    """The interpreter named on ``path``'s ``#!`` line, or ``None`` (no such line).
+
+    Only a regular file is read, opened non-blocking: a FIFO must not hang us.
+    """
     try:
-        with open(path, "rb") as file:
-            head = file.read(_BINPRM_BUF_SIZE)
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
     except OSError:
         return None
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return None
+        head = os.read(fd, _BINPRM_BUF_SIZE)
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
     match = _SHEBANG.match(head)
     if match is None or not match.group(1):
         return None

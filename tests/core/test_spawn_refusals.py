@@ -9,6 +9,7 @@ limit); each error names the program, keeps the errno, is the matching built-in
 from __future__ import annotations
 
 import errno
+import os
 import subprocess
 import sys
 import textwrap
@@ -318,3 +319,26 @@ def test_a_cwd_that_cannot_be_entered_is_a_permission_error(
     assert out == f"True 13 true: working directory {str(locked_dir)!r} cannot be entered " + (
         "(permission denied)"
     )
+
+
+FIFO_HOST = textwrap.dedent(
+    """
+    import sys
+    from cuprum import ProgramNotExecutableError, Program, SafeCmd, ProjectSettings
+
+    cmd = SafeCmd(Program(sys.argv[1]), (), ProjectSettings(name="t", programs=()))
+    try:
+        cmd.run_sync(backend=sys.argv[2])
+    except ProgramNotExecutableError as exc:
+        print(exc.strerror)
+    """
+)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_fifo_as_program_is_refused_without_hanging(backend: str, tmp_path: Path) -> None:
+    # Explaining the refusal must not block opening a FIFO nobody writes to.
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo, 0o755)
+    out = _host(tmp_path, FIFO_HOST, str(fifo), backend)
+    assert out == f"{fifo}: {fifo} is not executable (permission denied)"
