@@ -8,7 +8,11 @@ The hierarchy (a standard base in brackets: ``except`` that base catches it too)
     ├── InvalidArgumentError        [ValueError]        a value cannot be passed to a program
     ├── SpawnError                  [OSError]           the OS refused to start the program
     │   ├── ProgramNotFoundError    [FileNotFoundError]
-    │   └── WorkingDirectoryError   [FileNotFoundError]
+    │   │   └── InterpreterNotFoundError                 its #! interpreter is missing
+    │   ├── ProgramNotExecutableError   [PermissionError]   no exec bit, a directory
+    │   ├── WorkingDirectoryError   [FileNotFoundError]
+    │   ├── WorkingDirectoryAccessError [PermissionError]   cwd exists but cannot be entered
+    │   └── SpawnArgumentError      [ValueError]        the OS refused a value (env, NUL)
     ├── CommandFailedError          [subprocess.CalledProcessError]   check=True, non-zero exit
     ├── TimeoutExpired              [subprocess.TimeoutExpired]       the deadline passed
     ├── CaptureLimitExceeded                            on_limit="raise" and a stream overflowed
@@ -30,13 +34,17 @@ __all__ = [
     "CommandFailedError",
     "CuprumError",
     "ForbiddenProgramError",
+    "InterpreterNotFoundError",
     "InvalidArgumentError",
     "NativeUnavailableError",
+    "ProgramNotExecutableError",
     "ProgramNotFoundError",
+    "SpawnArgumentError",
     "SpawnError",
     "StreamBackendError",
     "TimeoutExpired",
     "UnknownProgramError",
+    "WorkingDirectoryAccessError",
     "WorkingDirectoryError",
 ]
 
@@ -128,3 +136,21 @@ class TimeoutExpired(subprocess.TimeoutExpired, CuprumError):
     def __str__(self) -> str:
         program = self.cmd[0] if self.cmd else "?"
         return f"{program}: command {self.cmd!r} timed out after {self.timeout} seconds"
+
+
+class ProgramNotExecutableError(SpawnError, PermissionError):
+    """The program exists but cannot be executed: no execute permission, a directory,
+    or a ``#!`` interpreter that cannot be executed."""
+
+
+class InterpreterNotFoundError(ProgramNotFoundError):
+    """The program is a script whose ``#!`` interpreter does not exist."""
+
+
+class WorkingDirectoryAccessError(SpawnError, PermissionError):
+    """The working directory exists but the program may not enter it."""
+
+
+class SpawnArgumentError(SpawnError, ValueError):
+    """The start was refused for what it was given: an environment variable name with
+    ``=``, a NUL byte, a string the file system encoding cannot encode."""

@@ -7,6 +7,8 @@ fds 0-2) and ``restore_signals=True`` (SIGPIPE back to its default). No
 ``preexec_fn``, so CPython can still spawn with vfork. Exit is awaited through a
 pidfd with ``anyio.wait_readable``, the same on asyncio and trio, and without
 reaping (``WNOWAIT``) so the group id cannot be reused while cuprum still signals it.
+A host that ignores SIGCHLD has its children reaped by the kernel: the pidfd still
+says when the child exited, and its status is reported as 0, as ``subprocess`` does.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from collections.abc import Iterable, Mapping, Sequence
 
 import anyio
 
-from cuprum._core.errors import ProgramNotFoundError, SpawnError, WorkingDirectoryError
+from cuprum._runtime.spawn_errors import spawn_error
 
 __all__ = ["ChildProcess", "spawn", "terminate_groups"]
 
@@ -35,27 +37,31 @@ class ChildProcess:
         "_popen",
         "_waiter",
         "exit_code",
-        "exit_seq",
         "pid",
         "reaped",
         "stopped",
     )
 
-    _exit_counter = 0
-
     def __init__(self, popen: subprocess.Popen[bytes]) -> None:
         self._popen = popen
         self.pid = popen.pid
         self.exit_code: int | None = None
-        self.exit_seq = 0  # order in which exits were observed, for SIGPIPE blame
         self.reaped = False
         self.stopped = False  # cuprum signalled it before it exited on its own
         self._waiter: anyio.Event | None = None
         self._pidfd: int | None = None  # opened on first wait; safe since we reap last
 
     def _peek(self) -> int | None:
-        """The exit code if the child has exited, without reaping it."""
-        info = os.waitid(os.P_PID, self.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT)
+        """The exit code if the child has exited, without reaping it.
+
+        ``ECHILD`` means the child is no longer ours to wait for: the host ignores
+        SIGCHLD (so the kernel reaped it when it exited) or reaped it itself. It has
+        exited and its status is lost; like ``subprocess``, report 0.
+        """
+        try:
+            info = os.waitid(os.P_PID, self.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT)
+        except ChildProcessError:
+            return 0
         if info is None:
             return None
         if info.si_code == os.CLD_EXITED:
@@ -76,25 +82,33 @@ class ChildProcess:
             try:
                 code = self._peek()
                 if code is None:
-                    if self._pidfd is None:
-                        with contextlib.suppress(AttributeError, OSError):
-                            self._pidfd = os.pidfd_open(self.pid)
-                    if self._pidfd is not None:
-                        await anyio.wait_readable(self._pidfd)
-                    else:  # pragma: no cover - fallback without pidfd
-                        delay = 0.001
-                        while self._peek() is None:
-                            await anyio.sleep(delay)
-                            delay = min(delay * 2, 0.05)
-                    code = self._peek()
-                    assert code is not None
-                ChildProcess._exit_counter += 1
-                self.exit_seq = ChildProcess._exit_counter
+                    code = await self._await_exit()
                 self.exit_code = code
             finally:
                 self._waiter = None
                 waiter.set()
         return self.exit_code
+
+    async def _await_exit(self) -> int:
+        """Block (cancellably) until the running child exits; its exit code, unreaped."""
+        if self._pidfd is None:
+            with contextlib.suppress(AttributeError, OSError):
+                self._pidfd = os.pidfd_open(self.pid)
+            # It may have exited (and, with SIGCHLD ignored, been reaped) before the
+            # pidfd existed, so the pid may name another process: look again first.
+            code = self._peek()
+            if code is not None:
+                return code
+        if self._pidfd is not None:
+            await anyio.wait_readable(self._pidfd)
+        else:  # pragma: no cover - fallback without pidfd
+            delay = 0.001
+            while self._peek() is None:
+                await anyio.sleep(delay)
+                delay = min(delay * 2, 0.05)
+        code = self._peek()
+        assert code is not None
+        return code
 
     def signal_group(self, sig: int) -> None:
         """Send ``sig`` to the child's whole process group while it is still ours."""
@@ -160,7 +174,12 @@ def spawn(
     stderr: FdArg,
     use_cache: bool = True,
 ) -> ChildProcess:
-    """Start ``argv`` in a new process group; map OS errors to errors naming the program."""
+    """Start ``argv`` in a new process group.
+
+    Any refusal (an OS error, or a value ``Popen`` rejects before forking, such
+    as an environment variable name with ``=``) is raised as a :class:`SpawnError`
+    that names the program and keeps the errno; see ``spawn_errors``.
+    """
     program = argv[0]
     executable = _resolve(program, env) if use_cache else None
     try:
@@ -176,25 +195,17 @@ def spawn(
             restore_signals=True,
             process_group=0,
         )
-    except FileNotFoundError as exc:
-        if executable is not None:  # a stale cached path, or a bad interpreter line:
-            _RESOLVED.pop((program, _path_of(env)), None)  # let Popen search PATH itself
+    except (FileNotFoundError, PermissionError, NotADirectoryError) as exc:
+        if executable is not None and exc.filename == executable:
+            # A stale cached path (removed, or no longer executable): forget it
+            # and let Popen search PATH itself, so the error is about what is there now.
+            _RESOLVED.pop((program, _path_of(env)), None)
             return spawn(
                 argv, cwd=cwd, env=env, stdin=stdin, stdout=stdout, stderr=stderr, use_cache=False
             )
-        if cwd is not None and not os.path.isdir(cwd):
-            raise WorkingDirectoryError(
-                exc.errno, f"{program}: working directory {os.fspath(cwd)!r} does not exist"
-            ) from exc
-        raise ProgramNotFoundError(
-            exc.errno, f"{program}: program not found (PATH or path does not contain it)"
-        ) from exc
-    except NotADirectoryError as exc:
-        raise WorkingDirectoryError(
-            exc.errno, f"{program}: working directory {os.fspath(cwd or '')!r} is not a directory"
-        ) from exc
-    except OSError as exc:
-        raise SpawnError(exc.errno, f"{program}: cannot start: {exc.strerror or exc}") from exc
+        raise spawn_error(exc, argv, cwd=cwd, env=env) from exc
+    except (OSError, ValueError, TypeError) as exc:
+        raise spawn_error(exc, argv, cwd=cwd, env=env) from exc
     return ChildProcess(popen)
 
 

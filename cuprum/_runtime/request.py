@@ -14,6 +14,7 @@ from cuprum._core.context import CuprumContext, current_context
 from cuprum._model.execution import ExecutionContext
 from cuprum._model.io import OnLimit
 from cuprum._model.spec import CommandSpec
+from cuprum._runtime.validate import validate_request
 
 __all__ = ["RunRequest", "build_request", "resolve_timeout"]
 
@@ -68,12 +69,19 @@ def build_request(
     policy: CuprumContext | None = None,
 ) -> RunRequest:
     """Resolve defaults against the current context once, at the call site."""
-    if capture_limit is not None and capture_limit < 0:
-        raise ValueError(f"capture_limit must be >= 0, got {capture_limit}")
-    if on_limit not in ("truncate", "raise"):
-        raise ValueError(f"on_limit must be 'truncate' or 'raise', got {on_limit!r}")
     policy = policy if policy is not None else current_context()
     ctx = context if context is not None else _DEFAULT_CONTEXT
+    validate_request(
+        stages,
+        timeout=timeout,
+        context=ctx,
+        policy=policy,
+        stdin=stdin,
+        stdout=stdout,
+        stderr=stderr,
+        capture_limit=capture_limit,
+        on_limit=on_limit,
+    )
     return RunRequest(
         stages=stages,
         policy=policy,

@@ -10,7 +10,7 @@ import anyio
 import pytest
 
 import cuprum
-from cuprum import DEVNULL, INHERIT, PIPE, ExecutionContext, observe
+from cuprum import DEVNULL, INHERIT, PIPE, ExecutionContext, InvalidArgumentError, observe
 
 from .streaming_support import (
     CAT,
@@ -75,7 +75,7 @@ async def test_pipe_stdin_is_only_for_streaming(anyio_backend: str) -> None:
 
 
 async def test_unsupported_stdin_type_is_refused(anyio_backend: str) -> None:
-    with pytest.raises(TypeError, match="unsupported stdin"):
+    with pytest.raises(InvalidArgumentError, match="stdin must be bytes"):
         await py(CAT).run(stdin=42)  # type: ignore[arg-type]
 
 

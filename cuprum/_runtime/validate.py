@@ -1,0 +1,287 @@
+"""Checking a run's options when its request is built: before any hook, event or process.
+
+A bad value would otherwise fail late and obscurely (a comparison deep in the
+engine, anyio's message after the child was spawned and killed, a bare
+``ValueError`` from ``Popen``). A failed check raises :class:`InvalidArgumentError`
+naming the program (a pipeline's first stage) and the parameter. The kinds
+accepted are exactly those the engine wires (``_stdin_fd``, ``_open_target``).
+"""
+
+from __future__ import annotations
+
+import codecs
+import math
+import numbers
+import os
+import reprlib
+from collections.abc import AsyncIterable, Iterable, Mapping, Sequence
+from typing import TypeGuard
+
+from cuprum._core.context import CuprumContext
+from cuprum._core.errors import InvalidArgumentError
+from cuprum._model.execution import ExecutionContext
+from cuprum._model.io import AppendTo, Stream
+from cuprum._model.spec import CommandSpec
+
+__all__ = ["validate_request"]
+
+_STDIN_KINDS = (
+    "bytes, str, a path, an open file, an async iterable of bytes, DEVNULL, INHERIT "
+    "or PIPE (streaming only)"
+)
+_TARGET_KINDS = "a path, AppendTo(path), an open file, DEVNULL or INHERIT"
+
+
+def validate_request(
+    stages: Sequence[CommandSpec],
+    *,
+    timeout: object,
+    context: object,
+    policy: CuprumContext,
+    stdin: object,
+    stdout: object,
+    stderr: object,
+    capture_limit: object,
+    on_limit: object,
+) -> None:
+    """Refuse any option of a run that the engine could not honour."""
+    try:
+        _check_all(
+            timeout=timeout,
+            context=context,
+            policy=policy,
+            stdin=stdin,
+            stdout=stdout,
+            stderr=stderr,
+            capture_limit=capture_limit,
+            on_limit=on_limit,
+        )
+    except _Refused as exc:
+        raise InvalidArgumentError(f"{_who(stages)}: {exc}") from None
+
+
+class _Refused(Exception):
+    """A check failed; :func:`validate_request` adds the program to the message."""
+
+
+def _check_all(
+    *,
+    timeout: object,
+    context: object,
+    policy: CuprumContext,
+    stdin: object,
+    stdout: object,
+    stderr: object,
+    capture_limit: object,
+    on_limit: object,
+) -> None:
+    if not isinstance(context, ExecutionContext):
+        raise _Refused(f"context must be an ExecutionContext, got {_got(context)}")
+    _check_seconds("timeout", timeout)
+    _check_seconds("ExecutionContext.timeout", context.timeout)
+    _check_seconds("ScopeConfig.timeout", policy.timeout)
+    _check_context(context)
+    _check_stdin(stdin)
+    _check_target("stdout", stdout)
+    if stderr is not Stream.STDOUT:
+        _check_target("stderr", stderr)
+    if capture_limit is not None:
+        if not _is_integer(capture_limit):
+            raise _Refused(
+                f"capture_limit must be a number of bytes (int) or None, got {_got(capture_limit)}"
+            )
+        if capture_limit < 0:
+            raise _Refused(f"capture_limit must be >= 0, got {capture_limit}")
+    if not isinstance(on_limit, str) or on_limit not in ("truncate", "raise"):
+        raise _Refused(f"on_limit must be 'truncate' or 'raise', got {_got(on_limit)}")
+
+
+def _who(stages: Sequence[CommandSpec]) -> str:
+    if not stages:
+        return "?"
+    first = stages[0].program
+    return first if len(stages) == 1 else f"{first} (first stage of a {len(stages)}-stage pipeline)"
+
+
+_REPR = reprlib.Repr()
+_REPR.maxstring = _REPR.maxother = 80
+
+
+def _got(value: object) -> str:
+    """``value`` for a message: its (bounded) repr and its type."""
+    try:
+        text = _REPR.repr(value)
+    except Exception:  # a hostile __repr__ must not hide the real error
+        text = "<unprintable>"
+    return f"{text} ({type(value).__name__})"
+
+
+def _check_seconds(name: str, value: object) -> None:
+    """A timeout: a real number (not bool), not NaN; <= 0 expires at once, inf never."""
+    if value is None:
+        return
+    if not _is_number(value):
+        raise _Refused(f"{name} must be a number of seconds, got {_got(value)}")
+    try:
+        seconds = float(value)
+    except OverflowError:
+        raise _Refused(f"{name} of {value} seconds is too large") from None
+    if math.isnan(seconds):
+        raise _Refused(f"{name} must be a number of seconds, got NaN")
+
+
+def _is_number(value: object) -> TypeGuard[float]:
+    """``int``, ``float`` or another real number type (numpy's), but not ``bool``."""
+    kind = type(value)
+    if kind is float or kind is int:  # the common case, without an ABC check
+        return True
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
+
+
+def _is_integer(value: object) -> TypeGuard[int]:
+    """``int`` or another integral type (numpy's), but not ``bool``."""
+    if type(value) is int:
+        return True
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
+def _check_context(context: ExecutionContext) -> None:
+    grace = context.cancel_grace
+    if not _is_number(grace) or math.isnan(grace):
+        raise _Refused(
+            f"ExecutionContext.cancel_grace must be a number of seconds, got {_got(grace)}"
+        )
+    if context.cwd is not None:
+        _check_path("ExecutionContext.cwd", context.cwd)
+    if context.env is not None:
+        _check_env(context.env)
+    _check_codec(context.encoding, context.errors)
+
+
+def _check_path(name: str, value: object) -> None:
+    """A ``str`` or ``os.PathLike`` naming a ``str`` path, with no NUL, encodable."""
+    if not isinstance(value, str | os.PathLike):
+        raise _Refused(f"{name} must be a str or os.PathLike path, got {_got(value)}")
+    try:
+        path = os.fspath(value)
+    except (TypeError, ValueError) as exc:
+        raise _Refused(f"{name} is not a usable path: {exc}") from None
+    if not isinstance(path, str):
+        raise _Refused(f"{name} must name a str path, got {_got(path)}")
+    _check_os_string(f"{name} {path!r}", path)
+
+
+def _check_os_string(what: str, text: str) -> None:
+    """No NUL byte, and encodable with the file system encoding."""
+    if "\x00" in text:
+        raise _Refused(f"{what} contains a NUL byte")
+    if not text.isascii():
+        try:
+            os.fsencode(text)
+        except UnicodeEncodeError as exc:
+            raise _Refused(
+                f"{what} cannot be encoded for the operating system: {exc.reason}"
+            ) from None
+
+
+def _check_env(env: object) -> None:
+    """A mapping of non-empty names (no ``=``) to values, all ``str``, none with NUL."""
+    if not isinstance(env, Mapping):
+        raise _Refused(f"ExecutionContext.env must be a mapping of str to str, got {_got(env)}")
+    for name, value in env.items():
+        if not isinstance(name, str):
+            raise _Refused(f"ExecutionContext.env: variable name {_got(name)} is not a str")
+        if not name or "=" in name:
+            raise _Refused(
+                f"ExecutionContext.env: invalid variable name {name!r} "
+                "(names are non-empty and contain no '=')"
+            )
+        _check_os_string(f"ExecutionContext.env: variable name {name!r}", name)
+        if not isinstance(value, str):
+            # the type only: a value may be a secret
+            raise _Refused(
+                f"ExecutionContext.env[{name!r}] must be a str, got {type(value).__name__}"
+            )
+        _check_os_string(f"ExecutionContext.env[{name!r}]", value)
+
+
+_KNOWN_CODECS: set[tuple[str, str]] = set()  # (encoding, errors) pairs that passed
+
+
+def _check_codec(encoding: object, errors: object) -> None:
+    plain = type(encoding) is str and type(errors) is str  # hashable, no custom __eq__
+    if plain and (encoding, errors) in _KNOWN_CODECS:
+        return
+    try:
+        info = codecs.lookup(encoding) if isinstance(encoding, str) else None
+    except (LookupError, ValueError):
+        info = None
+    if info is None or not getattr(info, "_is_text_encoding", True):
+        raise _Refused(f"ExecutionContext.encoding must name a text encoding, got {_got(encoding)}")
+    try:
+        known = isinstance(errors, str) and codecs.lookup_error(errors) is not None
+    except (LookupError, ValueError):
+        known = False
+    if not known:
+        raise _Refused(
+            f"ExecutionContext.errors must name an error handler "
+            f"('strict', 'replace', ...), got {_got(errors)}"
+        )
+    if type(encoding) is str and type(errors) is str:
+        _KNOWN_CODECS.add((encoding, errors))
+
+
+def _check_stdin(source: object) -> None:
+    if source is None or source is Stream.DEVNULL or source is Stream.INHERIT:
+        return
+    if source is Stream.PIPE:  # run() refuses it itself; stream() feeds it
+        return
+    if isinstance(source, Stream):
+        raise _Refused(f"stdin cannot be {source!r}; use {_STDIN_KINDS}")
+    if isinstance(source, str | bytes | bytearray | memoryview):
+        return
+    if isinstance(source, os.PathLike):
+        _check_path("stdin", source)
+        return
+    if hasattr(source, "fileno"):
+        _check_fileno("stdin", source)
+        return
+    if isinstance(source, AsyncIterable):
+        return
+    hint = ""
+    if isinstance(source, Iterable):
+        hint = " (an ordinary iterable: join it into bytes, or make it an async generator)"
+    raise _Refused(f"stdin must be {_STDIN_KINDS}; got {_got(source)}{hint}")
+
+
+def _check_target(name: str, target: object) -> None:
+    """A redirect for stdout or stderr (``stderr=STDOUT`` is checked by the caller)."""
+    if target is None or target is Stream.DEVNULL or target is Stream.INHERIT:
+        return
+    kinds = _TARGET_KINDS + (" or STDOUT" if name == "stderr" else "")
+    if isinstance(target, Stream):
+        hint = "; to read stdout as it comes, use cmd.stream()" if target is Stream.PIPE else ""
+        raise _Refused(f"{name} cannot be {target!r}: use {kinds}{hint}")
+    if isinstance(target, AppendTo):
+        _check_path(f"{name} AppendTo path", target.path)
+        return
+    if isinstance(target, str | os.PathLike):
+        _check_path(name, target)
+        return
+    if hasattr(target, "fileno"):
+        _check_fileno(name, target)
+        return
+    raise _Refused(f"{name} must be {kinds}; got {_got(target)}")
+
+
+def _check_fileno(name: str, stream: object) -> None:
+    """An open file must have a real descriptor (``io.BytesIO`` has none)."""
+    try:
+        fd = stream.fileno()  # type: ignore[attr-defined]
+    except (OSError, ValueError, TypeError, AttributeError) as exc:
+        raise _Refused(
+            f"{name} {_got(stream)} has no file descriptor ({exc}); "
+            "pass a real file, or its contents as bytes"
+        ) from None
+    if not isinstance(fd, int) or isinstance(fd, bool) or fd < 0:
+        raise _Refused(f"{name}.fileno() returned {_got(fd)}, not an fd")
