@@ -37,13 +37,20 @@ def _ready() -> bool:
         return False
 
 
-def _pip_can_target() -> bool:
-    """True when this interpreter's own pip can install into another one (pip >= 22.3)."""
+def _installer() -> list[str] | None:
+    """A pip command that installs into the new environment, or None if there is none.
+
+    This interpreter's own pip when it can target another one (pip >= 22.3, as on
+    Debian 12 and Ubuntu 24.04); else pip bootstrapped into the environment by
+    ensurepip; else nothing.
+    """
     probe = "import pip, sys; sys.exit(tuple(map(int, pip.__version__.split('.')[:2])) < (22, 3))"
-    return (
-        subprocess.run([sys.executable, "-c", probe], capture_output=True, check=False).returncode
-        == 0
-    )
+    if subprocess.run([sys.executable, "-c", probe], capture_output=True, check=False).returncode:
+        ensurepip = [str(PYTHON), "-m", "ensurepip", "--default-pip"]
+        if subprocess.run(ensurepip, stdout=subprocess.DEVNULL, check=False).returncode:
+            return None
+        return [str(PYTHON), "-m", "pip", "install"]
+    return [sys.executable, "-m", "pip", "--python", str(PYTHON), "install"]
 
 
 def _create() -> None:
@@ -51,21 +58,15 @@ def _create() -> None:
     print(f"tools/nox.py: creating {VENV.relative_to(ROOT)} with {', '.join(REQUIREMENTS)}")
     # Without pip: Debian's venv module needs python3-venv (ensurepip) for that.
     venv.EnvBuilder(with_pip=False, symlinks=True).create(VENV)
-    quiet = ["--quiet", "--disable-pip-version-check", "--no-input"]
-    if _pip_can_target():
-        command = [sys.executable, "-m", "pip", "--python", str(PYTHON), "install", *quiet]
-    elif (
-        subprocess.run([str(PYTHON), "-m", "ensurepip", "--default-pip"], check=False).returncode
-        == 0
-    ):
-        command = [str(PYTHON), "-m", "pip", "install", *quiet]
-    else:
+    install = _installer()
+    if install is None:
         shutil.rmtree(VENV, ignore_errors=True)
         sys.exit(
             f"tools/nox.py: {sys.executable} has neither pip (>= 22.3) nor ensurepip; "
             "install one of them (Debian/Ubuntu: apt-get install python3-pip)"
         )
-    subprocess.run([*command, *REQUIREMENTS], check=True)
+    quiet = ["--quiet", "--disable-pip-version-check", "--no-input"]
+    subprocess.run([*install, *quiet, *REQUIREMENTS], check=True)
     STAMP.write_text(json.dumps(_wanted()))
 
 
