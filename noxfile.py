@@ -1,4 +1,4 @@
-"""nox sessions: tests on both wheel flavours, wheel verification, lint, demo, bench.
+"""nox sessions: tests on both wheel flavours, wheel verification, lint, docs, demo, bench.
 
 The matrix uses whichever CPython 3.11+ interpreters exist on this machine
 (``PATH`` and pyenv installs); a missing one is never an error.
@@ -18,7 +18,7 @@ ROOT = Path(__file__).parent
 DIST = ROOT / "dist"
 nox.options.default_venv_backend = "uv|virtualenv"
 nox.options.reuse_existing_virtualenvs = False
-nox.options.sessions = ["lint", "wheels", "tests"]
+nox.options.sessions = ["lint", "wheels", "docs", "tests"]
 nox.options.error_on_missing_interpreters = False
 
 
@@ -154,6 +154,43 @@ def lint(session: nox.Session) -> None:
     session.run(
         "cargo", "clippy", "--workspace", "--all-targets", "--", "-D", "warnings", external=True
     )
+
+
+DOCS_DEPS = [
+    "mkdocs==1.6.1",
+    "mkdocstrings[python]==1.0.8",
+    "mkdocstrings-python==2.0.11",
+    "ruff>=0.6",  # formats the signatures in the API reference
+]
+# Appended to a copy of the docs, each must fail the strict build (see `docs`).
+BROKEN_REFERENCES = {
+    "a cross-reference to nothing": "[nothing][cuprum.NoSuchName]",
+    "an anchor that no heading has": "[nowhere](../users-guide.md#no-such-heading)",
+}
+
+
+@nox.session(python=PYTHONS[0])
+def docs(session: nox.Session) -> None:
+    """The guides and the API reference as a site (mkdocs, strict), in dist/site.
+
+    Then proves the strictness: a copy of docs/ with a broken cross-reference, and
+    one with a broken anchor, must each fail to build.
+    """
+    session.install(*DOCS_DEPS)
+    session.run("mkdocs", "build", "--strict", "--clean", *session.posargs)
+    for what, markdown in BROKEN_REFERENCES.items():
+        broken = Path(session.create_tmp()) / "broken"
+        shutil.rmtree(broken, ignore_errors=True)
+        shutil.copytree(ROOT / "docs", broken / "docs")
+        with open(broken / "docs" / "reference" / "index.md", "a", encoding="utf-8") as page:
+            page.write(f"\n{markdown}\n")
+        session.run(
+            "mkdocs", "build", "--strict", "--site-dir", str(broken / "site"),
+            env={"CUPRUM_DOCS_DIR": str(broken / "docs")},
+            success_codes=[1],
+            silent=True,
+        )  # fmt: skip
+        session.log(f"as it must, the strict build refused {what}")
 
 
 @nox.session(python=PYTHONS[0])
