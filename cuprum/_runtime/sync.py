@@ -134,10 +134,12 @@ def _refuse_inside_event_loop(what: str) -> None:
             f"{what}() cannot be called from a running asyncio event loop; "
             "use `await cmd.run()` instead"
         )
-    trio = sys.modules.get("trio")
-    if trio is not None:
+    # A trio still being imported (by another thread) has no ``lowlevel`` yet; and
+    # this thread cannot be inside a trio.run then.
+    lowlevel = getattr(sys.modules.get("trio"), "lowlevel", None)
+    if lowlevel is not None:
         try:
-            trio.lowlevel.current_trio_token()
+            lowlevel.current_trio_token()
         except RuntimeError:
             return
         raise RuntimeError(
