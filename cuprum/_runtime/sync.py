@@ -2,29 +2,32 @@
 
 asyncio (the default) runs on one long-lived event loop per calling thread: a
 fresh loop per call costs more than the process itself. The caller's
-``contextvars`` travel with every call, and Ctrl+C cancels the run (the child is
-torn down) before ``KeyboardInterrupt`` propagates. The loop is closed when its
-thread ends, or at interpreter exit for the main thread.
+``contextvars`` travel with every call. The loop is closed when its thread ends,
+or at interpreter exit for the main thread. trio runs a fresh ``trio.run`` per
+call; trio is imported only when asked for.
 
-trio runs a fresh ``trio.run`` per call, with KeyboardInterrupt delivered at
-checkpoints so the same teardown runs. trio is imported only when asked for.
+Ctrl+C is handled here, the same on both (see :class:`_CtrlC`): in the main
+thread, while SIGINT has Python's default handler. A host's own handler, or
+SIG_IGN, is left in force and cuprum does nothing on Ctrl+C.
 """
 
 from __future__ import annotations
 
 import asyncio
 import atexit
+import contextlib
 import contextvars
 import importlib
 import signal
 import sys
 import threading
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Iterable, Iterator
 from typing import Any, Literal, TypeVar
 
 __all__ = ["Backend", "run_sync"]
 
 T = TypeVar("T")
+A = TypeVar("A")
 Backend = Literal["asyncio", "trio"]
 
 
@@ -32,6 +35,187 @@ Backend = Literal["asyncio", "trio"]
 # costs more than the rest of a run's bookkeeping; the C module does not.
 _csignal: Any = importlib.import_module("_signal")
 _SIGINT = int(signal.SIGINT)
+
+
+class _CtrlC:
+    """Ctrl+C during one ``run_sync`` call (main thread, SIGINT left at its default).
+
+    The handler only counts and hands the work to the event loop's thread, so no
+    exception is ever raised into the middle of a run. The first Ctrl+C cancels the
+    run, whose teardown (SIGTERM, grace, SIGKILL) then runs as for any cancellation.
+    A second cuts every grace period short, those in progress and those still to
+    come in this call: their groups get SIGKILL at once. Once the run is over,
+    whatever its outcome, ``KeyboardInterrupt`` is raised.
+    """
+
+    __slots__ = ("_acted", "_soon", "count")
+
+    def __init__(self) -> None:
+        self.count = 0  # Ctrl+C received
+        self._acted = 0  # ... and acted upon, in the loop's thread
+        self._soon: Callable[[Callable[[], None]], object] | None = None
+
+    def _on_signal(self, signum: int, frame: object) -> None:
+        self.count += 1
+        soon = self._soon
+        if soon is not None:
+            with contextlib.suppress(Exception):  # never raise into the interrupted code
+                soon(self._act)
+
+    def _attach(self, soon: Callable[[Callable[[], None]], object]) -> None:
+        """Start acting, through ``soon`` (signal-safe), on Ctrl+C from now and before."""
+        self._soon = soon
+        if self.count:
+            soon(self._act)
+
+    def _act(self) -> None:
+        while self._soon is not None and self._acted < self.count:
+            self._acted += 1
+            if self._acted == 1:
+                self._cancel()
+            elif self._acted == 2:
+                self._hurry()
+
+    def _cancel(self) -> None:
+        raise NotImplementedError
+
+    def _hurry(self) -> None:
+        raise NotImplementedError
+
+    def _detach(self) -> None:
+        self._soon = None
+
+    def run(self, call: Callable[[A], T], arg: A) -> T:
+        """``call(arg)`` with this handler for SIGINT; the default handler back afterwards."""
+        handler = self._on_signal
+        _csignal.signal(_SIGINT, handler)
+        try:
+            result = call(arg)
+        except BaseException as exc:
+            self._detach()
+            if _csignal.getsignal(_SIGINT) is handler:
+                _csignal.signal(_SIGINT, signal.default_int_handler)
+            if not self.count:
+                raise
+            if isinstance(exc, KeyboardInterrupt | asyncio.CancelledError):
+                raise KeyboardInterrupt from None
+            # Ctrl+C wins over how the run ended, which it keeps as its context.
+            raise KeyboardInterrupt  # noqa: B904
+        self._detach()
+        if _csignal.getsignal(_SIGINT) is handler:
+            _csignal.signal(_SIGINT, signal.default_int_handler)
+        if self.count:  # it landed after the run's last await (hooks, decoding)
+            raise KeyboardInterrupt
+        return result
+
+
+class _AsyncioCtrlC(_CtrlC):
+    """Ctrl+C for a run on this thread's asyncio loop."""
+
+    __slots__ = ("_loop", "_poll", "_task")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, task: asyncio.Task[Any]) -> None:
+        # Per call, on the hot path: _CtrlC.__init__ and _attach inlined.
+        self.count = self._acted = 0
+        self._soon = loop.call_soon_threadsafe
+        self._loop = loop
+        self._task = task
+        self._poll: asyncio.TimerHandle | None = None
+
+    def _cancel(self) -> None:
+        # A run already in a teardown's grace period is left to finish it.
+        if not self._task.done() and _grace_frame(self._task.get_coro()) is None:
+            self._task.cancel()
+
+    def _hurry(self) -> None:
+        if self._soon is not None:
+            _kill_in_grace(task.get_coro() for task in asyncio.all_tasks(self._loop))
+            self._poll = self._loop.call_later(_HURRY_POLL, self._hurry)
+
+    def _detach(self) -> None:
+        self._soon = None
+        if self._poll is not None:
+            self._poll.cancel()
+
+
+class _TrioCtrlC(_CtrlC):
+    """Ctrl+C for a ``trio.run``: installed first, it keeps trio from installing its own."""
+
+    __slots__ = ("_scope", "_trio")
+
+    def attach(self, trio: Any, scope: Any) -> None:
+        """Called in the run: Ctrl+C cancels ``scope``, which wraps the whole run."""
+        self._trio = trio
+        self._scope = scope
+        self._attach(trio.lowlevel.current_trio_token().run_sync_soon)
+
+    def detach(self) -> None:
+        self._detach()
+
+    def _cancel(self) -> None:
+        self._scope.cancel()  # a shielded teardown in progress is left to finish
+
+    def _hurry(self) -> None:
+        self._trio.lowlevel.spawn_system_task(self._keep_hurrying)
+
+    async def _keep_hurrying(self) -> None:
+        trio = self._trio
+        while True:  # until the run ends and trio cancels its system tasks
+            _kill_in_grace(_trio_coros(trio.lowlevel.current_root_task()))
+            await trio.sleep(_HURRY_POLL)
+
+
+_HURRY_POLL = 0.001  # seconds between looks for new grace periods after a second Ctrl+C
+
+
+def _grace_frame(coro: Any) -> Any:
+    """The frame of cuprum's grace wait that ``coro`` is suspended in, else None.
+
+    The wait is ``terminate_groups`` (``cuprum._runtime.child``), found by name in
+    the chain of awaits: it SIGTERMs the groups of its ``live`` children, waits out
+    the grace, then SIGKILLs them. Keep that name and that local in step with this.
+    """
+    while coro is not None:
+        frame = getattr(coro, "cr_frame", None)
+        if (
+            frame is not None
+            and frame.f_code.co_name == "terminate_groups"
+            and str(frame.f_globals.get("__name__")).startswith("cuprum.")
+        ):
+            return frame
+        coro = getattr(coro, "cr_await", None)
+    return None
+
+
+def _kill_in_grace(coros: Iterable[Any]) -> None:
+    """SIGKILL now the groups that any of ``coros`` is giving a grace period.
+
+    Their wait then ends as those children exit, and the teardown carries on as
+    usual (reaping, closing fds, events): nothing is thrown into it.
+    """
+    for coro in coros:
+        frame = _grace_frame(coro)
+        if frame is not None:
+            for child in frame.f_locals.get("live", ()):
+                child.signal_group(signal.SIGKILL)
+
+
+def _trio_coros(root: Any) -> Iterator[Any]:
+    """The coroutine of every task in a trio run, from its root task down."""
+    tasks = [root]
+    while tasks:
+        task = tasks.pop()
+        yield task.coro
+        for nursery in task.child_nurseries:
+            tasks.extend(nursery.child_tasks)
+
+
+def _owns_ctrl_c() -> bool:
+    """Ctrl+C is cuprum's to handle: the main thread, SIGINT at its default handler."""
+    return (
+        threading.current_thread() is threading.main_thread()
+        and _csignal.getsignal(_SIGINT) is signal.default_int_handler
+    )
 
 
 class _ThreadLoop:
@@ -82,36 +266,15 @@ def _run_on_loop(
 ) -> T:
     """``asyncio.Runner.run`` semantics on a reused loop, without its per-call costs.
 
-    In the main thread with the default SIGINT handler, the first Ctrl+C cancels
-    the run (cuprum's teardown runs), then ``KeyboardInterrupt`` is raised; a
-    second Ctrl+C raises at once.
+    In the main thread with the default SIGINT handler, Ctrl+C is :class:`_AsyncioCtrlC`'s.
     """
     task = loop.create_task(coro, context=context)
-    interrupted = False
-    handler: Callable[[int, object], None] | None = None
-    if (
-        threading.current_thread() is threading.main_thread()
-        and _csignal.getsignal(_SIGINT) is signal.default_int_handler
+    if (  # _owns_ctrl_c(), inlined
+        threading.current_thread() is not threading.main_thread()
+        or _csignal.getsignal(_SIGINT) is not signal.default_int_handler
     ):
-
-        def on_sigint(signum: int, frame: object) -> None:
-            nonlocal interrupted
-            if interrupted or task.done():
-                raise KeyboardInterrupt
-            interrupted = True
-            loop.call_soon_threadsafe(task.cancel)
-
-        handler = on_sigint
-        _csignal.signal(_SIGINT, handler)
-    try:
         return loop.run_until_complete(task)
-    except asyncio.CancelledError:
-        if interrupted:
-            raise KeyboardInterrupt from None
-        raise
-    finally:
-        if handler is not None and _csignal.getsignal(_SIGINT) is handler:
-            _csignal.signal(_SIGINT, signal.default_int_handler)
+    return _AsyncioCtrlC(loop, task).run(loop.run_until_complete, task)
 
 
 def _close_main_loop() -> None:
@@ -134,15 +297,41 @@ def _refuse_inside_event_loop(what: str) -> None:
             f"{what}() cannot be called from a running asyncio event loop; "
             "use `await cmd.run()` instead"
         )
-    trio = sys.modules.get("trio")
-    if trio is not None:
+    # A trio still being imported (by another thread) has no ``lowlevel`` yet; and
+    # this thread cannot be inside a trio.run then.
+    lowlevel = getattr(sys.modules.get("trio"), "lowlevel", None)
+    if lowlevel is not None:
         try:
-            trio.lowlevel.current_trio_token()
+            lowlevel.current_trio_token()
         except RuntimeError:
             return
         raise RuntimeError(
             f"{what}() cannot be called from inside trio; use `await cmd.run()` instead"
         )
+
+
+def _run_trio(make_coro: Callable[[], Coroutine[Any, Any, T]]) -> T:
+    """A ``trio.run`` of ``make_coro()``, with Ctrl+C handled as on asyncio."""
+    import trio
+
+    if not _owns_ctrl_c():  # trio leaves SIGINT alone then, too
+
+        async def plain() -> T:
+            return await make_coro()
+
+        return trio.run(plain)
+    ctrl_c = _TrioCtrlC()
+
+    async def main() -> T:
+        with trio.CancelScope() as scope:
+            ctrl_c.attach(trio, scope)
+            try:
+                return await make_coro()
+            finally:
+                ctrl_c.detach()
+        raise KeyboardInterrupt  # the scope caught the cancellation Ctrl+C asked for
+
+    return ctrl_c.run(trio.run, main)
 
 
 def run_sync(
@@ -156,10 +345,5 @@ def run_sync(
     if backend == "asyncio":
         return _run_on_loop(_thread_loop(), make_coro(), contextvars.copy_context())
     if backend == "trio":
-        import trio
-
-        async def main() -> T:
-            return await make_coro()
-
-        return trio.run(main, restrict_keyboard_interrupt_to_checkpoints=True)
+        return _run_trio(make_coro)
     raise ValueError(f"unknown backend {backend!r}: use 'asyncio' or 'trio'")
