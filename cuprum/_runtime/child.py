@@ -17,6 +17,7 @@ import contextlib
 import os
 import signal
 import subprocess
+import threading
 import time
 from collections.abc import Iterable, Mapping, Sequence
 
@@ -24,7 +25,14 @@ import anyio
 
 from cuprum._runtime.spawn_errors import spawn_error
 
-__all__ = ["ChildProcess", "spawn", "terminate_groups"]
+__all__ = [
+    "ChildProcess",
+    "cut_graces_short",
+    "in_grace",
+    "restore_graces",
+    "spawn",
+    "terminate_groups",
+]
 
 FdArg = int | None
 
@@ -209,26 +217,68 @@ def spawn(
     return ChildProcess(popen)
 
 
+class _Graces(threading.local):
+    """This thread's teardowns now in their grace period (one event loop per thread).
+
+    ``run_sync`` reads it for Ctrl+C: a first one leaves a run that is already in
+    its grace to finish it; a second cuts every grace short (:func:`cut_graces_short`).
+    """
+
+    def __init__(self) -> None:
+        self.waiting: list[tuple[int, list[ChildProcess]]] = []  # (anyio task id, children)
+        self.cut = False
+
+
+_graces = _Graces()
+
+
+def in_grace(task_id: int) -> bool:
+    """Whether the task ``task_id`` (an anyio task id) is waiting out a grace period."""
+    return any(task == task_id for task, _ in _graces.waiting)
+
+
+def cut_graces_short() -> None:
+    """SIGKILL the groups in their grace now; later teardowns on this thread skip it.
+
+    The waits then end as those leaders exit, and each teardown carries on as
+    usual (reap, close fds, events): nothing is thrown into it. Undone by
+    :func:`restore_graces`.
+    """
+    _graces.cut = True
+    for _, live in _graces.waiting:
+        for child in live:
+            child.signal_group(signal.SIGKILL)
+
+
+def restore_graces() -> None:
+    """Teardowns on this thread give their grace period again."""
+    _graces.cut = False
+
+
 async def terminate_groups(children: Iterable[ChildProcess], grace: float) -> None:
     """SIGTERM each live group, give the leaders ``grace`` seconds, then SIGKILL the groups.
 
     Shielded from cancellation, and the SIGKILL sits in ``finally`` so even an
-    exception that breaks the wait (a second Ctrl+C) cannot skip it. Pipeline
-    stages are signalled last stage first: a stage is already being terminated
-    before the death of the one feeding it can show it a clean end of input.
+    exception that breaks the wait cannot skip it; :func:`cut_graces_short` ends
+    the wait early. Pipeline stages are signalled last stage first: a stage is
+    already being terminated before the death of the one feeding it can show it
+    a clean end of input.
     """
     live = [child for child in children if not child.reaped]
+    entry = (anyio.get_current_task().id, live)
+    _graces.waiting.append(entry)
     try:
         with anyio.CancelScope(shield=True):
             for child in reversed(live):
                 if child.exit_code is None:
                     child.signal_group(signal.SIGTERM)
-            deadline = time.monotonic() + grace
+            deadline = time.monotonic() + (0.0 if _graces.cut else grace)
             for child in live:
                 remaining = deadline - time.monotonic()
                 if child.exit_code is None and remaining > 0:
                     with anyio.move_on_after(remaining):
                         await child.wait_exit()
     finally:
+        _graces.waiting.remove(entry)
         for child in reversed(live):
             child.signal_group(signal.SIGKILL)

@@ -21,8 +21,10 @@ import importlib
 import signal
 import sys
 import threading
-from collections.abc import Callable, Coroutine, Iterable, Iterator
+from collections.abc import Callable, Coroutine
 from typing import Any, Literal, TypeVar
+
+from cuprum._runtime.child import cut_graces_short, in_grace, restore_graces
 
 __all__ = ["Backend", "run_sync"]
 
@@ -80,10 +82,12 @@ class _CtrlC:
         raise NotImplementedError
 
     def _hurry(self) -> None:
-        raise NotImplementedError
+        cut_graces_short()
 
     def _detach(self) -> None:
         self._soon = None
+        if self._acted >= 2:
+            restore_graces()
 
     def run(self, call: Callable[[A], T], arg: A) -> T:
         """``call(arg)`` with this handler for SIGINT; the default handler back afterwards."""
@@ -112,30 +116,18 @@ class _CtrlC:
 class _AsyncioCtrlC(_CtrlC):
     """Ctrl+C for a run on this thread's asyncio loop."""
 
-    __slots__ = ("_loop", "_poll", "_task")
+    __slots__ = ("_task",)
 
     def __init__(self, loop: asyncio.AbstractEventLoop, task: asyncio.Task[Any]) -> None:
         # Per call, on the hot path: _CtrlC.__init__ and _attach inlined.
         self.count = self._acted = 0
         self._soon = loop.call_soon_threadsafe
-        self._loop = loop
         self._task = task
-        self._poll: asyncio.TimerHandle | None = None
 
     def _cancel(self) -> None:
         # A run already in a teardown's grace period is left to finish it.
-        if not self._task.done() and _grace_frame(self._task.get_coro()) is None:
+        if not self._task.done() and not in_grace(id(self._task)):
             self._task.cancel()
-
-    def _hurry(self) -> None:
-        if self._soon is not None:
-            _kill_in_grace(task.get_coro() for task in asyncio.all_tasks(self._loop))
-            self._poll = self._loop.call_later(_HURRY_POLL, self._hurry)
-
-    def _detach(self) -> None:
-        self._soon = None
-        if self._poll is not None:
-            self._poll.cancel()
 
 
 class _TrioCtrlC(_CtrlC):
@@ -154,60 +146,6 @@ class _TrioCtrlC(_CtrlC):
 
     def _cancel(self) -> None:
         self._scope.cancel()  # a shielded teardown in progress is left to finish
-
-    def _hurry(self) -> None:
-        self._trio.lowlevel.spawn_system_task(self._keep_hurrying)
-
-    async def _keep_hurrying(self) -> None:
-        trio = self._trio
-        while True:  # until the run ends and trio cancels its system tasks
-            _kill_in_grace(_trio_coros(trio.lowlevel.current_root_task()))
-            await trio.sleep(_HURRY_POLL)
-
-
-_HURRY_POLL = 0.001  # seconds between looks for new grace periods after a second Ctrl+C
-
-
-def _grace_frame(coro: Any) -> Any:
-    """The frame of cuprum's grace wait that ``coro`` is suspended in, else None.
-
-    The wait is ``terminate_groups`` (``cuprum._runtime.child``), found by name in
-    the chain of awaits: it SIGTERMs the groups of its ``live`` children, waits out
-    the grace, then SIGKILLs them. Keep that name and that local in step with this.
-    """
-    while coro is not None:
-        frame = getattr(coro, "cr_frame", None)
-        if (
-            frame is not None
-            and frame.f_code.co_name == "terminate_groups"
-            and str(frame.f_globals.get("__name__")).startswith("cuprum.")
-        ):
-            return frame
-        coro = getattr(coro, "cr_await", None)
-    return None
-
-
-def _kill_in_grace(coros: Iterable[Any]) -> None:
-    """SIGKILL now the groups that any of ``coros`` is giving a grace period.
-
-    Their wait then ends as those children exit, and the teardown carries on as
-    usual (reaping, closing fds, events): nothing is thrown into it.
-    """
-    for coro in coros:
-        frame = _grace_frame(coro)
-        if frame is not None:
-            for child in frame.f_locals.get("live", ()):
-                child.signal_group(signal.SIGKILL)
-
-
-def _trio_coros(root: Any) -> Iterator[Any]:
-    """The coroutine of every task in a trio run, from its root task down."""
-    tasks = [root]
-    while tasks:
-        task = tasks.pop()
-        yield task.coro
-        for nursery in task.child_nurseries:
-            tasks.extend(nursery.child_tasks)
 
 
 def _owns_ctrl_c() -> bool:
