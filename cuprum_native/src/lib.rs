@@ -4,6 +4,8 @@
 //! this file only binds it to Python.
 
 pub mod pump;
+pub mod spawn;
+mod spawn_py;
 
 use pyo3::exceptions::{PyInterruptedError, PyOSError, PyValueError};
 use pyo3::prelude::*;
@@ -102,4 +104,6 @@ fn rust_pump_stream(
 mod _streams_rs {
     #[pymodule_export]
     use super::rust_pump_stream;
+    #[pymodule_export]
+    use super::spawn_py::spawn_process;
 }
