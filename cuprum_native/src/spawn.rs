@@ -46,6 +46,9 @@ pub struct Spec {
     pub cwd: Option<CString>,
     /// cgroup v2 directory descriptor to start the child in.
     pub cgroup: Option<RawFd>,
+    /// Open `cgroup.procs` files of other hierarchies (cgroup v1) that the
+    /// child joins before anything else, so it never runs outside them.
+    pub join_cgroups: Vec<RawFd>,
     /// `setsid()` instead of `setpgid(0, 0)`.
     pub new_session: bool,
     /// Child descriptor (0..=2) to make the controlling terminal (needs `new_session`).
@@ -99,7 +102,8 @@ fn spawn_with(spec: &Spec, how: How) -> Result<Spawned, SpawnError> {
         return Err(SpawnError::os(Stage::Exec, libc::EINVAL));
     }
     let bad_tty = spec.controlling_tty.is_some_and(|fd| !(0..3).contains(&fd));
-    if spec.fds.iter().any(|&fd| fd < 0) || bad_tty {
+    let fds = spec.fds.iter().chain(&spec.join_cgroups);
+    if fds.copied().any(|fd| fd < 0) || bad_tty {
         return Err(SpawnError::os(Stage::Fds, libc::EBADF));
     }
     let argv = pointers(&spec.argv);
@@ -118,6 +122,8 @@ fn spawn_with(spec: &Spec, how: How) -> Result<Spawned, SpawnError> {
         tty: spec.controlling_tty.unwrap_or(-1),
         rlimits: spec.rlimits.as_ptr(),
         n_rlimits: spec.rlimits.len(),
+        join_fds: spec.join_cgroups.as_ptr(),
+        n_join_fds: spec.join_cgroups.len(),
         err_fd: write_end.0,
         nsig: libc::SIGRTMAX() + 1,
         max_fd: max_fd(),

@@ -45,6 +45,8 @@ fn spawn_error(err: &spawn::SpawnError, path: &[u8], cwd: Option<&[u8]>) -> PyEr
 ///   other descriptor is closed in the child.
 /// * `cgroup_fd`: a cgroup v2 directory descriptor; the child starts inside
 ///   it (`clone3` with `CLONE_INTO_CGROUP`), so it never runs outside.
+/// * `join_cgroup_fds`: open (write) `cgroup.procs` files of cgroup v1
+///   hierarchies; the child writes itself into each before anything else.
 /// * `new_session`: `setsid()` instead of a new process group;
 ///   `controlling_tty` (0, 1 or 2, needs `new_session`) is then made the
 ///   controlling terminal.
@@ -56,7 +58,7 @@ fn spawn_error(err: &spawn::SpawnError, path: &[u8], cwd: Option<&[u8]>) -> PyEr
 /// Raises `OSError` with the child's errno when it could not start
 /// (`filename` is `path` for exec failures, `cwd` for chdir failures).
 #[pyfunction]
-#[pyo3(signature = (path, argv, env, fds, *, cwd = None, cgroup_fd = None, new_session = false,
+#[pyo3(signature = (path, argv, env, fds, *, cwd = None, cgroup_fd = None, join_cgroup_fds = Vec::new(), new_session = false,
                     controlling_tty = None, rlimits = Vec::new(), copy_on_write = false))]
 #[allow(clippy::too_many_arguments)]
 pub fn spawn_process(
@@ -67,6 +69,7 @@ pub fn spawn_process(
     fds: (RawFd, RawFd, RawFd),
     cwd: Option<PyBackedBytes>,
     cgroup_fd: Option<RawFd>,
+    join_cgroup_fds: Vec<RawFd>,
     new_session: bool,
     controlling_tty: Option<RawFd>,
     rlimits: Vec<(i32, u64, u64)>,
@@ -79,7 +82,11 @@ pub fn spawn_process(
         return Err(PyValueError::new_err("argv must not be empty"));
     }
     let (stdin, stdout, stderr) = fds;
-    if [stdin, stdout, stderr].iter().any(|&fd| fd < 0) || cgroup_fd.is_some_and(|fd| fd < 0) {
+    let mut all_fds = [stdin, stdout, stderr]
+        .into_iter()
+        .chain(cgroup_fd)
+        .chain(join_cgroup_fds.iter().copied());
+    if all_fds.any(|fd| fd < 0) {
         return Err(PyValueError::new_err("descriptors must be >= 0"));
     }
     if controlling_tty.is_some_and(|fd| !(0..3).contains(&fd))
@@ -102,6 +109,7 @@ pub fn spawn_process(
         fds: [stdin, stdout, stderr],
         cwd: cwd.as_deref().map(|c| c_string("cwd", c)).transpose()?,
         cgroup: cgroup_fd,
+        join_cgroups: join_cgroup_fds,
         new_session,
         controlling_tty,
         rlimits: rlimits

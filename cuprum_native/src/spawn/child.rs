@@ -17,6 +17,8 @@ use libc::{c_char, c_int, c_uint, rlim_t};
 pub enum Stage {
     /// Creating the child (`clone3`/`fork`) or its error pipe, in the parent.
     Clone = 1,
+    /// Joining an extra cgroup (writing "0" to its `cgroup.procs`).
+    Cgroup = 8,
     /// Duplicating the standard descriptors or closing the others.
     Fds = 2,
     /// `setsid()` or `setpgid(0, 0)`.
@@ -41,6 +43,7 @@ impl Stage {
             4 => Stage::Terminal,
             5 => Stage::Rlimit,
             6 => Stage::Chdir,
+            8 => Stage::Cgroup,
             _ => Stage::Exec,
         }
     }
@@ -49,6 +52,7 @@ impl Stage {
     pub fn name(self) -> &'static str {
         match self {
             Stage::Clone => "clone",
+            Stage::Cgroup => "join cgroup",
             Stage::Fds => "fds",
             Stage::Session => "session",
             Stage::Terminal => "controlling terminal",
@@ -88,6 +92,9 @@ pub struct ChildCtx {
     pub tty: c_int,
     pub rlimits: *const Rlimit,
     pub n_rlimits: usize,
+    /// Open `cgroup.procs` files (v1 hierarchies) the child joins first.
+    pub join_fds: *const c_int,
+    pub n_join_fds: usize,
     /// Write end of the CLOEXEC error pipe.
     pub err_fd: c_int,
     /// One past the highest signal number (`SIGRTMAX() + 1`).
@@ -118,6 +125,12 @@ unsafe fn run(ctx: &ChildCtx) -> (Stage, c_int) {
     unsafe {
         reset_signals(ctx.nsig);
         let err_fd = ctx.err_fd;
+        // First, before any dup2 can reuse their numbers.
+        for &fd in std::slice::from_raw_parts(ctx.join_fds, ctx.n_join_fds) {
+            if libc::write(fd, b"0".as_ptr().cast(), 1) < 0 {
+                return (Stage::Cgroup, errno());
+            }
+        }
         if let Err(errno) = map_fds(ctx.fds) {
             return (Stage::Fds, errno);
         }

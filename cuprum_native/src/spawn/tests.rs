@@ -297,3 +297,57 @@ fn a_bad_cgroup_descriptor_fails_the_clone() {
     let err = spawn(&s).unwrap_err();
     assert_eq!(err.stage, Stage::Clone);
 }
+
+/// The mount point of the cgroup v1 hierarchy holding `controller`, if any.
+fn cgroup1_mount(controller: &str) -> Option<String> {
+    let text = std::fs::read_to_string("/proc/self/mountinfo").ok()?;
+    text.lines().find_map(|line| {
+        let (left, right) = line.split_once(" - ")?;
+        let mut tail = right.split_whitespace();
+        let (fstype, options) = (tail.next()?, tail.nth(1)?);
+        (fstype == "cgroup" && options.split(',').any(|o| o == controller))
+            .then(|| left.split_whitespace().nth(4).map(str::to_owned))?
+    })
+}
+
+#[test]
+fn a_child_joins_extra_cgroups_before_exec() {
+    let Some(mount) = cgroup1_mount("pids") else {
+        eprintln!("no cgroup v1 pids hierarchy: skipped");
+        return;
+    };
+    let dir = format!("{mount}/cuprum-native-join-{}", std::process::id());
+    if std::fs::create_dir(&dir).is_err() {
+        eprintln!("cannot create {dir}: skipped");
+        return;
+    }
+    let procs = std::fs::OpenOptions::new()
+        .write(true)
+        .open(format!("{dir}/cgroup.procs"))
+        .unwrap();
+    let mut s = spec(&["/bin/sleep", "5"]);
+    s.join_cgroups = vec![std::os::fd::AsRawFd::as_raw_fd(&procs)];
+    let child = spawn(&s).unwrap();
+    let cgroup = std::fs::read_to_string(format!("/proc/{}/cgroup", child.pid)).unwrap();
+    let name = &dir[mount.len()..];
+    assert!(
+        cgroup
+            .lines()
+            .any(|l| l.ends_with(&format!(":pids:{name}"))),
+        "{cgroup}"
+    );
+    kill(child);
+    drop(procs);
+    // The killed child leaves the cgroup once it has been reaped.
+    std::fs::remove_dir(&dir).unwrap();
+}
+
+#[test]
+fn a_join_that_fails_reports_the_cgroup_stage() {
+    let read_only = std::fs::File::open("/dev/null").unwrap();
+    let mut s = spec(&["/bin/true"]);
+    s.join_cgroups = vec![std::os::fd::AsRawFd::as_raw_fd(&read_only)];
+    let err = spawn(&s).unwrap_err();
+    assert_eq!(err.stage, Stage::Cgroup);
+    assert_eq!(err.error.raw_os_error(), Some(libc::EBADF));
+}
