@@ -226,11 +226,18 @@ class CgroupHost:
         self._enable_controllers()
         atexit.register(self._remove_if_empty)
 
+    def _mirrors(self) -> list[str]:
+        """The host directory and its v1 ``pids`` mirror (where runs may have linked)."""
+        v1 = v1_pids_base()
+        mirror = None if v1 is None else os.path.join(v1, os.path.basename(self.path))
+        return [self.path] if mirror is None else [self.path, mirror]
+
     def _remove_if_empty(self) -> None:
-        """At interpreter exit: remove the host directory if no run is left in it."""
+        """At interpreter exit: remove the host directories if no run is left in them."""
         if os.getpid() == self.pid:
-            with contextlib.suppress(OSError):
-                os.rmdir(self.path)
+            for path in self._mirrors():
+                with contextlib.suppress(OSError):
+                    os.rmdir(path)
 
     def _enable_controllers(self) -> None:
         """Pass every controller the host may use on to its runs (memory, pids, cpu...)."""
@@ -263,8 +270,11 @@ class CgroupHost:
             return RunCgroup(path)
 
     async def close(self, timeout: float = 5.0) -> bool:
-        """Destroy every run left and the host directory itself (at shutdown)."""
-        return await _destroy(self.path, timeout)
+        """Destroy every run left and the host directories themselves (at shutdown)."""
+        removed = True
+        for path in self._mirrors():
+            removed = await _destroy(path, timeout) and removed
+        return removed
 
 
 _lock = threading.Lock()

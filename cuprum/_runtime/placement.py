@@ -14,7 +14,8 @@ What it costs and what it cannot do (measured in ``docs/containment.md``):
 two extra writes per spawn; every thread of the host moves with it, so a
 thread that forks by other means during those microseconds puts its child
 in the run (and the host's own CPU time in the window is charged to the
-run; a v1 pids limit is raised by one while the thread visits). Spawns
+run; the visiting thread counts against a v1 pids limit, so a limit of 1
+is raised to 2 for the visit). Spawns
 through :func:`spawning_into` are serialised by a lock, so two
 runs never swap hosts. cgroup v2's no-internal-processes rule is no
 obstacle: a run cgroup is a leaf, and the host only visits.
@@ -79,8 +80,8 @@ def spawning_into(run: RunCgroup) -> Iterator[None]:
         joined: list[str] = []
         try:
             for linked, limit in limits.items():
-                if limit is not None:  # the visiting thread counts too
-                    cgroupfs.write_file(os.path.join(linked, "pids.max"), str(limit + 1))
+                if limit is not None and limit < 2:  # the visiting thread counts too
+                    cgroupfs.write_file(os.path.join(linked, "pids.max"), "2")
                 cgroupfs.write_file(os.path.join(linked, "tasks"), "0")
                 joined.append(linked)
             yield
@@ -89,7 +90,7 @@ def spawning_into(run: RunCgroup) -> Iterator[None]:
             if joined and v1_home is not None:
                 cgroupfs.write_file(os.path.join(v1_home, "tasks"), "0")
             for linked, limit in limits.items():
-                if limit is not None:
+                if limit is not None and limit < 2:
                     cgroupfs.write_file(os.path.join(linked, "pids.max"), str(limit))
 
 

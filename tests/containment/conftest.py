@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 
+import anyio
 import pytest
 
 from cuprum._runtime import cgroup, native_spawn
@@ -22,9 +23,9 @@ def support() -> CgroupSupport:
 
 
 @pytest.fixture
-async def host(support: CgroupSupport) -> CgroupHost:
+def host(support: CgroupSupport) -> CgroupHost:
     """This process's cgroup directory (created, and the base swept, on first use)."""
-    return await cgroup.host(support)
+    return anyio.run(cgroup.host, support)
 
 
 @pytest.fixture(params=SPAWNERS)

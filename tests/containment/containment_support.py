@@ -104,7 +104,7 @@ def read_pids(path: str, count: int, timeout: float = 10.0) -> list[int]:
 
 def leftover_runs(base: str) -> list[str]:
     """Run cgroups (``cuprum-*/run-*``) under ``base`` that belong to this process or a dead one."""
-    found = []
+    found: list[str] = []
     for host_dir in os.listdir(base):
         if not host_dir.startswith("cuprum-"):
             continue
