@@ -103,15 +103,20 @@ def own_cgroup(hierarchy: str = "", proc_cgroup: str = "/proc/self/cgroup") -> s
 def read_keyed(path: str) -> dict[str, int]:
     """A flat-keyed cgroup file (``key value`` lines) as integers; {} if it is missing."""
     try:
-        with open(path, encoding="ascii") as f:
-            text = f.read()
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
     except OSError:
         return {}
+    try:
+        data = os.read(fd, 65536)
+    except OSError:
+        return {}
+    finally:
+        os.close(fd)
     values = {}
-    for line in text.splitlines():
-        key, _, value = line.partition(" ")
+    for line in data.split(b"\n"):
+        key, _, value = line.partition(b" ")
         with contextlib.suppress(ValueError):
-            values[key] = int(value)
+            values[key.decode("ascii", "replace")] = int(value)
     return values
 
 
@@ -169,9 +174,14 @@ def remove_tree(cgroup: str) -> None:
     Raises ``OSError`` (``EBUSY``) when one still holds a live process; a
     missing cgroup is no error.
     """
-    for directory, _, _ in os.walk(cgroup, topdown=False):
-        with contextlib.suppress(FileNotFoundError):
-            os.rmdir(directory)
+    try:
+        os.rmdir(cgroup)  # the usual case: an empty leaf
+    except FileNotFoundError:
+        pass
+    except OSError:
+        for directory, _, _ in os.walk(cgroup, topdown=False):
+            with contextlib.suppress(FileNotFoundError):
+                os.rmdir(directory)
 
 
 _FIRST_RECHECK = 0.0005

@@ -64,6 +64,8 @@ def _null() -> int:
 
 
 def _program_path(program: str, env: Mapping[str, str] | None, cwd: str | None) -> str:
+    if program.startswith("/"):
+        return program
     if "/" in program:
         return os.path.join(cwd or os.getcwd(), program)
     found = shutil.which(program, path=(os.environ if env is None else env).get("PATH"))
@@ -75,8 +77,10 @@ def _program_path(program: str, env: Mapping[str, str] | None, cwd: str | None) 
 
 
 def _environment(program: str, env: Mapping[str, str] | None) -> list[bytes]:
+    if env is None:  # os.environ refuses what the OS could not pass, so no checks
+        return [name + b"=" + value for name, value in os.environb.items()]
     items = []
-    for name, value in (os.environ if env is None else env).items():
+    for name, value in env.items():
         key, data = os.fsencode(name), os.fsencode(value)
         if not key or b"=" in key or b"\0" in key or b"\0" in data:
             raise InvalidArgumentError(f"{program}: env: the OS cannot pass the variable {name!r}")
