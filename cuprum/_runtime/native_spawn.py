@@ -91,7 +91,10 @@ def _environment(program: str, env: Mapping[str, str] | None) -> list[bytes]:
 def _error(program: str, cwd: str | None, exc: OSError) -> OSError:
     errno = exc.errno or 0
     if cwd is not None and exc.filename == cwd:
-        return WorkingDirectoryError(errno, f"{program}: working directory {cwd!r}: {exc.strerror}")
+        message = f"{program}: working directory {cwd!r}: {exc.strerror}"
+        if isinstance(exc, (FileNotFoundError, NotADirectoryError)):
+            return WorkingDirectoryError(errno, message)
+        return SpawnError(errno, message)
     if isinstance(exc, FileNotFoundError):
         return ProgramNotFoundError(errno, f"{program}: program not found ({exc.filename})")
     return SpawnError(errno, f"{program}: cannot start: {exc.strerror}")

@@ -14,8 +14,8 @@ What it costs and what it cannot do (measured in ``docs/containment.md``):
 two extra writes per spawn; every thread of the host moves with it, so a
 thread that forks by other means during those microseconds puts its child
 in the run (and the host's own CPU time in the window is charged to the
-run; the visiting thread counts against a v1 pids limit, so a limit of 1
-is raised to 2 for the visit). Spawns
+run; the visitors count against a pids limit, so a limit lower than the
+visitors plus one is raised to that for the visit). Spawns
 through :func:`spawning_into` are serialised by a lock, so two
 runs never swap hosts. cgroup v2's no-internal-processes rule is no
 obstacle: a run cgroup is a leaf, and the host only visits.
@@ -57,12 +57,25 @@ def _homes_now(with_v1: bool) -> tuple[str, str | None]:
     return found
 
 
-def _pids_max(linked: str) -> int | None:
+def _pids_max(directory: str) -> int | None:
     try:
-        with open(os.path.join(linked, "pids.max"), encoding="ascii") as f:
+        with open(os.path.join(directory, "pids.max"), encoding="ascii") as f:
             return int(f.read())
     except (OSError, ValueError):
         return None  # "max" or no such file
+
+
+def _make_room(limits: dict[str, tuple[int | None, int]]) -> None:
+    """Raise each pids limit that the visitors alone would exhaust (visitors + the child)."""
+    for directory, (limit, visitors) in limits.items():
+        if limit is not None and limit < visitors + 1:
+            cgroupfs.write_file(os.path.join(directory, "pids.max"), str(visitors + 1))
+
+
+def _restore(limits: dict[str, tuple[int | None, int]]) -> None:
+    for directory, (limit, visitors) in limits.items():
+        if limit is not None and limit < visitors + 1:
+            cgroupfs.write_file(os.path.join(directory, "pids.max"), str(limit))
 
 
 @contextlib.contextmanager
@@ -75,13 +88,14 @@ def spawning_into(run: RunCgroup) -> Iterator[None]:
     """
     with _lock:
         home, v1_home = _homes_now(bool(run.linked))
-        limits = {linked: _pids_max(linked) for linked in run.linked}
+        # Visitors count against a pids limit: every thread in v2, the one thread in v1.
+        limits = {run.path: (_pids_max(run.path), len(os.listdir("/proc/self/task")))}
+        limits.update({linked: (_pids_max(linked), 1) for linked in run.linked})
+        _make_room(limits)
         cgroupfs.write_file(os.path.join(run.path, "cgroup.procs"), "0")
         joined: list[str] = []
         try:
-            for linked, limit in limits.items():
-                if limit is not None and limit < 2:  # the visiting thread counts too
-                    cgroupfs.write_file(os.path.join(linked, "pids.max"), "2")
+            for linked in run.linked:
                 cgroupfs.write_file(os.path.join(linked, "tasks"), "0")
                 joined.append(linked)
             yield
@@ -89,9 +103,7 @@ def spawning_into(run: RunCgroup) -> Iterator[None]:
             cgroupfs.write_file(os.path.join(home, "cgroup.procs"), "0")
             if joined and v1_home is not None:
                 cgroupfs.write_file(os.path.join(v1_home, "tasks"), "0")
-            for linked, limit in limits.items():
-                if limit is not None and limit < 2:
-                    cgroupfs.write_file(os.path.join(linked, "pids.max"), str(limit))
+            _restore(limits)
 
 
 def place_after_spawn(run: RunCgroup, pid: int) -> bool:

@@ -85,6 +85,30 @@ async def test_a_fork_bomb_is_held_by_the_process_limit(host: CgroupHost, how: s
     assert which_limit(-signal.SIGKILL, cgroup_limits=CgroupLimits(pids_max=16), events=events)
 
 
+async def test_a_limit_of_one_process_lets_the_program_start_but_not_fork(
+    host: CgroupHost, how: str
+) -> None:
+    run = host.new_run()
+    report = apply_limits(run, CgroupLimits(pids_max=1))
+    require(report.unavailable.get("pids_max"))
+    alone = reap.reap(spawn_into(how, run, ["true"]))
+    forking = reap.reap(spawn_into(how, run, ["/bin/sh", "-c", "true & wait"]))
+    assert alone is not None and alone.returncode == 0
+    assert forking is not None and forking.returncode != 0
+    assert _pids_max_of(run.path, run.linked) == 1  # the visit left the limit as it was
+    assert await run.destroy()
+
+
+def _pids_max_of(run_path: str, linked: list[str]) -> int:
+    for directory in [run_path, *linked]:
+        try:
+            with open(os.path.join(directory, "pids.max"), encoding="ascii") as f:
+                return int(f.read())
+        except (OSError, ValueError):
+            continue
+    raise AssertionError("no numeric pids.max for the run")
+
+
 async def test_a_memory_limit_stops_a_hog(host: CgroupHost, how: str) -> None:
     """The run's memory.max with the v2 memory controller, else the address-space rlimit."""
     hog = "b = bytearray(1 << 30)\nb[::4096] = b'x' * len(b[::4096])"
