@@ -29,6 +29,15 @@ FORK_BOMB = (
 )
 
 
+WAIT_FOR_RLIMIT = (
+    "import resource, time\n"
+    "deadline = time.monotonic() + 10\n"
+    "while resource.getrlimit(resource.RLIMIT_AS)[0] == resource.RLIM_INFINITY:\n"
+    "    assert time.monotonic() < deadline\n"
+    "    time.sleep(0.001)\n"
+)
+
+
 @pytest.mark.parametrize("value", [-1, 1.5, "3", True])
 def test_limits_must_be_non_negative_ints(value: object) -> None:
     with pytest.raises(InvalidArgumentError, match="open_files"):
@@ -111,13 +120,15 @@ def _pids_max_of(run_path: str, linked: list[str]) -> int:
 
 async def test_a_memory_limit_stops_a_hog(host: CgroupHost, how: str) -> None:
     """The run's memory.max with the v2 memory controller, else the address-space rlimit."""
-    hog = "b = bytearray(1 << 30)\nb[::4096] = b'x' * len(b[::4096])"
     run = host.new_run()
     report = apply_limits(run, CgroupLimits(memory_max=128 << 20))
     has_controller = os.path.exists(os.path.join(run.path, "memory.max"))
     assert ("memory_max" in report.applied) == has_controller
     assert ("memory_max" in report.unavailable) == (not has_controller)
     limits = None if has_controller else ResourceLimits(address_space=512 << 20)
+    # The pure install sets rlimits just after the spawn: the hog waits until it sees them.
+    wait = "" if limits is None else WAIT_FOR_RLIMIT
+    hog = wait + "b = bytearray(1 << 30)\nb[::4096] = b'x' * len(b[::4096])"
     leader = spawn_into(how, run, [PY, "-c", hog], limits=limits)
     reaped = reap.reap(leader)
     assert reaped is not None and reaped.returncode != 0
