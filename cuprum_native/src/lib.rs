@@ -4,6 +4,8 @@
 //! this file only binds it to Python.
 
 pub mod pump;
+pub mod spawn;
+mod spawn_py;
 
 use pyo3::exceptions::{PyInterruptedError, PyOSError, PyValueError};
 use pyo3::prelude::*;
@@ -144,6 +146,8 @@ fn transfer(
 /// Native helpers for cuprum (private API).
 #[pymodule]
 mod _streams_rs {
+    #[pymodule_export]
+    use super::spawn_py::spawn_process;
     #[pymodule_export]
     use super::{_pump_in_mode, rust_pump_stream};
 }

@@ -1,0 +1,157 @@
+"""Starting a program through the native extension: into a run's cgroup, with limits, no window.
+
+``cuprum._streams_rs.spawn_process`` creates the child with ``clone3``
+straight inside the run's cgroup (``CLONE_INTO_CGROUP``), joins the run's v1
+mirrors and sets resource limits in the child before exec: nothing the
+program does can happen outside the cgroup or before the limits hold. This
+module turns cuprum's arguments into the extension's (absolute path, byte
+strings, three descriptors) and its ``OSError`` into errors naming the program.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import cast
+
+from cuprum._core.errors import (
+    InvalidArgumentError,
+    ProgramNotFoundError,
+    SpawnError,
+    WorkingDirectoryError,
+)
+from cuprum._runtime.cgroup import RunCgroup
+from cuprum._runtime.limits import ResourceLimits
+
+__all__ = ["NativeChild", "native_spawn_available", "spawn_native"]
+
+_NativeSpawn = Callable[..., tuple[int, int | None]]
+
+
+@dataclass(frozen=True)
+class NativeChild:
+    """A started child: pid (its process group id too) and pidfd (None on old kernels)."""
+
+    pid: int
+    pidfd: int | None
+
+
+def _native() -> _NativeSpawn | None:
+    try:
+        from cuprum import _streams_rs
+    except ImportError:
+        return None
+    return cast("_NativeSpawn | None", getattr(_streams_rs, "spawn_process", None))
+
+
+def native_spawn_available() -> bool:
+    """Whether the native extension (with ``spawn_process``) is installed."""
+    return _native() is not None
+
+
+_devnull: int | None = None
+
+
+def _null() -> int:
+    """One shared ``/dev/null`` descriptor for the standard streams nobody wires."""
+    global _devnull
+    if _devnull is None:
+        _devnull = os.open(os.devnull, os.O_RDWR | os.O_CLOEXEC)
+    return _devnull
+
+
+def _program_path(program: str, env: Mapping[str, str] | None, cwd: str | None) -> str:
+    if program.startswith("/"):
+        return program
+    if "/" in program:
+        return os.path.join(cwd or os.getcwd(), program)
+    found = shutil.which(program, path=(os.environ if env is None else env).get("PATH"))
+    if found is None:
+        raise ProgramNotFoundError(
+            2, f"{program}: program not found (PATH or path does not contain it)"
+        )
+    return os.path.abspath(found)
+
+
+def _environment(program: str, env: Mapping[str, str] | None) -> list[bytes]:
+    if env is None:  # os.environ refuses what the OS could not pass, so no checks
+        return [name + b"=" + value for name, value in os.environb.items()]
+    items = []
+    for name, value in env.items():
+        key, data = os.fsencode(name), os.fsencode(value)
+        if not key or b"=" in key or b"\0" in key or b"\0" in data:
+            raise InvalidArgumentError(f"{program}: env: the OS cannot pass the variable {name!r}")
+        items.append(key + b"=" + data)
+    return items
+
+
+def _error(program: str, cwd: str | None, exc: OSError) -> OSError:
+    errno = exc.errno or 0
+    if cwd is not None and exc.filename == cwd:
+        message = f"{program}: working directory {cwd!r}: {exc.strerror}"
+        if isinstance(exc, (FileNotFoundError, NotADirectoryError)):
+            return WorkingDirectoryError(errno, message)
+        return SpawnError(errno, message)
+    if isinstance(exc, FileNotFoundError):
+        return ProgramNotFoundError(errno, f"{program}: program not found ({exc.filename})")
+    return SpawnError(errno, f"{program}: cannot start: {exc.strerror}")
+
+
+def spawn_native(
+    argv: Sequence[str],
+    *,
+    env: Mapping[str, str] | None = None,
+    cwd: str | os.PathLike[str] | None = None,
+    stdin: int | None = None,
+    stdout: int | None = None,
+    stderr: int | None = None,
+    cgroup: RunCgroup | None = None,
+    limits: ResourceLimits | None = None,
+    new_session: bool = False,
+    controlling_tty: int | None = None,
+) -> NativeChild:
+    """Start ``argv`` in a new process group (or session) inside ``cgroup``, with ``limits``.
+
+    ``None`` for a standard stream means ``/dev/null``. Raises ``ImportError``
+    when the extension is missing; ``ProgramNotFoundError``,
+    ``WorkingDirectoryError`` or ``SpawnError`` (with the child's errno) when
+    the program cannot start.
+    """
+    native = _native()
+    if native is None:
+        raise ImportError("cuprum._streams_rs.spawn_process is not installed")
+    program = argv[0]
+    if cgroup is not None and cgroup.fd is None:
+        raise InvalidArgumentError(f"{program}: cgroup: the run's cgroup is already closed")
+    where = None if cwd is None else os.fspath(cwd)
+    path = _program_path(program, env, where)
+    null = _null()
+    fds = tuple(null if fd is None else fd for fd in (stdin, stdout, stderr))
+    joins: list[int] = []
+    try:
+        if cgroup is not None:
+            for linked in cgroup.linked:
+                procs = os.path.join(linked, "cgroup.procs")
+                joins.append(os.open(procs, os.O_WRONLY | os.O_CLOEXEC))
+        pid, pidfd = native(
+            os.fsencode(path),
+            [os.fsencode(arg) for arg in argv],
+            _environment(program, env),
+            fds,
+            cwd=None if where is None else os.fsencode(where),
+            cgroup_fd=None if cgroup is None else cgroup.fd,
+            join_cgroup_fds=joins,
+            new_session=new_session,
+            controlling_tty=controlling_tty,
+            rlimits=[] if limits is None else limits.rlimits(),
+        )
+    except OSError as exc:
+        raise _error(program, where, exc) from exc
+    finally:
+        for fd in joins:
+            with contextlib.suppress(OSError):
+                os.close(fd)
+    return NativeChild(pid, pidfd)
