@@ -24,17 +24,27 @@ import os
 import time
 from collections.abc import AsyncIterable, Callable
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 import anyio
 import anyio.lowlevel
 
-from cuprum._core.events import ErrorKind
 from cuprum._model.io import Stream
 from cuprum._model.results import CommandResult
 from cuprum._runtime.blame import Blame
 from cuprum._runtime.child import spawn
 from cuprum._runtime.emit import Emitter
+from cuprum._runtime.failures import (
+    DeadlineExpired,
+    Failure,
+    OutputFailed,
+    RelayFailed,
+    StartFailed,
+    StdinFailed,
+    cause,
+    error_kind,
+    unwrap,
+)
 from cuprum._runtime.outcome import result, timeout_error
 from cuprum._runtime.pipes import read_outputs
 from cuprum._runtime.request import RunRequest
@@ -72,26 +82,6 @@ OnSpawned = Callable[[Spawned], None]
 OnCancelled = Callable[[Results], None]
 
 
-class _Expired(Exception):
-    """The run's deadline passed (at once, or while it ran)."""
-
-
-def _unwrap(exc: BaseException) -> BaseException:
-    """The single real error inside (nested) exception groups from our task group.
-
-    When a capture limit fails the run, other tasks may fail in the same step as
-    they are cancelled: that is one failure, reported as the first
-    ``CaptureLimitExceeded``, not as a group.
-    """
-    while isinstance(exc, BaseExceptionGroup):
-        if len(exc.exceptions) != 1:
-            _, others = exc.split(CaptureLimitExceeded)
-            if others is not None:
-                break
-        exc = exc.exceptions[0]
-    return exc
-
-
 class _Run:
     """The state of one run; :meth:`execute` is the whole life cycle."""
 
@@ -102,7 +92,6 @@ class _Run:
         "events",
         "on_cancelled",
         "on_spawned",
-        "phase",
         "plan",
         "req",
         "stages",
@@ -127,7 +116,6 @@ class _Run:
         self.blame = Blame(self.stages)
         self.plan: Plan | None = None
         self.announced = 0  # stages whose plan event went out: each gets a terminal one
-        self.phase: Literal["plan", "start", "run"] = "plan"
 
     async def execute(self) -> tuple[Results, int | None]:
         try:
@@ -135,11 +123,11 @@ class _Run:
             self._start()
             await self._supervise()
         except BaseException as exc:
-            real = await self._fail(exc)
-            if real is exc:
-                raise
-            raise real from None
-        return self._finish()
+            failure = exc
+        else:
+            return self._finish()
+        # Raised outside the handler, so the exception keeps its own context.
+        raise await self._fail(failure)
 
     def _announce(self) -> None:
         """``plan`` events, then refuse a deadline that has already passed."""
@@ -150,33 +138,36 @@ class _Run:
         self.announced = len(self.stages)
         timeout = self.req.timeout
         if timeout is not None and timeout <= 0:
-            raise _Expired(f"timeout of {timeout}s expired at once")
+            raise DeadlineExpired(f"timeout of {timeout}s expired at once")
 
     def _start(self) -> None:
         """Wire every fd, spawn every stage, tell the caller, then ``start`` events."""
-        self.phase = "start"
         req, stages = self.req, self.stages
-        self.plan = plan = wire(
-            req,
-            stages,
-            self.strategy,
-            observed=bool(self.events.hooks),
-            on_let_go=self.blame.excuse_if_running,
-        )
-        for stage, (stdin, stdout, stderr) in zip(stages, plan.stage_fds, strict=True):
-            stage.child = spawn(
-                stage.argv,
-                cwd=req.context.cwd,
-                env=self.env,
-                stdin=stdin,
-                stdout=stdout,
-                stderr=stderr,
+        try:
+            self.plan = plan = wire(
+                req,
+                stages,
+                self.strategy,
+                observed=bool(self.events.hooks),
+                on_let_go=self.blame.excuse_if_running,
             )
-            stage.started = time.perf_counter()
+            for stage, (stdin, stdout, stderr) in zip(stages, plan.stage_fds, strict=True):
+                stage.child = spawn(
+                    stage.argv,
+                    cwd=req.context.cwd,
+                    env=self.env,
+                    stdin=stdin,
+                    stdout=stdout,
+                    stderr=stderr,
+                )
+                stage.started = time.perf_counter()
+        except Exception as exc:  # whatever stopped it, the program did not start
+            raise StartFailed(exc) from exc
         plan.spawned()
-        self.phase = "run"
+        streamed = False
         if self.on_spawned is not None:
             stdin_fd, stdout_fd = plan.hand_over()
+            streamed = stdout_fd is not None
             events = stages[-1].stdout if stdout_fd is not None else None
             pids = tuple(s.child.pid for s in stages if s.child is not None)
             self.on_spawned(Spawned(pids, stdin_fd, stdout_fd, events))
@@ -185,11 +176,15 @@ class _Run:
                 for name in ("stdout", "stderr"):
                     collector: StreamCollector | None = getattr(stage, name)
                     if collector is not None:
-                        collector.bind_lines(self.events.line_emitter(stage, name))
+                        # The stream handle feeds its stdout collector in the caller's
+                        # task: a hook's error there is the caller's, untagged.
+                        tagged = not (streamed and stage is stages[-1] and name == "stdout")
+                        emitter = self.events.line_emitter(stage, name, tagged=tagged)
+                        collector.bind_lines(emitter)
             self.events.each(stages, "start")
 
     async def _supervise(self) -> None:
-        """Run the plan's jobs and the exit watchers; :class:`_Expired` when the deadline
+        """Run the plan's jobs and the exit watchers; :class:`DeadlineExpired` when the deadline
         passed."""
         plan = self.plan
         assert plan is not None
@@ -203,35 +198,25 @@ class _Run:
             jobs.append(self._read)
         supervisor = Supervisor(self.stages, plan.hops, self.blame, self.req.context.cancel_grace)
         if await supervisor.run(jobs, self.req.timeout, reads=bool(plan.readers)):
-            raise _Expired(f"timed out after {self.req.timeout}s")
+            raise DeadlineExpired(f"timed out after {self.req.timeout}s")
 
     async def _fail(self, exc: BaseException) -> BaseException:
         """The one failure tail: teardown, one ``error`` event per announced stage,
         the salvage of a cancelled run; returns the exception to raise."""
-        real = _unwrap(exc)
+        failure = unwrap(exc)
         await tear_down(self.stages, self.plan, self.req.context.cancel_grace)
-        kind = self._kind(real)
-        message = str(real) if isinstance(real, _Expired) else f"{type(real).__name__}: {real}"
+        kind = error_kind(failure)
+        real = cause(failure)
+        if isinstance(real, DeadlineExpired):
+            message = str(real)
+            real = timeout_error(self.req, self.stages)
+        else:
+            message = f"{type(real).__name__}: {real}"
         self.events.errors(self.stages[: self.announced], kind, message)
         spawned = all(stage.child is not None for stage in self.stages)
         if kind == "cancelled" and self.on_cancelled is not None and spawned:
             self.on_cancelled(tuple(result(self.req, s, outcome="cancelled") for s in self.stages))
-        if isinstance(real, _Expired):
-            return timeout_error(self.req, self.stages)
         return real
-
-    def _kind(self, exc: BaseException) -> ErrorKind:
-        if isinstance(exc, _Expired):
-            return "timeout"
-        if self.phase == "plan":
-            return "hook_failed"
-        if self.phase == "start":
-            return "spawn_failed" if isinstance(exc, OSError) else "cancelled"
-        if isinstance(exc, anyio.get_cancelled_exc_class() | KeyboardInterrupt):
-            return "cancelled"
-        if isinstance(exc, CaptureLimitExceeded):
-            return "capture_limit"
-        return "hook_failed"
 
     def _finish(self) -> tuple[Results, int | None]:
         """Reap, ``exit`` events, results (decoded here), after hooks."""
@@ -261,6 +246,8 @@ class _Run:
                 reader = self.stages[0].child
                 assert reader is not None
                 dropped = await feed_iterable(fd, source, reader)
+        except Exception as exc:  # the source raised, or writing to the pipe failed
+            raise StdinFailed(exc) from exc
         finally:
             self.plan.close_fd(fd)
         if dropped > 0:
@@ -272,6 +259,10 @@ class _Run:
         collector = self.stages[index].stdout
         try:
             await hop.run(collector.feed if collector is not None else None)
+        except Failure:  # a hook, through the line events of the hop
+            raise
+        except Exception as exc:
+            raise RelayFailed(exc) from exc
         finally:
             if collector is not None:
                 collector.close()
@@ -288,7 +279,12 @@ class _Run:
             plan.close_fd(fd)
 
         sinks = {fd: collector.feed for fd, collector in plan.readers.items()}
-        await read_outputs(sinks, finished, grow=plan.growing)
+        try:
+            await read_outputs(sinks, finished, grow=plan.growing)
+        except (Failure, CaptureLimitExceeded):
+            raise
+        except Exception as exc:  # an echo sink raised, or reading failed
+            raise OutputFailed(exc) from exc
 
 
 def _refuse_pipes(req: RunRequest) -> None:
