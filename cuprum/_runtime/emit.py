@@ -4,7 +4,7 @@ Fields that do not change during a run (cwd, the env overlay, each stage's argv
 and tags) are fixed here once. Line events, the one event built per line of
 output, get a callback with every constant bound (:meth:`Emitter.line_emitter`).
 A hook that raises while the run goes on stops it: its exception leaves here
-tagged :class:`~.failures.HookFailed`, so the run ends with ``hook_failed``.
+tagged ``hook_failed`` (:func:`~.failures.fail`).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from typing import Any
 
 from cuprum._core.events import ErrorKind, ExecEvent, ExecPhase, ObserveHook, line_event
 from cuprum._model.execution import ExecutionContext
-from cuprum._runtime.failures import HookFailed
+from cuprum._runtime.failures import fail
 from cuprum._runtime.stage import Stage
 
 __all__ = ["Emitter"]
@@ -47,7 +47,7 @@ class Emitter:
         )
 
     def emit(self, stage: Stage, phase: ExecPhase, **fields: Any) -> None:
-        """One event to every hook; a hook's exception propagates as ``HookFailed``."""
+        """One event to every hook; a hook's exception propagates tagged ``hook_failed``."""
         if not self.hooks:
             return
         event = self.event(stage, phase, **fields)
@@ -55,7 +55,7 @@ class Emitter:
             for hook in self.hooks:
                 hook(event)
         except Exception as exc:
-            raise HookFailed(exc) from exc
+            fail("hook_failed", exc)
 
     def each(self, stages: Iterable[Stage], phase: ExecPhase) -> None:
         """``phase`` for each stage in turn (``plan``, ``start``)."""
@@ -82,7 +82,7 @@ class Emitter:
                 for hook in hooks:
                     hook(event)
             except Exception as exc:
-                raise HookFailed(exc) from exc
+                fail("hook_failed", exc)
 
         def emit_line_untagged(line: str) -> None:
             event = line_event(phase, program, argv, cwd, env, tags, now(), pid, line)

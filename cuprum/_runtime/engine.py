@@ -34,23 +34,13 @@ from cuprum._model.results import CommandResult
 from cuprum._runtime.blame import Blame
 from cuprum._runtime.child import spawn
 from cuprum._runtime.emit import Emitter
-from cuprum._runtime.failures import (
-    DeadlineExpired,
-    Failure,
-    OutputFailed,
-    RelayFailed,
-    StartFailed,
-    StdinFailed,
-    cause,
-    error_kind,
-    unwrap,
-)
+from cuprum._runtime.failures import cause, deadline_expired, error_kind, fail, unwrap
 from cuprum._runtime.outcome import result, timeout_error
 from cuprum._runtime.pipes import read_outputs
 from cuprum._runtime.request import RunRequest
 from cuprum._runtime.stage import make_stages
 from cuprum._runtime.stdin import feed_bytes, feed_iterable
-from cuprum._runtime.streams import CaptureLimitExceeded, StreamCollector
+from cuprum._runtime.streams import StreamCollector
 from cuprum._runtime.supervise import Job, Supervisor
 from cuprum._runtime.teardown import reap_all, tear_down
 from cuprum._runtime.wiring import Plan, wire
@@ -127,7 +117,7 @@ class _Run:
         else:
             return self._finish()
         # Raised outside the handler, so the exception keeps its own context.
-        raise await self._fail(failure)
+        raise await self._failure_tail(failure)
 
     def _announce(self) -> None:
         """``plan`` events, then refuse a deadline that has already passed."""
@@ -138,7 +128,7 @@ class _Run:
         self.announced = len(self.stages)
         timeout = self.req.timeout
         if timeout is not None and timeout <= 0:
-            raise DeadlineExpired(f"timeout of {timeout}s expired at once")
+            raise deadline_expired(f"timeout of {timeout}s expired at once")
 
     def _start(self) -> None:
         """Wire every fd, spawn every stage, tell the caller, then ``start`` events."""
@@ -162,7 +152,7 @@ class _Run:
                 )
                 stage.started = time.perf_counter()
         except Exception as exc:  # whatever stopped it, the program did not start
-            raise StartFailed(exc) from exc
+            fail("spawn_failed", exc)
         plan.spawned()
         streamed = False
         if self.on_spawned is not None:
@@ -184,8 +174,7 @@ class _Run:
             self.events.each(stages, "start")
 
     async def _supervise(self) -> None:
-        """Run the plan's jobs and the exit watchers; :class:`DeadlineExpired` when the deadline
-        passed."""
+        """Run the plan's jobs and the exit watchers; raise when the deadline passed."""
         plan = self.plan
         assert plan is not None
         jobs: list[Job] = []
@@ -198,16 +187,16 @@ class _Run:
             jobs.append(self._read)
         supervisor = Supervisor(self.stages, plan.hops, self.blame, self.req.context.cancel_grace)
         if await supervisor.run(jobs, self.req.timeout, reads=bool(plan.readers)):
-            raise DeadlineExpired(f"timed out after {self.req.timeout}s")
+            raise deadline_expired(f"timed out after {self.req.timeout}s")
 
-    async def _fail(self, exc: BaseException) -> BaseException:
+    async def _failure_tail(self, exc: BaseException) -> BaseException:
         """The one failure tail: teardown, one ``error`` event per announced stage,
         the salvage of a cancelled run; returns the exception to raise."""
         failure = unwrap(exc)
         await tear_down(self.stages, self.plan, self.req.context.cancel_grace)
         kind = error_kind(failure)
         real = cause(failure)
-        if isinstance(real, DeadlineExpired):
+        if kind == "timeout":
             message = str(real)
             real = timeout_error(self.req, self.stages)
         else:
@@ -247,7 +236,7 @@ class _Run:
                 assert reader is not None
                 dropped = await feed_iterable(fd, source, reader)
         except Exception as exc:  # the source raised, or writing to the pipe failed
-            raise StdinFailed(exc) from exc
+            fail("stdin_failed", exc)
         finally:
             self.plan.close_fd(fd)
         if dropped > 0:
@@ -259,10 +248,8 @@ class _Run:
         collector = self.stages[index].stdout
         try:
             await hop.run(collector.feed if collector is not None else None)
-        except Failure:  # a hook, through the line events of the hop
-            raise
-        except Exception as exc:
-            raise RelayFailed(exc) from exc
+        except Exception as exc:  # a hook's error (line events) stays the hook's
+            fail("relay_failed", exc)
         finally:
             if collector is not None:
                 collector.close()
@@ -281,10 +268,8 @@ class _Run:
         sinks = {fd: collector.feed for fd, collector in plan.readers.items()}
         try:
             await read_outputs(sinks, finished, grow=plan.growing)
-        except (Failure, CaptureLimitExceeded):
-            raise
         except Exception as exc:  # an echo sink raised, or reading failed
-            raise OutputFailed(exc) from exc
+            fail("output_failed", exc)
 
 
 def _refuse_pipes(req: RunRequest) -> None:

@@ -17,15 +17,10 @@ import pytest
 from core_support import Recorder, py, recording, shell
 
 from cuprum import ExecEvent, ExecutionContext, SpawnError, TimeoutExpired, sh
-from cuprum._runtime.failures import (
-    DeadlineExpired,
-    HookFailed,
-    OutputFailed,
-    RelayFailed,
-    StartFailed,
-    StdinFailed,
-    error_kind,
-)
+from cuprum._core.context import current_context
+from cuprum._runtime.engine import run_stages
+from cuprum._runtime.failures import Source, deadline_expired, error_kind, fail
+from cuprum._runtime.request import RunRequest
 from cuprum._runtime.streams import CaptureLimitExceeded
 
 pytestmark = pytest.mark.anyio
@@ -53,8 +48,13 @@ class BrokenSink(io.StringIO):
 async def test_an_env_the_os_refuses_is_spawn_failed(
     anyio_backend: str, env: dict[str, str]
 ) -> None:
-    with recording() as rec, pytest.raises(ValueError):  # the spawn helper words it
-        await shell("true").run(context=ExecutionContext(env=env))
+    # Straight to the engine: building the request through run() may refuse such an
+    # env up front, before any event; the engine must still name it a failed start.
+    context = ExecutionContext(env=env)
+    with recording() as rec:
+        request = RunRequest((shell("true"),), current_context(), context)
+        with pytest.raises(ValueError):  # the spawn helper words it
+            await run_stages(request)
     assert kinds(rec) == ["spawn_failed"]
     assert rec.of("start") == []
 
@@ -126,17 +126,27 @@ async def test_only_cancellation_is_cancelled(anyio_backend: str) -> None:
     assert kinds(rec) == ["timeout"]
 
 
+def tagged(kind: Source, error: BaseException) -> BaseException:
+    """What ``fail(kind, error)`` raises."""
+    with pytest.raises(Exception) as info:  # whatever fail() raises
+        fail(kind, error)
+    return info.value
+
+
 async def test_error_kind_names_each_exception_type(anyio_backend: str) -> None:
+    limit = CaptureLimitExceeded("p", "stdout", 1, "x")
     cases: list[tuple[BaseException, str]] = [
         (KeyboardInterrupt(), "cancelled"),
-        (DeadlineExpired("late"), "timeout"),
-        (CaptureLimitExceeded("p", "stdout", 1, "x"), "capture_limit"),
+        (deadline_expired("late"), "timeout"),
+        (limit, "capture_limit"),
+        (tagged("output_failed", limit), "capture_limit"),  # a kind of its own stays
         (SpawnError(24, "p: cannot start"), "spawn_failed"),
-        (StartFailed(ValueError("env")), "spawn_failed"),
-        (HookFailed(KeyError("k")), "hook_failed"),
-        (StdinFailed(RuntimeError("s")), "stdin_failed"),
-        (RelayFailed(OSError(5, "EIO")), "relay_failed"),
-        (OutputFailed(ValueError("sink")), "output_failed"),
+        (tagged("spawn_failed", ValueError("env")), "spawn_failed"),
+        (tagged("hook_failed", KeyError("k")), "hook_failed"),
+        (tagged("relay_failed", tagged("hook_failed", KeyError("k"))), "hook_failed"),
+        (tagged("stdin_failed", RuntimeError("s")), "stdin_failed"),
+        (tagged("relay_failed", OSError(5, "EIO")), "relay_failed"),
+        (tagged("output_failed", ValueError("sink")), "output_failed"),
         (RuntimeError("a bug"), "internal_error"),
     ]
     for exc, kind in cases:
