@@ -40,7 +40,7 @@ from cuprum._runtime.pipes import read_outputs
 from cuprum._runtime.request import RunRequest
 from cuprum._runtime.stage import make_stages
 from cuprum._runtime.stdin import feed_bytes, feed_iterable
-from cuprum._runtime.streams import StreamCollector
+from cuprum._runtime.streams import StreamCollector, StreamTap
 from cuprum._runtime.supervise import Job, Supervisor
 from cuprum._runtime.teardown import reap_all, tear_down
 from cuprum._runtime.wiring import Plan, wire
@@ -58,14 +58,15 @@ class Spawned:
 
     ``stdin_fd`` / ``stdout_fd``: the parent's ends of ``stdin=PIPE`` /
     ``stdout=PIPE`` (non-blocking), owned by the callee from now on.
-    ``stdout_events``: when observers want the final stdout's line events, the
-    collector to ``feed`` what is read from ``stdout_fd`` (and ``close`` at EOF).
+    ``stdout_events``: when observers want the final stdout's line events, the tap
+    to ``feed`` what is read from ``stdout_fd`` and to ``close`` at EOF; the run
+    ends only after that (or is cancelled), so no line event follows its end.
     """
 
     pids: tuple[int, ...]
     stdin_fd: int | None = None
     stdout_fd: int | None = None
-    stdout_events: StreamCollector | None = None
+    stdout_events: StreamTap | None = None
 
 
 OnSpawned = Callable[[Spawned], None]
@@ -86,6 +87,7 @@ class _Run:
         "req",
         "stages",
         "strategy",
+        "tap",
     )
 
     def __init__(
@@ -106,6 +108,7 @@ class _Run:
         self.blame = Blame(self.stages)
         self.plan: Plan | None = None
         self.announced = 0  # stages whose plan event went out: each gets a terminal one
+        self.tap: StreamTap | None = None  # a streamed, observed stdout, read by the caller
 
     async def execute(self) -> tuple[Results, int | None]:
         try:
@@ -158,9 +161,11 @@ class _Run:
         if self.on_spawned is not None:
             stdin_fd, stdout_fd = plan.hand_over()
             streamed = stdout_fd is not None
-            events = stages[-1].stdout if stdout_fd is not None else None
+            observer = stages[-1].stdout
+            if streamed and observer is not None:
+                self.tap = StreamTap(observer)
             pids = tuple(s.child.pid for s in stages if s.child is not None)
-            self.on_spawned(Spawned(pids, stdin_fd, stdout_fd, events))
+            self.on_spawned(Spawned(pids, stdin_fd, stdout_fd, self.tap))
         if self.events.hooks:
             for stage in stages:
                 for name in ("stdout", "stderr"):
@@ -183,6 +188,8 @@ class _Run:
         for index, hop in enumerate(plan.hops):
             if hop.relayed:
                 jobs.append(functools.partial(self._relay, index, hop))
+        if self.tap is not None:
+            jobs.append(self.tap.closed.wait)  # the caller reads the stdout to its end
         if plan.readers:
             jobs.append(self._read)
         supervisor = Supervisor(self.stages, plan.hops, self.blame, self.req.context.cancel_grace)
@@ -193,6 +200,8 @@ class _Run:
         """The one failure tail: teardown, one ``error`` event per announced stage,
         the salvage of a cancelled run; returns the exception to raise."""
         failure = unwrap(exc)
+        if self.tap is not None:
+            self.tap.detach()
         await tear_down(self.stages, self.plan, self.req.context.cancel_grace)
         kind = error_kind(failure)
         real = cause(failure)
