@@ -14,10 +14,19 @@ ExecPhase = Literal["plan", "start", "stdout", "stderr", "stdin_closed", "exit",
 or was cancelled (``error`` names which). ``stdin_closed`` reports input that was
 dropped because the child closed its stdin early."""
 
-ErrorKind = Literal["spawn_failed", "timeout", "cancelled", "capture_limit", "hook_failed"]
-"""Why an attempt ended in ``error``: the program could not start; the deadline
-passed; the run was cancelled; ``on_limit="raise"`` stopped it; or an exception
-from a hook (or other code running inside the run) stopped it."""
+ErrorKind = Literal[
+    "spawn_failed",
+    "timeout",
+    "cancelled",
+    "capture_limit",
+    "hook_failed",
+    "stdin_failed",
+    "relay_failed",
+    "output_failed",
+    "internal_error",
+]
+"""Why an attempt ended in ``error``, from what actually failed (docs/users-guide.md,
+"Structured events", describes each kind)."""
 
 TERMINAL_PHASES: frozenset[str] = frozenset({"exit", "error"})
 

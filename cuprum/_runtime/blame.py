@@ -5,14 +5,17 @@ the others). Not blamed: a stage cuprum stopped (fail-fast, timeout,
 cancellation), and a non-final stage that lost its reader while still running
 (it died of SIGPIPE, or exited after EPIPE, because the stage after it had gone).
 The transport tells us, through :meth:`Blame.excuse_if_running`, the moment a
-stage's reader goes away (:mod:`cuprum._transport.hop`); the verdict is decided
-from that, not from the order in which exit watchers happen to run.
+stage's reader goes away (:mod:`cuprum._transport.hop`): only then is a stage
+excused, whatever its exit code (a stage that dies of SIGPIPE, or exits 141,
+while its reader still reads is blamed). The verdict is decided from what
+happened, not from the order in which exit watchers happen to run.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
+from cuprum._runtime.child import ChildProcess
 from cuprum._runtime.stage import Stage
 
 __all__ = ["Blame"]
@@ -34,21 +37,52 @@ class Blame:
         if child is not None and child.exit_code is None and child._peek() is None:
             self._excused.add(index)
 
-    def exited(self, stage: Stage) -> bool:
-        """Record ``stage``'s exit; True when it fails the run (fail-fast starts)."""
-        child = stage.child
-        assert child is not None
-        if child.exit_code == 0 or child.stopped or self.failure_index is not None:
+    async def exited(self, stage: Stage) -> bool:
+        """Record ``stage``'s exit; True when the run has just failed (fail-fast starts).
+
+        The first stage that failed on its own is blamed. Exits that happen close
+        together may be seen in either order, and a downstream stage often fails
+        only because the stage feeding it has ended (it reads to the end, then
+        exits). So when ``stage`` has failed, every stage before it that is
+        already in the kernel's exit path is waited for (no code of its own runs
+        any more: its exit status is moments away), and the most upstream of the
+        stages found failed is blamed.
+        """
+        if self.failure_index is not None or not self._failed(stage):
             return False
-        if self._reader_gone(stage):
+        for earlier in self._stages[: stage.index]:
+            child = earlier.child
+            if child is not None and child.exit_code is None and _exiting(child):
+                await child.wait_exit()
+        if self.failure_index is not None:  # the wait let another watcher decide
             return False
+        for earlier in self._stages[: stage.index]:
+            if self._failed(earlier):
+                self.failure_index = earlier.index
+                return True
         self.failure_index = stage.index
         return True
 
-    def _reader_gone(self, stage: Stage) -> bool:
-        """A non-final stage that died of SIGPIPE, or exited after its reader had gone,
-        is not blamed."""
-        if stage.index == len(self._stages) - 1:
+    def _failed(self, stage: Stage) -> bool:
+        """Whether ``stage`` has exited non-zero on its own (exited: seen, or waitable)."""
+        child = stage.child
+        if child is None or child.stopped or stage.index in self._excused:
             return False
-        code = stage.child.exit_code if stage.child else None
-        return code in (-13, 141) or stage.index in self._excused
+        code = child.exit_code if child.exit_code is not None else child._peek()
+        return code is not None and code != 0
+
+
+_PF_EXITING = 0x4  # include/linux/sched.h: the task is in do_exit()
+
+
+def _exiting(child: ChildProcess) -> bool:
+    """Whether ``child`` has exited or is exiting (its fds may already be closed, as
+    its reader sees, while it is not waitable yet)."""
+    if child._peek() is not None:
+        return True
+    try:
+        with open(f"/proc/{child.pid}/stat", "rb") as f:
+            fields = f.read().rsplit(b")", 1)[1].split()
+    except (OSError, IndexError):
+        return False
+    return bool(int(fields[6]) & _PF_EXITING)

@@ -3,6 +3,8 @@
 Fields that do not change during a run (cwd, the env overlay, each stage's argv
 and tags) are fixed here once. Line events, the one event built per line of
 output, get a callback with every constant bound (:meth:`Emitter.line_emitter`).
+A hook that raises while the run goes on stops it: its exception leaves here
+tagged ``hook_failed`` (:func:`~.failures.fail`).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from typing import Any
 
 from cuprum._core.events import ErrorKind, ExecEvent, ExecPhase, ObserveHook, line_event
 from cuprum._model.execution import ExecutionContext
+from cuprum._runtime.failures import fail
 from cuprum._runtime.stage import Stage
 
 __all__ = ["Emitter"]
@@ -44,12 +47,15 @@ class Emitter:
         )
 
     def emit(self, stage: Stage, phase: ExecPhase, **fields: Any) -> None:
-        """One event to every hook; a hook's exception propagates."""
+        """One event to every hook; a hook's exception propagates tagged ``hook_failed``."""
         if not self.hooks:
             return
         event = self.event(stage, phase, **fields)
-        for hook in self.hooks:
-            hook(event)
+        try:
+            for hook in self.hooks:
+                hook(event)
+        except Exception as exc:
+            fail("hook_failed", exc)
 
     def each(self, stages: Iterable[Stage], phase: ExecPhase) -> None:
         """``phase`` for each stage in turn (``plan``, ``start``)."""
@@ -57,8 +63,14 @@ class Emitter:
             for stage in stages:
                 self.emit(stage, phase)
 
-    def line_emitter(self, stage: Stage, phase: ExecPhase) -> Callable[[str], None]:
-        """A per-line event callback with every constant field bound once."""
+    def line_emitter(
+        self, stage: Stage, phase: ExecPhase, *, tagged: bool = True
+    ) -> Callable[[str], None]:
+        """A per-line event callback with every constant field bound once.
+
+        ``tagged=False``: a hook's exception propagates as itself (for lines the
+        stream handle feeds in the caller's task, outside the run).
+        """
         hooks = self.hooks
         program, argv, tags, pid = stage.cmd.program, stage.argv, stage.tags, stage.pid
         cwd, env = self.cwd, self.env
@@ -66,10 +78,18 @@ class Emitter:
 
         def emit_line(line: str) -> None:
             event = line_event(phase, program, argv, cwd, env, tags, now(), pid, line)
+            try:
+                for hook in hooks:
+                    hook(event)
+            except Exception as exc:
+                fail("hook_failed", exc)
+
+        def emit_line_untagged(line: str) -> None:
+            event = line_event(phase, program, argv, cwd, env, tags, now(), pid, line)
             for hook in hooks:
                 hook(event)
 
-        return emit_line
+        return emit_line if tagged else emit_line_untagged
 
     def exits(self, stages: Sequence[Stage]) -> None:
         """Every hook gets every stage's ``exit``, even if one raises; the first error

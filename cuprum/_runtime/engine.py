@@ -24,23 +24,23 @@ import os
 import time
 from collections.abc import AsyncIterable, Callable
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 import anyio
 import anyio.lowlevel
 
-from cuprum._core.events import ErrorKind
 from cuprum._model.io import Stream
 from cuprum._model.results import CommandResult
 from cuprum._runtime.blame import Blame
 from cuprum._runtime.child import spawn
 from cuprum._runtime.emit import Emitter
+from cuprum._runtime.failures import cause, deadline_expired, error_kind, fail, unwrap
 from cuprum._runtime.outcome import result, timeout_error
 from cuprum._runtime.pipes import read_outputs
 from cuprum._runtime.request import RunRequest
 from cuprum._runtime.stage import make_stages
 from cuprum._runtime.stdin import feed_bytes, feed_iterable
-from cuprum._runtime.streams import CaptureLimitExceeded, StreamCollector
+from cuprum._runtime.streams import StreamCollector, StreamTap
 from cuprum._runtime.supervise import Job, Supervisor
 from cuprum._runtime.teardown import reap_all, tear_down
 from cuprum._runtime.wiring import Plan, wire
@@ -58,38 +58,19 @@ class Spawned:
 
     ``stdin_fd`` / ``stdout_fd``: the parent's ends of ``stdin=PIPE`` /
     ``stdout=PIPE`` (non-blocking), owned by the callee from now on.
-    ``stdout_events``: when observers want the final stdout's line events, the
-    collector to ``feed`` what is read from ``stdout_fd`` (and ``close`` at EOF).
+    ``stdout_events``: when observers want the final stdout's line events, the tap
+    to ``feed`` what is read from ``stdout_fd`` and to ``close`` at EOF; the run
+    ends only after that (or is cancelled), so no line event follows its end.
     """
 
     pids: tuple[int, ...]
     stdin_fd: int | None = None
     stdout_fd: int | None = None
-    stdout_events: StreamCollector | None = None
+    stdout_events: StreamTap | None = None
 
 
 OnSpawned = Callable[[Spawned], None]
 OnCancelled = Callable[[Results], None]
-
-
-class _Expired(Exception):
-    """The run's deadline passed (at once, or while it ran)."""
-
-
-def _unwrap(exc: BaseException) -> BaseException:
-    """The single real error inside (nested) exception groups from our task group.
-
-    When a capture limit fails the run, other tasks may fail in the same step as
-    they are cancelled: that is one failure, reported as the first
-    ``CaptureLimitExceeded``, not as a group.
-    """
-    while isinstance(exc, BaseExceptionGroup):
-        if len(exc.exceptions) != 1:
-            _, others = exc.split(CaptureLimitExceeded)
-            if others is not None:
-                break
-        exc = exc.exceptions[0]
-    return exc
 
 
 class _Run:
@@ -102,11 +83,11 @@ class _Run:
         "events",
         "on_cancelled",
         "on_spawned",
-        "phase",
         "plan",
         "req",
         "stages",
         "strategy",
+        "tap",
     )
 
     def __init__(
@@ -127,7 +108,7 @@ class _Run:
         self.blame = Blame(self.stages)
         self.plan: Plan | None = None
         self.announced = 0  # stages whose plan event went out: each gets a terminal one
-        self.phase: Literal["plan", "start", "run"] = "plan"
+        self.tap: StreamTap | None = None  # a streamed, observed stdout, read by the caller
 
     async def execute(self) -> tuple[Results, int | None]:
         try:
@@ -135,11 +116,11 @@ class _Run:
             self._start()
             await self._supervise()
         except BaseException as exc:
-            real = await self._fail(exc)
-            if real is exc:
-                raise
-            raise real from None
-        return self._finish()
+            failure = exc
+        else:
+            return self._finish()
+        # Raised outside the handler, so the exception keeps its own context.
+        raise await self._failure_tail(failure)
 
     def _announce(self) -> None:
         """``plan`` events, then refuse a deadline that has already passed."""
@@ -150,47 +131,55 @@ class _Run:
         self.announced = len(self.stages)
         timeout = self.req.timeout
         if timeout is not None and timeout <= 0:
-            raise _Expired(f"timeout of {timeout}s expired at once")
+            raise deadline_expired(f"timeout of {timeout}s expired at once")
 
     def _start(self) -> None:
         """Wire every fd, spawn every stage, tell the caller, then ``start`` events."""
-        self.phase = "start"
         req, stages = self.req, self.stages
-        self.plan = plan = wire(
-            req,
-            stages,
-            self.strategy,
-            observed=bool(self.events.hooks),
-            on_let_go=self.blame.excuse_if_running,
-        )
-        for stage, (stdin, stdout, stderr) in zip(stages, plan.stage_fds, strict=True):
-            stage.child = spawn(
-                stage.argv,
-                cwd=req.context.cwd,
-                env=self.env,
-                stdin=stdin,
-                stdout=stdout,
-                stderr=stderr,
+        try:
+            self.plan = plan = wire(
+                req,
+                stages,
+                self.strategy,
+                observed=bool(self.events.hooks),
+                on_let_go=self.blame.excuse_if_running,
             )
-            stage.started = time.perf_counter()
+            for stage, (stdin, stdout, stderr) in zip(stages, plan.stage_fds, strict=True):
+                stage.child = spawn(
+                    stage.argv,
+                    cwd=req.context.cwd,
+                    env=self.env,
+                    stdin=stdin,
+                    stdout=stdout,
+                    stderr=stderr,
+                )
+                stage.started = time.perf_counter()
+        except Exception as exc:  # whatever stopped it, the program did not start
+            fail("spawn_failed", exc)
         plan.spawned()
-        self.phase = "run"
+        streamed = False
         if self.on_spawned is not None:
             stdin_fd, stdout_fd = plan.hand_over()
-            events = stages[-1].stdout if stdout_fd is not None else None
+            streamed = stdout_fd is not None
+            observer = stages[-1].stdout
+            if streamed and observer is not None:
+                self.tap = StreamTap(observer)
             pids = tuple(s.child.pid for s in stages if s.child is not None)
-            self.on_spawned(Spawned(pids, stdin_fd, stdout_fd, events))
+            self.on_spawned(Spawned(pids, stdin_fd, stdout_fd, self.tap))
         if self.events.hooks:
             for stage in stages:
                 for name in ("stdout", "stderr"):
                     collector: StreamCollector | None = getattr(stage, name)
                     if collector is not None:
-                        collector.bind_lines(self.events.line_emitter(stage, name))
+                        # The stream handle feeds its stdout collector in the caller's
+                        # task: a hook's error there is the caller's, untagged.
+                        tagged = not (streamed and stage is stages[-1] and name == "stdout")
+                        emitter = self.events.line_emitter(stage, name, tagged=tagged)
+                        collector.bind_lines(emitter)
             self.events.each(stages, "start")
 
     async def _supervise(self) -> None:
-        """Run the plan's jobs and the exit watchers; :class:`_Expired` when the deadline
-        passed."""
+        """Run the plan's jobs and the exit watchers; raise when the deadline passed."""
         plan = self.plan
         assert plan is not None
         jobs: list[Job] = []
@@ -199,39 +188,33 @@ class _Run:
         for index, hop in enumerate(plan.hops):
             if hop.relayed:
                 jobs.append(functools.partial(self._relay, index, hop))
+        if self.tap is not None:
+            jobs.append(self.tap.closed.wait)  # the caller reads the stdout to its end
         if plan.readers:
             jobs.append(self._read)
         supervisor = Supervisor(self.stages, plan.hops, self.blame, self.req.context.cancel_grace)
         if await supervisor.run(jobs, self.req.timeout, reads=bool(plan.readers)):
-            raise _Expired(f"timed out after {self.req.timeout}s")
+            raise deadline_expired(f"timed out after {self.req.timeout}s")
 
-    async def _fail(self, exc: BaseException) -> BaseException:
+    async def _failure_tail(self, exc: BaseException) -> BaseException:
         """The one failure tail: teardown, one ``error`` event per announced stage,
         the salvage of a cancelled run; returns the exception to raise."""
-        real = _unwrap(exc)
+        failure = unwrap(exc)
+        if self.tap is not None:
+            self.tap.detach()
         await tear_down(self.stages, self.plan, self.req.context.cancel_grace)
-        kind = self._kind(real)
-        message = str(real) if isinstance(real, _Expired) else f"{type(real).__name__}: {real}"
+        kind = error_kind(failure)
+        real = cause(failure)
+        if kind == "timeout":
+            message = str(real)
+            real = timeout_error(self.req, self.stages)
+        else:
+            message = f"{type(real).__name__}: {real}"
         self.events.errors(self.stages[: self.announced], kind, message)
         spawned = all(stage.child is not None for stage in self.stages)
         if kind == "cancelled" and self.on_cancelled is not None and spawned:
             self.on_cancelled(tuple(result(self.req, s, outcome="cancelled") for s in self.stages))
-        if isinstance(real, _Expired):
-            return timeout_error(self.req, self.stages)
         return real
-
-    def _kind(self, exc: BaseException) -> ErrorKind:
-        if isinstance(exc, _Expired):
-            return "timeout"
-        if self.phase == "plan":
-            return "hook_failed"
-        if self.phase == "start":
-            return "spawn_failed" if isinstance(exc, OSError) else "cancelled"
-        if isinstance(exc, anyio.get_cancelled_exc_class() | KeyboardInterrupt):
-            return "cancelled"
-        if isinstance(exc, CaptureLimitExceeded):
-            return "capture_limit"
-        return "hook_failed"
 
     def _finish(self) -> tuple[Results, int | None]:
         """Reap, ``exit`` events, results (decoded here), after hooks."""
@@ -261,6 +244,8 @@ class _Run:
                 reader = self.stages[0].child
                 assert reader is not None
                 dropped = await feed_iterable(fd, source, reader)
+        except Exception as exc:  # the source raised, or writing to the pipe failed
+            fail("stdin_failed", exc)
         finally:
             self.plan.close_fd(fd)
         if dropped > 0:
@@ -272,6 +257,8 @@ class _Run:
         collector = self.stages[index].stdout
         try:
             await hop.run(collector.feed if collector is not None else None)
+        except Exception as exc:  # a hook's error (line events) stays the hook's
+            fail("relay_failed", exc)
         finally:
             if collector is not None:
                 collector.close()
@@ -288,7 +275,10 @@ class _Run:
             plan.close_fd(fd)
 
         sinks = {fd: collector.feed for fd, collector in plan.readers.items()}
-        await read_outputs(sinks, finished, grow=plan.growing)
+        try:
+            await read_outputs(sinks, finished, grow=plan.growing)
+        except Exception as exc:  # an echo sink raised, or reading failed
+            fail("output_failed", exc)
 
 
 def _refuse_pipes(req: RunRequest) -> None:

@@ -11,6 +11,7 @@ strings, three descriptors) and its ``OSError`` into errors naming the program.
 from __future__ import annotations
 
 import contextlib
+import importlib
 import os
 import shutil
 from collections.abc import Callable, Mapping, Sequence
@@ -25,6 +26,7 @@ from cuprum._core.errors import (
 )
 from cuprum._runtime.cgroup import RunCgroup
 from cuprum._runtime.limits import ResourceLimits
+from cuprum._transport.native import EXTENSION
 
 __all__ = ["NativeChild", "native_spawn_available", "spawn_native"]
 
@@ -41,10 +43,10 @@ class NativeChild:
 
 def _native() -> _NativeSpawn | None:
     try:
-        from cuprum import _streams_rs
+        extension = importlib.import_module(EXTENSION)
     except ImportError:
         return None
-    return cast("_NativeSpawn | None", getattr(_streams_rs, "spawn_process", None))
+    return cast("_NativeSpawn | None", getattr(extension, "spawn_process", None))
 
 
 def native_spawn_available() -> bool:

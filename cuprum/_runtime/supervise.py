@@ -81,7 +81,7 @@ class Supervisor:
         stage.ended = time.perf_counter()
         if stage.index:
             self._hops[stage.index - 1].downstream_exited()
-        if self._blame.exited(stage) and self._tg is not None:
+        if await self._blame.exited(stage) and self._tg is not None:
             others = [s.child for s in self._stages if s.child is not None]
             live = [c for c in others if c.exit_code is None]
             if live:

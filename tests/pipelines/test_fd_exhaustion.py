@@ -91,6 +91,7 @@ async def test_fd_exhaustion_while_wiring_leaks_nothing(
             # Refused while wiring or spawning: the same error either way.
             assert isinstance(error, SpawnError), repr(error)
             assert "cat" in str(error)
+            assert {e.error for e in rec.events if e.is_terminal} == {"spawn_failed"}
             refused += 1
     else:
         pytest.fail(f"no run succeeded with up to {MAX_FREE} free fds")
