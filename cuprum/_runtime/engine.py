@@ -40,9 +40,8 @@ from cuprum._runtime.pipes import read_outputs
 from cuprum._runtime.request import RunRequest
 from cuprum._runtime.stage import make_stages
 from cuprum._runtime.stdin import feed_bytes, feed_iterable
-from cuprum._runtime.streams import StreamCollector
+from cuprum._runtime.streams import StreamCollector, StreamTap
 from cuprum._runtime.supervise import Job, Supervisor
-from cuprum._runtime.tap import StreamTap
 from cuprum._runtime.teardown import reap_all, tear_down
 from cuprum._runtime.wiring import Plan, wire
 from cuprum._transport.dispatch import Strategy, choose_strategy
