@@ -124,11 +124,9 @@ class _Run:
 
     def _announce(self) -> None:
         """``plan`` events, then refuse a deadline that has already passed."""
-        if self.events.hooks:
-            for stage in self.stages:
-                self.announced += 1
-                self.events.emit(stage, "plan")
-        self.announced = len(self.stages)
+        for stage in self.stages:
+            self.announced += 1
+            self.events.emit(stage, "plan")
         timeout = self.req.timeout
         if timeout is not None and timeout <= 0:
             raise deadline_expired(f"timeout of {timeout}s expired at once")
@@ -157,26 +155,33 @@ class _Run:
         except Exception as exc:  # whatever stopped it, the program did not start
             fail("spawn_failed", exc)
         plan.spawned()
-        streamed = False
         if self.on_spawned is not None:
-            stdin_fd, stdout_fd = plan.hand_over()
-            streamed = stdout_fd is not None
-            observer = stages[-1].stdout
-            if streamed and observer is not None:
-                self.tap = StreamTap(observer)
-            pids = tuple(s.child.pid for s in stages if s.child is not None)
-            self.on_spawned(Spawned(pids, stdin_fd, stdout_fd, self.tap))
+            self._hand_over(plan, self.on_spawned)
         if self.events.hooks:
-            for stage in stages:
-                for name in ("stdout", "stderr"):
-                    collector: StreamCollector | None = getattr(stage, name)
-                    if collector is not None:
-                        # The stream handle feeds its stdout collector in the caller's
-                        # task: a hook's error there is the caller's, untagged.
-                        tagged = not (streamed and stage is stages[-1] and name == "stdout")
-                        emitter = self.events.line_emitter(stage, name, tagged=tagged)
-                        collector.bind_lines(emitter)
+            self._bind_line_events()
             self.events.each(stages, "start")
+
+    def _hand_over(self, plan: Plan, on_spawned: OnSpawned) -> None:
+        """Tell the caller the pids, and give it the ``PIPE`` ends (and the tap)."""
+        stdin_fd, stdout_fd = plan.hand_over()
+        observer = self.stages[-1].stdout
+        if stdout_fd is not None and observer is not None:
+            self.tap = StreamTap(observer)
+        pids = tuple(stage.child.pid for stage in self.stages if stage.child is not None)
+        on_spawned(Spawned(pids, stdin_fd, stdout_fd, self.tap))
+
+    def _bind_line_events(self) -> None:
+        """Each collector's line events, now that the pid is known."""
+        last = self.stages[-1]
+        for stage in self.stages:
+            for name in ("stdout", "stderr"):
+                collector: StreamCollector | None = getattr(stage, name)
+                if collector is None:
+                    continue
+                # The stream handle feeds a streamed stdout in the caller's task: a
+                # hook's error there is the caller's own, untagged.
+                streamed = self.tap is not None and stage is last and name == "stdout"
+                collector.bind_lines(self.events.line_emitter(stage, name, tagged=not streamed))
 
     async def _supervise(self) -> None:
         """Run the plan's jobs and the exit watchers; raise when the deadline passed."""
