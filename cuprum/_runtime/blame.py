@@ -34,7 +34,7 @@ class Blame:
     def excuse_if_running(self, index: int) -> None:
         """Stage ``index`` may get SIGPIPE/EPIPE from now on: excuse it if it still runs."""
         child = self._stages[index].child
-        if child is not None and child.exit_code is None and child._peek() is None:
+        if child is not None and child.exit_code is None and child.peek() is None:
             self._excused.add(index)
 
     async def exited(self, stage: Stage) -> bool:
@@ -68,7 +68,7 @@ class Blame:
         child = stage.child
         if child is None or child.stopped or stage.index in self._excused:
             return False
-        code = child.exit_code if child.exit_code is not None else child._peek()
+        code = child.exit_code if child.exit_code is not None else child.peek()
         return code is not None and code != 0
 
 
@@ -78,7 +78,7 @@ _PF_EXITING = 0x4  # include/linux/sched.h: the task is in do_exit()
 def _exiting(child: ChildProcess) -> bool:
     """Whether ``child`` has exited or is exiting (its fds may already be closed, as
     its reader sees, while it is not waitable yet)."""
-    if child._peek() is not None:
+    if child.peek() is not None:
         return True
     try:
         with open(f"/proc/{child.pid}/stat", "rb") as f:

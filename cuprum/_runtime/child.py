@@ -59,7 +59,7 @@ class ChildProcess:
         self._waiter: anyio.Event | None = None
         self._pidfd: int | None = None  # opened on first wait; safe since we reap last
 
-    def _peek(self) -> int | None:
+    def peek(self) -> int | None:
         """The exit code if the child has exited, without reaping it.
 
         ``ECHILD`` means the child is no longer ours to wait for: the host ignores
@@ -88,7 +88,7 @@ class ChildProcess:
                 continue
             self._waiter = waiter = anyio.Event()
             try:
-                code = self._peek()
+                code = self.peek()
                 if code is None:
                     code = await self._await_exit()
                 self.exit_code = code
@@ -104,17 +104,17 @@ class ChildProcess:
                 self._pidfd = os.pidfd_open(self.pid)
             # It may have exited (and, with SIGCHLD ignored, been reaped) before the
             # pidfd existed, so the pid may name another process: look again first.
-            code = self._peek()
+            code = self.peek()
             if code is not None:
                 return code
         if self._pidfd is not None:
             await anyio.wait_readable(self._pidfd)
         else:  # pragma: no cover - fallback without pidfd
             delay = 0.001
-            while self._peek() is None:
+            while self.peek() is None:
                 await anyio.sleep(delay)
                 delay = min(delay * 2, 0.05)
-        code = self._peek()
+        code = self.peek()
         assert code is not None
         return code
 
