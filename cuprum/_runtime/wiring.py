@@ -19,10 +19,10 @@ import sys
 from collections.abc import AsyncIterable, Callable
 from typing import Any, Literal, TextIO
 
-from cuprum._core.errors import SpawnError
 from cuprum._model.io import AppendTo, Stream
 from cuprum._runtime.pipes import drain_nonblocking
 from cuprum._runtime.request import RunRequest
+from cuprum._runtime.spawn_errors import spawn_error
 from cuprum._runtime.stage import Stage
 from cuprum._runtime.streams import StreamCollector
 from cuprum._transport.dispatch import Strategy
@@ -164,7 +164,7 @@ def wire(
             # No fd left for a pipe or a file: the program cannot start, as when
             # the OS refuses the spawn itself for the same reason.
             program = stages[plan.wiring].cmd.program
-            raise SpawnError(exc.errno, f"{program}: cannot start: {exc.strerror}") from exc
+            raise spawn_error(exc, (program,), cwd=None, env=None) from exc
         raise
     return plan
 
