@@ -11,8 +11,9 @@ from that, not from the order in which exit watchers happen to run.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
+from cuprum._core.results import ACCEPT_ZERO
 from cuprum._runtime.stage import Stage
 
 __all__ = ["Blame"]
@@ -21,10 +22,14 @@ __all__ = ["Blame"]
 class Blame:
     """The failure verdict of one run (``failure_index``), built as stages exit."""
 
-    __slots__ = ("_excused", "_stages", "failure_index")
+    __slots__ = ("_accepted", "_excused", "_stages", "failure_index")
 
-    def __init__(self, stages: Sequence[Stage]) -> None:
+    def __init__(
+        self, stages: Sequence[Stage], accepted: Callable[[int], frozenset[int]] | None = None
+    ) -> None:
         self._stages = stages
+        # Accepted exit codes: stage index -> the codes that count as success.
+        self._accepted = accepted if accepted is not None else lambda index: ACCEPT_ZERO
         self._excused: set[int] = set()
         self.failure_index: int | None = None
 
@@ -38,7 +43,8 @@ class Blame:
         """Record ``stage``'s exit; True when it fails the run (fail-fast starts)."""
         child = stage.child
         assert child is not None
-        if child.exit_code == 0 or child.stopped or self.failure_index is not None:
+        accepted = child.exit_code in self._accepted(stage.index)
+        if accepted or child.stopped or self.failure_index is not None:
             return False
         if self._reader_gone(stage):
             return False

@@ -124,7 +124,7 @@ class _Run:
         self.env = {**os.environ, **ctx.env} if ctx.env else None
         self.events = Emitter(req.policy.observe_hooks, ctx)
         self.stages = make_stages(req.stages, ctx.tags)
-        self.blame = Blame(self.stages)
+        self.blame = Blame(self.stages, req.accepted)
         self.plan: Plan | None = None
         self.announced = 0  # stages whose plan event went out: each gets a terminal one
         self.phase: Literal["plan", "start", "run"] = "plan"
