@@ -57,6 +57,7 @@ from cuprum._core.programs import (
 
 if TYPE_CHECKING:
     from cuprum import sh
+    from cuprum._api.arguments import Arg
     from cuprum._api.command import Pipeline, SafeCmd, SafeCmdBuilder
     from cuprum._compose.concurrent import ConcurrentConfig, run_concurrent, run_concurrent_sync
     from cuprum._compose.streaming import StreamHandle
@@ -85,10 +86,12 @@ if TYPE_CHECKING:
     from cuprum._core.spec import CommandSpec
     from cuprum._model.execution import ExecutionContext
     from cuprum._model.io import DEVNULL, INHERIT, PIPE, STDOUT, AppendTo
+    from cuprum._runtime.request import RunOptions
 
 __version__ = "0.3.0"
 
 _LAZY_MODULES = {
+    "cuprum._api.arguments": ("Arg",),
     "cuprum._api.command": ("Pipeline", "SafeCmd", "SafeCmdBuilder"),
     "cuprum._compose.concurrent": ("ConcurrentConfig", "run_concurrent", "run_concurrent_sync"),
     "cuprum._compose.streaming": ("StreamHandle",),
@@ -117,6 +120,7 @@ _LAZY_MODULES = {
     "cuprum._core.spec": ("CommandSpec",),
     "cuprum._model.execution": ("ExecutionContext",),
     "cuprum._model.io": ("DEVNULL", "INHERIT", "PIPE", "STDOUT", "AppendTo"),
+    "cuprum._runtime.request": ("RunOptions",),
 }
 _LAZY = {name: module for module, names in _LAZY_MODULES.items() for name in names}
 
@@ -173,6 +177,7 @@ __all__ = [
     "WC",
     "AllowRegistration",
     "AppendTo",
+    "Arg",
     "CaptureLimitExceeded",
     "CommandFailedError",
     "CommandResult",
@@ -196,6 +201,7 @@ __all__ = [
     "ProgramNotExecutableError",
     "ProgramNotFoundError",
     "ProjectSettings",
+    "RunOptions",
     "SafeCmd",
     "SafeCmdBuilder",
     "ScopeConfig",

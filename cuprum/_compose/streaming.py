@@ -30,7 +30,7 @@ from cuprum._transport.pipes import READ_SIZE, write_all
 
 __all__ = ["StreamHandle", "open_stream"]
 
-R = TypeVar("R", CommandResult[Any], PipelineResult[Any])
+R = TypeVar("R", bound="CommandResult[Any, Any] | PipelineResult[Any, Any]")
 
 
 class StreamHandle(Generic[R]):
@@ -242,7 +242,10 @@ class StreamHandle(Generic[R]):
             self._raised = True
             raise self._error
         assert self._result is not None
-        return self._with_stdout(self._result, rest)
+        result = self._with_stdout(self._result, rest)
+        if self._request.check:
+            result.check()  # check=True: raise CommandFailedError unless ok
+        return result
 
     def _with_stdout(self, result: R, rest: StreamCollector) -> R:
         if not self._request.capture:

@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from cuprum import (
     DEFAULT_CATALOGUE,
     ECHO,
+    Arg,
     InvalidArgumentError,
     Program,
     SafeCmd,
@@ -35,7 +36,7 @@ positional = st.one_of(
 
 
 @given(st.lists(positional, max_size=8))
-def test_positional_arguments_are_stringified_with_str(args: list[object]) -> None:
+def test_positional_arguments_are_stringified_with_str(args: list[Arg]) -> None:
     cmd = echo(*args)
     assert cmd.argv == tuple(str(arg) for arg in args)
     assert cmd.argv_with_program == ("echo", *cmd.argv)
@@ -43,7 +44,7 @@ def test_positional_arguments_are_stringified_with_str(args: list[object]) -> No
 
 
 @given(st.dictionaries(flag_names, positional, max_size=6))
-def test_keyword_arguments_become_long_flags(flags: dict[str, object]) -> None:
+def test_keyword_arguments_become_long_flags(flags: dict[str, Arg]) -> None:
     cmd = echo(**flags)
     expected = tuple(f"--{name.replace('_', '-')}={value}" for name, value in flags.items())
     assert cmd.argv == expected
@@ -63,17 +64,17 @@ def test_flags_follow_positionals_in_call_order(args: list[str], flags: dict[str
     st.lists(positional, max_size=4),
     st.integers(min_value=0, max_value=4),
 )
-def test_none_positional_is_rejected_naming_the_program(args: list[object], where: int) -> None:
+def test_none_positional_is_rejected_naming_the_program(args: list[Arg | None], where: int) -> None:
     args.insert(min(where, len(args)), None)
     with pytest.raises(InvalidArgumentError, match=r"^echo: argument \d+ is None"):
-        echo(*args)
+        echo(*args)  # type: ignore[arg-type]
 
 
 @given(flag_names)
 def test_none_flag_is_rejected_naming_program_and_flag(name: str) -> None:
     flag = "--" + name.replace("_", "-")
     with pytest.raises(InvalidArgumentError) as excinfo:
-        echo("ok", **{name: None})
+        echo("ok", **{name: None})  # type: ignore[arg-type]
     assert str(excinfo.value).startswith("echo: ")
     assert flag in str(excinfo.value)
 
