@@ -68,8 +68,9 @@ class RunOptions(TypedDict, total=False):
     """Pipelines: emit ``stdout`` line events for intermediate stages too."""
     accept: Collection[int]
     """The exit codes that count as success, e.g. ``(0, 1)`` for grep (default ``0``).
-    Bound to a command it belongs to that command, even as a stage of a pipeline;
-    given to a run it applies to every stage that does not declare its own."""
+    Bound to a command it belongs to that command, even as a stage of a pipeline.
+    Given to a command's run it replaces the command's own; given to a pipeline (its
+    run or ``with_options``) it applies to every stage that declares none."""
 
 
 SHAPE_OPTIONS: Final = frozenset({"capture", "text", "stdout", "stderr"})
@@ -219,7 +220,12 @@ def build_request(
 def _stage_accept(
     stages: tuple[CommandSpec, ...], run_accept: frozenset[int] | None
 ) -> tuple[frozenset[int], ...]:
-    """Each stage's own ``accept``, else the run's; ``()`` when nobody set one."""
+    """Each stage's own ``accept``, else the run's; ``()`` when nobody set one.
+
+    A single command's run is that command's: the run's ``accept`` replaces its own.
+    """
+    if len(stages) == 1 and run_accept is not None:
+        return (run_accept,)
     own = [bound_options(stage).get("accept") for stage in stages]
     if run_accept is None and all(codes is None for codes in own):
         return ()

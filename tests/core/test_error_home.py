@@ -9,7 +9,6 @@ import subprocess
 import sys
 import typing
 from types import ModuleType
-from typing import Any
 
 import pytest
 
