@@ -128,19 +128,21 @@ def resolve_timeout(
 
 def check_option_names(what: str, names: Collection[str]) -> None:
     """``TypeError`` for a keyword that is no run option (with the nearest one)."""
-    unknown = [name for name in names if name not in OPTION_NAMES]
-    if unknown:
-        import difflib  # only for the message
+    if OPTION_NAMES.issuperset(names):
+        return
+    import difflib  # only for the message
 
-        name = unknown[0]
-        close = difflib.get_close_matches(name, sorted(OPTION_NAMES), n=1)
-        hint = f"; did you mean {close[0]!r}?" if close else ""
-        raise TypeError(f"{what}: unexpected run option {name!r}{hint}")
+    name = next(name for name in names if name not in OPTION_NAMES)
+    close = difflib.get_close_matches(name, sorted(OPTION_NAMES), n=1)
+    hint = f"; did you mean {close[0]!r}?" if close else ""
+    raise TypeError(f"{what}: unexpected run option {name!r}{hint}")
 
 
 def bound_options(cmd: object) -> Mapping[str, Any]:
     """The run options bound to a command (``SafeCmd.options``); empty for any other."""
     options = getattr(cmd, "options", None)
+    if not options:
+        return _NOTHING
     return options if isinstance(options, Mapping) else _NOTHING
 
 
@@ -186,8 +188,10 @@ def build_request(
     they win over the options the stages bind (:func:`merge_stage_options`). Every
     value is checked here, before any hook, event or process.
     """
-    check_option_names(who(stages), options)
-    if any(bound_options(stage) for stage in stages):
+    if not OPTION_NAMES.issuperset(options):
+        check_option_names(who(stages), options)
+    bound = any(bound_options(stage) for stage in stages)
+    if bound:
         options = {**merge_stage_options(stages), **options}
     policy = policy if policy is not None else current_context()
     context = options.pop("context", None)
@@ -212,7 +216,7 @@ def build_request(
         context=ctx,
         timeout=resolve_timeout(timeout, ctx, policy),
         accept=run_accept,
-        stage_accept=_stage_accept(stages, run_accept),
+        stage_accept=_stage_accept(stages, run_accept) if bound or run_accept else (),
         **options,
     )
 
