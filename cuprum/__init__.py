@@ -68,7 +68,9 @@ if TYPE_CHECKING:
         ProjectSettings,
     )
     from cuprum._core.context import (
+        AfterHook,
         AllowRegistration,
+        BeforeHook,
         CuprumContext,
         HookRegistration,
         ScopeConfig,
@@ -102,7 +104,9 @@ _LAZY_MODULES = {
         "ProjectSettings",
     ),
     "cuprum._core.context": (
+        "AfterHook",
         "AllowRegistration",
+        "BeforeHook",
         "CuprumContext",
         "HookRegistration",
         "ScopeConfig",
@@ -175,9 +179,11 @@ __all__ = [
     "TAR",
     "TRUE",
     "WC",
+    "AfterHook",
     "AllowRegistration",
     "AppendTo",
     "Arg",
+    "BeforeHook",
     "CaptureLimitExceeded",
     "CommandFailedError",
     "CommandResult",
