@@ -8,9 +8,8 @@ ones it would silently mangle (:mod:`cuprum._api.arguments`).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Unpack
 
 from cuprum._api.arguments import Arg, check_argv, to_argv
@@ -29,11 +28,35 @@ if TYPE_CHECKING:
 
 __all__ = ["Pipeline", "SafeCmd", "SafeCmdBuilder", "make"]
 
-_NO_OPTIONS: Mapping[str, Any] = MappingProxyType({})
+
+class BoundOptions(Mapping[str, Any]):
+    """The run options bound to a command, pipeline or builder: read-only, picklable."""
+
+    __slots__ = ("_items",)
+
+    def __init__(self, items: Mapping[str, Any] | None = None) -> None:
+        self._items: dict[str, Any] = dict(items) if items else {}
+
+    def __getitem__(self, name: str) -> Any:
+        return self._items[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._items)
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __hash__(self) -> int:  # equal mappings have equal keys: a valid (coarse) hash
+        return hash(frozenset(self._items))
+
+    def __repr__(self) -> str:
+        return f"BoundOptions({self._items!r})"
+
+    def __reduce__(self) -> tuple[type[BoundOptions], tuple[dict[str, Any]]]:
+        return (BoundOptions, (self._items,))
 
 
-def _no_options() -> Mapping[str, Any]:
-    return _NO_OPTIONS
+_NO_OPTIONS = BoundOptions()
 
 
 def bind(who: str, old: Mapping[str, Any], new: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -51,7 +74,7 @@ def bind(who: str, old: Mapping[str, Any], new: Mapping[str, Any]) -> Mapping[st
     merged = {**old, **new}
     if merged.get("accept") is not None:
         merged["accept"] = check_accept(who, merged["accept"])
-    return MappingProxyType(merged)
+    return BoundOptions(merged)
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,15 +101,13 @@ class SafeCmd(
     program: Program
     argv: tuple[str, ...]
     project: ProjectSettings
-    options: Mapping[str, Any] = field(
-        default_factory=_no_options, repr=False, hash=False, kw_only=True
-    )
+    options: Mapping[str, Any] = field(default=_NO_OPTIONS, repr=False, hash=False, kw_only=True)
 
     def __post_init__(self) -> None:
         if not isinstance(self.program, str) or not self.program or "\x00" in self.program:
             raise InvalidArgumentError(f"invalid program name {self.program!r}")
         check_argv(self.program, self.argv)
-        if self.options:
+        if self.options is not _NO_OPTIONS and self.options:
             object.__setattr__(self, "options", bind(self.program, _NO_OPTIONS, self.options))
 
     @property
@@ -147,9 +168,7 @@ class Pipeline(
     """
 
     parts: tuple[SafeCmd, ...]
-    options: Mapping[str, Any] = field(
-        default_factory=_no_options, repr=False, hash=False, kw_only=True
-    )
+    options: Mapping[str, Any] = field(default=_NO_OPTIONS, repr=False, hash=False, kw_only=True)
 
     def __post_init__(self) -> None:
         if not self.parts:
@@ -158,7 +177,7 @@ class Pipeline(
             from cuprum._runtime.request import merge_stage_options
 
             merge_stage_options(self.parts)  # conflicting options fail here, not at run
-        if self.options:
+        if self.options is not _NO_OPTIONS and self.options:
             object.__setattr__(self, "options", bind(self._who, _NO_OPTIONS, self.options))
 
     @property

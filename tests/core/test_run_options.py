@@ -124,3 +124,17 @@ def test_a_bound_stdin_pipe_is_refused_by_run_before_anything_starts() -> None:
 
     with pytest.raises(ValueError, match="stdin=PIPE is only for streaming"):
         shell("cat").with_options(stdin=PIPE).run_sync()
+
+
+def test_commands_with_bound_options_stay_values_that_pickle() -> None:
+    import pickle
+
+    ctx = ExecutionContext(env={"A": "1"})
+    cmd = shell("true").with_options(timeout=3, context=ctx, accept=(0, 1))
+    assert pickle.loads(pickle.dumps(cmd)) == cmd
+    pipeline = cmd | shell("cat")
+    assert pickle.loads(pickle.dumps(pipeline)) == pipeline
+    assert hash(shell("true")) == hash(shell("true"))
+    assert cmd != shell("true")
+    with pytest.raises(TypeError):
+        cmd.options["timeout"] = 4  # type: ignore[index]
