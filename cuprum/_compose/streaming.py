@@ -15,7 +15,7 @@ import dataclasses
 import os
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import anyio
 import anyio.abc
@@ -30,7 +30,17 @@ from cuprum._transport.pipes import READ_SIZE, write_all
 
 __all__ = ["StreamHandle", "open_stream"]
 
-R = TypeVar("R", bound="CommandResult[Any, Any] | PipelineResult[Any, Any]")
+if TYPE_CHECKING:  # a default, so a bare ``StreamHandle`` annotation means any result
+    from typing_extensions import TypeVar as TypeVarWithDefault
+
+    R = TypeVarWithDefault(
+        "R",
+        bound="CommandResult[Any, Any] | PipelineResult[Any, Any]",
+        default="CommandResult | PipelineResult",
+        covariant=True,
+    )
+else:
+    R = TypeVar("R", bound="CommandResult[Any, Any] | PipelineResult[Any, Any]", covariant=True)
 
 
 class StreamHandle(Generic[R]):
@@ -242,12 +252,12 @@ class StreamHandle(Generic[R]):
             self._raised = True
             raise self._error
         assert self._result is not None
-        result = self._with_stdout(self._result, rest)
+        result: R = self._with_stdout(self._result, rest)
         if self._request.check:
             result.check()  # check=True: raise CommandFailedError unless ok
         return result
 
-    def _with_stdout(self, result: R, rest: StreamCollector) -> R:
+    def _with_stdout(self, result: Any, rest: StreamCollector) -> Any:
         if not self._request.capture:
             return result
         value, cut = rest.value(text=self._request.text), rest.truncated

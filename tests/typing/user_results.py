@@ -23,6 +23,7 @@ from cuprum import (
     PipelineResult,
     Program,
     ProgramCatalogue,
+    StreamHandle,
     run_concurrent,
     run_concurrent_sync,
     sh,
@@ -116,6 +117,14 @@ def concurrent() -> None:
     assert first is None
 
 
+async def drain(handle: StreamHandle) -> int:
+    """A helper for any stream: a bare ``StreamHandle`` takes every shape of handle."""
+    lines = [line async for line in handle.stdout_lines()]
+    result = await handle.wait()
+    assert_type(result, CommandResult | PipelineResult)
+    return len(lines)
+
+
 async def on_an_event_loop() -> None:
     result = await echo("async").run()
     assert_type(result.stdout, str)
@@ -131,6 +140,8 @@ async def on_an_event_loop() -> None:
     assert lines == ["a", "b"] and finished.stdout == ""
     async with python("-c", BOTH).stream(stderr=STDOUT, text=False) as handle:
         assert_type(await handle.wait(), CommandResult[bytes, None])
+    async with (echo("a") | python("-c", "print(input())")).stream() as piped_handle:
+        assert await drain(piped_handle) == 1
 
 
 if __name__ == "__main__":
