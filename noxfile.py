@@ -59,6 +59,8 @@ TEST_DEPS = [
     "trio>=0.31",
     "prometheus-client>=0.20",
     "opentelemetry-sdk>=1.25",
+    # tests/test_docs.py and tests/test_typing.py type-check user code with mypy --strict
+    "mypy>=1.11",
 ]
 LINT_DEPS = ["ruff>=0.6", "mypy>=1.11", "import-linter>=2.1"]
 

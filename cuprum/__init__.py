@@ -57,6 +57,7 @@ from cuprum._core.programs import (
 
 if TYPE_CHECKING:
     from cuprum import sh
+    from cuprum._api.arguments import Arg
     from cuprum._api.command import Pipeline, SafeCmd, SafeCmdBuilder
     from cuprum._compose.concurrent import ConcurrentConfig, run_concurrent, run_concurrent_sync
     from cuprum._compose.streaming import StreamHandle
@@ -67,7 +68,9 @@ if TYPE_CHECKING:
         ProjectSettings,
     )
     from cuprum._core.context import (
+        AfterHook,
         AllowRegistration,
+        BeforeHook,
         CuprumContext,
         HookRegistration,
         ScopeConfig,
@@ -85,10 +88,12 @@ if TYPE_CHECKING:
     from cuprum._core.spec import CommandSpec
     from cuprum._model.execution import ExecutionContext
     from cuprum._model.io import DEVNULL, INHERIT, PIPE, STDOUT, AppendTo
+    from cuprum._runtime.request import RunOptions
 
 __version__ = "0.3.0"
 
 _LAZY_MODULES = {
+    "cuprum._api.arguments": ("Arg",),
     "cuprum._api.command": ("Pipeline", "SafeCmd", "SafeCmdBuilder"),
     "cuprum._compose.concurrent": ("ConcurrentConfig", "run_concurrent", "run_concurrent_sync"),
     "cuprum._compose.streaming": ("StreamHandle",),
@@ -99,7 +104,9 @@ _LAZY_MODULES = {
         "ProjectSettings",
     ),
     "cuprum._core.context": (
+        "AfterHook",
         "AllowRegistration",
+        "BeforeHook",
         "CuprumContext",
         "HookRegistration",
         "ScopeConfig",
@@ -117,6 +124,7 @@ _LAZY_MODULES = {
     "cuprum._core.spec": ("CommandSpec",),
     "cuprum._model.execution": ("ExecutionContext",),
     "cuprum._model.io": ("DEVNULL", "INHERIT", "PIPE", "STDOUT", "AppendTo"),
+    "cuprum._runtime.request": ("RunOptions",),
 }
 _LAZY = {name: module for module, names in _LAZY_MODULES.items() for name in names}
 
@@ -171,8 +179,11 @@ __all__ = [
     "TAR",
     "TRUE",
     "WC",
+    "AfterHook",
     "AllowRegistration",
     "AppendTo",
+    "Arg",
+    "BeforeHook",
     "CaptureLimitExceeded",
     "CommandFailedError",
     "CommandResult",
@@ -196,6 +207,7 @@ __all__ = [
     "ProgramNotExecutableError",
     "ProgramNotFoundError",
     "ProjectSettings",
+    "RunOptions",
     "SafeCmd",
     "SafeCmdBuilder",
     "ScopeConfig",

@@ -1,4 +1,5 @@
-"""Every ```python block in README.md and docs/*.md runs, as written, in a fresh interpreter."""
+"""Every ```python block in README.md and docs/*.md runs, as written, in a fresh
+interpreter, and passes ``mypy --strict`` as a user's own code would."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from typecheck import mypy_errors
 
 ROOT = Path(__file__).resolve().parent.parent
 FENCE = re.compile(r"^```python\n(.*?)^```", re.DOTALL | re.MULTILINE)
@@ -29,6 +31,11 @@ def _blocks() -> list[tuple[str, str]]:
 BLOCKS = _blocks()
 
 
+def _module_name(where: str) -> str:
+    """``users-guide.md:12`` -> ``users_guide_md_12`` (one module per block)."""
+    return re.sub(r"\W", "_", where)
+
+
 def test_docs_have_examples() -> None:
     assert len(BLOCKS) >= 10, "the guide should show what it describes"
 
@@ -46,3 +53,23 @@ def test_doc_example_runs(where: str, code: str, tmp_path: Path) -> None:
         check=False,
     )
     assert proc.returncode == 0, f"{where} failed:\n{proc.stdout}\n{proc.stderr}"
+
+
+@pytest.fixture(scope="module")
+def docs_type_errors(tmp_path_factory: pytest.TempPathFactory) -> dict[str, list[str]]:
+    """``mypy --strict`` over every block at once (one module each); errors by block."""
+    folder = tmp_path_factory.mktemp("doc-blocks")
+    files = []
+    for where, code in BLOCKS:
+        path = folder / f"{_module_name(where)}.py"
+        path.write_text(code, encoding="utf-8")
+        files.append(path)
+    return mypy_errors(files)
+
+
+@pytest.mark.parametrize(("where", "code"), BLOCKS, ids=[where for where, _ in BLOCKS])
+def test_doc_example_type_checks(
+    where: str, code: str, docs_type_errors: dict[str, list[str]]
+) -> None:
+    errors = docs_type_errors.get(_module_name(where), [])
+    assert not errors, f"{where} does not pass mypy --strict:\n" + "\n".join(errors)

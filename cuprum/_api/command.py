@@ -1,206 +1,135 @@
-"""``SafeCmd`` and ``Pipeline``: immutable commands that run themselves via the runtime."""
+"""``SafeCmd`` and ``Pipeline``: immutable commands that run themselves via the runtime.
+
+Both run through :class:`~cuprum._api.runnable.Runnable` (typed ``run``/``run_sync``/
+``stream``) and may carry bound run options (:meth:`SafeCmd.with_options`).
+``SafeCmdBuilder`` (from :func:`make`) turns Python values into argv, refusing the
+ones it would silently mangle (:mod:`cuprum._api.arguments`).
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Unpack
 
+from cuprum._api.arguments import Arg, check_argv, to_argv
+from cuprum._api.runnable import Runnable
 from cuprum._core.catalogue import DEFAULT_CATALOGUE, ProgramCatalogue, ProjectSettings
 from cuprum._core.errors import InvalidArgumentError
 from cuprum._core.programs import Program
-from cuprum._model.execution import ExecutionContext
-from cuprum._model.io import OnLimit, Redirect, StderrTarget, StdinSource, Stream
 from cuprum._model.results import CommandResult, PipelineResult
 from cuprum._model.spec import CommandSpec
 
 if TYPE_CHECKING:
-    from contextlib import AbstractAsyncContextManager
+    from cuprum._runtime.request import RunOptions
 
-    from cuprum._compose.streaming import StreamHandle
-    from cuprum._runtime.sync import Backend
-
-# The runtime (anyio, the engine, asyncio for run_sync) is imported on first use,
-# inside the methods below: `import cuprum` stays cheap.
+# The runtime's option helpers are imported where options are bound or piped:
+# building commands never loads the runtime (`import cuprum` stays cheap).
 
 __all__ = ["Pipeline", "SafeCmd", "SafeCmdBuilder", "make"]
 
-R = TypeVar("R")
+
+class BoundOptions(Mapping[str, Any]):
+    """The run options bound to a command, pipeline or builder: read-only, picklable."""
+
+    __slots__ = ("_items",)
+
+    def __init__(self, items: Mapping[str, Any] | None = None) -> None:
+        self._items: dict[str, Any] = dict(items) if items else {}
+
+    def __getitem__(self, name: str) -> Any:
+        return self._items[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._items)
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __hash__(self) -> int:  # equal mappings have equal keys: a valid (coarse) hash
+        return hash(frozenset(self._items))
+
+    def __repr__(self) -> str:
+        return f"BoundOptions({self._items!r})"
+
+    def __reduce__(self) -> tuple[type[BoundOptions], tuple[dict[str, Any]]]:
+        return (BoundOptions, (self._items,))
 
 
-class _Runnable(Generic[R]):
-    """``run``/``run_sync`` written once for commands and pipelines."""
-
-    __slots__ = ()
-
-    def _stages(self) -> tuple[CommandSpec, ...]:
-        raise NotImplementedError
-
-    def _result(self, results: tuple[CommandResult[Any], ...], failure: int | None) -> R:
-        raise NotImplementedError
-
-    async def run(
-        self,
-        *,
-        capture: bool = True,
-        echo: bool = False,
-        context: ExecutionContext | None = None,
-        timeout: float | None = None,
-        text: bool = True,
-        stdin: StdinSource | None = None,
-        stdout: Redirect | None = None,
-        stderr: StderrTarget | None = None,
-        capture_limit: int | None = None,
-        on_limit: OnLimit = "truncate",
-        check: bool = False,
-        stage_events: bool = False,
-    ) -> R:
-        """Run to completion on the current event loop (asyncio or trio) and return the result.
-
-        ``capture``: keep stdout/stderr in the result. ``echo``: tee them to the
-        context's sinks. ``timeout``: seconds (else ``context.timeout``, else the
-        scope's). ``text=False``: ``bytes`` instead of decoded text. ``stdin``,
-        ``stdout``, ``stderr``: sources and redirects (``stderr=STDOUT`` merges).
-        ``capture_limit``/``on_limit``: bound the bytes kept per stream.
-        ``check``: raise :class:`CommandFailedError` unless the result is ok.
-        ``stage_events`` (pipelines): emit ``stdout`` line events for intermediate
-        stages too.
-        """
-        from cuprum._runtime.engine import run_stages
-        from cuprum._runtime.request import build_request
-
-        if stdin is Stream.PIPE:  # a usage error: refused before any hook runs or event
-            raise ValueError("stdin=PIPE is only for streaming: use cmd.stream(stdin=PIPE)")
-        request = build_request(
-            self._stages(),
-            capture=capture,
-            echo=echo,
-            context=context,
-            timeout=timeout,
-            text=text,
-            stdin=stdin,
-            stdout=stdout,
-            stderr=stderr,
-            capture_limit=capture_limit,
-            on_limit=on_limit,
-            stage_events=stage_events,
-        )
-        results, failure = await run_stages(request)
-        result = self._result(results, failure)
-        if check:
-            result.check()  # type: ignore[attr-defined]
-        return result
-
-    def stream(
-        self,
-        *,
-        capture: bool = True,
-        echo: bool = False,
-        context: ExecutionContext | None = None,
-        timeout: float | None = None,
-        text: bool = True,
-        stdin: StdinSource | None = None,
-        stderr: StderrTarget | None = None,
-        capture_limit: int | None = None,
-        on_limit: OnLimit = "truncate",
-        stage_events: bool = False,
-    ) -> AbstractAsyncContextManager[StreamHandle[R]]:  # type: ignore[type-var]
-        """Start the command and stream its stdout: ``async with cmd.stream() as h``.
-
-        Same options as :meth:`run` (stdout goes to the handle, so no ``stdout``
-        redirect); ``stdin=PIPE`` lets you :meth:`~StreamHandle.write` to it.
-        Leaving the block early terminates the process (SIGTERM, grace, SIGKILL).
-        """
-        from cuprum._compose.streaming import open_stream
-        from cuprum._runtime.request import build_request
-
-        request = build_request(
-            self._stages(),
-            capture=capture,
-            echo=echo,
-            context=context,
-            timeout=timeout,
-            text=text,
-            stdin=stdin,
-            stderr=stderr,
-            capture_limit=capture_limit,
-            on_limit=on_limit,
-            stage_events=stage_events,
-        )
-        return open_stream(request, self._result)
-
-    def run_sync(
-        self,
-        *,
-        capture: bool = True,
-        echo: bool = False,
-        context: ExecutionContext | None = None,
-        timeout: float | None = None,
-        text: bool = True,
-        stdin: StdinSource | None = None,
-        stdout: Redirect | None = None,
-        stderr: StderrTarget | None = None,
-        capture_limit: int | None = None,
-        on_limit: OnLimit = "truncate",
-        check: bool = False,
-        stage_events: bool = False,
-        backend: Backend = "asyncio",
-    ) -> R:
-        """:meth:`run` from synchronous code; ``backend`` picks asyncio (default) or trio.
-
-        Raises ``RuntimeError`` when called inside a running event loop.
-        """
-        from cuprum._runtime.sync import run_sync
-
-        return run_sync(
-            lambda: self.run(
-                capture=capture,
-                echo=echo,
-                context=context,
-                timeout=timeout,
-                text=text,
-                stdin=stdin,
-                stdout=stdout,
-                stderr=stderr,
-                capture_limit=capture_limit,
-                on_limit=on_limit,
-                check=check,
-                stage_events=stage_events,
-            ),
-            backend=backend,
-        )
+_NO_OPTIONS = BoundOptions()
 
 
-def _check_args(program: str, argv: tuple[str, ...]) -> None:
-    for position, arg in enumerate(argv):
-        if not isinstance(arg, str):
-            raise InvalidArgumentError(
-                f"{program}: argument {position} is {type(arg).__name__}, not str: {arg!r}"
+def bind(who: str, old: Mapping[str, Any], new: Mapping[str, Any]) -> Mapping[str, Any]:
+    """``old`` with ``new`` bound over it, checked: only :class:`RunOptions` bind."""
+    from cuprum._runtime.request import SHAPE_OPTIONS, check_option_names
+    from cuprum._runtime.validate import check_accept
+
+    check_option_names(who, new)
+    for name in new:
+        if name in SHAPE_OPTIONS:
+            raise TypeError(
+                f"{who}: {name!r} cannot be bound: it decides the type of the result; "
+                f"pass it to run(), run_sync() or stream()"
             )
-        if "\x00" in arg:
-            raise InvalidArgumentError(f"{program}: argument {position} contains a NUL byte")
+    merged = {**old, **new}
+    if merged.get("accept") is not None:
+        merged["accept"] = check_accept(who, merged["accept"])
+    return BoundOptions(merged)
 
 
 @dataclass(frozen=True, slots=True)
-class SafeCmd(_Runnable[CommandResult[Any]]):
+class SafeCmd(
+    Runnable[
+        CommandResult[str, str],
+        CommandResult[bytes, bytes],
+        CommandResult[None, str],
+        CommandResult[None, bytes],
+        CommandResult[str, None],
+        CommandResult[bytes, None],
+        CommandResult[None, None],
+        CommandResult[str | None, str | None],
+        CommandResult[str | bytes | None, str | bytes | None],
+    ]
+):
     """An allowlisted program with its arguments and owning project. Immutable.
 
     ``cmd | other`` builds a :class:`Pipeline`. Running checks the active
-    allowlist even for a directly constructed ``SafeCmd``.
+    allowlist even for a directly constructed ``SafeCmd``. ``options`` holds the
+    run options bound with :meth:`with_options` (read-only).
     """
 
     program: Program
     argv: tuple[str, ...]
     project: ProjectSettings
+    options: Mapping[str, Any] = field(default=_NO_OPTIONS, repr=False, hash=False, kw_only=True)
 
     def __post_init__(self) -> None:
         if not isinstance(self.program, str) or not self.program or "\x00" in self.program:
             raise InvalidArgumentError(f"invalid program name {self.program!r}")
-        _check_args(self.program, self.argv)
+        check_argv(self.program, self.argv)
+        if self.options is not _NO_OPTIONS and self.options:
+            object.__setattr__(self, "options", bind(self.program, _NO_OPTIONS, self.options))
 
     @property
     def argv_with_program(self) -> tuple[str, ...]:
         """``(program, *argv)``: what the operating system receives."""
         return (self.program, *self.argv)
+
+    @property
+    def accept(self) -> frozenset[int] | None:
+        """The exit codes this command counts as success, if it declares them."""
+        codes: frozenset[int] | None = self.options.get("accept")
+        return codes
+
+    def with_options(self, **options: Unpack[RunOptions]) -> SafeCmd:
+        """This command with run options bound: every run uses them unless the call
+        passes its own (``context`` is replaced as a whole, not merged).
+
+        ``accept`` stays with this command inside a pipeline; the other options
+        apply to the whole run of any pipeline it is part of.
+        """
+        bound = bind(self.program, self.options, options)
+        return SafeCmd(self.program, self.argv, self.project, options=bound)
 
     def __or__(self, other: SafeCmd | Pipeline) -> Pipeline:
         return Pipeline((self,)) | other
@@ -208,69 +137,128 @@ class SafeCmd(_Runnable[CommandResult[Any]]):
     def _stages(self) -> tuple[CommandSpec, ...]:
         return (self,)
 
+    def _options(self) -> Mapping[str, Any]:
+        return _NO_OPTIONS  # the runtime reads a stage's own options from the stage
+
     def _result(
-        self, results: tuple[CommandResult[Any], ...], failure: int | None
-    ) -> CommandResult[Any]:
+        self, results: tuple[CommandResult[Any, Any], ...], failure: int | None
+    ) -> CommandResult[Any, Any]:
         return results[0]
 
 
 @dataclass(frozen=True, slots=True)
-class Pipeline(_Runnable[PipelineResult[Any]]):
-    """Commands whose stdout feeds the next one's stdin; build with ``a | b | c``."""
+class Pipeline(
+    Runnable[
+        PipelineResult[str, str],
+        PipelineResult[bytes, bytes],
+        PipelineResult[None, str],
+        PipelineResult[None, bytes],
+        PipelineResult[str, None],
+        PipelineResult[bytes, None],
+        PipelineResult[None, None],
+        PipelineResult[str | None, str | None],
+        PipelineResult[str | bytes | None, str | bytes | None],
+    ]
+):
+    """Commands whose stdout feeds the next one's stdin; build with ``a | b | c``.
+
+    A pipeline runs with one set of options: those its stages bind (two stages
+    binding different values of one option are refused when piped), then its own
+    (:meth:`with_options`), then the call's.
+    """
 
     parts: tuple[SafeCmd, ...]
+    options: Mapping[str, Any] = field(default=_NO_OPTIONS, repr=False, hash=False, kw_only=True)
 
     def __post_init__(self) -> None:
         if not self.parts:
             raise ValueError("a pipeline needs at least one command")
+        if any(part.options for part in self.parts):
+            from cuprum._runtime.request import merge_stage_options
+
+            merge_stage_options(self.parts)  # conflicting options fail here, not at run
+        if self.options is not _NO_OPTIONS and self.options:
+            object.__setattr__(self, "options", bind(self._who, _NO_OPTIONS, self.options))
+
+    @property
+    def _who(self) -> str:
+        return f"{self.parts[0].program} (first stage of a {len(self.parts)}-stage pipeline)"
+
+    def with_options(self, **options: Unpack[RunOptions]) -> Pipeline:
+        """This pipeline with run options bound (they win over its stages' own);
+        ``accept`` here is for the stages that declare none."""
+        return Pipeline(self.parts, options=bind(self._who, self.options, options))
 
     def __or__(self, other: SafeCmd | Pipeline) -> Pipeline:
         if isinstance(other, SafeCmd):
-            return Pipeline((*self.parts, other))
+            return Pipeline((*self.parts, other), options=self.options)
         if isinstance(other, Pipeline):
-            return Pipeline(self.parts + other.parts)
+            if self.options and other.options:
+                clash = list(self.options.keys() & other.options.keys())
+                if any(self.options[k] != other.options[k] for k in clash):
+                    raise InvalidArgumentError(
+                        f"{self._who}: both pipelines bind {', '.join(sorted(clash))}; "
+                        "bind the options on the joined pipeline instead"
+                    )
+            return Pipeline(self.parts + other.parts, options={**other.options, **self.options})
         return NotImplemented
 
     def _stages(self) -> tuple[CommandSpec, ...]:
         return self.parts
 
+    def _options(self) -> Mapping[str, Any]:
+        return self.options
+
     def _result(
-        self, results: tuple[CommandResult[Any], ...], failure: int | None
-    ) -> PipelineResult[Any]:
+        self, results: tuple[CommandResult[Any, Any], ...], failure: int | None
+    ) -> PipelineResult[Any, Any]:
         return PipelineResult(stages=results, failure_index=failure)
-
-
-def _stringify(program: str, value: object, what: str) -> str:
-    if value is None:
-        raise InvalidArgumentError(
-            f"{program}: {what} is None; decide whether to skip or substitute it before "
-            "calling the builder"
-        )
-    return str(value)
 
 
 class SafeCmdBuilder:
     """Builds :class:`SafeCmd` values for one catalogued program (from :func:`make`)."""
 
-    __slots__ = ("program", "project")
+    __slots__ = ("options", "program", "project")
 
-    def __init__(self, program: Program, project: ProjectSettings) -> None:
+    def __init__(
+        self,
+        program: Program,
+        project: ProjectSettings,
+        options: Mapping[str, Any] = _NO_OPTIONS,
+    ) -> None:
         self.program = program
         self.project = project
+        self.options = bind(program, _NO_OPTIONS, options) if options else _NO_OPTIONS
 
-    def __call__(self, *args: object, **flags: object) -> SafeCmd:
-        """Positional args via ``str()``; ``flag_name=v`` becomes ``--flag-name=v``."""
-        argv = [_stringify(self.program, arg, f"argument {i}") for i, arg in enumerate(args)]
-        for name, value in flags.items():
-            flag = name.replace("_", "-")
-            argv.append(f"--{flag}={_stringify(self.program, value, f'--{flag}')}")
-        return SafeCmd(self.program, tuple(argv), self.project)
+    def __call__(self, *args: Arg, **flags: Arg) -> SafeCmd:
+        """A command: positional args as given (paths via ``os.fspath``, numbers via
+        ``str()``); ``flag_name=v`` becomes ``--flag-name=v``, after them.
+
+        Raises :class:`InvalidArgumentError` naming the program and the argument for
+        ``None``, a list, tuple, set, dict or other collection (it would be passed as
+        its ``str()``), ``bytes``, a NUL byte, or text the OS cannot encode.
+        """
+        argv = to_argv(self.program, args, flags)
+        return SafeCmd(self.program, argv, self.project, options=self.options)
+
+    def with_options(self, **options: Unpack[RunOptions]) -> SafeCmdBuilder:
+        """A builder whose commands carry these run options (see :meth:`SafeCmd.with_options`)."""
+        return SafeCmdBuilder(self.program, self.project, bind(self.program, self.options, options))
 
     def __repr__(self) -> str:
         return f"<SafeCmdBuilder {self.program} ({self.project.name})>"
 
 
-def make(program: Program, *, catalogue: ProgramCatalogue = DEFAULT_CATALOGUE) -> SafeCmdBuilder:
-    """A builder for ``program``; raises :class:`UnknownProgramError` if not catalogued."""
+def make(
+    program: Program,
+    *,
+    catalogue: ProgramCatalogue = DEFAULT_CATALOGUE,
+    **options: Unpack[RunOptions],
+) -> SafeCmdBuilder:
+    """A builder for ``program``; raises :class:`UnknownProgramError` if not catalogued.
+
+    ``options`` are bound to every command it builds, as with
+    :meth:`SafeCmdBuilder.with_options`: ``sh.make(GREP, accept=(0, 1))``.
+    """
     entry = catalogue.lookup(program)
-    return SafeCmdBuilder(entry.program, entry.project)
+    return SafeCmdBuilder(entry.program, entry.project, options)

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, Generic, Literal, overload
 
 import anyio
 import anyio.lowlevel
 
 from cuprum._core.context import current_context
+from cuprum._core.results import ErrT, OutputGeneric, OutT
 from cuprum._model.execution import ExecutionContext
 from cuprum._model.results import CommandResult, ConcurrentResult, Outcome
 from cuprum._model.spec import CommandSpec
@@ -21,12 +22,15 @@ __all__ = ["ConcurrentConfig", "run_concurrent", "run_concurrent_sync"]
 
 
 @dataclass(frozen=True, slots=True)
-class ConcurrentConfig:
+class ConcurrentConfig(OutputGeneric, Generic[OutT, ErrT]):
     """How :func:`run_concurrent` runs its batch.
 
     ``concurrency``: at most this many at once (``None``: all). ``fail_fast``: on
     the first failure, cancel running commands (SIGTERM, grace, SIGKILL) and never
-    start pending ones.
+    start pending ones. ``capture``/``text`` decide the type of each result's
+    output, as for ``run()``: ``ConcurrentConfig(text=False)`` is a
+    ``ConcurrentConfig[bytes, bytes]``. ``context``, when given, replaces the
+    context the commands bind; ``echo=True`` echoes every command.
     """
 
     concurrency: int | None = None
@@ -34,20 +38,69 @@ class ConcurrentConfig:
     echo: bool = False
     context: ExecutionContext | None = None
     fail_fast: bool = False
+    text: bool = True
+
+    if TYPE_CHECKING:
+        # The output types follow capture/text, as for run(); dataclass writes __init__.
+        @overload
+        def __init__(
+            self: ConcurrentConfig[str, str],
+            concurrency: int | None = ...,
+            capture: Literal[True] = ...,
+            echo: bool = ...,
+            context: ExecutionContext | None = ...,
+            fail_fast: bool = ...,
+            text: Literal[True] = ...,
+        ) -> None: ...
+        @overload
+        def __init__(
+            self: ConcurrentConfig[bytes, bytes],
+            concurrency: int | None = ...,
+            capture: Literal[True] = ...,
+            echo: bool = ...,
+            context: ExecutionContext | None = ...,
+            fail_fast: bool = ...,
+            *,
+            text: Literal[False],
+        ) -> None: ...
+        @overload
+        def __init__(
+            self: ConcurrentConfig[None, None],
+            concurrency: int | None = ...,
+            *,
+            capture: Literal[False],
+            echo: bool = ...,
+            context: ExecutionContext | None = ...,
+            fail_fast: bool = ...,
+            text: bool = ...,
+        ) -> None: ...
+        @overload
+        def __init__(
+            self: ConcurrentConfig[str | bytes | None, str | bytes | None],
+            concurrency: int | None = ...,
+            capture: bool = ...,
+            echo: bool = ...,
+            context: ExecutionContext | None = ...,
+            fail_fast: bool = ...,
+            text: bool = ...,
+        ) -> None: ...
+        def __init__(self, *args: Any, **kwargs: Any) -> None: ...
 
     def __post_init__(self) -> None:
         if self.concurrency is not None and self.concurrency < 1:
             raise ValueError(f"concurrency must be >= 1 or None, got {self.concurrency}")
 
 
-def _unfinished(cmd: CommandSpec, outcome: Outcome) -> CommandResult[Any]:
+def _unfinished(cmd: CommandSpec, outcome: Outcome, cfg: ConcurrentConfig) -> CommandResult:
+    """The entry of a command that never ran: no output, typed as the batch's."""
+    empty = ("" if cfg.text else b"") if cfg.capture else None
     return CommandResult(
         program=cmd.program,
         argv=cmd.argv_with_program,
         exit_code=-1,
         pid=None,
-        stdout=None,
-        stderr=None,
+        stdout=empty,
+        stderr=empty,
         outcome=outcome,
     )
 
@@ -62,27 +115,24 @@ class _Batch:
             policy.check_permitted(cmd.program)
         self.commands = commands
         self.cfg = cfg
-        self.results: list[CommandResult[Any] | None] = [None] * len(commands)
-        self.requests = [
-            build_request(
-                (cmd,),
-                capture=cfg.capture,
-                echo=cfg.echo,
-                context=cfg.context,
-                timeout=None,
-                policy=policy,
-            )
-            for cmd in commands
-        ]
+        self.results: list[CommandResult | None] = [None] * len(commands)
+        options: dict[str, Any] = {"capture": cfg.capture, "text": cfg.text, "check": False}
+        if cfg.echo:
+            options["echo"] = True
+        if cfg.context is not None:
+            options["context"] = cfg.context
+        # Each command's bound options (timeout, accept, ...) apply; check does not:
+        # the batch collects failures (ConcurrentResult.check() raises for them).
+        self.requests = [build_request((cmd,), policy=policy, **options) for cmd in commands]
         self.scopes = [anyio.CancelScope() for _ in commands]
         self.limiter = anyio.CapacityLimiter(cfg.concurrency) if cfg.concurrency else None
         self.stopping = False
 
-    def keeper(self, index: int) -> Callable[[tuple[CommandResult[Any], ...]], None]:
+    def keeper(self, index: int) -> Callable[[tuple[CommandResult, ...]], None]:
         """The engine's ``on_cancelled``: keep what a cancelled command had (its pid,
         exit status and output so far)."""
 
-        def keep(salvaged: tuple[CommandResult[Any], ...]) -> None:
+        def keep(salvaged: tuple[CommandResult, ...]) -> None:
             self.results[index] = salvaged[0]
 
         return keep
@@ -108,20 +158,28 @@ class _Batch:
                 self.limiter.release_on_behalf_of(slot)
         if self.results[index] is None:
             outcome: Outcome = "cancelled" if started else "not_started"
-            self.results[index] = _unfinished(self.commands[index], outcome)
+            self.results[index] = _unfinished(self.commands[index], outcome, self.cfg)
 
-    def outcome(self) -> ConcurrentResult[Any]:
+    def outcome(self) -> ConcurrentResult:
         return ConcurrentResult(
             tuple(
-                result if result is not None else _unfinished(self.commands[i], "not_started")
-                for i, result in enumerate(self.results)
+                result if result is not None else _unfinished(cmd, "not_started", self.cfg)
+                for cmd, result in zip(self.commands, self.results, strict=True)
             )
         )
 
 
+@overload
+async def run_concurrent(
+    *commands: CommandSpec, config: None = None
+) -> ConcurrentResult[str, str]: ...
+@overload
+async def run_concurrent(
+    *commands: CommandSpec, config: ConcurrentConfig[OutT, ErrT]
+) -> ConcurrentResult[OutT, ErrT]: ...
 async def run_concurrent(
     *commands: CommandSpec, config: ConcurrentConfig | None = None
-) -> ConcurrentResult[Any]:
+) -> ConcurrentResult:
     """Run ``commands`` concurrently; results come back in submission order.
 
     Each command goes through the same runtime path as ``cmd.run()``, so hooks
@@ -168,11 +226,19 @@ async def _admit(
             tg.start_soon(one, index, slot)
 
 
+@overload
+def run_concurrent_sync(
+    *commands: CommandSpec, config: None = None, backend: Backend = "asyncio"
+) -> ConcurrentResult[str, str]: ...
+@overload
+def run_concurrent_sync(
+    *commands: CommandSpec, config: ConcurrentConfig[OutT, ErrT], backend: Backend = "asyncio"
+) -> ConcurrentResult[OutT, ErrT]: ...
 def run_concurrent_sync(
     *commands: CommandSpec,
     config: ConcurrentConfig | None = None,
     backend: Backend = "asyncio",
-) -> ConcurrentResult[Any]:
+) -> ConcurrentResult:
     """:func:`run_concurrent` from synchronous code (see ``run_sync``)."""
     return run_sync(
         lambda: run_concurrent(*commands, config=config),

@@ -15,7 +15,7 @@ import dataclasses
 import os
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import anyio
 import anyio.abc
@@ -30,10 +30,22 @@ from cuprum._transport.pipes import READ_SIZE, write_all
 
 __all__ = ["StreamHandle", "open_stream"]
 
-R = TypeVar("R", CommandResult[Any], PipelineResult[Any])
+if TYPE_CHECKING:  # a default, so a bare ``StreamHandle`` annotation means any result
+    from typing_extensions import TypeVar as TypeVarWithDefault
+
+    R_co = TypeVarWithDefault(
+        "R_co",
+        bound="CommandResult[Any, Any] | PipelineResult[Any, Any]",
+        default="CommandResult | PipelineResult",
+        covariant=True,
+    )
+else:
+    R_co = TypeVar(
+        "R_co", bound="CommandResult[Any, Any] | PipelineResult[Any, Any]", covariant=True
+    )
 
 
-class StreamHandle(Generic[R]):
+class StreamHandle(Generic[R_co]):
     """A running command (or pipeline) whose stdout you read as it arrives.
 
     Read with :meth:`stdout_lines`, :meth:`stdout_batches` or :meth:`stdout_chunks`;
@@ -51,7 +63,7 @@ class StreamHandle(Generic[R]):
         self._stdin_fd: int | None = None
         self._stdout_fd: int | None = None
         self._done = anyio.Event()
-        self._result: R | None = None
+        self._result: R_co | None = None
         self._error: BaseException | None = None
         self._raised = False
         self._eof = False
@@ -214,7 +226,7 @@ class StreamHandle(Generic[R]):
 
     # -- completion -----------------------------------------------------------
 
-    async def wait(self) -> R:
+    async def wait(self) -> R_co:
         """Close stdin, read what is left of stdout, and return the result.
 
         Unread stdout is kept in ``result.stdout`` (when capturing, and bounded by
@@ -242,9 +254,12 @@ class StreamHandle(Generic[R]):
             self._raised = True
             raise self._error
         assert self._result is not None
-        return self._with_stdout(self._result, rest)
+        result: R_co = self._with_stdout(self._result, rest)
+        if self._request.check:
+            result.check()  # check=True: raise CommandFailedError unless ok
+        return result
 
-    def _with_stdout(self, result: R, rest: StreamCollector) -> R:
+    def _with_stdout(self, result: Any, rest: StreamCollector) -> Any:
         if not self._request.capture:
             return result
         value, cut = rest.value(text=self._request.text), rest.truncated

@@ -62,6 +62,27 @@ class ProgramCatalogue:
         """The catalogue's projects, in the order given."""
         return tuple(self._projects.values())
 
+    @classmethod
+    def of(
+        cls,
+        *programs: Program,
+        project: str = "local",
+        documentation_locations: tuple[str, ...] = (),
+        noise_rules: tuple[str, ...] = (),
+    ) -> ProgramCatalogue:
+        """A catalogue of one project holding ``programs``, in one line.
+
+        ``ProgramCatalogue.of(PY, SH)`` is ``ProgramCatalogue(projects=(
+        ProjectSettings(name="local", programs=(PY, SH)),))``.
+        """
+        settings = ProjectSettings(
+            name=project,
+            programs=programs,
+            documentation_locations=documentation_locations,
+            noise_rules=noise_rules,
+        )
+        return cls(projects=(settings,))
+
     def is_known(self, program: Program) -> bool:
         """Whether the catalogue lists ``program``."""
         return program in self._entries
@@ -71,10 +92,7 @@ class ProgramCatalogue:
         try:
             return self._entries[program]
         except KeyError:
-            raise UnknownProgramError(
-                f"{program}: not in the program catalogue (known: "
-                f"{', '.join(sorted(self._entries)) or 'none'})"
-            ) from None
+            raise UnknownProgramError(_unknown(program, self._entries)) from None
 
     def visible_settings(self) -> Mapping[str, ProjectSettings]:
         """Project metadata by name, read-only, for services that propagate it."""
@@ -82,6 +100,17 @@ class ProgramCatalogue:
 
     def __repr__(self) -> str:
         return f"ProgramCatalogue(projects={self.projects!r})"
+
+
+def _unknown(program: str, known: Iterable[str]) -> str:
+    """Why ``program`` cannot be built, and the two ways to make it known."""
+    listed = ", ".join(sorted(known)) or "none"
+    return (
+        f"{program}: not in the program catalogue (known: {listed}). To run it, list it "
+        f"in a catalogue and pass that to sh.make: "
+        f"sh.make(prog, catalogue=ProgramCatalogue.of(prog)) with prog = Program({program!r}), "
+        f"or add it to the programs of one of your catalogue's ProjectSettings"
+    )
 
 
 _CORE_OPS: tuple[Program, ...] = (

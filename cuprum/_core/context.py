@@ -40,8 +40,11 @@ __all__ = [
 
 BeforeHook = Callable[[CommandSpec], None]
 """Called with each command (each stage of a pipeline) before anything starts."""
-AfterHook = Callable[[CommandSpec, CommandResult[Any]], None]
-"""Called with each command (each stage of a pipeline) and its result, after it ran."""
+AfterHook = Callable[[CommandSpec, CommandResult], None]
+"""Called with each command (each stage of a pipeline) and its result, after it ran.
+
+The result may be of any shape: its ``stdout``/``stderr`` are ``str``, ``bytes`` or
+``None`` depending on how the run was asked (a bare ``CommandResult``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -266,6 +269,10 @@ def after(hook: AfterHook) -> HookRegistration:
     return register_hooks(("after_hooks", hook))
 
 
-def observe(hook: ObserveHook) -> HookRegistration:
-    """Register a hook that receives every :class:`ExecEvent`."""
-    return register_hooks(("observe_hooks", hook))
+def observe(*hooks: ObserveHook) -> HookRegistration:
+    """Register hooks that each receive every :class:`ExecEvent`, in the order given.
+
+    One registration for all of them: ``with observe(metrics, tracing):`` or one
+    ``detach()`` removes them together.
+    """
+    return register_hooks(*(("observe_hooks", hook) for hook in hooks))

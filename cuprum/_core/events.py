@@ -6,6 +6,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Literal
 
+from cuprum._core.programs import display_name
+
 __all__ = ["TERMINAL_PHASES", "ErrorKind", "ExecEvent", "ExecPhase", "ObserveHook", "line_event"]
 
 ExecPhase = Literal["plan", "start", "stdout", "stderr", "stdin_closed", "exit", "error"]
@@ -55,6 +57,13 @@ class ExecEvent:
     duration_s: float | None = None
     error: ErrorKind | None = None
     message: str | None = None
+
+    @property
+    def display_name(self) -> str:
+        """How telemetry labels the program: its ``Program.display_name``, which is
+        the program itself unless the catalogue gave it one (``python`` for a
+        virtualenv's interpreter path, say)."""
+        return display_name(self.program)
 
     @property
     def is_terminal(self) -> bool:

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from cuprum._core.context import HookRegistration, register_hooks
+from cuprum._core.programs import display_name
 from cuprum._core.results import CommandResult
 from cuprum._core.spec import CommandSpec
 
@@ -32,15 +33,16 @@ def logging_hook(
 
     def on_start(cmd: CommandSpec) -> None:
         if log.isEnabledFor(start_level):
+            program = display_name(cmd.program)
             log.log(
                 start_level,
                 "cuprum start program=%s argv=%s",
-                cmd.program,
+                program,
                 list(cmd.argv_with_program),
-                extra={"cuprum_program": cmd.program, "cuprum_argv": cmd.argv_with_program},
+                extra={"cuprum_program": program, "cuprum_argv": cmd.argv_with_program},
             )
 
-    def on_exit(cmd: CommandSpec, result: CommandResult[Any]) -> None:
+    def on_exit(cmd: CommandSpec, result: CommandResult) -> None:
         if not log.isEnabledFor(exit_level):
             return
         stdout_len = len(result.stdout) if result.stdout is not None else 0
@@ -49,14 +51,14 @@ def logging_hook(
             exit_level,
             "cuprum exit program=%s pid=%s exit_code=%s duration_s=%.6f "
             "stdout_len=%d stderr_len=%d",
-            cmd.program,
+            display_name(cmd.program),
             result.pid,
             result.exit_code,
             result.duration_s,
             stdout_len,
             stderr_len,
             extra={
-                "cuprum_program": cmd.program,
+                "cuprum_program": display_name(cmd.program),
                 "cuprum_pid": result.pid,
                 "cuprum_exit_code": result.exit_code,
                 "cuprum_duration_s": result.duration_s,

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import NewType
-
 __all__ = [
     "CAT",
     "CP",
@@ -25,10 +23,45 @@ __all__ = [
     "TRUE",
     "WC",
     "Program",
+    "display_name",
 ]
 
-Program = NewType("Program", str)
-"""The name (or path) of an executable; a plain ``str`` at run time."""
+
+class Program(str):
+    """The name (or path) of an executable: a ``str`` with a type of its own.
+
+    ``display_name`` is how telemetry (events, logs, metrics, spans) labels it:
+    ``Program(sys.executable, display_name="python")`` runs the interpreter's path
+    but is reported as ``python``, not as a virtualenv path. It defaults to the
+    program itself. It is only a label: equality, hashing and the allowlist use
+    the program string, so a catalogue lists a program once whatever its label.
+    """
+
+    __slots__ = ("_display_name",)
+    _display_name: str | None
+
+    def __new__(cls, program: str, display_name: str | None = None) -> Program:
+        if not isinstance(program, str):
+            raise TypeError(f"Program() takes a str, got {type(program).__name__}: {program!r}")
+        if display_name is not None and (not isinstance(display_name, str) or not display_name):
+            raise TypeError(f"{program}: display_name must be a non-empty str or None")
+        self = super().__new__(cls, program)
+        self._display_name = display_name
+        return self
+
+    @property
+    def display_name(self) -> str:
+        """The label telemetry uses: the ``display_name`` given, else the program."""
+        return self._display_name or str(self)
+
+    def __reduce__(self) -> tuple[type[Program], tuple[str, str | None]]:
+        return (Program, (str(self), self._display_name))
+
+
+def display_name(program: str) -> str:
+    """``program``'s label for telemetry: its ``display_name`` if it is a :class:`Program`."""
+    return program.display_name if isinstance(program, Program) else program
+
 
 ECHO = Program("echo")
 LS = Program("ls")

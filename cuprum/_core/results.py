@@ -2,23 +2,68 @@
 
 Plain values, below the policy layer so hooks can be typed with them; ``check()``
 raises :class:`~cuprum._core.errors.CommandFailedError`.
+
+Each result is generic in the types of its captured ``stdout`` and ``stderr``:
+``str`` (the default, decoded text), ``bytes`` (``text=False``) or ``None`` (not
+captured: ``capture=False``, or the stream was redirected). ``run()`` picks them
+from its arguments, so ``cmd.run_sync().stdout`` is a ``str`` to the type checker.
+``CommandResult[str]`` means both streams are ``str``; a bare ``CommandResult``
+(what an after hook receives) may hold any of the three.
 """
 
 from __future__ import annotations
 
+import sys
+import typing
 from dataclasses import dataclass
-from typing import Any, Generic, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, Literal, Self, cast
 
 from cuprum._core.errors import CommandFailedError
 
+if TYPE_CHECKING:
+    from typing_extensions import TypeVar  # PEP 696 defaults, for the type checker
+elif sys.version_info >= (3, 13):
+    from typing import TypeVar
+else:
+
+    def TypeVar(name: str, *args: Any, default: Any = None, **kwargs: Any) -> Any:
+        """``typing.TypeVar`` before 3.13 has no ``default``: only checkers read it."""
+        return typing.TypeVar(name, *args, **kwargs)
+
+
 __all__ = [
+    "ACCEPT_ZERO",
     "CommandResult",
     "ConcurrentResult",
+    "ErrT",
+    "OutT",
+    "OutputGeneric",
     "Outcome",
     "PipelineResult",
 ]
 
-OutT = TypeVar("OutT", str, bytes)
+OutT = TypeVar("OutT", bound="str | bytes | None", covariant=True, default="str | bytes | None")
+"""The type of a result's ``stdout``: ``str``, ``bytes`` or ``None``."""
+ErrT = TypeVar("ErrT", bound="str | bytes | None", covariant=True, default=OutT)
+"""The type of a result's ``stderr`` (by default the same as ``stdout``'s)."""
+
+
+class OutputGeneric:
+    """Lets ``X[str]`` mean ``X[str, str]`` at run time too (before 3.13 the
+    ``typing`` module knows no TypeVar defaults); checkers read :data:`ErrT`'s."""
+
+    __slots__ = ()
+
+    if not TYPE_CHECKING:
+
+        def __class_getitem__(cls, params):
+            if not isinstance(params, tuple):
+                params = (params, params)
+            return super().__class_getitem__(params)
+
+
+ACCEPT_ZERO: frozenset[int] = frozenset({0})
+"""The exit codes that count as success unless a command or run says otherwise."""
 
 Outcome = Literal["exited", "cancelled", "not_started"]
 """``exited``: the program ran and was reaped. ``cancelled``: it was stopped by
@@ -27,31 +72,34 @@ batch before this command was scheduled."""
 
 
 @dataclass(frozen=True, slots=True)
-class CommandResult(Generic[OutT]):
+class CommandResult(OutputGeneric, Generic[OutT, ErrT]):
     """What one command did.
 
     ``stdout``/``stderr`` are ``None`` when not captured (or, in a pipeline, for an
     intermediate stage's stdout). ``*_truncated`` is true when a capture limit cut
     the stream. ``exit_code`` is ``-N`` for a child killed by signal N.
+    ``accepted``: the exit codes that count as success for this command (``{0}``
+    unless the command or the run declared others with ``accept=``).
     """
 
     program: str
     argv: tuple[str, ...]
     exit_code: int
     pid: int | None
-    stdout: OutT | None
-    stderr: OutT | None
+    stdout: OutT
+    stderr: ErrT
     duration_s: float = 0.0
     outcome: Outcome = "exited"
     stdout_truncated: bool = False
     stderr_truncated: bool = False
+    accepted: frozenset[int] = ACCEPT_ZERO
 
     @property
     def ok(self) -> bool:
-        """True when the program ran and exited with status 0."""
-        return self.outcome == "exited" and self.exit_code == 0
+        """True when the program ran and its exit code is accepted (0 by default)."""
+        return self.outcome == "exited" and self.exit_code in self.accepted
 
-    def check(self) -> CommandResult[OutT]:
+    def check(self) -> Self:
         """Return self when :attr:`ok`; otherwise raise :class:`CommandFailedError`."""
         if not self.ok:
             raise CommandFailedError(self.exit_code, list(self.argv), self.stdout, self.stderr)
@@ -59,38 +107,55 @@ class CommandResult(Generic[OutT]):
 
 
 @dataclass(frozen=True, slots=True)
-class PipelineResult(Generic[OutT]):
+class PipelineResult(OutputGeneric, Generic[OutT, ErrT]):
     """What a pipeline did: the final stdout and one :class:`CommandResult` per stage.
 
-    ``failure_index`` is the first stage that failed on its own (a stage stopped by
-    cuprum's teardown, or one that died of SIGPIPE because its reader had already
-    exited, is not blamed).
+    ``failure_index`` is the first stage that failed on its own: it exited with a
+    code its command does not accept. A stage stopped by cuprum's teardown, or one
+    that died of SIGPIPE because its reader had already exited, is not blamed.
+    Intermediate stages never capture stdout, so their ``stdout`` is ``None``.
     """
 
-    stages: tuple[CommandResult[OutT], ...]
+    stages: tuple[CommandResult[OutT | None, ErrT], ...]
     failure_index: int | None = None
 
     @property
-    def stdout(self) -> OutT | None:
+    def stdout(self) -> OutT:
         """The final stage's captured stdout."""
-        return self.stages[-1].stdout
+        return cast("OutT", self.stages[-1].stdout)
 
     @property
-    def stderr(self) -> OutT | None:
-        """The final stage's captured stderr."""
+    def stderr(self) -> ErrT:
+        """The final stage's captured stderr (each stage's is in :attr:`stages`)."""
         return self.stages[-1].stderr
 
     @property
-    def failure(self) -> CommandResult[OutT] | None:
+    def failure(self) -> CommandResult[OutT | None, ErrT] | None:
         """The stage named by :attr:`failure_index`, if any."""
         return None if self.failure_index is None else self.stages[self.failure_index]
+
+    @property
+    def exit_code(self) -> int:
+        """The failing stage's exit code when a stage failed, else the final stage's.
+
+        So it is non-zero (or not accepted) exactly when :attr:`ok` is false, like
+        a shell's ``set -o pipefail`` status but naming the stage that failed first
+        rather than the last one; stages cuprum stopped are not counted.
+        """
+        failure = self.failure
+        return (failure if failure is not None else self.stages[-1]).exit_code
+
+    @property
+    def duration_s(self) -> float:
+        """The pipeline's wall time: its stages start together, so the longest stage's."""
+        return max(stage.duration_s for stage in self.stages)
 
     @property
     def ok(self) -> bool:
         """True when no stage failed."""
         return self.failure_index is None
 
-    def check(self) -> PipelineResult[OutT]:
+    def check(self) -> Self:
         """Return self when :attr:`ok`; otherwise raise for the failing stage."""
         failure = self.failure
         if failure is not None:
@@ -99,7 +164,7 @@ class PipelineResult(Generic[OutT]):
         return self
 
 
-def _pipeline_argv(stages: tuple[CommandResult[Any], ...]) -> list[str]:
+def _pipeline_argv(stages: tuple[CommandResult[Any, Any], ...]) -> list[str]:
     argv: list[str] = []
     for stage in stages:
         argv += [*stage.argv, "|"]
@@ -107,23 +172,23 @@ def _pipeline_argv(stages: tuple[CommandResult[Any], ...]) -> list[str]:
 
 
 @dataclass(frozen=True, slots=True)
-class ConcurrentResult(Generic[OutT]):
+class ConcurrentResult(OutputGeneric, Generic[OutT, ErrT]):
     """Results of ``run_concurrent`` in submission order."""
 
-    results: tuple[CommandResult[OutT], ...]
+    results: tuple[CommandResult[OutT, ErrT], ...]
 
     @property
     def failures(self) -> tuple[int, ...]:
-        """Indices of commands that did not succeed (non-zero, cancelled, not started)."""
+        """Indices of commands that did not succeed (not accepted, cancelled, not started)."""
         return tuple(i for i, result in enumerate(self.results) if not result.ok)
 
     @property
     def ok(self) -> bool:
-        """True when every command exited 0."""
+        """True when every command succeeded."""
         return all(result.ok for result in self.results)
 
     @property
-    def first_failure(self) -> CommandResult[OutT] | None:
+    def first_failure(self) -> CommandResult[OutT, ErrT] | None:
         """The first command that ran and failed, in submission order, or ``None``.
 
         Commands that fail-fast cancelled or never started are not chosen unless
@@ -133,3 +198,14 @@ class ConcurrentResult(Generic[OutT]):
         ran = [result for result in failed if result.outcome == "exited"]
         chosen = ran or failed
         return chosen[0] if chosen else None
+
+    def check(self) -> Self:
+        """Return self when :attr:`ok`; otherwise raise for :attr:`first_failure`."""
+        failure = self.first_failure
+        if failure is not None:
+            failure.check()
+            # cancelled or never started: not ok, yet its exit code may be accepted
+            raise CommandFailedError(
+                failure.exit_code, list(failure.argv), failure.stdout, failure.stderr
+            )
+        return self

@@ -6,7 +6,7 @@ import enum
 import os
 from collections.abc import AsyncIterable
 from dataclasses import dataclass
-from typing import BinaryIO, Final, Literal, TypeAlias
+from typing import Final, Literal, Protocol, TypeAlias
 
 __all__ = [
     "DEVNULL",
@@ -14,6 +14,7 @@ __all__ = [
     "PIPE",
     "STDOUT",
     "AppendTo",
+    "HasFileno",
     "OnLimit",
     "Redirect",
     "StderrTarget",
@@ -54,18 +55,28 @@ class AppendTo:
     path: str | os.PathLike[str]
 
 
+class HasFileno(Protocol):
+    """An open file, socket or anything else backed by a file descriptor."""
+
+    def fileno(self) -> int:
+        """The descriptor the child is given (cuprum never closes it)."""
+        ...
+
+
 Redirect: TypeAlias = (
-    Literal[Stream.DEVNULL, Stream.INHERIT] | os.PathLike[str] | AppendTo | BinaryIO
+    Literal[Stream.DEVNULL, Stream.INHERIT] | str | os.PathLike[str] | AppendTo | HasFileno
 )
-"""A file path (truncated), :class:`AppendTo`, an open binary file, ``DEVNULL``, ``INHERIT``."""
+"""A file path (truncated), :class:`AppendTo`, an open file, ``DEVNULL``, ``INHERIT``."""
 
 StderrTarget: TypeAlias = Redirect | Literal[Stream.STDOUT]
 
 StdinSource: TypeAlias = (
     bytes
+    | bytearray
+    | memoryview
     | str
     | os.PathLike[str]
-    | BinaryIO
+    | HasFileno
     | AsyncIterable[bytes]
     | Literal[Stream.DEVNULL, Stream.INHERIT, Stream.PIPE]
 )

@@ -13,8 +13,9 @@ happened, not from the order in which exit watchers happen to run.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
+from cuprum._core.results import ACCEPT_ZERO
 from cuprum._runtime.child import ChildProcess
 from cuprum._runtime.stage import Stage
 
@@ -24,10 +25,14 @@ __all__ = ["Blame"]
 class Blame:
     """The failure verdict of one run (``failure_index``), built as stages exit."""
 
-    __slots__ = ("_excused", "_stages", "failure_index")
+    __slots__ = ("_accepted", "_excused", "_stages", "failure_index")
 
-    def __init__(self, stages: Sequence[Stage]) -> None:
+    def __init__(
+        self, stages: Sequence[Stage], accepted: Callable[[int], frozenset[int]] | None = None
+    ) -> None:
         self._stages = stages
+        # Accepted exit codes: stage index -> the codes that count as success.
+        self._accepted = accepted if accepted is not None else lambda index: ACCEPT_ZERO
         self._excused: set[int] = set()
         self.failure_index: int | None = None
 
@@ -64,12 +69,13 @@ class Blame:
         return True
 
     def _failed(self, stage: Stage) -> bool:
-        """Whether ``stage`` has exited non-zero on its own (exited: seen, or waitable)."""
+        """Whether ``stage`` has exited on its own (seen, or waitable) with a code it
+        does not accept."""
         child = stage.child
         if child is None or child.stopped or stage.index in self._excused:
             return False
         code = child.exit_code if child.exit_code is not None else child.peek()
-        return code is not None and code != 0
+        return code is not None and code not in self._accepted(stage.index)
 
 
 _PF_EXITING = 0x4  # include/linux/sched.h: the task is in do_exit()

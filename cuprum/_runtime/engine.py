@@ -105,7 +105,7 @@ class _Run:
         self.env = {**os.environ, **ctx.env} if ctx.env else None
         self.events = Emitter(req.policy.observe_hooks, ctx)
         self.stages = make_stages(req.stages, ctx.tags)
-        self.blame = Blame(self.stages)
+        self.blame = Blame(self.stages, req.accepted)
         self.plan: Plan | None = None
         self.announced = 0  # stages whose plan event went out: each gets a terminal one
         self.tap: StreamTap | None = None  # a streamed, observed stdout, read by the caller

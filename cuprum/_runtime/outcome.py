@@ -15,20 +15,22 @@ __all__ = ["result", "timeout_error"]
 
 
 def _value(req: RunRequest, collector: StreamCollector | None, *, lenient: bool = False) -> Any:
-    """A stream's captured value; ``lenient``: None where ``errors="strict"`` fails."""
+    """A stream's captured value; ``lenient``: where ``errors="strict"`` fails, the text
+    decoded with ``"replace"`` (still a ``str``, as the result's type says)."""
     if collector is None:
         return None
     try:
         return collector.value(text=req.text)
     except UnicodeDecodeError:
         if lenient:
-            return None
+            return collector.raw().decode(collector.encoding, "replace")
         raise
 
 
 def result(req: RunRequest, stage: Stage, *, outcome: Outcome = "exited") -> CommandResult[Any]:
     """The stage's result. A cancelled one cannot raise for its output: a stream
-    that ``errors="strict"`` cannot decode (cut mid-character) is None instead."""
+    that ``errors="strict"`` cannot decode (cut mid-character) is decoded with
+    ``"replace"`` instead."""
     child = stage.child
     assert child is not None and child.exit_code is not None
     lenient = outcome == "cancelled"
@@ -43,6 +45,7 @@ def result(req: RunRequest, stage: Stage, *, outcome: Outcome = "exited") -> Com
         stdout_truncated=stage.stdout.truncated if stage.stdout else False,
         stderr_truncated=stage.stderr.truncated if stage.stderr else False,
         outcome=outcome,
+        accepted=req.accepted(stage.index),
     )
 
 

@@ -23,7 +23,7 @@ from cuprum._model.execution import ExecutionContext
 from cuprum._model.io import AppendTo, Stream
 from cuprum._model.spec import CommandSpec
 
-__all__ = ["validate_request"]
+__all__ = ["check_accept", "validate_request"]
 
 _STDIN_KINDS = (
     "bytes, str, a path, an open file, an async iterable of bytes, DEVNULL, INHERIT "
@@ -285,3 +285,22 @@ def _check_fileno(name: str, stream: object) -> None:
         ) from None
     if not isinstance(fd, int) or isinstance(fd, bool) or fd < 0:
         raise _Refused(f"{name}.fileno() returned {_got(fd)}, not an fd")
+
+
+# -- accepted exit codes (``accept=``), for request.py -----------------------------
+
+
+def check_accept(who: str, codes: object) -> frozenset[int]:
+    """``accept=``: a non-empty collection of exit codes (ints), as a frozenset.
+
+    ``who`` names the program (or pipeline) in the error."""
+    if isinstance(codes, frozenset) and codes and all(type(c) is int for c in codes):
+        return codes  # already checked (bound with with_options)
+    ok = isinstance(codes, Iterable) and not isinstance(codes, str | bytes | Mapping)
+    items = list(codes) if ok else []  # type: ignore[call-overload]
+    if not ok or not items or not all(_is_integer(code) for code in items):
+        raise InvalidArgumentError(
+            f"{who}: accept must be a non-empty collection of exit codes (ints), "
+            f"e.g. accept=(0, 1); got {_got(codes)}"
+        )
+    return frozenset(int(code) for code in items)

@@ -39,7 +39,7 @@ DEFAULT_LOGGER = "cuprum.exec"
 def _extra(ev: ExecEvent) -> dict[str, Any]:
     return {
         "cuprum_phase": ev.phase,
-        "cuprum_program": ev.program,
+        "cuprum_program": ev.display_name,
         "cuprum_argv": list(ev.argv),
         "cuprum_pid": ev.pid,
         "cuprum_exit_code": ev.exit_code,
@@ -54,16 +54,16 @@ def _extra(ev: ExecEvent) -> dict[str, Any]:
 def _message(ev: ExecEvent) -> str:
     phase = ev.phase
     if phase in ("stdout", "stderr"):
-        return f"cuprum {phase} {ev.program}: {ev.line}"
+        return f"cuprum {phase} {ev.display_name}: {ev.line}"
     if phase == "exit":
-        return f"cuprum exit {ev.program} pid={ev.pid} exit_code={ev.exit_code}"
+        return f"cuprum exit {ev.display_name} pid={ev.pid} exit_code={ev.exit_code}"
     if phase == "error":
-        return f"cuprum error {ev.program} {ev.error}: {ev.message}"
+        return f"cuprum error {ev.display_name} {ev.error}: {ev.message}"
     if phase == "start":
-        return f"cuprum start {ev.program} pid={ev.pid}"
+        return f"cuprum start {ev.display_name} pid={ev.pid}"
     if phase == "plan":
-        return f"cuprum plan {ev.program} argv={list(ev.argv)}"
-    return f"cuprum {phase} {ev.program}: {ev.message}"
+        return f"cuprum plan {ev.display_name} argv={list(ev.argv)}"
+    return f"cuprum {phase} {ev.display_name}: {ev.message}"
 
 
 def structured_logging_hook(

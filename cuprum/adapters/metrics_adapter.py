@@ -75,10 +75,11 @@ class MetricsHook:
 
     def _labels_for(self, ev: ExecEvent) -> Mapping[str, str]:
         project = ev.tags.get("project", "")
-        key = (ev.program, project)
+        program = ev.display_name  # a label, not a venv path
+        key = (program, project)
         labels = self._labels.get(key)
         if labels is None:
-            labels = MappingProxyType({"program": ev.program, "project": str(project)})
+            labels = MappingProxyType({"program": program, "project": str(project)})
             self._labels[key] = labels
         return labels
 

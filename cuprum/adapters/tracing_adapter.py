@@ -73,7 +73,7 @@ class _Open:
 class TracingHook:
     """An observe hook that traces each process as one span.
 
-    Span name: ``cuprum.exec <program>``. Attributes when the span starts:
+    Span name: ``cuprum.exec <program>`` (its display name). Attributes when the span starts:
     ``cuprum.program``, ``cuprum.argv``, ``cuprum.project`` and, in a pipeline,
     ``cuprum.pipeline_stage_index`` and ``cuprum.pipeline_stages``; then
     ``cuprum.pid`` at ``start``; ``cuprum.exit_code`` and ``cuprum.duration_s``
@@ -99,7 +99,7 @@ class TracingHook:
     def _begin(self, ev: ExecEvent) -> _Open:
         tags = ev.tags
         attributes: dict[str, AttributeValue] = {
-            "cuprum.program": ev.program,
+            "cuprum.program": ev.display_name,
             "cuprum.argv": ev.argv,
             "cuprum.project": str(tags.get("project", "")),
         }
@@ -107,7 +107,7 @@ class TracingHook:
             value = tags.get(key)
             if isinstance(value, int):
                 attributes[f"cuprum.{key}"] = value
-        state = _Open(self._tracer.start_span(f"cuprum.exec {ev.program}", attributes), tags)
+        state = _Open(self._tracer.start_span(f"cuprum.exec {ev.display_name}", attributes), tags)
         self._open[id(tags)] = state
         return state
 

@@ -66,7 +66,7 @@ async def test_results_in_submission_order(anyio_backend: str, tmp_path: Path) -
     commands.append(echo(str(n - 1)))
     finished: list[int] = []
 
-    def completed(cmd: CommandSpec, result: CommandResult[str]) -> None:
+    def completed(cmd: CommandSpec, result: CommandResult) -> None:
         index = int(str(result.stdout))
         finished.append(index)
         done[index].touch()
@@ -182,7 +182,8 @@ async def test_fail_fast_cancels_running_and_never_starts_pending(
         assert r.pid is not None and r.pid == start_pids[r.argv]
         assert r.duration_s > 0
     for r in result.results[3:]:
-        assert (r.exit_code, r.pid, r.stdout, r.stderr) == (-1, None, None, None)
+        # no output, typed as captured output is: empty text rather than None
+        assert (r.exit_code, r.pid, r.stdout, r.stderr) == (-1, None, "", "")
     assert not any(r.ok for r in result.results)
     # Pending commands were never spawned: no before hook, no marker, no events.
     assert begun == [c.argv_with_program for c in commands[:3]]
@@ -222,15 +223,16 @@ async def test_fail_fast_keeps_the_output_of_cancelled_commands(
     assert is_dead(cancelled.pid)
 
 
-async def test_cancelled_output_that_cannot_be_decoded_strictly_is_none(
+async def test_cancelled_output_that_cannot_be_decoded_strictly_is_replaced(
     anyio_backend: str, tmp_path: Path
 ) -> None:
     # The first byte of a two-byte UTF-8 character on stdout, then cancelled: the
-    # entry cannot raise, so that stream is None; everything else is kept.
+    # entry cannot raise, and its stdout is typed str, so that stream is decoded with
+    # "replace"; everything else is kept.
     strict = ExecutionContext(timeout=20, errors="strict")
     script = "printf '\\303'; echo fine >&2"
     cancelled = await cancelled_by_fail_fast(tmp_path, script, strict)
-    assert (cancelled.stdout, cancelled.stderr) == (None, "fine\n")
+    assert (cancelled.stdout, cancelled.stderr) == ("\ufffd", "fine\n")
     assert cancelled.exit_code == -15 and cancelled.pid is not None
 
 
@@ -367,7 +369,7 @@ async def test_unstartable_command_leaves_nothing_running(anyio_backend: str) ->
 @pytest.mark.parametrize("backend", ["asyncio", "trio"])
 def test_run_concurrent_sync(backend: str) -> None:
     commands = [shell("-c", f"echo {i}; exit {i // 2}") for i in range(3)]
-    result = run_concurrent_sync(*commands, backend=backend)  # type: ignore[arg-type]
+    result = run_concurrent_sync(*commands, backend=backend)  # type: ignore[call-overload]
     assert [r.stdout for r in result.results] == ["0\n", "1\n", "2\n"]
     assert result.failures == (2,)
 

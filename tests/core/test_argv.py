@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -14,6 +15,7 @@ from hypothesis import strategies as st
 from cuprum import (
     DEFAULT_CATALOGUE,
     ECHO,
+    Arg,
     InvalidArgumentError,
     Program,
     SafeCmd,
@@ -35,7 +37,7 @@ positional = st.one_of(
 
 
 @given(st.lists(positional, max_size=8))
-def test_positional_arguments_are_stringified_with_str(args: list[object]) -> None:
+def test_positional_arguments_are_stringified_with_str(args: list[Arg]) -> None:
     cmd = echo(*args)
     assert cmd.argv == tuple(str(arg) for arg in args)
     assert cmd.argv_with_program == ("echo", *cmd.argv)
@@ -43,7 +45,7 @@ def test_positional_arguments_are_stringified_with_str(args: list[object]) -> No
 
 
 @given(st.dictionaries(flag_names, positional, max_size=6))
-def test_keyword_arguments_become_long_flags(flags: dict[str, object]) -> None:
+def test_keyword_arguments_become_long_flags(flags: dict[str, Arg]) -> None:
     cmd = echo(**flags)
     expected = tuple(f"--{name.replace('_', '-')}={value}" for name, value in flags.items())
     assert cmd.argv == expected
@@ -63,17 +65,17 @@ def test_flags_follow_positionals_in_call_order(args: list[str], flags: dict[str
     st.lists(positional, max_size=4),
     st.integers(min_value=0, max_value=4),
 )
-def test_none_positional_is_rejected_naming_the_program(args: list[object], where: int) -> None:
+def test_none_positional_is_rejected_naming_the_program(args: list[Arg | None], where: int) -> None:
     args.insert(min(where, len(args)), None)
     with pytest.raises(InvalidArgumentError, match=r"^echo: argument \d+ is None"):
-        echo(*args)
+        echo(*args)  # type: ignore[arg-type]
 
 
 @given(flag_names)
 def test_none_flag_is_rejected_naming_program_and_flag(name: str) -> None:
     flag = "--" + name.replace("_", "-")
     with pytest.raises(InvalidArgumentError) as excinfo:
-        echo("ok", **{name: None})
+        echo("ok", **{name: None})  # type: ignore[arg-type]
     assert str(excinfo.value).startswith("echo: ")
     assert flag in str(excinfo.value)
 
@@ -129,3 +131,79 @@ def test_argv_reaches_the_child_exactly(args: list[str]) -> None:
     assert result.ok, result.stderr
     assert isinstance(result.stdout, str)
     assert json.loads(result.stdout) == args
+
+
+@pytest.mark.parametrize(
+    ("value", "kind"),
+    [
+        (["a", "b"], "list"),
+        (("a", "b"), "tuple"),
+        ({"a"}, "set"),
+        (frozenset({"a"}), "frozenset"),
+        ({"a": "b"}, "dict"),
+        ({"a": "b"}.keys(), "dict_keys"),
+        ({"a": "b"}.values(), "dict_values"),
+        (range(3), "range"),
+        (iter(["a"]), "list_iterator"),
+        ((x for x in "ab"), "generator"),
+        (b"raw", "bytes"),
+        (bytearray(b"raw"), "bytearray"),
+        (memoryview(b"raw"), "memoryview"),
+    ],
+    ids=lambda v: type(v).__name__ if not isinstance(v, str) else v,
+)
+def test_a_collection_or_bytes_is_refused_not_mangled(value: object, kind: str) -> None:
+    """``str()`` of a list is ``"['a', 'b']"``: never what the caller meant."""
+    with pytest.raises(InvalidArgumentError) as caught:
+        echo("ok", value)  # type: ignore[arg-type]
+    message = str(caught.value)
+    assert message.startswith(f"echo: argument 1 is a {kind} (")
+    assert "not one argument" in message
+    with pytest.raises(InvalidArgumentError, match=rf"^echo: --files is a {kind} \("):
+        echo(files=value)  # type: ignore[arg-type]
+
+
+def test_the_refusal_says_what_to_do() -> None:
+    with pytest.raises(InvalidArgumentError, match=r"separate arguments \(echo\(\*items\)\)"):
+        echo(["a", "b"])  # type: ignore[arg-type]
+    with pytest.raises(InvalidArgumentError, match=r"as flags \(echo\(\*\*mapping\)\)"):
+        echo({"a": 1})  # type: ignore[arg-type]
+    with pytest.raises(InvalidArgumentError, match=r"os\.fsdecode"):
+        echo(b"x")  # type: ignore[arg-type]
+
+
+def test_other_objects_are_still_converted_with_str() -> None:
+    import uuid
+    from decimal import Decimal
+    from ipaddress import ip_network
+
+    some = uuid.UUID(int=1)
+    net = ip_network("10.0.0.0/8")  # iterable, but not a container of arguments
+    assert echo(some, Decimal("1.5"), net).argv == (str(some), "1.5", "10.0.0.0/8")  # type: ignore[arg-type]
+    assert echo(Path("/tmp/x"), 3, 2.5, True).argv == ("/tmp/x", "3", "2.5", "True")
+
+
+@pytest.mark.parametrize("text", ["\ud800", "a\udfffb"])
+def test_text_the_os_cannot_encode_is_refused_at_build_time(text: str) -> None:
+    with pytest.raises(InvalidArgumentError) as caught:
+        echo("ok", text)
+    message = str(caught.value)
+    assert message.startswith("echo: argument 1 ")
+    assert "cannot be encoded for the operating system" in message
+    with pytest.raises(InvalidArgumentError, match=r"^echo: argument 1 .*cannot be encoded"):
+        echo("ok", name=text)
+    with pytest.raises(InvalidArgumentError, match="cannot be encoded"):
+        SafeCmd(ECHO, ("ok", text), TEST_PROJECT)
+    str(caught.value).encode("utf-8")  # the message itself can be printed
+
+
+def test_surrogate_escapes_from_real_bytes_are_accepted_and_arrive_intact() -> None:
+    raw = b"caf\xe9"  # Latin-1 bytes, not UTF-8: os.fsdecode keeps them as \udce9
+    arg = os.fsdecode(raw)
+    cmd = py("import os, sys; sys.stdout.buffer.write(os.fsencode(sys.argv[1]))", arg)
+    assert cmd.run_sync(text=False).stdout == raw
+
+
+def test_a_program_name_the_os_cannot_encode_is_refused() -> None:
+    with pytest.raises(InvalidArgumentError, match=r"the program name .*cannot be encoded"):
+        SafeCmd(Program("ec\ud800ho"), (), TEST_PROJECT)

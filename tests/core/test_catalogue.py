@@ -82,3 +82,44 @@ def test_project_settings_are_immutable() -> None:
     project = DEFAULT_CATALOGUE.lookup(ECHO).project
     with pytest.raises(dataclasses.FrozenInstanceError):
         project.name = "changed"  # type: ignore[misc]
+
+
+def test_a_catalogue_for_a_few_programs_in_one_line() -> None:
+    tool, other = Program("cuprum-tool"), Program("cuprum-other")
+    catalogue = ProgramCatalogue.of(tool, other)
+    assert catalogue.allowlist == {tool, other}
+    (project,) = catalogue.projects
+    assert project.name == "local" and project.programs == (tool, other)
+    assert sh.make(tool, catalogue=catalogue)("x").project is project
+    named = ProgramCatalogue.of(tool, project="tools", noise_rules=("^progress",))
+    assert named.lookup(tool).project == ProjectSettings(
+        name="tools", programs=(tool,), noise_rules=("^progress",)
+    )
+
+
+def test_unknown_program_error_says_how_to_add_the_program() -> None:
+    with pytest.raises(UnknownProgramError) as caught:
+        sh.make(Program("python3"))
+    message = str(caught.value)
+    assert message.startswith("python3: not in the program catalogue (known: ")
+    assert "catalogue=ProgramCatalogue.of(prog)" in message
+    assert "prog = Program('python3')" in message
+    assert "programs of one of your catalogue's ProjectSettings" in message
+
+
+def test_a_program_carries_a_display_name_that_changes_nothing_else() -> None:
+    import pickle
+    import sys
+
+    python = Program(sys.executable, display_name="python")
+    assert python == sys.executable and hash(python) == hash(sys.executable)
+    assert python.display_name == "python"
+    assert Program("echo").display_name == "echo" == ECHO.display_name
+    assert pickle.loads(pickle.dumps(python)).display_name == "python"
+    catalogue = ProgramCatalogue.of(python)
+    # Looked up by its string, the catalogue's entry keeps the label.
+    assert sh.make(Program(sys.executable), catalogue=catalogue).program.display_name == "python"
+    with pytest.raises(TypeError, match="display_name"):
+        Program("x", display_name="")
+    with pytest.raises(TypeError, match="takes a str"):
+        Program(3)  # type: ignore[arg-type]

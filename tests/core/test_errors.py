@@ -34,9 +34,9 @@ pytestmark = pytest.mark.anyio
 
 def test_none_is_rejected_at_build_time() -> None:
     with pytest.raises(InvalidArgumentError, match=r"^ls: argument 1 is None"):
-        sh.make(LS)("-l", None)
+        sh.make(LS)("-l", None)  # type: ignore[arg-type]
     with pytest.raises(InvalidArgumentError, match=r"^ls: --color is None"):
-        sh.make(LS)(color=None)
+        sh.make(LS)(color=None)  # type: ignore[arg-type]
 
 
 def test_nul_bytes_are_rejected_at_build_time() -> None:
@@ -140,7 +140,7 @@ async def test_invalid_run_options_are_refused_up_front() -> None:
     with pytest.raises(ValueError, match="capture_limit"):
         await shell("true").run(capture_limit=-1)
     with pytest.raises(ValueError, match="on_limit"):
-        await shell("true").run(on_limit="explode")  # type: ignore[arg-type]
+        await shell("true").run(on_limit="explode")  # type: ignore[call-overload]
 
 
 def _tool_catalogue(name: str) -> ProgramCatalogue:

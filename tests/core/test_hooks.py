@@ -111,7 +111,7 @@ async def test_hooks_receive_the_command_and_its_result() -> None:
     def on_before(c: CommandSpec) -> None:
         seen.append(("before", c))
 
-    def on_after(c: CommandSpec, result: CommandResult[str]) -> None:
+    def on_after(c: CommandSpec, result: CommandResult) -> None:
         seen.append(("after", (c, result.exit_code, result.stdout)))
 
     with before(on_before), after(on_after):
@@ -259,7 +259,7 @@ async def test_failing_after_hook_propagates_after_the_process_was_reaped() -> N
     error = BoomError("after")
     states: list[str | None] = []
 
-    def failing(cmd: CommandSpec, result: CommandResult[str]) -> None:
+    def failing(cmd: CommandSpec, result: CommandResult) -> None:
         assert result.pid is not None
         states.append(process_state(result.pid))
         raise error

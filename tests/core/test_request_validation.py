@@ -95,7 +95,7 @@ async def test_zero_negative_and_infinite_timeouts_keep_their_meaning(tmp_path: 
 async def test_a_pipeline_names_its_first_stage(tmp_path: Path) -> None:
     with nothing_happens(tmp_path) as marker:
         with pytest.raises(InvalidArgumentError) as excinfo:
-            await (shell("true") | shell(f"touch '{marker}'")).run(timeout="5")  # type: ignore[arg-type]
+            await (shell("true") | shell(f"touch '{marker}'")).run(timeout="5")  # type: ignore[call-overload]
     assert str(excinfo.value) == (
         "sh (first stage of a 2-stage pipeline): timeout must be a number of seconds, got '5' (str)"
     )
@@ -105,9 +105,9 @@ def test_run_sync_and_stream_validate_too(tmp_path: Path) -> None:
     with nothing_happens(tmp_path) as marker:
         for backend in ("asyncio", "trio"):
             with pytest.raises(InvalidArgumentError, match="timeout"):
-                shell(f"touch '{marker}'").run_sync(timeout="5", backend=backend)  # type: ignore[arg-type]
+                shell(f"touch '{marker}'").run_sync(timeout="5", backend=backend)  # type: ignore[call-overload]
         with pytest.raises(InvalidArgumentError, match="stdin"):
-            shell(f"touch '{marker}'").stream(stdin=42)  # type: ignore[arg-type]
+            shell(f"touch '{marker}'").stream(stdin=42)  # type: ignore[call-overload]
 
 
 async def test_run_concurrent_validates_its_context(tmp_path: Path) -> None:
@@ -253,7 +253,7 @@ async def test_every_accepted_redirect_still_runs(tmp_path: Path) -> None:
     both = "echo o; echo e >&2"
     assert (await shell(both).run(stdout=out, stderr=DEVNULL)).stdout is None
     assert out.read_text() == "o\n"
-    await shell(both).run(stdout=str(out), stderr=STDOUT)  # type: ignore[arg-type]
+    await shell(both).run(stdout=str(out), stderr=STDOUT)
     assert out.read_text() == "o\ne\n"
     await shell(both).run(stdout=AppendTo(out), stderr=AppendTo(str(out)))
     assert sorted(out.read_text().splitlines()) == ["e", "e", "o", "o"]

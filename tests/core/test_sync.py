@@ -65,7 +65,7 @@ def test_run_sync_sees_the_callers_scope(backend: Any) -> None:
 
 def test_unknown_backend_is_refused() -> None:
     with pytest.raises(ValueError, match="backend"):
-        shell("true").run_sync(backend="curio")  # type: ignore[arg-type]
+        shell("true").run_sync(backend="curio")  # type: ignore[call-overload]
 
 
 @pytest.mark.anyio

@@ -164,7 +164,7 @@ async def test_invalid_limit_arguments(anyio_backend: str) -> None:
     with pytest.raises(ValueError, match="capture_limit"):
         await py("pass").run(capture_limit=-1)
     with pytest.raises(ValueError, match="on_limit"):
-        await py("pass").run(capture_limit=1, on_limit="drop")  # type: ignore[arg-type]
+        await py("pass").run(capture_limit=1, on_limit="drop")  # type: ignore[call-overload]
 
 
 # -- check ------------------------------------------------------------------------

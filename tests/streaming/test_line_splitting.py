@@ -52,7 +52,7 @@ def cut(data: bytes, points: list[int]) -> list[bytes]:
     return [data[a:b] for a, b in pairwise(edges)]
 
 
-class ScriptedHandle(StreamHandle):  # type: ignore[type-arg]
+class ScriptedHandle(StreamHandle):
     """A handle whose stdout "pipe" returns the given pieces, one per read."""
 
     def __init__(self, pieces: list[bytes], context: ExecutionContext | None = None) -> None:

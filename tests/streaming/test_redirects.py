@@ -126,7 +126,7 @@ async def test_redirect_to_a_directory_fails_cleanly(anyio_backend: str, tmp_pat
 
 async def test_invalid_redirect_target_is_refused(anyio_backend: str) -> None:
     with pytest.raises(InvalidArgumentError, match="stdout must be a path"):
-        await py(BOTH, "1").run(stdout=12.5)  # type: ignore[arg-type]
+        await py(BOTH, "1").run(stdout=12.5)  # type: ignore[call-overload]
 
 
 def test_run_sync_redirects(tmp_path: Path) -> None:

@@ -76,7 +76,7 @@ async def test_pipe_stdin_is_only_for_streaming(anyio_backend: str) -> None:
 
 async def test_unsupported_stdin_type_is_refused(anyio_backend: str) -> None:
     with pytest.raises(InvalidArgumentError, match="stdin must be bytes"):
-        await py(CAT).run(stdin=42)  # type: ignore[arg-type]
+        await py(CAT).run(stdin=42)  # type: ignore[call-overload]
 
 
 # -- bytes and str ----------------------------------------------------------------
