@@ -1,0 +1,65 @@
+"""``cuprum.testing`` from a real pytest run (pytester): the fixture as a user's suite sees it.
+
+The user's tests are in ``user_tests.py``; each scenario runs on asyncio and trio
+where it is async. Two of them must fail, with messages that name the command
+or the expectation.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+
+import pytest
+
+pytest_plugins = ["pytester"]
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent.parent
+
+PASSING = [
+    "test_canned_stdout_and_exit_code",
+    "test_killed_by_a_signal",
+    "test_async_run_regex_and_bytes[[]asyncio[]]",
+    "test_async_run_regex_and_bytes[[]trio[]]",
+    "test_delay_hits_timeout_and_partial_output_survives[[]asyncio[]]",
+    "test_delay_hits_timeout_and_partial_output_survives[[]trio[]]",
+    "test_pipeline_of_fakes[[]asyncio[]]",
+    "test_pipeline_of_fakes[[]trio[]]",
+    "test_run_concurrent_of_fakes[[]asyncio[]]",
+    "test_run_concurrent_of_fakes[[]trio[]]",
+    "test_times_then_the_next_expectation",
+    "test_unexpected_command_fails_even_when_caught",  # the test body passes...
+]
+
+
+def test_the_fixture_in_a_real_pytest_run(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_user=(HERE / "user_tests.py").read_text(encoding="utf-8"))
+    result = pytester.runpytest_subprocess(
+        "-p", "cuprum.testing.plugin", "-p", "no:cacheprovider", "-rA", timeout=300
+    )
+    # ...and its teardown errors: the unexpected command is reported even though caught.
+    result.assert_outcomes(passed=len(PASSING), failed=1, errors=1)
+    result.stdout.fnmatch_lines(
+        [f"PASSED test_user.py::{name}" for name in PASSING], consecutive=False
+    )
+    result.stdout.fnmatch_lines(
+        [
+            "*ERROR at teardown of test_unexpected_command_fails_even_when_caught*",
+            "*unexpected command(s):*",
+            "*tool-that-is-not-installed push --force*",
+        ],
+        consecutive=False,
+    )
+    output = result.stdout.str()
+    assert (
+        "cuprum.testing: expectations not used:\n"
+        "E             prefix ['tool-that-is-not-installed', 'deploy']: "
+        "called 0 time(s), expected 2"
+    ) in output
+    assert "exact ['tool-that-is-not-installed', 'status']: called" not in output
+
+
+def test_the_plugin_is_registered_through_the_pytest11_entry_point() -> None:
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    assert project["entry-points"]["pytest11"] == {"cuprum": "cuprum.testing.plugin"}
