@@ -2,7 +2,8 @@
 
 Every name in ``cuprum.__all__`` and ``cuprum.testing.__all__``, ``cuprum.builders`` and
 each adapter module has a ``::: name`` directive, every directive names something that
-exists, and every page is in the site's navigation. The build itself (mkdocs, strict) runs in ``nox -s docs``.
+exists, and every page is in the site's navigation. The build itself (mkdocs, strict)
+runs in ``nox -s docs``.
 """
 
 from __future__ import annotations

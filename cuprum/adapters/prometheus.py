@@ -52,13 +52,12 @@ class PrometheusCollector:
             name: Counter(name.removesuffix("_total"), doc, LABEL_NAMES, registry=target)
             for name, doc in _COUNTERS.items()
         }
-        histogram_options = {} if buckets is None else {"buckets": tuple(buckets)}
         self.duration = Histogram(
             DURATION_SECONDS,
             "Run time of processes started by cuprum, in seconds.",
             LABEL_NAMES,
             registry=target,
-            **histogram_options,  # type: ignore[arg-type]
+            buckets=Histogram.DEFAULT_BUCKETS if buckets is None else tuple(buckets),
         )
 
     def inc_counter(self, name: str, value: float, labels: Mapping[str, str]) -> None:

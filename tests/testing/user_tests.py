@@ -18,6 +18,7 @@ from cuprum import (
     ProgramCatalogue,
     ProjectSettings,
     TimeoutExpired,
+    is_rust_available,
     run_concurrent,
     sh,
 )
@@ -67,8 +68,16 @@ async def test_delay_hits_timeout_and_partial_output_survives(cuprum_fake: FakeP
     assert info.value.output == "partial\n"
 
 
+@pytest.fixture(params=["direct", "python", "rust"])
+def stream_backend(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    if request.param == "rust" and not is_rust_available():
+        pytest.skip("stream strategy 'rust' needs the cuprum_native extension")
+    monkeypatch.setenv("CUPRUM_STREAM_BACKEND", str(request.param))
+    return str(request.param)
+
+
 @pytest.mark.anyio
-async def test_pipeline_of_fakes(cuprum_fake: FakePrograms) -> None:
+async def test_pipeline_of_fakes(cuprum_fake: FakePrograms, stream_backend: str) -> None:
     cuprum_fake.expect(f"{NAME} produce", stdout="a\nb\n")
     consume = cuprum_fake.expect(
         Prefix(NAME, "consume"), lambda argv: Outcome(stdout=f"{argv[-1]}: 2\n")
@@ -77,6 +86,15 @@ async def test_pipeline_of_fakes(cuprum_fake: FakePrograms) -> None:
     assert result.stdout == "count: 2\n"
     assert [stage.argv[1] for stage in result.stages] == ["produce", "consume"]
     assert consume.calls[0].stdin == b"a\nb\n"
+
+
+@pytest.mark.anyio
+async def test_streaming_a_fake(cuprum_fake: FakePrograms) -> None:
+    cuprum_fake.expect(f"{NAME} tail", stdout="one\ntwo\n", exit_code=1)
+    async with tool("tail").stream() as handle:
+        lines = [line async for line in handle.stdout_lines()]
+        result = await handle.wait()
+    assert (lines, result.exit_code) == (["one", "two"], 1)
 
 
 @pytest.mark.anyio
