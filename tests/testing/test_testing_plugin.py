@@ -7,6 +7,7 @@ or the expectation.
 
 from __future__ import annotations
 
+import importlib.metadata
 import tomllib
 from pathlib import Path
 
@@ -42,11 +43,17 @@ PASSING = [
 ]
 
 
+def _entry_point() -> importlib.metadata.EntryPoint | None:
+    found = importlib.metadata.entry_points(group="pytest11", name="cuprum")
+    return next(iter(found), None)
+
+
 def test_the_fixture_in_a_real_pytest_run(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(test_user=(HERE / "user_tests.py").read_text(encoding="utf-8"))
-    result = pytester.runpytest_subprocess(
-        "-p", "cuprum.testing.plugin", "-p", "no:cacheprovider", "-rA", timeout=300
-    )
+    # Installed (the nox sessions test the wheel), the entry point loads the plugin;
+    # from the source tree it must be named (naming it twice is a pytest error).
+    load = [] if _entry_point() is not None else ["-p", "cuprum.testing.plugin"]
+    result = pytester.runpytest_subprocess(*load, "-p", "no:cacheprovider", "-rA", timeout=300)
     # ...and its teardown errors: the unexpected command is reported even though caught.
     result.assert_outcomes(passed=len(PASSING), failed=1, errors=1, skipped=SKIPPED)
     result.stdout.fnmatch_lines(
@@ -70,5 +77,8 @@ def test_the_fixture_in_a_real_pytest_run(pytester: pytest.Pytester) -> None:
 
 
 def test_the_plugin_is_registered_through_the_pytest11_entry_point() -> None:
+    entry_point = _entry_point()
+    if entry_point is not None:  # an installed cuprum: the entry point is the one declared
+        assert entry_point.value == "cuprum.testing.plugin"
     project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
     assert project["entry-points"]["pytest11"] == {"cuprum": "cuprum.testing.plugin"}
