@@ -8,6 +8,8 @@ or the expectation.
 from __future__ import annotations
 
 import importlib.metadata
+import subprocess
+import sys
 import tomllib
 from pathlib import Path
 
@@ -82,3 +84,12 @@ def test_the_plugin_is_registered_through_the_pytest11_entry_point() -> None:
         assert entry_point.value == "cuprum.testing.plugin"
     project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
     assert project["entry-points"]["pytest11"] == {"cuprum": "cuprum.testing.plugin"}
+
+
+def test_fake_programs_need_no_pytest() -> None:
+    """``FakePrograms`` works in any test runner: only the plugin module imports pytest."""
+    probe = "import sys, cuprum.testing; assert 'pytest' not in sys.modules, 'pytest loaded'"
+    proc = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert proc.returncode == 0, proc.stderr
