@@ -1,8 +1,9 @@
 """The API reference (docs/reference/, built by ``nox -s docs``) covers the public API.
 
-Every name in ``cuprum.__all__``, ``cuprum.builders`` and each adapter module has a
-``::: name`` directive, every directive names something that exists, and every page
-is in the site's navigation. The build itself (mkdocs, strict) runs in ``nox -s docs``.
+Every name in ``cuprum.__all__`` and ``cuprum.testing.__all__``, ``cuprum.builders`` and
+each adapter module has a ``::: name`` directive, every directive names something that
+exists, and every page is in the site's navigation. The build itself (mkdocs, strict)
+runs in ``nox -s docs``.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import pytest
 
 import cuprum
 import cuprum.adapters
+import cuprum.testing
 
 ROOT = Path(__file__).resolve().parent.parent
 REFERENCE = ROOT / "docs" / "reference"
@@ -43,9 +45,16 @@ def test_every_public_name_is_in_the_reference(name: str) -> None:
     assert f"cuprum.{name}" in DIRECTIVES, f"add '::: cuprum.{name}' to a page in docs/reference/"
 
 
-@pytest.mark.parametrize("module", ["cuprum.builders", "cuprum.adapters", *ADAPTER_MODULES])
+@pytest.mark.parametrize(
+    "module", ["cuprum.builders", "cuprum.adapters", *ADAPTER_MODULES, "cuprum.testing"]
+)
 def test_every_public_package_is_in_the_reference(module: str) -> None:
     assert module in DIRECTIVES, f"add '::: {module}' to a page in docs/reference/"
+
+
+@pytest.mark.parametrize("name", sorted(cuprum.testing.__all__))
+def test_every_testing_name_is_in_the_reference(name: str) -> None:
+    assert f"cuprum.testing.{name}" in DIRECTIVES, f"add '::: cuprum.testing.{name}'"
 
 
 def _resolve(dotted: str) -> object:

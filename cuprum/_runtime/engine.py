@@ -41,6 +41,7 @@ from cuprum._runtime.request import RunRequest
 from cuprum._runtime.stage import make_stages
 from cuprum._runtime.stdin import feed_bytes, feed_iterable
 from cuprum._runtime.streams import StreamCollector, StreamTap
+from cuprum._runtime.substitution import spawn_argv
 from cuprum._runtime.supervise import Job, Supervisor
 from cuprum._runtime.teardown import reap_all, tear_down
 from cuprum._runtime.wiring import Plan, wire
@@ -144,7 +145,7 @@ class _Run:
             )
             for stage, (stdin, stdout, stderr) in zip(stages, plan.stage_fds, strict=True):
                 stage.child = spawn(
-                    stage.argv,
+                    spawn_argv(stage.argv),  # the test seam: see substitution.py
                     cwd=req.context.cwd,
                     env=self.env,
                     stdin=stdin,

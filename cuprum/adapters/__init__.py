@@ -1,7 +1,7 @@
 """Telemetry adapters: observe hooks for structured logging, metrics and tracing.
 
 Each adapter is a plain synchronous observe hook (register it with
-``sh.observe(hook)``). None of them imports a telemetry library: metrics and
+``sh.observe(hook)``). None of the three imports a telemetry library: metrics and
 tracing talk to small ``Protocol`` interfaces that any backend can implement,
 and ship in-memory reference implementations. See ``docs/adapters.md``.
 
@@ -11,6 +11,13 @@ and ship in-memory reference implementations. See ``docs/adapters.md``.
   ``InMemoryMetrics``.
 - :mod:`cuprum.adapters.tracing_adapter`: ``Tracer``, ``Span``, ``TracingHook``,
   ``InMemoryTracer``.
+
+Two optional backends import their library (and need its extra):
+
+- :mod:`cuprum.adapters.prometheus` (``cuprum[prometheus]``): ``prometheus_hook``,
+  ``PrometheusCollector``.
+- :mod:`cuprum.adapters.otel` (``cuprum[otel]``): ``otel_tracing_hook``,
+  ``traced_context`` and ``trace_env`` (W3C trace context for the child).
 """
 
 from __future__ import annotations

@@ -1,0 +1,53 @@
+"""The stand-in process ``cuprum.testing`` spawns in place of a faked program.
+
+Run as ``python -I -S _standin.py SPEC``: it reads the canned outcome from the
+JSON file ``SPEC``, copies whatever arrives on stdin into the file the spec
+names (in a thread, so a full pipe never blocks it), writes the canned stdout
+and stderr, sleeps the delay, waits for the end of its input, and exits with
+the canned code (a negative one kills it with that signal, as a real program's
+death would read). Standard library only, so it starts fast.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import signal
+import sys
+import threading
+import time
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
+
+
+def _drain(path: str) -> None:
+    with open(path, "wb") as sink:
+        while chunk := os.read(0, 65536):
+            sink.write(chunk)
+
+
+def main(spec_path: str) -> int:
+    """Replay the outcome described in ``spec_path``; returns the exit code."""
+    with open(spec_path, encoding="utf-8") as handle:
+        spec = json.load(handle)
+    reader = threading.Thread(target=_drain, args=(spec["stdin"],), daemon=True)
+    reader.start()
+    _write_all(1, base64.b64decode(spec["stdout"]))
+    _write_all(2, base64.b64decode(spec["stderr"]))
+    if spec["delay"] > 0:
+        time.sleep(spec["delay"])
+    reader.join()
+    code = int(spec["exit_code"])
+    if code < 0:
+        signal.signal(-code, signal.SIG_DFL)
+        os.kill(os.getpid(), -code)
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1]))
