@@ -1,4 +1,10 @@
-"""What a run hands back: each stage's result, a cancelled run's salvage, a timeout."""
+"""What a run hands back: each stage's result, a cancelled run's salvage, a timeout.
+
+A run that ended normally decodes its output strictly if asked to (and may raise
+``UnicodeDecodeError``, as ``subprocess.run`` does); a cancelled run's salvage and a
+``TimeoutExpired`` cannot raise for their output, so a stream that ``errors="strict"``
+cannot decode is given as its bytes there (:meth:`.StreamCollector.salvage`).
+"""
 
 from __future__ import annotations
 
@@ -14,31 +20,28 @@ from cuprum._runtime.streams import StreamCollector
 __all__ = ["result", "timeout_error"]
 
 
-def _value(req: RunRequest, collector: StreamCollector | None, *, lenient: bool = False) -> Any:
-    """A stream's captured value; ``lenient``: None where ``errors="strict"`` fails."""
+def _value(req: RunRequest, collector: StreamCollector | None, *, salvage: bool) -> Any:
+    """A stream's captured value; ``salvage``: bytes where strict decoding fails."""
     if collector is None:
         return None
-    try:
-        return collector.value(text=req.text)
-    except UnicodeDecodeError:
-        if lenient:
-            return None
-        raise
+    if salvage:
+        return collector.salvage(text=req.text)
+    return collector.value(text=req.text)
 
 
 def result(req: RunRequest, stage: Stage, *, outcome: Outcome = "exited") -> CommandResult[Any]:
     """The stage's result. A cancelled one cannot raise for its output: a stream
-    that ``errors="strict"`` cannot decode (cut mid-character) is None instead."""
+    that ``errors="strict"`` cannot decode (cut mid-character) is its bytes instead."""
     child = stage.child
     assert child is not None and child.exit_code is not None
-    lenient = outcome == "cancelled"
+    salvage = outcome == "cancelled"
     return CommandResult(
         program=stage.cmd.program,
         argv=stage.argv,
         exit_code=child.exit_code,
         pid=child.pid,
-        stdout=_value(req, stage.stdout, lenient=lenient),
-        stderr=_value(req, stage.stderr, lenient=lenient),
+        stdout=_value(req, stage.stdout, salvage=salvage),
+        stderr=_value(req, stage.stderr, salvage=salvage),
         duration_s=stage.duration,
         stdout_truncated=stage.stdout.truncated if stage.stdout else False,
         stderr_truncated=stage.stderr.truncated if stage.stderr else False,
@@ -53,7 +56,8 @@ def timeout_error(req: RunRequest, stages: Sequence[Stage]) -> TimeoutExpired:
         argv += [*stage.argv, "|"]
     last = stages[-1]
     timeout = req.timeout if req.timeout is not None else 0.0
-    stdout, stderr = _value(req, last.stdout), _value(req, last.stderr)
+    stdout = _value(req, last.stdout, salvage=True)
+    stderr = _value(req, last.stderr, salvage=True)
     if req.capture and not last.started:  # expired before anything started
         empty = "" if req.text else b""
         stdout = empty if req.stdout is None else None

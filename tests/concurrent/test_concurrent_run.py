@@ -222,15 +222,15 @@ async def test_fail_fast_keeps_the_output_of_cancelled_commands(
     assert is_dead(cancelled.pid)
 
 
-async def test_cancelled_output_that_cannot_be_decoded_strictly_is_none(
+async def test_cancelled_output_that_cannot_be_decoded_strictly_is_bytes(
     anyio_backend: str, tmp_path: Path
 ) -> None:
     # The first byte of a two-byte UTF-8 character on stdout, then cancelled: the
-    # entry cannot raise, so that stream is None; everything else is kept.
+    # entry cannot raise, so that stream is its bytes; everything else is kept.
     strict = ExecutionContext(timeout=20, errors="strict")
     script = "printf '\\303'; echo fine >&2"
     cancelled = await cancelled_by_fail_fast(tmp_path, script, strict)
-    assert (cancelled.stdout, cancelled.stderr) == (None, "fine\n")
+    assert (cancelled.stdout, cancelled.stderr) == (b"\xc3", "fine\n")
     assert cancelled.exit_code == -15 and cancelled.pid is not None
 
 
