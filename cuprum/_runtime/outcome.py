@@ -50,7 +50,12 @@ def result(req: RunRequest, stage: Stage, *, outcome: Outcome = "exited") -> Com
 
 
 def timeout_error(req: RunRequest, stages: Sequence[Stage]) -> TimeoutExpired:
-    """``TimeoutExpired`` for the whole run, with the final stage's output so far."""
+    """``TimeoutExpired`` for the whole run, with the final stage's output so far.
+
+    After the teardown: a pipeline's error names the stages the teardown found
+    still running (``stopped``), and the most upstream of them as the culprit; when
+    none was (every stage had exited, a pipe was still held open), the last stage.
+    """
     argv: list[str] = []
     for stage in stages:
         argv += [*stage.argv, "|"]
@@ -62,4 +67,16 @@ def timeout_error(req: RunRequest, stages: Sequence[Stage]) -> TimeoutExpired:
         empty = "" if req.text else b""
         stdout = empty if req.stdout is None else None
         stderr = empty if req.stderr is None else None
-    return TimeoutExpired(argv[:-1], timeout, stdout, stderr)
+    if len(stages) == 1:
+        return TimeoutExpired(argv[:-1], timeout, stdout, stderr, program=last.cmd.program)
+    running = tuple(s.index for s in stages if s.child is not None and s.child.stopped)
+    named = stages[running[0]] if running else (stages[0] if not last.started else last)
+    return TimeoutExpired(
+        argv[:-1],
+        timeout,
+        stdout,
+        stderr,
+        program=named.cmd.program,
+        stage_index=named.index,
+        running=running,
+    )
