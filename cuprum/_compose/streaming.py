@@ -9,7 +9,6 @@ processes down exactly as ``run()`` would (SIGTERM, grace, SIGKILL).
 
 from __future__ import annotations
 
-import codecs
 import contextlib
 import dataclasses
 import os
@@ -21,11 +20,12 @@ import anyio
 import anyio.abc
 import anyio.lowlevel
 
+from cuprum._core.errors import TimeoutExpired
 from cuprum._model.io import Stream
 from cuprum._model.results import CommandResult, PipelineResult
 from cuprum._runtime.engine import Spawned, run_stages
 from cuprum._runtime.request import RunRequest
-from cuprum._runtime.streams import LineSplitter, StreamCollector
+from cuprum._runtime.streams import LineReader, StreamCollector
 from cuprum._transport.pipes import READ_SIZE, write_all
 
 __all__ = ["StreamHandle", "open_stream"]
@@ -68,8 +68,7 @@ class StreamHandle(Generic[R_co]):
         self._raised = False
         self._eof = False
         # Line state shared by every stdout_lines()/stdout_batches() iterator.
-        self._decoder: codecs.IncrementalDecoder | None = None
-        self._lines = LineSplitter()  # holds the current line, not yet terminated
+        self._lines: LineReader | None = None  # holds the current line, not yet terminated
         self._ready: Iterator[str] = iter(())  # complete lines not yet delivered
 
     # -- the background run ---------------------------------------------------
@@ -138,30 +137,29 @@ class StreamHandle(Generic[R_co]):
 
     async def _next_chunk(self) -> bytes:
         """The next raw chunk, starting with anything a line reader left undelivered."""
-        if self._decoder is not None:
-            held = self._held_text_as_bytes()
+        if self._lines is not None:
+            held = self._held_bytes()
             if held:
                 return held
         return await self._read()
 
-    def _held_text_as_bytes(self) -> bytes:
-        """Hand back what the line readers hold (re-encoded) and reset their state."""
-        decoder, self._decoder = self._decoder, None
-        text = "".join([f"{line}\n" for line in self._ready]) + self._lines.take_partial()
-        ctx = self._request.context
-        undecoded = decoder.getstate()[0] if decoder is not None else b""
-        return text.encode(ctx.encoding, ctx.errors) + undecoded
+    def _held_bytes(self) -> bytes:
+        """Hand back, as the exact bytes read, what the line readers hold; reset them."""
+        lines, self._lines = self._lines, None
+        assert lines is not None
+        undelivered, self._ready = list(self._ready), iter(())
+        return lines.take_rest(undelivered)
 
     def _split(self, data: bytes) -> list[str]:
         """Decode ``data`` and return the lines it completes (``b""`` means EOF)."""
-        decoder = self._decoder
-        if decoder is None:
+        lines = self._lines
+        if lines is None:
             ctx = self._request.context
-            decoder = self._decoder = codecs.getincrementaldecoder(ctx.encoding)(ctx.errors)
-        return self._lines.split(decoder.decode(data, final=not data))
+            lines = self._lines = LineReader(ctx.encoding, ctx.errors)
+        return lines.split(data)
 
     def _take_partial(self) -> str:
-        return self._lines.take_partial()
+        return self._lines.take_partial() if self._lines is not None else ""
 
     async def stdout_batches(self) -> AsyncIterator[list[str]]:
         """Lists of the complete lines (without newlines) read so far; the fastest form."""
@@ -252,6 +250,9 @@ class StreamHandle(Generic[R_co]):
         await self._done.wait()
         if self._error is not None:
             self._raised = True
+            if isinstance(self._error, TimeoutExpired) and req.capture:
+                # What was not read through the handle, as result.stdout would hold it.
+                self._error.output = rest.salvage(text=req.text)
             raise self._error
         assert self._result is not None
         result: R_co = self._with_stdout(self._result, rest)

@@ -26,6 +26,7 @@ is the bottom layer: it imports nothing from cuprum, so any layer may raise thes
 
 from __future__ import annotations
 
+import signal
 import subprocess
 from collections.abc import Sequence
 
@@ -81,16 +82,52 @@ class CommandFailedError(subprocess.CalledProcessError, CuprumError):
     """Raised by ``check=True`` / ``CommandResult.check()`` for a non-zero exit.
 
     A :class:`subprocess.CalledProcessError`: ``returncode``, ``cmd``, ``output``
-    (alias ``stdout``) and ``stderr`` are set.
+    (alias ``stdout``) and ``stderr`` are set. ``program`` names the program that
+    failed and ``stage_index`` its stage in a pipeline (``None`` for one command).
+    For a pipeline, ``cmd`` is the whole pipeline (stages joined by ``"|"``) while
+    ``returncode`` and ``stderr`` are the failing stage's and ``output`` the final
+    stdout, as ``PipelineResult`` has them.
     """
 
+    def __init__(
+        self,
+        returncode: int,
+        cmd: Sequence[str],
+        output: str | bytes | None = None,
+        stderr: str | bytes | None = None,
+        *,
+        program: str | None = None,
+        stage_index: int | None = None,
+    ) -> None:
+        super().__init__(returncode, list(cmd), output, stderr)
+        self.program = program if program is not None else _first(self.cmd)
+        self.stage_index = stage_index
+
     def __str__(self) -> str:
-        program = self.cmd[0] if self.cmd else "?"
-        detail = super().__str__()
+        if self.stage_index is None:
+            detail = super().__str__()
+        else:
+            status = _status(self.returncode)
+            detail = f"stage {self.stage_index} of pipeline {self.cmd!r} {status}."
         if isinstance(self.stderr, str) and self.stderr.strip():
             tail = self.stderr.strip().splitlines()[-1][:200]
             detail = f"{detail} (stderr: {tail})"
-        return f"{program}: {detail}"
+        return f"{self.program}: {detail}"
+
+
+def _first(cmd: object) -> str:
+    """The program of a ``cmd`` given as a list (``"?"`` when there is none)."""
+    return str(cmd[0]) if isinstance(cmd, list | tuple) and cmd else "?"
+
+
+def _status(returncode: int) -> str:
+    """How a process ended, worded as ``subprocess.CalledProcessError`` words it."""
+    if returncode >= 0:
+        return f"returned non-zero exit status {returncode}"
+    try:
+        return f"died with {signal.Signals(-returncode)!r}"
+    except ValueError:
+        return f"died with unknown signal {-returncode}"
 
 
 class CaptureLimitExceeded(CuprumError):
@@ -120,8 +157,12 @@ class TimeoutExpired(subprocess.TimeoutExpired, CuprumError):
 
     Subclasses :class:`subprocess.TimeoutExpired`, so ``except
     subprocess.TimeoutExpired`` catches it. ``output``/``stdout`` and ``stderr`` are
-    decoded like a result's (``bytes`` when bytes were asked for, ``None`` when not
-    captured).
+    decoded like a result's (``bytes`` when bytes were asked for, or where
+    ``errors="strict"`` cannot decode them; ``None`` when not captured). For a
+    pipeline ``cmd`` is the whole pipeline and the output is the final stage's;
+    ``running`` lists the stages still running when the deadline passed, and
+    ``program`` / ``stage_index`` name the most upstream of them (``stage_index`` is
+    ``None`` for one command).
     """
 
     def __init__(
@@ -130,12 +171,26 @@ class TimeoutExpired(subprocess.TimeoutExpired, CuprumError):
         timeout: float,
         output: str | bytes | None = None,
         stderr: str | bytes | None = None,
+        *,
+        program: str | None = None,
+        stage_index: int | None = None,
+        running: Sequence[int] = (),
     ) -> None:
         super().__init__(list(cmd), timeout, output, stderr)
+        self.program = program if program is not None else _first(self.cmd)
+        self.stage_index = stage_index
+        self.running = tuple(running)
 
     def __str__(self) -> str:
-        program = self.cmd[0] if self.cmd else "?"
-        return f"{program}: command {self.cmd!r} timed out after {self.timeout} seconds"
+        if self.stage_index is None:
+            return f"{self.program}: command {self.cmd!r} timed out after {self.timeout} seconds"
+        text = f"{self.program}: pipeline {self.cmd!r} timed out after {self.timeout} seconds"
+        if not self.running:
+            return f"{text} with no stage still running"
+        text = f"{text} while stage {self.stage_index} was still running"
+        if len(self.running) > 1:
+            text += f" (still running: stages {', '.join(map(str, self.running))})"
+        return text
 
 
 class ProgramNotExecutableError(SpawnError, PermissionError):

@@ -102,7 +102,9 @@ class CommandResult(OutputGeneric, Generic[OutT, ErrT]):
     def check(self) -> Self:
         """Return self when :attr:`ok`; otherwise raise :class:`CommandFailedError`."""
         if not self.ok:
-            raise CommandFailedError(self.exit_code, list(self.argv), self.stdout, self.stderr)
+            raise CommandFailedError(
+                self.exit_code, list(self.argv), self.stdout, self.stderr, program=self.program
+            )
         return self
 
 
@@ -156,11 +158,18 @@ class PipelineResult(OutputGeneric, Generic[OutT, ErrT]):
         return self.failure_index is None
 
     def check(self) -> Self:
-        """Return self when :attr:`ok`; otherwise raise for the failing stage."""
+        """Return self when :attr:`ok`; otherwise raise for the failing stage: its
+        program, index, exit code and stderr, with the whole pipeline as ``cmd``."""
         failure = self.failure
         if failure is not None:
-            argv = _pipeline_argv(self.stages)
-            raise CommandFailedError(failure.exit_code, argv, self.stdout, failure.stderr)
+            raise CommandFailedError(
+                failure.exit_code,
+                _pipeline_argv(self.stages),
+                self.stdout,
+                failure.stderr,
+                program=failure.program,
+                stage_index=self.failure_index,
+            )
         return self
 
 

@@ -1,4 +1,10 @@
-"""What a run hands back: each stage's result, a cancelled run's salvage, a timeout."""
+"""What a run hands back: each stage's result, a cancelled run's salvage, a timeout.
+
+A run that ended normally decodes its output strictly if asked to (and may raise
+``UnicodeDecodeError``, as ``subprocess.run`` does); a cancelled run's salvage and a
+``TimeoutExpired`` cannot raise for their output, so a stream that ``errors="strict"``
+cannot decode is given as its bytes there (:meth:`.StreamCollector.salvage`).
+"""
 
 from __future__ import annotations
 
@@ -14,33 +20,43 @@ from cuprum._runtime.streams import StreamCollector
 __all__ = ["result", "timeout_error"]
 
 
-def _value(req: RunRequest, collector: StreamCollector | None, *, lenient: bool = False) -> Any:
-    """A stream's captured value; ``lenient``: where ``errors="strict"`` fails, the text
-    decoded with ``"replace"`` (still a ``str``, as the result's type says)."""
+def _value(req: RunRequest, collector: StreamCollector | None, *, salvage: bool) -> Any:
+    """A stream's captured value; ``salvage`` (a run that ended in an error of its
+    own): never raises, the bytes where ``errors="strict"`` cannot decode them."""
     if collector is None:
         return None
-    try:
-        return collector.value(text=req.text)
-    except UnicodeDecodeError:
-        if lenient:
-            return collector.raw().decode(collector.encoding, "replace")
-        raise
+    if salvage:
+        return collector.salvage(text=req.text)
+    return collector.value(text=req.text)
+
+
+def _text_value(req: RunRequest, collector: StreamCollector | None) -> Any:
+    """A cancelled result's value: as the result's type says, text when text was
+    asked for (decoded with ``"replace"`` where ``errors="strict"`` fails)."""
+    value = _value(req, collector, salvage=True)
+    if req.text and isinstance(value, bytes):
+        return value.decode(req.context.encoding, "replace")
+    return value
 
 
 def result(req: RunRequest, stage: Stage, *, outcome: Outcome = "exited") -> CommandResult[Any]:
     """The stage's result. A cancelled one cannot raise for its output: a stream
     that ``errors="strict"`` cannot decode (cut mid-character) is decoded with
-    ``"replace"`` instead."""
+    ``"replace"`` instead, so it is still the ``str`` the result's type promises."""
     child = stage.child
     assert child is not None and child.exit_code is not None
-    lenient = outcome == "cancelled"
+    salvage = outcome == "cancelled"
     return CommandResult(
         program=stage.cmd.program,
         argv=stage.argv,
         exit_code=child.exit_code,
         pid=child.pid,
-        stdout=_value(req, stage.stdout, lenient=lenient),
-        stderr=_value(req, stage.stderr, lenient=lenient),
+        stdout=_text_value(req, stage.stdout)
+        if salvage
+        else _value(req, stage.stdout, salvage=False),
+        stderr=_text_value(req, stage.stderr)
+        if salvage
+        else _value(req, stage.stderr, salvage=False),
         duration_s=stage.duration,
         stdout_truncated=stage.stdout.truncated if stage.stdout else False,
         stderr_truncated=stage.stderr.truncated if stage.stderr else False,
@@ -50,15 +66,33 @@ def result(req: RunRequest, stage: Stage, *, outcome: Outcome = "exited") -> Com
 
 
 def timeout_error(req: RunRequest, stages: Sequence[Stage]) -> TimeoutExpired:
-    """``TimeoutExpired`` for the whole run, with the final stage's output so far."""
+    """``TimeoutExpired`` for the whole run, with the final stage's output so far.
+
+    After the teardown: a pipeline's error names the stages the teardown found
+    still running (``stopped``), and the most upstream of them as the culprit; when
+    none was (every stage had exited, a pipe was still held open), the last stage.
+    """
     argv: list[str] = []
     for stage in stages:
         argv += [*stage.argv, "|"]
     last = stages[-1]
     timeout = req.timeout if req.timeout is not None else 0.0
-    stdout, stderr = _value(req, last.stdout), _value(req, last.stderr)
+    stdout = _value(req, last.stdout, salvage=True)
+    stderr = _value(req, last.stderr, salvage=True)
     if req.capture and not last.started:  # expired before anything started
         empty = "" if req.text else b""
         stdout = empty if req.stdout is None else None
         stderr = empty if req.stderr is None else None
-    return TimeoutExpired(argv[:-1], timeout, stdout, stderr)
+    if len(stages) == 1:
+        return TimeoutExpired(argv[:-1], timeout, stdout, stderr, program=last.cmd.program)
+    running = tuple(s.index for s in stages if s.child is not None and s.child.stopped)
+    named = stages[running[0]] if running else (stages[0] if not last.started else last)
+    return TimeoutExpired(
+        argv[:-1],
+        timeout,
+        stdout,
+        stderr,
+        program=named.cmd.program,
+        stage_index=named.index,
+        running=running,
+    )

@@ -3,12 +3,23 @@
 Bytes are captured as a list of chunks, joined and decoded once at the end. Text
 is decoded incrementally only when someone needs it as it arrives (an echo sink or
 line events), so a multi-byte character split across two reads is never mangled.
+
+Decoding never loses output and never hides the error that ended a run:
+
+- echo and line events never stop a run: with ``errors="strict"`` they see
+  replacement characters (the result's own decode is the strict one);
+- a character split by ``capture_limit`` is not an error: under ``strict`` the text
+  ends before it (the stream is marked truncated anyway);
+- where a run ends in an error of its own (a timeout, ``CaptureLimitExceeded``, a
+  cancellation), a stream that ``strict`` cannot decode is given as its bytes
+  (:meth:`StreamCollector.salvage`); only a run that ended normally raises
+  ``UnicodeDecodeError`` (:meth:`StreamCollector.value`), as ``subprocess.run`` does.
 """
 
 from __future__ import annotations
 
 import codecs
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TextIO
 
 import anyio
@@ -16,7 +27,26 @@ import anyio
 from cuprum._core.errors import CaptureLimitExceeded  # re-exported: defined there
 from cuprum._model.io import OnLimit
 
-__all__ = ["CaptureLimitExceeded", "LineSplitter", "StreamCollector", "StreamTap"]
+__all__ = [
+    "CaptureLimitExceeded",
+    "LineReader",
+    "LineSplitter",
+    "StreamCollector",
+    "StreamTap",
+    "decode",
+]
+
+
+def decode(data: bytes, encoding: str, errors: str, *, cut: bool = False) -> str:
+    """``data`` as text. ``cut``: cuprum cut the stream at a byte count, so where
+    ``errors`` would fail (``"strict"``) an incomplete character at the end is left
+    out rather than an error (invalid bytes before it still raise)."""
+    try:
+        return data.decode(encoding, errors)
+    except UnicodeDecodeError:
+        if not cut:
+            raise
+        return codecs.getincrementaldecoder(encoding)(errors).decode(data, final=False)
 
 
 class LineSplitter:
@@ -68,6 +98,106 @@ class LineSplitter:
         line = self.take_partial()
         if line and self._emit is not None:
             self._emit(line)
+
+
+def _newline_is_a_byte(encoding: str) -> bool:
+    """Whether byte ``0x0A`` is always a whole newline (never part of a character, nor
+    held back by the decoder) in ``encoding``: then lines map onto bytes exactly."""
+    name = codecs.lookup(encoding).name
+    return name in {"utf-8", "ascii"} or name.startswith(("iso8859-", "cp125", "koi8-"))
+
+
+class LineReader:
+    """Whole lines decoded from a byte stream for the stream handle's iterators, which
+    can hand back *exactly* the bytes of what they have not delivered (:meth:`take_rest`).
+
+    Re-encoding the held text would not do: ``errors="replace"`` has turned bytes it
+    could not decode into U+FFFD. So the reader keeps the raw bytes since the last
+    newline and the last chunk that completed lines. With ``errors="strict"`` a
+    stream that ends inside a character does not raise here: its last line is not
+    delivered and its bytes stay with the reader (the result's decode decides).
+    """
+
+    __slots__ = (
+        "_before",
+        "_chunk",
+        "_count",
+        "_decoder",
+        "_encoding",
+        "_errors",
+        "_exact",
+        "_lines",
+        "_tail",
+        "stuck",
+    )
+
+    def __init__(self, encoding: str, errors: str) -> None:
+        self._encoding = encoding
+        self._errors = errors
+        self._exact = _newline_is_a_byte(encoding)
+        self._reset()
+
+    def _reset(self) -> None:
+        self._decoder = codecs.getincrementaldecoder(self._encoding)(self._errors)
+        self._lines = LineSplitter()
+        self._tail: list[bytes] = []  # raw bytes after the last newline
+        self._before = b""  # raw bytes of the last chunk's first line, from earlier chunks
+        self._chunk = b""  # the last chunk that completed lines ...
+        self._count = 0  # ... and how many
+        self.stuck = False  # the stream ended inside a character (strict)
+
+    def split(self, data: bytes) -> list[str]:
+        """The lines ``data`` completes (``b""``: the end of the stream)."""
+        if not data:
+            try:
+                return self._lines.split(self._decoder.decode(b"", final=True))
+            except UnicodeDecodeError:
+                self.stuck = True
+                return []
+        try:
+            lines = self._lines.split(self._decoder.decode(data))
+        except UnicodeDecodeError:  # strict: the chunk stays with the reader, as bytes
+            self._tail.append(data)
+            self._count = 0
+            raise
+        if self._exact:
+            if lines:
+                self._before = b"".join(self._tail)
+                self._chunk, self._count = data, len(lines)
+                self._tail = [data[data.rfind(b"\n") + 1 :]]
+            else:
+                self._tail.append(data)
+                self._count = 0  # every line split before has been handed out
+        return lines
+
+    def take_partial(self) -> str:
+        """At the end: the unterminated last line, now delivered (``""`` if stuck)."""
+        if self.stuck:
+            return ""
+        self._tail.clear()
+        return self._lines.take_partial()
+
+    def take_rest(self, undelivered: Sequence[str]) -> bytes:
+        """The bytes of ``undelivered`` (the last lines split, not handed out) and of
+        what follows them; the reader is left empty."""
+        k = len(undelivered)
+        partial = self._lines.take_partial()
+        if self._exact and k <= self._count:
+            if k == 0:
+                raw = b"".join(self._tail)
+            elif k == self._count:
+                raw = self._before + self._chunk
+            else:  # they start after the chunk's (k+1)-th newline from its end
+                pos = self._chunk.rfind(b"\n")
+                for _ in range(k):
+                    pos = self._chunk.rfind(b"\n", 0, pos)
+                raw = self._chunk[pos + 1 :]
+        else:  # 0x0A may be part of a character: re-encode (exact unless errors is lossy)
+            text = "".join([f"{line}\n" for line in undelivered]) + partial
+            undecoded = self._decoder.getstate()[0]
+            raw = text.encode(self._encoding, self._errors) + undecoded
+        self._reset()
+        return raw
 
 
 class StreamCollector:
@@ -147,7 +277,19 @@ class StreamCollector:
         if self.capture:
             self._keep(data)
         if self._decoder is not None:
-            self._text(self._decoder.decode(data))
+            self._text(self._live(data))
+
+    def _live(self, data: bytes, *, final: bool = False) -> str:
+        """Decode for echo and line events; a handler that fails (``surrogatepass``,
+        a custom one) gives way to ``replace`` from then on: they never raise."""
+        assert self._decoder is not None
+        try:
+            return self._decoder.decode(data, final)
+        except UnicodeDecodeError:
+            state = self._decoder.getstate()
+            self._decoder = codecs.getincrementaldecoder(self.encoding)("replace")
+            self._decoder.setstate(state)
+            return self._decoder.decode(data, final)
 
     def _keep(self, data: bytes) -> None:
         limit = self.limit
@@ -158,7 +300,8 @@ class StreamCollector:
                 self._size = limit
             self.truncated = True
             if self._on_limit == "raise":
-                captured = self.value(text=self.text)
+                # The limit wins over decoding: bytes if the text cannot be decoded.
+                captured = self.salvage(text=self.text)
                 assert captured is not None  # only reached when capturing
                 raise CaptureLimitExceeded(self.program, self.name, limit, captured)
             return
@@ -176,7 +319,7 @@ class StreamCollector:
     def close(self) -> None:
         """Flush the decoder and the last partial line (at EOF or after a teardown)."""
         if self._decoder is not None:
-            self._text(self._decoder.decode(b"", final=True))
+            self._text(self._live(b"", final=True))
             self._decoder = None
             if self._echo is not None:
                 self._echo.flush()
@@ -191,11 +334,36 @@ class StreamCollector:
         return self._chunks[0] if self._chunks else b""
 
     def value(self, *, text: bool) -> str | bytes | None:
-        """The capture as ``str`` (decoded once) or ``bytes``; ``None`` if not captured."""
+        """The capture as ``str`` (decoded once) or ``bytes``; ``None`` if not captured.
+
+        For a run that ended normally: with ``errors="strict"``, output that cannot
+        be decoded raises ``UnicodeDecodeError`` (with a note naming the program and
+        the stream).
+        """
         if not self.capture:
             return None
         data = self.raw()
-        return data.decode(self.encoding, self.errors) if text else data
+        if not text:
+            return data
+        try:
+            return decode(data, self.encoding, self.errors, cut=self.truncated)
+        except UnicodeDecodeError as exc:
+            exc.add_note(f"{self.program}: its {self.name} is not valid {self.encoding}")
+            raise
+
+    def salvage(self, *, text: bool) -> str | bytes | None:
+        """Like :meth:`value`, for a run that ended in an error of its own (a timeout,
+        a capture limit, a cancellation): never raises, the captured ``bytes``
+        where ``errors="strict"`` cannot decode them."""
+        if not self.capture:
+            return None
+        data = self.raw()
+        if not text:
+            return data
+        try:
+            return decode(data, self.encoding, self.errors, cut=self.truncated)
+        except UnicodeDecodeError:
+            return data
 
 
 class StreamTap:

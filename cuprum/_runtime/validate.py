@@ -14,7 +14,7 @@ import math
 import numbers
 import os
 import reprlib
-from collections.abc import AsyncIterable, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterable, Callable, Iterable, Mapping, Sequence
 from typing import TypeGuard
 
 from cuprum._core.context import CuprumContext
@@ -219,16 +219,27 @@ def _check_codec(encoding: object, errors: object) -> None:
     if info is None or not getattr(info, "_is_text_encoding", True):
         raise _Refused(f"ExecutionContext.encoding must name a text encoding, got {_got(encoding)}")
     try:
-        known = isinstance(errors, str) and codecs.lookup_error(errors) is not None
+        known = isinstance(errors, str) and _decodes(codecs.lookup_error(errors))
     except (LookupError, ValueError):
         known = False
     if not known:
         raise _Refused(
-            f"ExecutionContext.errors must name an error handler "
+            f"ExecutionContext.errors must name an error handler that can decode "
             f"('strict', 'replace', ...), got {_got(errors)}"
         )
     if type(encoding) is str and type(errors) is str:
         _KNOWN_CODECS.add((encoding, errors))
+
+
+def _decodes(handler: Callable[[UnicodeError], tuple[str | bytes, int]]) -> bool:
+    """Whether an error handler can serve a decode (``xmlcharrefreplace`` cannot)."""
+    try:
+        handler(UnicodeDecodeError("utf-8", b"\xff", 0, 1, "probe"))
+    except UnicodeDecodeError:  # strict-like: a decode that fails raises, as asked
+        return True
+    except TypeError:
+        return False
+    return True
 
 
 def _check_stdin(source: object) -> None:
