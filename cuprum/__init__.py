@@ -21,11 +21,8 @@ from cuprum._core.errors import (
     ForbiddenProgramError,
     InterpreterNotFoundError,
     InvalidArgumentError,
-<<<<<<< HEAD
     NativeUnavailableError,
-=======
     ProgramNotExecutableError,
->>>>>>> spawn
     ProgramNotFoundError,
     SpawnArgumentError,
     SpawnError,
