@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 from cuprum._core.catalogue import DEFAULT_CATALOGUE, ProgramCatalogue, ProjectSettings
 from cuprum._core.errors import InvalidArgumentError
 from cuprum._core.programs import Program
+from cuprum._core.secret import Secret
 from cuprum._model.execution import ExecutionContext
 from cuprum._model.io import OnLimit, Redirect, StderrTarget, StdinSource, Stream
 from cuprum._model.results import CommandResult, PipelineResult
@@ -246,7 +247,7 @@ def _stringify(program: str, value: object, what: str) -> str:
             f"{program}: {what} is None; decide whether to skip or substitute it before "
             "calling the builder"
         )
-    return str(value)
+    return value if isinstance(value, Secret) else str(value)  # str() would redact it
 
 
 class SafeCmdBuilder:
@@ -263,7 +264,8 @@ class SafeCmdBuilder:
         argv = [_stringify(self.program, arg, f"argument {i}") for i, arg in enumerate(args)]
         for name, value in flags.items():
             flag = name.replace("_", "-")
-            argv.append(f"--{flag}={_stringify(self.program, value, f'--{flag}')}")
+            # "+", not an f-string: "--flag=" + Secret is a Secret
+            argv.append(f"--{flag}=" + _stringify(self.program, value, f"--{flag}"))
         return SafeCmd(self.program, tuple(argv), self.project)
 
     def __repr__(self) -> str:

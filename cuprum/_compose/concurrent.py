@@ -10,6 +10,7 @@ import anyio
 import anyio.lowlevel
 
 from cuprum._core.context import current_context
+from cuprum._core.secret import shown_argv
 from cuprum._model.execution import ExecutionContext
 from cuprum._model.results import CommandResult, ConcurrentResult, Outcome
 from cuprum._model.spec import CommandSpec
@@ -43,7 +44,7 @@ class ConcurrentConfig:
 def _unfinished(cmd: CommandSpec, outcome: Outcome) -> CommandResult[Any]:
     return CommandResult(
         program=cmd.program,
-        argv=cmd.argv_with_program,
+        argv=shown_argv(cmd.argv_with_program),
         exit_code=-1,
         pid=None,
         stdout=None,

@@ -10,6 +10,7 @@ The hierarchy (a standard base in brackets: ``except`` that base catches it too)
     │   ├── ProgramNotFoundError    [FileNotFoundError]
     │   │   └── InterpreterNotFoundError                 its #! interpreter is missing
     │   ├── ProgramNotExecutableError   [PermissionError]   no exec bit, a directory
+    │   ├── UntrustedProgramError                       not the file pinned or trusted
     │   ├── WorkingDirectoryError   [FileNotFoundError]
     │   ├── WorkingDirectoryAccessError [PermissionError]   cwd exists but cannot be entered
     │   └── SpawnArgumentError      [ValueError]        the OS refused a value (env, NUL)
@@ -21,13 +22,17 @@ The hierarchy (a standard base in brackets: ``except`` that base catches it too)
 
 Each is re-exported by ``cuprum`` and by the module that raised it before this one
 existed (``cuprum._model.results``, ``cuprum._runtime.streams``, ...). This module
-is the bottom layer: it imports nothing from cuprum, so any layer may raise these.
+is the bottom layer: it imports only :mod:`cuprum._core.secret` (to keep secrets out
+of messages), so any layer may raise these.
 """
 
 from __future__ import annotations
 
 import subprocess
 from collections.abc import Sequence
+from typing import Any
+
+from cuprum._core.secret import Secret, redact
 
 __all__ = [
     "CaptureLimitExceeded",
@@ -44,6 +49,7 @@ __all__ = [
     "StreamBackendError",
     "TimeoutExpired",
     "UnknownProgramError",
+    "UntrustedProgramError",
     "WorkingDirectoryAccessError",
     "WorkingDirectoryError",
 ]
@@ -81,8 +87,23 @@ class CommandFailedError(subprocess.CalledProcessError, CuprumError):
     """Raised by ``check=True`` / ``CommandResult.check()`` for a non-zero exit.
 
     A :class:`subprocess.CalledProcessError`: ``returncode``, ``cmd``, ``output``
-    (alias ``stdout``) and ``stderr`` are set.
+    (alias ``stdout``) and ``stderr`` are set. ``cmd`` shows secrets as ``***``, and
+    the message (which quotes the end of stderr) has the value of each of the run's
+    ``secrets`` replaced by ``***``; the ``stderr`` attribute keeps what the program
+    wrote, as the result does.
     """
+
+    def __init__(
+        self,
+        returncode: int,
+        cmd: Any,
+        output: Any = None,
+        stderr: Any = None,
+        *,
+        secrets: tuple[Secret[Any], ...] = (),
+    ) -> None:
+        super().__init__(returncode, cmd, output, stderr)
+        self.secrets = secrets
 
     def __str__(self) -> str:
         program = self.cmd[0] if self.cmd else "?"
@@ -90,7 +111,10 @@ class CommandFailedError(subprocess.CalledProcessError, CuprumError):
         if isinstance(self.stderr, str) and self.stderr.strip():
             tail = self.stderr.strip().splitlines()[-1][:200]
             detail = f"{detail} (stderr: {tail})"
-        return f"{program}: {detail}"
+        return redact(f"{program}: {detail}", getattr(self, "secrets", ()))
+
+    def __repr__(self) -> str:
+        return redact(super().__repr__(), getattr(self, "secrets", ()))
 
 
 class CaptureLimitExceeded(CuprumError):
@@ -121,7 +145,8 @@ class TimeoutExpired(subprocess.TimeoutExpired, CuprumError):
     Subclasses :class:`subprocess.TimeoutExpired`, so ``except
     subprocess.TimeoutExpired`` catches it. ``output``/``stdout`` and ``stderr`` are
     decoded like a result's (``bytes`` when bytes were asked for, ``None`` when not
-    captured).
+    captured), secrets included; ``cmd`` shows them as ``***``, and ``repr()`` hides
+    the value of each of the run's ``secrets``.
     """
 
     def __init__(
@@ -130,12 +155,18 @@ class TimeoutExpired(subprocess.TimeoutExpired, CuprumError):
         timeout: float,
         output: str | bytes | None = None,
         stderr: str | bytes | None = None,
+        *,
+        secrets: tuple[Secret[Any], ...] = (),
     ) -> None:
         super().__init__(list(cmd), timeout, output, stderr)
+        self.secrets = secrets
 
     def __str__(self) -> str:
         program = self.cmd[0] if self.cmd else "?"
         return f"{program}: command {self.cmd!r} timed out after {self.timeout} seconds"
+
+    def __repr__(self) -> str:
+        return redact(super().__repr__(), getattr(self, "secrets", ()))
 
 
 class ProgramNotExecutableError(SpawnError, PermissionError):
@@ -154,3 +185,19 @@ class WorkingDirectoryAccessError(SpawnError, PermissionError):
 class SpawnArgumentError(SpawnError, ValueError):
     """The start was refused for what it was given: an environment variable name with
     ``=``, a NUL byte, a string the file system encoding cannot encode."""
+
+
+class UntrustedProgramError(SpawnError):
+    """cuprum refused to run the file: it is not the one pinned or trusted.
+
+    The pinned file changed and its project refuses changes (``on_change="refuse"``),
+    its content does not match the project's pinned sha256, or it can be written by
+    others. ``program``, ``path`` and ``reason`` (what changed, or why it is not
+    trusted) say which; the message names all three.
+    """
+
+    def __init__(self, program: str, path: str, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.program = program
+        self.path = path
+        self.reason = reason

@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 from cuprum._core.context import HookRegistration, register_hooks
 from cuprum._core.results import CommandResult
+from cuprum._core.secret import shown_argv
 from cuprum._core.spec import CommandSpec
 
 if TYPE_CHECKING:
@@ -32,12 +33,13 @@ def logging_hook(
 
     def on_start(cmd: CommandSpec) -> None:
         if log.isEnabledFor(start_level):
+            argv = shown_argv(cmd.argv_with_program)  # secrets as ***
             log.log(
                 start_level,
                 "cuprum start program=%s argv=%s",
                 cmd.program,
-                list(cmd.argv_with_program),
-                extra={"cuprum_program": cmd.program, "cuprum_argv": cmd.argv_with_program},
+                list(argv),
+                extra={"cuprum_program": cmd.program, "cuprum_argv": argv},
             )
 
     def on_exit(cmd: CommandSpec, result: CommandResult[Any]) -> None:

@@ -6,10 +6,11 @@ raises :class:`~cuprum._core.errors.CommandFailedError`.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field, fields
 from typing import Any, Generic, Literal, TypeVar
 
 from cuprum._core.errors import CommandFailedError
+from cuprum._core.secret import Secret, redact
 
 __all__ = [
     "CommandResult",
@@ -33,6 +34,9 @@ class CommandResult(Generic[OutT]):
     ``stdout``/``stderr`` are ``None`` when not captured (or, in a pipeline, for an
     intermediate stage's stdout). ``*_truncated`` is true when a capture limit cut
     the stream. ``exit_code`` is ``-N`` for a child killed by signal N.
+    ``stdout``/``stderr`` hold what the program wrote, secrets included; ``argv``
+    shows each :class:`~cuprum.Secret` as ``***``, and ``repr()`` replaces the value
+    of each of the run's ``secrets`` with ``***`` everywhere.
     """
 
     program: str
@@ -45,17 +49,30 @@ class CommandResult(Generic[OutT]):
     outcome: Outcome = "exited"
     stdout_truncated: bool = False
     stderr_truncated: bool = False
+    secrets: tuple[Secret[Any], ...] = field(default=(), repr=False, compare=False)
 
     @property
     def ok(self) -> bool:
         """True when the program ran and exited with status 0."""
         return self.outcome == "exited" and self.exit_code == 0
 
+    def __repr__(self) -> str:
+        # stdout/stderr keep what the program wrote; the repr hides the run's secrets.
+        return redact(_result_repr(self), self.secrets)
+
     def check(self) -> CommandResult[OutT]:
         """Return self when :attr:`ok`; otherwise raise :class:`CommandFailedError`."""
         if not self.ok:
-            raise CommandFailedError(self.exit_code, list(self.argv), self.stdout, self.stderr)
+            raise CommandFailedError(
+                self.exit_code, list(self.argv), self.stdout, self.stderr, secrets=self.secrets
+            )
         return self
+
+
+def _result_repr(result: CommandResult[Any]) -> str:
+    """What the dataclass ``repr`` would be."""
+    shown = ", ".join(f"{f.name}={getattr(result, f.name)!r}" for f in fields(result) if f.repr)
+    return f"{type(result).__qualname__}({shown})"
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,7 +112,9 @@ class PipelineResult(Generic[OutT]):
         failure = self.failure
         if failure is not None:
             argv = _pipeline_argv(self.stages)
-            raise CommandFailedError(failure.exit_code, argv, self.stdout, failure.stderr)
+            raise CommandFailedError(
+                failure.exit_code, argv, self.stdout, failure.stderr, secrets=failure.secrets
+            )
         return self
 
 

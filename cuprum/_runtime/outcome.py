@@ -8,6 +8,7 @@ from typing import Any
 from cuprum._core.errors import TimeoutExpired
 from cuprum._model.results import CommandResult, Outcome
 from cuprum._runtime.request import RunRequest
+from cuprum._runtime.secrets import run_secrets
 from cuprum._runtime.stage import Stage
 from cuprum._runtime.streams import StreamCollector
 
@@ -43,6 +44,7 @@ def result(req: RunRequest, stage: Stage, *, outcome: Outcome = "exited") -> Com
         stdout_truncated=stage.stdout.truncated if stage.stdout else False,
         stderr_truncated=stage.stderr.truncated if stage.stderr else False,
         outcome=outcome,
+        secrets=run_secrets(req),
     )
 
 
@@ -58,4 +60,4 @@ def timeout_error(req: RunRequest, stages: Sequence[Stage]) -> TimeoutExpired:
         empty = "" if req.text else b""
         stdout = empty if req.stdout is None else None
         stderr = empty if req.stderr is None else None
-    return TimeoutExpired(argv[:-1], timeout, stdout, stderr)
+    return TimeoutExpired(argv[:-1], timeout, stdout, stderr, secrets=run_secrets(req))

@@ -1,0 +1,23 @@
+"""The secrets of one run: what its line events, messages and results are scrubbed of."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from cuprum._core.secret import Secret, secrets_in
+from cuprum._runtime.request import RunRequest
+
+__all__ = ["run_secrets"]
+
+
+def run_secrets(req: RunRequest) -> tuple[Secret[Any], ...]:
+    """Every :class:`Secret` the run hands a child: arguments, env overlay values, stdin."""
+    found: list[Secret[Any]] = []
+    for cmd in req.stages:
+        found += secrets_in(cmd.argv)
+    env = req.context.env
+    if env:
+        found += secrets_in(env.values())
+    if type(req.stdin) is Secret:
+        found.append(req.stdin)
+    return tuple(found)
