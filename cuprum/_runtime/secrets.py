@@ -14,10 +14,13 @@ def run_secrets(req: RunRequest) -> tuple[Secret[Any], ...]:
     """Every :class:`Secret` the run hands a child: arguments, env overlay values, stdin."""
     found: list[Secret[Any]] = []
     for cmd in req.stages:
-        found += secrets_in(cmd.argv)
+        for arg in cmd.argv:
+            if type(arg) is not str:  # the common case, all plain, costs one test per arg
+                found += secrets_in(cmd.argv)
+                break
     env = req.context.env
     if env:
         found += secrets_in(env.values())
     if type(req.stdin) is Secret:
         found.append(req.stdin)
-    return tuple(found)
+    return tuple(found) if found else ()
