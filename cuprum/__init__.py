@@ -29,6 +29,7 @@ from cuprum._core.errors import (
     StreamBackendError,
     TimeoutExpired,
     UnknownProgramError,
+    UntrustedProgramError,
     WorkingDirectoryAccessError,
     WorkingDirectoryError,
 )
@@ -68,6 +69,8 @@ if TYPE_CHECKING:
         ProjectSettings,
     )
     from cuprum._core.context import (
+        LOADER_ENV_NAMES,
+        LOADER_ENV_PREFIXES,
         AfterHook,
         AllowRegistration,
         BeforeHook,
@@ -84,7 +87,9 @@ if TYPE_CHECKING:
     )
     from cuprum._core.events import ExecEvent
     from cuprum._core.logging_hook import logging_hook
+    from cuprum._core.pinning import FileIdentity, Pin
     from cuprum._core.results import CommandResult, ConcurrentResult, PipelineResult
+    from cuprum._core.secret import Secret
     from cuprum._core.spec import CommandSpec
     from cuprum._model.execution import ExecutionContext
     from cuprum._model.io import DEVNULL, INHERIT, PIPE, STDOUT, AppendTo
@@ -105,6 +110,8 @@ _LAZY_MODULES = {
     ),
     "cuprum._core.context": (
         "AfterHook",
+        "LOADER_ENV_NAMES",
+        "LOADER_ENV_PREFIXES",
         "AllowRegistration",
         "BeforeHook",
         "CuprumContext",
@@ -120,7 +127,9 @@ _LAZY_MODULES = {
     ),
     "cuprum._core.events": ("ExecEvent",),
     "cuprum._core.logging_hook": ("logging_hook",),
+    "cuprum._core.pinning": ("FileIdentity", "Pin"),
     "cuprum._core.results": ("CommandResult", "ConcurrentResult", "PipelineResult"),
+    "cuprum._core.secret": ("Secret",),
     "cuprum._core.spec": ("CommandSpec",),
     "cuprum._model.execution": ("ExecutionContext",),
     "cuprum._model.io": ("DEVNULL", "INHERIT", "PIPE", "STDOUT", "AppendTo"),
@@ -166,6 +175,8 @@ __all__ = [
     "GREP",
     "HEAD",
     "INHERIT",
+    "LOADER_ENV_NAMES",
+    "LOADER_ENV_PREFIXES",
     "PIPE",
     "LS",
     "MKDIR",
@@ -194,11 +205,13 @@ __all__ = [
     "CuprumError",
     "ExecEvent",
     "ExecutionContext",
+    "FileIdentity",
     "ForbiddenProgramError",
     "HookRegistration",
     "InterpreterNotFoundError",
     "InvalidArgumentError",
     "NativeUnavailableError",
+    "Pin",
     "Pipeline",
     "PipelineResult",
     "Program",
@@ -211,12 +224,14 @@ __all__ = [
     "SafeCmd",
     "SafeCmdBuilder",
     "ScopeConfig",
+    "Secret",
     "SpawnArgumentError",
     "SpawnError",
     "StreamBackendError",
     "StreamHandle",
     "TimeoutExpired",
     "UnknownProgramError",
+    "UntrustedProgramError",
     "WorkingDirectoryAccessError",
     "WorkingDirectoryError",
     "__version__",

@@ -1,4 +1,5 @@
-"""The command line: ``demo`` runs real programs through cuprum; ``info`` is for bug reports.
+"""The command line: ``demo`` runs real programs through cuprum; ``info`` is for bug reports;
+``which PROGRAM`` shows the file cuprum runs for a program (its pin) and why.
 
 The demo prints, above each scenario's output, the code that produced it. That
 text is read from this file's own source (the lines between ``# demo-code: NAME``
@@ -8,21 +9,26 @@ and ``# demo-code: end``), so what is shown is always what ran.
 from __future__ import annotations
 
 import argparse
+import importlib
 import importlib.metadata
 import importlib.util
 import inspect
+import os
 import platform
 import re
+import shutil
 import signal
 import sys
 import textwrap
 import time
 from collections.abc import Awaitable, Callable, Sequence
+from datetime import UTC, datetime
 
 import anyio
 
 import cuprum
 from cuprum import (
+    DEFAULT_CATALOGUE,
     ECHO,
     GREP,
     SLEEP,
@@ -33,10 +39,12 @@ from cuprum import (
     Program,
     ProgramCatalogue,
     ProjectSettings,
+    SpawnError,
     TimeoutExpired,
     run_concurrent,
     sh,
 )
+from cuprum._core import pinning
 from cuprum._transport.dispatch import choose_strategy, configured
 
 __all__ = ["main"]
@@ -48,6 +56,7 @@ cuprum's command line.
          explain what it printed
   info   versions, event loops, native extension and stream strategy: what a
          bug report needs
+  which  the file cuprum runs for a program (its pin), and why
 """
 DEMO_DESCRIPTION = """\
 Run real programs through cuprum (echo, a python | grep | wc pipeline, a
@@ -305,13 +314,61 @@ def demo(backends: Sequence[str]) -> int:
     return info()
 
 
+def _catalogue(spec: str | None) -> tuple[str, ProgramCatalogue]:
+    """``MODULE:NAME`` names a catalogue; default: ``cuprum.DEFAULT_CATALOGUE``."""
+    if spec is None:
+        return "cuprum.DEFAULT_CATALOGUE", DEFAULT_CATALOGUE
+    module, _, name = spec.partition(":")
+    found = getattr(importlib.import_module(module), name or "CATALOGUE", None)
+    if not isinstance(found, ProgramCatalogue):
+        raise SystemExit(f"which: {spec} is not a ProgramCatalogue")
+    return spec, found
+
+
+def which(name: str, catalogue_spec: str | None = None) -> int:
+    """Print the pin of ``name``: the file cuprum runs for it, and where it looked."""
+    program = Program(name)
+    where, catalogue = _catalogue(catalogue_spec)
+    project = catalogue.lookup(program).project if catalogue.is_known(program) else None
+    owner = f"project {project.name}" if project else "not listed: the default policy"
+    try:
+        pin = catalogue.resolve(program)[program] if project else pinning.pin(program, None)
+    except (SpawnError, cuprum.InvalidArgumentError) as exc:
+        print(f"which: {exc}", file=sys.stderr)
+        return 1
+    ident = pin.identity
+    mtime = datetime.fromtimestamp(ident.mtime_ns / 1e9, UTC).isoformat(timespec="seconds")
+    digest = pinning.sha256_of(pin.path)
+    pinned = "pinned by the project, verified" if pin.sha256 else "not pinned by the project"
+    rows = {
+        "program": program,
+        "catalogue": f"{where} ({owner})",
+        "runs": pin.path,
+        "identity": f"device {ident.device}, inode {ident.inode}, size {ident.size}, "
+        f"mode {oct(ident.mode & 0o7777)}, mtime {mtime}",
+        "sha256": f"{digest} ({pinned})",
+    }
+    if pin.searched or pin.skipped:
+        rows["searched"] = os.pathsep.join(pin.searched)
+        rows["skipped"] = "; ".join(f"{d or '(empty)'}: {why}" for d, why in pin.skipped) or "-"
+    found = shutil.which(program) if "/" not in program else program
+    if found != pin.path:
+        rows["PATH search"] = (
+            f"{found or 'nothing'} (differs: subprocess would run that; cuprum runs {pin.path})"
+        )
+    width = max(map(len, rows))
+    for key, value in rows.items():
+        print(f"{key:<{width}}  {value}")
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m cuprum",
         description=DESCRIPTION,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    sub = parser.add_subparsers(dest="command", required=True, metavar="{demo,info}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="{demo,info,which}")
     demo_parser = sub.add_parser(
         "demo",
         help="run real programs through cuprum and explain the results",
@@ -330,9 +387,23 @@ def main(argv: Sequence[str] | None = None) -> int:
         description="Print what a bug report needs: versions, event loops, native "
         "extension and stream strategy.",
     )
+    which_parser = sub.add_parser(
+        "which",
+        help="the file cuprum runs for a program (its pin)",
+        description="Show the file cuprum runs for PROGRAM (its pin), where it was found "
+        "and the directories skipped as untrusted. Exits 1 when it cannot be pinned.",
+    )
+    which_parser.add_argument("program", help="a program name (or absolute path)")
+    which_parser.add_argument(
+        "--catalogue",
+        metavar="MODULE:NAME",
+        help="the catalogue to consult (default: cuprum.DEFAULT_CATALOGUE)",
+    )
     args = parser.parse_args(argv)
     if args.command == "info":
         return info()
+    if args.command == "which":
+        return which(args.program, args.catalogue)
     backends = ["asyncio", "trio"] if args.backend == "both" else [args.backend]
     if args.backend == "both" and importlib.util.find_spec("trio") is None:
         backends = ["asyncio"]

@@ -15,6 +15,7 @@ from collections.abc import Iterator, Mapping, Sequence, Set, ValuesView
 from typing import TypeAlias
 
 from cuprum._core.errors import InvalidArgumentError
+from cuprum._core.secret import Secret
 
 __all__ = ["Arg", "check_argv", "to_argv"]
 
@@ -41,7 +42,7 @@ def to_argv(program: str, args: tuple[object, ...], flags: Mapping[str, object])
     for name, value in flags.items():
         flag = f"--{name.replace('_', '-')}"
         text = value if type(value) is str else _convert(program, value, flag)
-        argv.append(f"{flag}={text}")
+        argv.append(f"{flag}=" + text)  # "+", not an f-string: "--flag=" + Secret is a Secret
     return tuple(argv)
 
 
@@ -54,6 +55,8 @@ def _convert(program: str, value: object, what: str) -> str:
     if isinstance(value, os.PathLike):
         path = os.fspath(value)
         return path if isinstance(path, str) else os.fsdecode(path)
+    if isinstance(value, Secret):  # str() would be its redaction
+        return value
     if isinstance(value, str):  # a str subclass (a Program, say)
         return str(value)
     if isinstance(value, _MANGLED):

@@ -11,6 +11,7 @@ import anyio.lowlevel
 
 from cuprum._core.context import current_context
 from cuprum._core.results import ErrT, OutputGeneric, OutT
+from cuprum._core.secret import shown_argv
 from cuprum._model.execution import ExecutionContext
 from cuprum._model.results import CommandResult, ConcurrentResult, Outcome
 from cuprum._model.spec import CommandSpec
@@ -96,7 +97,7 @@ def _unfinished(cmd: CommandSpec, outcome: Outcome, cfg: ConcurrentConfig) -> Co
     empty = ("" if cfg.text else b"") if cfg.capture else None
     return CommandResult(
         program=cmd.program,
-        argv=cmd.argv_with_program,
+        argv=shown_argv(cmd.argv_with_program),
         exit_code=-1,
         pid=None,
         stdout=empty,

@@ -1,26 +1,107 @@
-"""Programs, projects and the allowlisted catalogue that maps one to the other."""
+"""Programs, projects and the allowlisted catalogue that maps one to the other.
+
+The catalogue also holds the way to its programs' pins (:mod:`.pinning`):
+:meth:`ProgramCatalogue.resolve`, :meth:`~ProgramCatalogue.refresh` and
+:meth:`~ProgramCatalogue.pins`.
+"""
 
 from __future__ import annotations
 
+import os
+import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import MappingProxyType
+from typing import Any
 
+from cuprum._core import pinning
 from cuprum._core import programs as p
-from cuprum._core.errors import UnknownProgramError
+from cuprum._core.errors import InvalidArgumentError, SpawnError, UnknownProgramError
+from cuprum._core.pinning import OnChange, Pin
 from cuprum._core.programs import Program
 
 __all__ = ["DEFAULT_CATALOGUE", "ProgramCatalogue", "ProgramEntry", "ProjectSettings"]
 
 
+_NO_DIGESTS: Mapping[Program, str] = MappingProxyType({})
+_SHA256 = re.compile(r"[0-9a-f]{64}")
+
+
 @dataclass(frozen=True, slots=True)
 class ProjectSettings:
-    """A named group of programs with metadata that travels with their commands."""
+    """A named group of programs with metadata that travels with their commands.
+
+    How the project's programs are pinned (see ``docs/security.md``):
+    ``search_path``: absolute directories to look bare program names up in, instead
+    of the ``PATH`` in force when a program is first pinned (untrusted directories
+    are still skipped). ``sha256``: program -> hex digest its file must match, checked
+    when it is pinned and whenever the file changes. ``on_change``: what a run does
+    when a pinned file changed: ``"reverify"`` (check it again and adopt it) or
+    ``"refuse"``.
+    """
 
     name: str
     programs: tuple[Program, ...]
     documentation_locations: tuple[str, ...] = ()
     noise_rules: tuple[str, ...] = ()
+    search_path: tuple[str, ...] | None = None
+    sha256: Mapping[Program, str] = field(default_factory=lambda: _NO_DIGESTS, hash=False)
+    on_change: OnChange = "reverify"
+
+    def __post_init__(self) -> None:
+        who = f"ProjectSettings {self.name!r}"
+        if self.search_path is not None:
+            if isinstance(self.search_path, str) or not all(
+                isinstance(d, str) for d in self.search_path
+            ):
+                raise InvalidArgumentError(
+                    f"{who}: search_path must be a tuple of directories, got {self.search_path!r}"
+                )
+            for directory in self.search_path:
+                if not os.path.isabs(directory):
+                    raise InvalidArgumentError(
+                        f"{who}: search_path entry {directory!r} is not an absolute directory"
+                    )
+            object.__setattr__(self, "search_path", tuple(self.search_path))
+        if self.on_change not in ("reverify", "refuse"):
+            raise InvalidArgumentError(
+                f"{who}: on_change must be 'reverify' or 'refuse', got {self.on_change!r}"
+            )
+        if self.sha256 is not _NO_DIGESTS:
+            object.__setattr__(self, "sha256", MappingProxyType(self._digests()))
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # A read-only mapping does not pickle: rebuild from a plain dict (commands
+        # carry their project, and commands are values that pickle).
+        return (
+            type(self),
+            (
+                self.name,
+                self.programs,
+                self.documentation_locations,
+                self.noise_rules,
+                self.search_path,
+                dict(self.sha256),
+                self.on_change,
+            ),
+        )
+
+    def _digests(self) -> dict[Program, str]:
+        digests: dict[Program, str] = {}
+        for program, digest in dict(self.sha256).items():
+            if program not in self.programs:
+                raise InvalidArgumentError(
+                    f"ProjectSettings {self.name!r}: sha256 names {program!r}, "
+                    "which is not one of its programs"
+                )
+            text = digest.lower() if isinstance(digest, str) else ""
+            if not _SHA256.fullmatch(text):
+                raise InvalidArgumentError(
+                    f"{program}: ProjectSettings {self.name!r}: sha256 must be 64 hex "
+                    f"digits, got {digest!r}"
+                )
+            digests[program] = text
+        return digests
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +125,8 @@ class ProgramCatalogue:
                 raise ValueError(f"duplicate project name {project.name!r} in catalogue")
             self._projects[project.name] = project
             for program in project.programs:
+                if "/" in program and not os.path.isabs(program):
+                    raise InvalidArgumentError(pinning.relative_message(program))
                 owner = self._entries.get(program)
                 if owner is not None:
                     raise ValueError(
@@ -97,6 +180,44 @@ class ProgramCatalogue:
     def visible_settings(self) -> Mapping[str, ProjectSettings]:
         """Project metadata by name, read-only, for services that propagate it."""
         return MappingProxyType(dict(self._projects))
+
+    def resolve(self, *programs: Program) -> dict[Program, Pin]:
+        """Pin each program now (default: all of the catalogue's) and return the pins.
+
+        A program already pinned keeps its pin. Every program that can be pinned is;
+        then the first failure (a ``SpawnError`` naming the program and path) is
+        raised, with a note for each other one. Call it at start-up to fail early.
+        """
+        pins: dict[Program, Pin] = {}
+        failures: list[Exception] = []
+        for program in programs or tuple(self._entries):
+            project = self.lookup(program).project
+            try:
+                pins[program] = pinning.pin(program, project)
+            except (SpawnError, InvalidArgumentError) as exc:
+                failures.append(exc)
+        if failures:
+            first = failures[0]
+            for other in failures[1:]:
+                first.add_note(str(other))
+            raise first
+        return pins
+
+    def refresh(self, *programs: Program) -> dict[Program, Pin]:
+        """Forget the pins of these programs (default: all), then :meth:`resolve` them:
+        the way to pick up a program installed, moved or replaced since it was pinned."""
+        chosen = programs or tuple(self._entries)
+        for program in chosen:
+            pinning.forget(program, self.lookup(program).project)
+        return self.resolve(*chosen)
+
+    def pins(self) -> dict[Program, Pin]:
+        """The pins made so far for the catalogue's programs; nothing is looked up."""
+        found = {
+            program: pinning.current_pin(program, entry.project)
+            for program, entry in self._entries.items()
+        }
+        return {program: pin for program, pin in found.items() if pin is not None}
 
     def __repr__(self) -> str:
         return f"ProgramCatalogue(projects={self.projects!r})"

@@ -23,6 +23,8 @@ from cuprum._core.results import CommandResult
 from cuprum._core.spec import CommandSpec
 
 __all__ = [
+    "LOADER_ENV_NAMES",
+    "LOADER_ENV_PREFIXES",
     "AfterHook",
     "AllowRegistration",
     "BeforeHook",
@@ -34,6 +36,7 @@ __all__ = [
     "before",
     "current_context",
     "get_context",
+    "is_loader_variable",
     "observe",
     "scoped",
 ]
@@ -55,9 +58,13 @@ class CuprumContext:
     (:meth:`permits`). :meth:`is_allowed` answers the narrower question "is this
     program on the list?", so it is ``False`` for everything on an empty list.
 
-    ``enforced`` is set once a scope narrows a non-empty allowlist: from then on an
-    empty allowlist (two disjoint scopes, say) permits nothing, so narrowing can
-    never fall back to the permissive default.
+    ``enforced`` is set once a scope narrows a non-empty allowlist, or by
+    ``ScopeConfig(fail_closed=True)``: from then on an empty allowlist (two disjoint
+    scopes, say) permits nothing, so narrowing can never fall back to the permissive
+    default.
+
+    ``allow_loader_env``: env overlays may set loader variables (``LD_PRELOAD``, ...);
+    refused otherwise (see ``docs/security.md``).
     """
 
     allowlist: frozenset[Program] = frozenset()
@@ -66,6 +73,7 @@ class CuprumContext:
     observe_hooks: tuple[ObserveHook, ...] = ()
     timeout: float | None = None
     enforced: bool = False
+    allow_loader_env: bool = False
 
     def is_allowed(self, program: Program) -> bool:
         """Whether ``program`` is on this context's allowlist."""
@@ -89,6 +97,23 @@ class CuprumContext:
             self.check_allowed(program)
 
 
+LOADER_ENV_PREFIXES: tuple[str, ...] = ("LD_", "DYLD_")
+"""Every variable named with one of these prefixes is a loader variable: the dynamic
+loaders of glibc and musl read ``LD_*`` (``LD_PRELOAD``, ``LD_LIBRARY_PATH``,
+``LD_AUDIT``, ``LD_DEBUG_OUTPUT``, ...), macOS's reads ``DYLD_*``."""
+LOADER_ENV_NAMES: frozenset[str] = frozenset(
+    {"GLIBC_TUNABLES", "GCONV_PATH", "LOCPATH", "NLSPATH", "MALLOC_TRACE", "HOSTALIASES"}
+)
+"""Other variables the C library itself acts on in every program: they load code
+(``GCONV_PATH``), retune the loader and allocator (``GLIBC_TUNABLES``), or make it read
+or write files of the caller's choosing. glibc drops all of these for setuid programs."""
+
+
+def is_loader_variable(name: str) -> bool:
+    """Whether an env overlay setting ``name`` is refused unless the scope allows it."""
+    return name.startswith(LOADER_ENV_PREFIXES) or name in LOADER_ENV_NAMES
+
+
 _ROOT = CuprumContext()
 _CURRENT: ContextVar[CuprumContext] = ContextVar("cuprum_context", default=_ROOT)
 
@@ -110,6 +135,12 @@ class ScopeConfig:
     takes it as the new base. An empty intersection permits nothing (it never
     widens to the permissive default). Hooks are appended; ``timeout`` replaces the
     default.
+
+    ``fail_closed=True``: from this scope down, an empty allowlist permits nothing
+    (``ScopeConfig(allowlist=frozenset(), fail_closed=True)`` runs no program at all);
+    it cannot be switched off further down. ``allow_loader_env``: ``True`` lets env
+    overlays set loader variables (``LD_PRELOAD``, ``LD_LIBRARY_PATH``, ...), ``False``
+    refuses them again, ``None`` keeps the parent's choice (refused at the root).
     """
 
     allowlist: frozenset[Program] | None = None
@@ -117,15 +148,18 @@ class ScopeConfig:
     after_hooks: tuple[AfterHook, ...] = ()
     observe_hooks: tuple[ObserveHook, ...] = ()
     timeout: float | None = None
+    fail_closed: bool = False
+    allow_loader_env: bool | None = None
 
 
 def _narrow(parent: CuprumContext, config: ScopeConfig) -> CuprumContext:
-    allowlist, enforced = parent.allowlist, parent.enforced
+    allowlist, enforced = parent.allowlist, parent.enforced or config.fail_closed
     if config.allowlist is not None:
         if parent.allowlist or parent.enforced:
             allowlist, enforced = parent.allowlist & frozenset(config.allowlist), True
         else:
             allowlist = frozenset(config.allowlist)
+    loader = config.allow_loader_env
     return CuprumContext(
         allowlist=allowlist,
         before_hooks=parent.before_hooks + tuple(config.before_hooks),
@@ -133,6 +167,7 @@ def _narrow(parent: CuprumContext, config: ScopeConfig) -> CuprumContext:
         observe_hooks=parent.observe_hooks + tuple(config.observe_hooks),
         timeout=config.timeout if config.timeout is not None else parent.timeout,
         enforced=enforced,
+        allow_loader_env=parent.allow_loader_env if loader is None else loader,
     )
 
 

@@ -10,6 +10,7 @@ The hierarchy (a standard base in brackets: ``except`` that base catches it too)
     │   ├── ProgramNotFoundError    [FileNotFoundError]
     │   │   └── InterpreterNotFoundError                 its #! interpreter is missing
     │   ├── ProgramNotExecutableError   [PermissionError]   no exec bit, a directory
+    │   ├── UntrustedProgramError                       not the file pinned or trusted
     │   ├── WorkingDirectoryError   [FileNotFoundError]
     │   ├── WorkingDirectoryAccessError [PermissionError]   cwd exists but cannot be entered
     │   └── SpawnArgumentError      [ValueError]        the OS refused a value (env, NUL)
@@ -21,7 +22,8 @@ The hierarchy (a standard base in brackets: ``except`` that base catches it too)
 
 Each is re-exported by ``cuprum`` and by the module that raised it before this one
 existed (``cuprum._model.results``, ``cuprum._runtime.streams``, ...). This module
-is the bottom layer: it imports nothing from cuprum, so any layer may raise these.
+is the bottom layer: it imports only :mod:`cuprum._core.secret` (to keep secrets out
+of messages), so any layer may raise these.
 """
 
 from __future__ import annotations
@@ -29,6 +31,9 @@ from __future__ import annotations
 import signal
 import subprocess
 from collections.abc import Sequence
+from typing import Any
+
+from cuprum._core.secret import Secret, redact
 
 __all__ = [
     "CaptureLimitExceeded",
@@ -45,6 +50,7 @@ __all__ = [
     "StreamBackendError",
     "TimeoutExpired",
     "UnknownProgramError",
+    "UntrustedProgramError",
     "WorkingDirectoryAccessError",
     "WorkingDirectoryError",
 ]
@@ -87,6 +93,9 @@ class CommandFailedError(subprocess.CalledProcessError, CuprumError):
     For a pipeline, ``cmd`` is the whole pipeline (stages joined by ``"|"``) while
     ``returncode`` and ``stderr`` are the failing stage's and ``output`` the final
     stdout, as ``PipelineResult`` has them.
+    ``cmd`` shows secrets as ``***``, and the message (which quotes the end of
+    stderr) has the value of each of the run's ``secrets`` replaced by ``***``; the
+    ``stderr`` attribute keeps what the program wrote, as the result does.
     """
 
     def __init__(
@@ -98,10 +107,12 @@ class CommandFailedError(subprocess.CalledProcessError, CuprumError):
         *,
         program: str | None = None,
         stage_index: int | None = None,
+        secrets: tuple[Secret[Any], ...] = (),
     ) -> None:
         super().__init__(returncode, list(cmd), output, stderr)
         self.program = program if program is not None else _first(self.cmd)
         self.stage_index = stage_index
+        self.secrets = secrets
 
     def __str__(self) -> str:
         if self.stage_index is None:
@@ -112,7 +123,10 @@ class CommandFailedError(subprocess.CalledProcessError, CuprumError):
         if isinstance(self.stderr, str) and self.stderr.strip():
             tail = self.stderr.strip().splitlines()[-1][:200]
             detail = f"{detail} (stderr: {tail})"
-        return f"{self.program}: {detail}"
+        return redact(f"{self.program}: {detail}", getattr(self, "secrets", ()))
+
+    def __repr__(self) -> str:
+        return redact(super().__repr__(), getattr(self, "secrets", ()))
 
 
 def _first(cmd: object) -> str:
@@ -163,6 +177,8 @@ class TimeoutExpired(subprocess.TimeoutExpired, CuprumError):
     ``running`` lists the stages still running when the deadline passed, and
     ``program`` / ``stage_index`` name the most upstream of them (``stage_index`` is
     ``None`` for one command).
+    Secrets are included in the output; ``cmd`` shows them as ``***``, and
+    ``repr()`` hides the value of each of the run's ``secrets``.
     """
 
     def __init__(
@@ -175,11 +191,13 @@ class TimeoutExpired(subprocess.TimeoutExpired, CuprumError):
         program: str | None = None,
         stage_index: int | None = None,
         running: Sequence[int] = (),
+        secrets: tuple[Secret[Any], ...] = (),
     ) -> None:
         super().__init__(list(cmd), timeout, output, stderr)
         self.program = program if program is not None else _first(self.cmd)
         self.stage_index = stage_index
         self.running = tuple(running)
+        self.secrets = secrets
 
     def __str__(self) -> str:
         if self.stage_index is None:
@@ -191,6 +209,9 @@ class TimeoutExpired(subprocess.TimeoutExpired, CuprumError):
         if len(self.running) > 1:
             text += f" (still running: stages {', '.join(map(str, self.running))})"
         return text
+
+    def __repr__(self) -> str:
+        return redact(super().__repr__(), getattr(self, "secrets", ()))
 
 
 class ProgramNotExecutableError(SpawnError, PermissionError):
@@ -209,3 +230,19 @@ class WorkingDirectoryAccessError(SpawnError, PermissionError):
 class SpawnArgumentError(SpawnError, ValueError):
     """The start was refused for what it was given: an environment variable name with
     ``=``, a NUL byte, a string the file system encoding cannot encode."""
+
+
+class UntrustedProgramError(SpawnError):
+    """cuprum refused to run the file: it is not the one pinned or trusted.
+
+    The pinned file changed and its project refuses changes (``on_change="refuse"``),
+    its content does not match the project's pinned sha256, or it can be written by
+    others. ``program``, ``path`` and ``reason`` (what changed, or why it is not
+    trusted) say which; the message names all three.
+    """
+
+    def __init__(self, program: str, path: str, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.program = program
+        self.path = path
+        self.reason = reason

@@ -42,6 +42,10 @@ class ExecEvent:
     of one stage of one attempt carries the *same* ``tags`` mapping object, so an
     observer can tell overlapping attempts apart by ``id(event.tags)`` (the tracing
     adapter does) even before a pid exists.
+
+    A :class:`~cuprum.Secret` never shows here: ``argv`` and ``env`` hold ``***`` in
+    its place, and ``line`` and ``message`` have the value of each of the run's
+    secrets replaced by ``***``.
     """
 
     phase: ExecPhase

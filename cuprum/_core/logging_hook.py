@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 from cuprum._core.context import HookRegistration, register_hooks
 from cuprum._core.programs import display_name
 from cuprum._core.results import CommandResult
+from cuprum._core.secret import shown_argv
 from cuprum._core.spec import CommandSpec
 
 if TYPE_CHECKING:
@@ -34,12 +35,13 @@ def logging_hook(
     def on_start(cmd: CommandSpec) -> None:
         if log.isEnabledFor(start_level):
             program = display_name(cmd.program)
+            argv = shown_argv(cmd.argv_with_program)  # secrets as ***
             log.log(
                 start_level,
                 "cuprum start program=%s argv=%s",
                 program,
-                list(cmd.argv_with_program),
-                extra={"cuprum_program": program, "cuprum_argv": cmd.argv_with_program},
+                list(argv),
+                extra={"cuprum_program": program, "cuprum_argv": argv},
             )
 
     def on_exit(cmd: CommandSpec, result: CommandResult) -> None:

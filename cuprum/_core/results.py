@@ -15,10 +15,11 @@ from __future__ import annotations
 
 import sys
 import typing
-from dataclasses import dataclass
+from dataclasses import dataclass, field, fields
 from typing import TYPE_CHECKING, Any, Generic, Literal, Self, cast
 
 from cuprum._core.errors import CommandFailedError
+from cuprum._core.secret import Secret, redact
 
 if TYPE_CHECKING:
     from typing_extensions import TypeVar  # PEP 696 defaults, for the type checker
@@ -80,6 +81,9 @@ class CommandResult(OutputGeneric, Generic[OutT, ErrT]):
     the stream. ``exit_code`` is ``-N`` for a child killed by signal N.
     ``accepted``: the exit codes that count as success for this command (``{0}``
     unless the command or the run declared others with ``accept=``).
+    ``stdout``/``stderr`` hold what the program wrote, secrets included; ``argv``
+    shows each :class:`~cuprum.Secret` as ``***``, and ``repr()`` replaces the value
+    of each of the run's ``secrets`` with ``***`` everywhere.
     """
 
     program: str
@@ -93,19 +97,35 @@ class CommandResult(OutputGeneric, Generic[OutT, ErrT]):
     stdout_truncated: bool = False
     stderr_truncated: bool = False
     accepted: frozenset[int] = ACCEPT_ZERO
+    secrets: tuple[Secret[Any], ...] = field(default=(), repr=False, compare=False)
 
     @property
     def ok(self) -> bool:
         """True when the program ran and its exit code is accepted (0 by default)."""
         return self.outcome == "exited" and self.exit_code in self.accepted
 
+    def __repr__(self) -> str:
+        # stdout/stderr keep what the program wrote; the repr hides the run's secrets.
+        return redact(_result_repr(self), self.secrets)
+
     def check(self) -> Self:
         """Return self when :attr:`ok`; otherwise raise :class:`CommandFailedError`."""
         if not self.ok:
             raise CommandFailedError(
-                self.exit_code, list(self.argv), self.stdout, self.stderr, program=self.program
+                self.exit_code,
+                list(self.argv),
+                self.stdout,
+                self.stderr,
+                program=self.program,
+                secrets=self.secrets,
             )
         return self
+
+
+def _result_repr(result: CommandResult[Any]) -> str:
+    """What the dataclass ``repr`` would be."""
+    shown = ", ".join(f"{f.name}={getattr(result, f.name)!r}" for f in fields(result) if f.repr)
+    return f"{type(result).__qualname__}({shown})"
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,6 +189,7 @@ class PipelineResult(OutputGeneric, Generic[OutT, ErrT]):
                 failure.stderr,
                 program=failure.program,
                 stage_index=self.failure_index,
+                secrets=failure.secrets,
             )
         return self
 

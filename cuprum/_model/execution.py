@@ -14,9 +14,13 @@ __all__ = ["ExecutionContext"]
 class ExecutionContext:
     """How to run a command; every field has a sensible default.
 
-    ``env`` is overlaid on ``os.environ`` for the child only. ``timeout`` is used
-    when the call passes none. ``stdout_sink``/``stderr_sink`` receive echoed text
-    (default: the interpreter's ``sys.stdout``/``sys.stderr`` at call time).
+    ``env`` is overlaid on ``os.environ`` for the child only (a value may be a
+    :class:`~cuprum.Secret`); with ``inherit_env=False`` the child starts from an
+    empty environment instead, plus the variables of ``os.environ`` named in
+    ``keep_env``. An overlay's ``PATH`` reaches the child but does not choose which
+    binary runs (programs are pinned). ``timeout`` is used when the call passes none.
+    ``stdout_sink``/``stderr_sink`` receive echoed text (default: the interpreter's
+    ``sys.stdout``/``sys.stderr`` at call time).
     ``tags`` are merged into every event's tags.
     """
 
@@ -29,6 +33,8 @@ class ExecutionContext:
     encoding: str = "utf-8"
     errors: str = "replace"
     tags: Mapping[str, object] = field(default_factory=dict)
+    inherit_env: bool = True
+    keep_env: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.cancel_grace < 0:

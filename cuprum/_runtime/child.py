@@ -9,6 +9,7 @@ pidfd with ``anyio.wait_readable``, the same on asyncio and trio, and without
 reaping (``WNOWAIT``) so the group id cannot be reused while cuprum still signals it.
 A host that ignores SIGCHLD has its children reaped by the kernel: the pidfd still
 says when the child exited, and its status is reported as 0, as ``subprocess`` does.
+The file executed is always the program's pinned absolute path.
 """
 
 from __future__ import annotations
@@ -23,6 +24,10 @@ from collections.abc import Iterable, Mapping, Sequence
 
 import anyio
 
+from cuprum._core.pinning import PinPolicy
+from cuprum._core.pinning import executable as pinned_executable
+from cuprum._core.programs import Program
+from cuprum._core.secret import reveal
 from cuprum._runtime.spawn_errors import spawn_error
 
 __all__ = [
@@ -142,36 +147,6 @@ class ChildProcess:
         return self.exit_code
 
 
-_RESOLVED: dict[tuple[str, str | None], str] = {}
-
-
-def _path_of(env: Mapping[str, str] | None) -> str | None:
-    return (os.environ if env is None else env).get("PATH")
-
-
-def _resolve(program: str, env: Mapping[str, str] | None) -> str | None:
-    """The absolute path ``program`` resolves to on ``PATH``, cached per (program, PATH).
-
-    Without it, every spawn rebuilds the list of candidate paths in Python and the
-    child tries ``execve`` on each ``PATH`` entry in turn. Only absolute results
-    are cached (a relative ``PATH`` entry would depend on the child's ``cwd``);
-    ``None`` leaves the search to ``Popen``.
-    """
-    if "/" in program:
-        return None
-    path = _path_of(env)
-    key = (program, path)
-    found = _RESOLVED.get(key)
-    if found is None:
-        import shutil
-
-        found = shutil.which(program, path=path)
-        if found is None or not os.path.isabs(found):
-            return None
-        _RESOLVED[key] = found
-    return found
-
-
 def spawn(
     argv: Sequence[str],
     *,
@@ -180,19 +155,28 @@ def spawn(
     stdin: FdArg,
     stdout: FdArg,
     stderr: FdArg,
-    use_cache: bool = True,
+    project: PinPolicy | None = None,
 ) -> ChildProcess:
     """Start ``argv`` in a new process group.
+
+    The file executed is the program's pin (:mod:`cuprum._core.pinning`, under
+    ``project``'s policy), never a ``PATH`` search: ``argv[0]`` stays the program's
+    name, and an ``env`` overlay's ``PATH`` reaches the child without choosing the
+    binary. Secrets in ``argv`` are revealed here, for the child only.
 
     Any refusal (an OS error, or a value ``Popen`` rejects before forking, such
     as an environment variable name with ``=``) is raised as a :class:`SpawnError`
     that names the program and keeps the errno; see ``spawn_errors``.
     """
-    program = argv[0]
-    executable = _resolve(program, env) if use_cache else None
+    executable = pinned_executable(Program(argv[0]), project)
+    args: Sequence[str | bytes] = argv
+    for arg in argv:
+        if type(arg) is not str:
+            args = [reveal(a) for a in argv]
+            break
     try:
         popen = subprocess.Popen(
-            argv,
+            args,
             executable=executable,
             stdin=subprocess.DEVNULL if stdin is None else stdin,
             stdout=stdout,
@@ -203,15 +187,6 @@ def spawn(
             restore_signals=True,
             process_group=0,
         )
-    except (FileNotFoundError, PermissionError, NotADirectoryError) as exc:
-        if executable is not None and exc.filename == executable:
-            # A stale cached path (removed, or no longer executable): forget it
-            # and let Popen search PATH itself, so the error is about what is there now.
-            _RESOLVED.pop((program, _path_of(env)), None)
-            return spawn(
-                argv, cwd=cwd, env=env, stdin=stdin, stdout=stdout, stderr=stderr, use_cache=False
-            )
-        raise spawn_error(exc, argv, cwd=cwd, env=env) from exc
     except (OSError, ValueError, TypeError) as exc:
         raise spawn_error(exc, argv, cwd=cwd, env=env) from exc
     return ChildProcess(popen)

@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from cuprum._core.events import ErrorKind, ExecEvent, ExecPhase, ObserveHook, line_event
+from cuprum._core.secret import Secret, redact, redactor, shown_env
 from cuprum._model.execution import ExecutionContext
 from cuprum._runtime.failures import fail
 from cuprum._runtime.stage import Stage
@@ -26,12 +27,18 @@ __all__ = ["Emitter"]
 class Emitter:
     """Sends one run's events to its observe hooks (nothing at all without hooks)."""
 
-    __slots__ = ("cwd", "env", "hooks")
+    __slots__ = ("cwd", "env", "hooks", "secrets")
 
-    def __init__(self, hooks: tuple[ObserveHook, ...], ctx: ExecutionContext) -> None:
+    def __init__(
+        self,
+        hooks: tuple[ObserveHook, ...],
+        ctx: ExecutionContext,
+        secrets: tuple[Secret[Any], ...] = (),
+    ) -> None:
         self.hooks = hooks
+        self.secrets = secrets  # the run's: lines and messages quoting one show ***
         self.cwd = os.fspath(ctx.cwd) if ctx.cwd is not None else None
-        self.env = dict(ctx.env) if ctx.env else None  # the overlay, never the whole env
+        self.env = shown_env(ctx.env)  # the overlay, never the whole env; secrets as ***
 
     def event(self, stage: Stage, phase: ExecPhase, **fields: Any) -> ExecEvent:
         return ExecEvent(
@@ -75,8 +82,11 @@ class Emitter:
         program, argv, tags, pid = stage.cmd.program, stage.argv, stage.tags, stage.pid
         cwd, env = self.cwd, self.env
         now = time.time
+        scrub = redactor(self.secrets)  # None without secrets: nothing to do per line
 
         def emit_line(line: str) -> None:
+            if scrub is not None:
+                line = scrub(line)
             event = line_event(phase, program, argv, cwd, env, tags, now(), pid, line)
             try:
                 for hook in hooks:
@@ -85,6 +95,8 @@ class Emitter:
                 fail("hook_failed", exc)
 
         def emit_line_untagged(line: str) -> None:
+            if scrub is not None:
+                line = scrub(line)
             event = line_event(phase, program, argv, cwd, env, tags, now(), pid, line)
             for hook in hooks:
                 hook(event)
@@ -119,6 +131,7 @@ class Emitter:
         """
         if not self.hooks:
             return
+        message = redact(message, self.secrets)
         for stage in stages:
             code = stage.child.exit_code if stage.child is not None else None
             event = self.event(

@@ -20,7 +20,6 @@ and ``on_cancelled`` (what a cancelled run had).
 from __future__ import annotations
 
 import functools
-import os
 import time
 from collections.abc import AsyncIterable, Callable
 from dataclasses import dataclass
@@ -34,10 +33,12 @@ from cuprum._model.results import CommandResult
 from cuprum._runtime.blame import Blame
 from cuprum._runtime.child import spawn
 from cuprum._runtime.emit import Emitter
+from cuprum._runtime.environment import child_env
 from cuprum._runtime.failures import cause, deadline_expired, error_kind, fail, unwrap
 from cuprum._runtime.outcome import result, timeout_error
 from cuprum._runtime.pipes import read_outputs
 from cuprum._runtime.request import RunRequest
+from cuprum._runtime.secrets import run_secrets
 from cuprum._runtime.stage import make_stages
 from cuprum._runtime.stdin import feed_bytes, feed_iterable
 from cuprum._runtime.streams import StreamCollector, StreamTap
@@ -103,8 +104,8 @@ class _Run:
         self.on_spawned = on_spawned
         self.on_cancelled = on_cancelled
         ctx = req.context
-        self.env = {**os.environ, **ctx.env} if ctx.env else None
-        self.events = Emitter(req.policy.observe_hooks, ctx)
+        self.env = child_env(ctx)
+        self.events = Emitter(req.policy.observe_hooks, ctx, run_secrets(req))
         self.stages = make_stages(req.stages, ctx.tags)
         self.blame = Blame(self.stages, req.accepted)
         self.plan: Plan | None = None
@@ -145,12 +146,15 @@ class _Run:
             )
             for stage, (stdin, stdout, stderr) in zip(stages, plan.stage_fds, strict=True):
                 stage.child = spawn(
-                    spawn_argv(stage.argv),  # the test seam: see substitution.py
+                    # The real argv (stage.argv shows secrets as ***), through the
+                    # test seam (see substitution.py).
+                    spawn_argv(stage.cmd.argv_with_program),
                     cwd=req.context.cwd,
                     env=self.env,
                     stdin=stdin,
                     stdout=stdout,
                     stderr=stderr,
+                    project=stage.cmd.project,
                 )
                 stage.started = time.perf_counter()
         except Exception as exc:  # whatever stopped it, the program did not start

@@ -14,6 +14,7 @@ from typing import Any
 from cuprum._core.errors import TimeoutExpired
 from cuprum._model.results import CommandResult, Outcome
 from cuprum._runtime.request import RunRequest
+from cuprum._runtime.secrets import run_secrets
 from cuprum._runtime.stage import Stage
 from cuprum._runtime.streams import StreamCollector
 
@@ -62,6 +63,7 @@ def result(req: RunRequest, stage: Stage, *, outcome: Outcome = "exited") -> Com
         stderr_truncated=stage.stderr.truncated if stage.stderr else False,
         outcome=outcome,
         accepted=req.accepted(stage.index),
+        secrets=run_secrets(req),
     )
 
 
@@ -84,7 +86,9 @@ def timeout_error(req: RunRequest, stages: Sequence[Stage]) -> TimeoutExpired:
         stdout = empty if req.stdout is None else None
         stderr = empty if req.stderr is None else None
     if len(stages) == 1:
-        return TimeoutExpired(argv[:-1], timeout, stdout, stderr, program=last.cmd.program)
+        return TimeoutExpired(
+            argv[:-1], timeout, stdout, stderr, program=last.cmd.program, secrets=run_secrets(req)
+        )
     running = tuple(s.index for s in stages if s.child is not None and s.child.stopped)
     named = stages[running[0]] if running else (stages[0] if not last.started else last)
     return TimeoutExpired(
@@ -95,4 +99,5 @@ def timeout_error(req: RunRequest, stages: Sequence[Stage]) -> TimeoutExpired:
         program=named.cmd.program,
         stage_index=named.index,
         running=running,
+        secrets=run_secrets(req),
     )

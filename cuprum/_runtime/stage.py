@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping
 
+from cuprum._core.secret import shown_argv
 from cuprum._model.spec import CommandSpec
 from cuprum._runtime.child import ChildProcess
 from cuprum._runtime.streams import StreamCollector
@@ -30,7 +31,7 @@ class Stage:
     def __init__(self, index: int, cmd: CommandSpec, tags: Mapping[str, object]) -> None:
         self.index = index
         self.cmd = cmd
-        self.argv = cmd.argv_with_program
+        self.argv = shown_argv(cmd.argv_with_program)  # secrets as ***: what is shown
         self.tags = tags  # one mapping per stage per attempt: observers may key on it
         self.child: ChildProcess | None = None
         #: The final stage: what captures (or observes) its stdout. An

@@ -17,8 +17,10 @@ import reprlib
 from collections.abc import AsyncIterable, Callable, Iterable, Mapping, Sequence
 from typing import TypeGuard
 
-from cuprum._core.context import CuprumContext
+from cuprum._core.context import CuprumContext, is_loader_variable
 from cuprum._core.errors import InvalidArgumentError
+from cuprum._core.pinning import relative_message
+from cuprum._core.secret import Secret
 from cuprum._model.execution import ExecutionContext
 from cuprum._model.io import AppendTo, Stream
 from cuprum._model.spec import CommandSpec
@@ -45,6 +47,10 @@ def validate_request(
     on_limit: object,
 ) -> None:
     """Refuse any option of a run that the engine could not honour."""
+    for stage in stages:
+        program = stage.program
+        if "/" in program and not os.path.isabs(program):
+            raise InvalidArgumentError(relative_message(program))
     try:
         _check_all(
             timeout=timeout,
@@ -80,7 +86,7 @@ def _check_all(
     _check_seconds("timeout", timeout)
     _check_seconds("ExecutionContext.timeout", context.timeout)
     _check_seconds("ScopeConfig.timeout", policy.timeout)
-    _check_context(context)
+    _check_context(context, policy)
     _check_stdin(stdin)
     _check_target("stdout", stdout)
     if stderr is not Stream.STDOUT:
@@ -145,7 +151,7 @@ def _is_integer(value: object) -> TypeGuard[int]:
     return isinstance(value, numbers.Integral) and not isinstance(value, bool)
 
 
-def _check_context(context: ExecutionContext) -> None:
+def _check_context(context: ExecutionContext, policy: CuprumContext) -> None:
     grace = context.cancel_grace
     if not _is_number(grace) or math.isnan(grace):
         raise _Refused(
@@ -154,8 +160,28 @@ def _check_context(context: ExecutionContext) -> None:
     if context.cwd is not None:
         _check_path("ExecutionContext.cwd", context.cwd)
     if context.env is not None:
-        _check_env(context.env)
+        _check_env(context.env, policy)
+    if context.keep_env or context.inherit_env is not True:
+        _check_inheritance(context.inherit_env, context.keep_env)
     _check_codec(context.encoding, context.errors)
+
+
+def _check_inheritance(inherit: object, keep: object) -> None:
+    """``inherit_env`` a bool; ``keep_env`` names, and only with ``inherit_env=False``."""
+    if not isinstance(inherit, bool):
+        raise _Refused(f"ExecutionContext.inherit_env must be True or False, got {_got(inherit)}")
+    if isinstance(keep, str) or not isinstance(keep, tuple | list | set | frozenset):
+        raise _Refused(
+            f"ExecutionContext.keep_env must be a tuple of variable names, got {_got(keep)}"
+        )
+    for name in keep:
+        if not isinstance(name, str) or not name or "=" in name:
+            raise _Refused(f"ExecutionContext.keep_env: invalid variable name {_got(name)}")
+    if keep and inherit:
+        raise _Refused(
+            "ExecutionContext.keep_env needs inherit_env=False "
+            "(the inherited environment keeps every variable)"
+        )
 
 
 def _check_path(name: str, value: object) -> None:
@@ -184,8 +210,9 @@ def _check_os_string(what: str, text: str) -> None:
             ) from None
 
 
-def _check_env(env: object) -> None:
-    """A mapping of non-empty names (no ``=``) to values, all ``str``, none with NUL."""
+def _check_env(env: object, policy: CuprumContext) -> None:
+    """A mapping of non-empty names (no ``=``) to values, all ``str`` (a ``Secret`` is
+    one), none with NUL; no loader variable unless the scope allows them."""
     if not isinstance(env, Mapping):
         raise _Refused(f"ExecutionContext.env must be a mapping of str to str, got {_got(env)}")
     for name, value in env.items():
@@ -197,12 +224,23 @@ def _check_env(env: object) -> None:
                 "(names are non-empty and contain no '=')"
             )
         _check_os_string(f"ExecutionContext.env: variable name {name!r}", name)
+        if is_loader_variable(name) and not policy.allow_loader_env:
+            raise _Refused(
+                f"ExecutionContext.env sets {name}, a loader variable (it can run code of "
+                "its choosing inside the program); refused unless the scope allows it: "
+                "scoped(ScopeConfig(allow_loader_env=True))"
+            )
         if not isinstance(value, str):
             # the type only: a value may be a secret
             raise _Refused(
                 f"ExecutionContext.env[{name!r}] must be a str, got {type(value).__name__}"
             )
-        _check_os_string(f"ExecutionContext.env[{name!r}]", value)
+        real = value.reveal() if isinstance(value, Secret) else value
+        if isinstance(real, bytes):
+            if b"\x00" in real:
+                raise _Refused(f"ExecutionContext.env[{name!r}] contains a NUL byte")
+        else:
+            _check_os_string(f"ExecutionContext.env[{name!r}]", real)
 
 
 _KNOWN_CODECS: set[tuple[str, str]] = set()  # (encoding, errors) pairs that passed

@@ -19,6 +19,7 @@ import sys
 from collections.abc import AsyncIterable, Callable
 from typing import Any, Literal, TextIO
 
+from cuprum._core.secret import reveal
 from cuprum._model.io import AppendTo, Stream
 from cuprum._runtime.pipes import drain_nonblocking
 from cuprum._runtime.request import RunRequest
@@ -214,6 +215,7 @@ def _stdin(plan: Plan, req: RunRequest, first: Stage) -> int:
         plan.pipe_stdin = plan.parent(w)
         return r
     if isinstance(source, str | bytes | bytearray | memoryview):
+        source = reveal(source) if isinstance(source, str) else source  # a Secret: its value
         data = source.encode(req.context.encoding) if isinstance(source, str) else bytes(source)
         r, w = make_pipe(size=PIPE_SIZE if len(data) > DEFAULT_PIPE_SIZE else None)
         plan.child(r)

@@ -143,18 +143,19 @@ async def test_invalid_run_options_are_refused_up_front() -> None:
         await shell("true").run(on_limit="explode")  # type: ignore[call-overload]
 
 
-def _tool_catalogue(name: str) -> ProgramCatalogue:
-    return ProgramCatalogue(projects=(ProjectSettings(name="tools", programs=(Program(name),)),))
+def _tool_catalogue(name: str, where: Path) -> ProgramCatalogue:
+    project = ProjectSettings(name="tools", programs=(Program(name),), search_path=(str(where),))
+    return ProgramCatalogue(projects=(project,))
 
 
 def test_a_program_removed_after_a_run_is_reported_not_found(tmp_path: Path) -> None:
-    # The spawner caches where a program was found on PATH; a stale entry must
-    # fall back to a fresh search, not fail strangely.
+    # The program is pinned; a pinned file that is gone is reported, never replaced
+    # by whatever a fresh search would find.
     tool = tmp_path / "cuprum-cached-tool"
     tool.write_text("#!/bin/sh\necho found\n")
     tool.chmod(0o755)
-    ctx = ExecutionContext(env={"PATH": f"{tmp_path}:/usr/bin:/bin"})
-    cmd = sh.make(Program(tool.name), catalogue=_tool_catalogue(tool.name))()
+    ctx = ExecutionContext()
+    cmd = sh.make(Program(tool.name), catalogue=_tool_catalogue(tool.name, tmp_path))()
     assert cmd.run_sync(context=ctx).stdout == "found\n"
     tool.unlink()
     with pytest.raises(ProgramNotFoundError, match="cuprum-cached-tool"):
@@ -165,7 +166,7 @@ def test_a_script_with_a_missing_interpreter_is_reported_not_found(tmp_path: Pat
     tool = tmp_path / "cuprum-bad-shebang"
     tool.write_text("#!/nonexistent/interpreter\n")
     tool.chmod(0o755)
-    ctx = ExecutionContext(env={"PATH": f"{tmp_path}:/usr/bin:/bin"})
-    cmd = sh.make(Program(tool.name), catalogue=_tool_catalogue(tool.name))()
+    ctx = ExecutionContext()
+    cmd = sh.make(Program(tool.name), catalogue=_tool_catalogue(tool.name, tmp_path))()
     with pytest.raises(ProgramNotFoundError, match="cuprum-bad-shebang"):
         cmd.run_sync(context=ctx)

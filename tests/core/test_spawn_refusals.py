@@ -45,10 +45,10 @@ def _by_path(path: Path | str, *args: str) -> SafeCmd:
 
 
 def _on_path(tmp_path: Path, name: str) -> tuple[SafeCmd, ExecutionContext]:
-    """``name`` run by its bare name, with ``tmp_path`` first on ``PATH``."""
-    catalogue = ProgramCatalogue(projects=(ProjectSettings(name="t", programs=(Program(name),)),))
-    ctx = ExecutionContext(env={"PATH": f"{tmp_path}:/usr/bin:/bin"})
-    return sh.make(Program(name), catalogue=catalogue)(), ctx
+    """``name`` run by its bare name, looked up in ``tmp_path`` (the project's search path)."""
+    project = ProjectSettings(name="t", programs=(Program(name),), search_path=(str(tmp_path),))
+    catalogue = ProgramCatalogue(projects=(project,))
+    return sh.make(Program(name), catalogue=catalogue)(), ExecutionContext()
 
 
 def _script(path: Path, text: str, mode: int = 0o755) -> Path:
@@ -94,7 +94,7 @@ async def test_a_non_executable_file_found_on_path_names_the_path(tmp_path: Path
 
 
 async def test_a_program_that_loses_its_exec_bit_after_a_run(tmp_path: Path) -> None:
-    # The spawner caches where it found the program; a stale entry must not hide why.
+    # The program is pinned; the pinned file losing its exec bit is refused, naming it.
     name = "cuprum-later-no-exec"
     tool = _script(tmp_path / name, "#!/bin/sh\necho found\n")
     cmd, ctx = _on_path(tmp_path, name)
@@ -118,14 +118,16 @@ async def test_a_script_whose_interpreter_cannot_be_executed(tmp_path: Path) -> 
 
 
 async def test_a_missing_interpreter_is_named_with_the_script(tmp_path: Path) -> None:
-    _script(tmp_path / "x.sh", "#!/nonexistent/bin/foo -e\necho hi\n")
+    script = _script(tmp_path / "x.sh", "#!/nonexistent/bin/foo -e\necho hi\n")
     with recording() as rec, pytest.raises(InterpreterNotFoundError) as excinfo:
-        await _by_path("./x.sh").run(context=ExecutionContext(cwd=tmp_path))
+        await _by_path(script).run()
     exc = excinfo.value
     assert isinstance(exc, ProgramNotFoundError)
     assert isinstance(exc, FileNotFoundError)
     assert exc.errno == errno.ENOENT
-    assert exc.strerror == "./x.sh: interpreter /nonexistent/bin/foo (from its #! line) not found"
+    assert (
+        exc.strerror == f"{script}: interpreter /nonexistent/bin/foo (from its #! line) not found"
+    )
     _spawn_failed(rec)
 
 

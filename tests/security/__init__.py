@@ -1,0 +1,1 @@
+"""Security tests: pinning, env policy, secrets (a package, so its ``conftest`` does not clash)."""
