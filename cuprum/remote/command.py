@@ -1,0 +1,98 @@
+"""``RemoteCmd``: a ``SafeCmd`` that runs on an :class:`SshHost`, through the same engine.
+
+It is a ``SafeCmd`` (same program, argv and project, so the allowlist, hooks, results
+and events see the remote command), plus the host. The engine asks three things of
+it, by duck typing, and of no local command:
+
+- ``await prepare()`` before any hook or process: the host's master connection is
+  opened (a :class:`RemoteError` if it cannot be);
+- ``launch()`` per stage per run: a :class:`~cuprum.remote.launch.RemoteLaunch` with
+  the ssh argv to spawn, the ``host`` event tag, and ``stop(grace)``;
+- the launch's ``stop`` after a timeout, cancellation or failure tears the run down.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+
+from cuprum._api.command import SafeCmd
+from cuprum._core.errors import InvalidArgumentError
+from cuprum.remote.host import SshHost
+from cuprum.remote.launch import RemoteLaunch
+from cuprum.remote.master import POOL
+from cuprum.remote.quoting import check_env
+
+__all__ = ["RemoteCmd"]
+
+_EMPTY: Mapping[str, str] = MappingProxyType({})
+
+
+@dataclass(frozen=True, slots=True)
+class RemoteCmd(SafeCmd):
+    """A catalogued command bound to a host: ``host.cmd(cmd)`` or ``host(cmd)``.
+
+    Runs like any ``SafeCmd`` (``run``, ``run_sync``, ``stream``, ``|`` with local or
+    remote commands, :func:`~cuprum.run_concurrent`). ``remote_cwd`` and
+    ``remote_env`` apply on the remote side; ``ExecutionContext.env``/``cwd`` apply to
+    the local ssh process only.
+    """
+
+    host: SshHost = field(kw_only=True)
+    remote_cwd: str | None = field(default=None, kw_only=True)
+    remote_env: Mapping[str, str] = field(default_factory=dict, kw_only=True)
+
+    def __post_init__(self) -> None:
+        SafeCmd.__post_init__(self)
+        if not isinstance(self.host, SshHost):
+            raise InvalidArgumentError(f"{self.program}: host must be an SshHost")
+        if self.remote_cwd is not None and (
+            not isinstance(self.remote_cwd, str)
+            or not os.path.isabs(self.remote_cwd)
+            or "\x00" in self.remote_cwd
+        ):
+            raise InvalidArgumentError(
+                f"{self.program}: remote cwd {self.remote_cwd!r} must be an absolute path"
+            )
+        check_env(self.program, self.remote_env)
+        object.__setattr__(self, "remote_env", MappingProxyType(dict(self.remote_env)))
+
+    @classmethod
+    def on(
+        cls,
+        host: SshHost,
+        command: SafeCmd,
+        *,
+        cwd: str | None = None,
+        env: Mapping[str, str] | None = None,
+    ) -> RemoteCmd:
+        """``command`` bound to ``host`` (an already remote command is rebound)."""
+        if not isinstance(command, SafeCmd):
+            raise InvalidArgumentError(f"{host.label}: expected a SafeCmd, got {command!r}")
+        return cls(
+            command.program,
+            command.argv,
+            command.project,
+            host=host,
+            remote_cwd=cwd,
+            remote_env=env if env is not None else _EMPTY,
+        )
+
+    async def prepare(self) -> None:
+        """Open the host's master connection (before any hook or process)."""
+        await POOL.ensure(self.host)
+
+    def launch(self) -> RemoteLaunch:
+        """This run's ssh argv, tags and remote stop (a fresh token every time)."""
+        return RemoteLaunch(
+            self.host,
+            POOL.control_path(self.host),
+            self.argv_with_program,
+            cwd=self.remote_cwd,
+            env=self.remote_env,
+        )
+
+    def __repr__(self) -> str:
+        return f"RemoteCmd({self.host.label}: {' '.join(self.argv_with_program)!r})"
