@@ -16,6 +16,7 @@ import pytest
 
 import cuprum
 import cuprum.adapters
+import cuprum.remote
 
 ROOT = Path(__file__).resolve().parent.parent
 REFERENCE = ROOT / "docs" / "reference"
@@ -43,7 +44,14 @@ def test_every_public_name_is_in_the_reference(name: str) -> None:
     assert f"cuprum.{name}" in DIRECTIVES, f"add '::: cuprum.{name}' to a page in docs/reference/"
 
 
-@pytest.mark.parametrize("module", ["cuprum.builders", "cuprum.adapters", *ADAPTER_MODULES])
+@pytest.mark.parametrize("name", sorted(cuprum.remote.__all__))
+def test_every_remote_name_is_in_the_reference(name: str) -> None:
+    assert f"cuprum.remote.{name}" in DIRECTIVES, f"add '::: cuprum.remote.{name}' to a page"
+
+
+@pytest.mark.parametrize(
+    "module", ["cuprum.builders", "cuprum.adapters", "cuprum.remote", *ADAPTER_MODULES]
+)
 def test_every_public_package_is_in_the_reference(module: str) -> None:
     assert module in DIRECTIVES, f"add '::: {module}' to a page in docs/reference/"
 
