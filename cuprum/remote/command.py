@@ -16,7 +16,6 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from types import MappingProxyType
 
 from cuprum._api.command import SafeCmd
 from cuprum._core.errors import InvalidArgumentError
@@ -27,8 +26,6 @@ from cuprum.remote.quoting import check_env
 
 __all__ = ["RemoteCmd"]
 
-_EMPTY: Mapping[str, str] = MappingProxyType({})
-
 
 @dataclass(frozen=True, slots=True)
 class RemoteCmd(SafeCmd):
@@ -36,13 +33,13 @@ class RemoteCmd(SafeCmd):
 
     Runs like any ``SafeCmd`` (``run``, ``run_sync``, ``stream``, ``|`` with local or
     remote commands, :func:`~cuprum.run_concurrent`). ``remote_cwd`` and
-    ``remote_env`` apply on the remote side; ``ExecutionContext.env``/``cwd`` apply to
-    the local ssh process only.
+    ``remote_env`` (name/value pairs, so the value stays hashable) apply on the
+    remote side; ``ExecutionContext.env``/``cwd`` apply to the local ssh process.
     """
 
     host: SshHost = field(kw_only=True)
     remote_cwd: str | None = field(default=None, kw_only=True)
-    remote_env: Mapping[str, str] = field(default_factory=dict, kw_only=True)
+    remote_env: tuple[tuple[str, str], ...] = field(default=(), kw_only=True)
 
     def __post_init__(self) -> None:
         SafeCmd.__post_init__(self)
@@ -56,8 +53,9 @@ class RemoteCmd(SafeCmd):
             raise InvalidArgumentError(
                 f"{self.program}: remote cwd {self.remote_cwd!r} must be an absolute path"
             )
-        check_env(self.program, self.remote_env)
-        object.__setattr__(self, "remote_env", MappingProxyType(dict(self.remote_env)))
+        pairs = tuple(self.remote_env)
+        check_env(self.program, dict(pairs))
+        object.__setattr__(self, "remote_env", pairs)
 
     @classmethod
     def on(
@@ -77,7 +75,7 @@ class RemoteCmd(SafeCmd):
             command.project,
             host=host,
             remote_cwd=cwd,
-            remote_env=env if env is not None else _EMPTY,
+            remote_env=tuple((env or {}).items()),
         )
 
     async def prepare(self) -> None:
@@ -91,7 +89,7 @@ class RemoteCmd(SafeCmd):
             POOL.control_path(self.host),
             self.argv_with_program,
             cwd=self.remote_cwd,
-            env=self.remote_env,
+            env=dict(self.remote_env),
         )
 
     def __repr__(self) -> str:

@@ -113,3 +113,9 @@ def test_host_goes_after_double_dash_with_fixed_options(host: SshHost) -> None:
     assert argv[-3:] == ["--", "127.0.0.1", "LINE"]
     assert "BatchMode=yes" in argv and "StrictHostKeyChecking=yes" in argv
     assert argv[argv.index("-F") + 1] == "none"
+
+
+def test_remote_commands_are_hashable_values(host: SshHost) -> None:
+    one = host.cmd(echo("x"), env={"A": "1"})
+    assert one == host.cmd(echo("x"), env={"A": "1"})
+    assert len({one, host.cmd(echo("x"), env={"A": "1"})}) == 1
