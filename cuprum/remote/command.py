@@ -16,9 +16,11 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from cuprum._api.command import SafeCmd
-from cuprum._core.errors import InvalidArgumentError
+from cuprum._core.errors import InvalidArgumentError, RemoteConnectError
+from cuprum._model.results import CommandResult
 from cuprum.remote.host import SshHost
 from cuprum.remote.launch import RemoteLaunch
 from cuprum.remote.master import POOL
@@ -81,6 +83,16 @@ class RemoteCmd(SafeCmd):
     async def prepare(self) -> None:
         """Open the host's master connection (before any hook or process)."""
         await POOL.ensure(self.host)
+
+    async def run(self, **options: Any) -> CommandResult[Any]:
+        """As :meth:`SafeCmd.run`; a session that ends with ssh's 255 because the
+        connection went away raises :class:`RemoteConnectError` instead of a result."""
+        check = options.pop("check", False)
+        result = await SafeCmd.run(self, **options)
+        if result.exit_code == 255 and await POOL.lost(self.host):
+            detail = result.stderr if isinstance(result.stderr, str) else ""
+            raise RemoteConnectError(self.host.label, "the connection was lost", detail.strip())
+        return result.check() if check else result
 
     def launch(self) -> RemoteLaunch:
         """This run's ssh argv, tags and remote stop (a fresh token every time)."""

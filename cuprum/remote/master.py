@@ -125,6 +125,17 @@ class MasterPool:
         """:meth:`ensure_blocking` in a worker thread (asyncio and trio alike)."""
         return await anyio.to_thread.run_sync(self.ensure_blocking, host, abandon_on_cancel=True)
 
+    def lost_blocking(self, host: SshHost) -> bool:
+        """Whether ``host``'s master is gone (after a session ended with ssh's 255)."""
+        try:
+            return not self._alive(host, self.control_path(host))
+        except (OSError, subprocess.SubprocessError):
+            return True
+
+    async def lost(self, host: SshHost) -> bool:
+        """:meth:`lost_blocking` in a worker thread."""
+        return await anyio.to_thread.run_sync(self.lost_blocking, host)
+
     def is_open(self, host: SshHost) -> bool:
         """Whether this pool opened ``host``'s master and its socket still exists."""
         return _key(host) in self._open and os.path.exists(self.control_path(host))

@@ -119,3 +119,32 @@ def test_remote_env_names_are_checked(host: SshHost) -> None:
         host.cmd(echo("x"), env={"A=B": "x"})
     with pytest.raises(InvalidArgumentError, match="cwd"):
         host.cmd(echo("x"), cwd="relative")
+
+
+async def test_a_lost_connection_is_a_remote_error_not_exit_255(daemon: Daemon) -> None:
+    import os
+    import tempfile
+    import time
+
+    import anyio
+
+    from .remote_support import make_host, shell
+
+    host = make_host(daemon, name="dropped")
+    drop = Path(tempfile.mkdtemp(prefix="cuprum-remote-"))
+    os.chmod(drop, 0o777)
+    marker = drop / "started"
+
+    async def drop_once_running() -> None:
+        deadline = time.monotonic() + 20
+        while not marker.exists():
+            assert time.monotonic() < deadline, "the remote program did not start"
+            await anyio.sleep(0.01)
+        await host.disconnect()
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(drop_once_running)
+        with pytest.raises(RemoteConnectError, match="dropped: the connection was lost"):
+            await host(shell("-c", f"touch {marker}; sleep 5")).run()
+    marker.unlink()
+    drop.rmdir()
