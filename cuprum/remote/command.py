@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,9 +25,13 @@ from cuprum._model.results import CommandResult
 from cuprum.remote.host import SshHost
 from cuprum.remote.launch import RemoteLaunch
 from cuprum.remote.master import POOL
-from cuprum.remote.quoting import check_env
+from cuprum.remote.quoting import check_env, secret_preamble
+from cuprum.remote.secret_stdin import with_preamble
 
 __all__ = ["RemoteCmd"]
+
+# The command whose own run() is feeding the secret preamble, if any.
+_FEEDING: ContextVar[object] = ContextVar("cuprum_remote_feeding", default=None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +47,9 @@ class RemoteCmd(SafeCmd):
     host: SshHost = field(kw_only=True)
     remote_cwd: str | None = field(default=None, kw_only=True)
     remote_env: tuple[tuple[str, str], ...] = field(default=(), kw_only=True)
+    #: Sent as stdin lines before the program's input, exported by the wrapper:
+    #: never on a command line, never in ``repr`` or events.
+    secret_env: tuple[tuple[str, str], ...] = field(default=(), kw_only=True, repr=False)
 
     def __post_init__(self) -> None:
         SafeCmd.__post_init__(self)
@@ -58,6 +66,9 @@ class RemoteCmd(SafeCmd):
         pairs = tuple(self.remote_env)
         check_env(self.program, dict(pairs))
         object.__setattr__(self, "remote_env", pairs)
+        secret = tuple(self.secret_env)
+        check_env(self.program, dict(secret))
+        object.__setattr__(self, "secret_env", secret)
 
     @classmethod
     def on(
@@ -67,6 +78,7 @@ class RemoteCmd(SafeCmd):
         *,
         cwd: str | None = None,
         env: Mapping[str, str] | None = None,
+        secret_env: Mapping[str, str] | None = None,
     ) -> RemoteCmd:
         """``command`` bound to ``host`` (an already remote command is rebound)."""
         if not isinstance(command, SafeCmd):
@@ -78,6 +90,7 @@ class RemoteCmd(SafeCmd):
             host=host,
             remote_cwd=cwd,
             remote_env=tuple((env or {}).items()),
+            secret_env=tuple((secret_env or {}).items()),
         )
 
     async def prepare(self) -> None:
@@ -88,7 +101,15 @@ class RemoteCmd(SafeCmd):
         """As :meth:`SafeCmd.run`; a session that ends with ssh's 255 because the
         connection went away raises :class:`RemoteConnectError` instead of a result."""
         check = options.pop("check", False)
-        result = await SafeCmd.run(self, **options)
+        if self.secret_env:
+            options["stdin"] = with_preamble(
+                self.program, secret_preamble(dict(self.secret_env)), options.get("stdin")
+            )
+        token = _FEEDING.set(self)
+        try:
+            result = await SafeCmd.run(self, **options)
+        finally:
+            _FEEDING.reset(token)
         if result.exit_code == 255 and await POOL.lost(self.host):
             detail = result.stderr if isinstance(result.stderr, str) else ""
             raise RemoteConnectError(self.host.label, "the connection was lost", detail.strip())
@@ -96,12 +117,18 @@ class RemoteCmd(SafeCmd):
 
     def launch(self) -> RemoteLaunch:
         """This run's ssh argv, tags and remote stop (a fresh token every time)."""
+        if self.secret_env and _FEEDING.get() is not self:
+            raise InvalidArgumentError(
+                f"{self.program}: a command with secret_env runs on its own (cmd.run()), "
+                "not in a pipeline, a stream or a fleet"
+            )
         return RemoteLaunch(
             self.host,
             POOL.control_path(self.host),
             self.argv_with_program,
             cwd=self.remote_cwd,
             env=dict(self.remote_env),
+            secret_stdin=bool(self.secret_env),
         )
 
     def __repr__(self) -> str:

@@ -117,11 +117,16 @@ class SshHost:
         *,
         cwd: str | None = None,
         env: Mapping[str, str] | None = None,
+        secret_env: Mapping[str, str] | None = None,
     ) -> RemoteCmd:
-        """``command`` to run on this host (``cwd``/``env``: on the remote side)."""
+        """``command`` to run on this host (``cwd``/``env``: on the remote side).
+
+        ``secret_env``: remote environment sent through stdin before the program's
+        input, never on a command line (only with ``cmd.run()``/``run_sync()``).
+        """
         from cuprum.remote.command import RemoteCmd
 
-        return RemoteCmd.on(self, command, cwd=cwd, env=env)
+        return RemoteCmd.on(self, command, cwd=cwd, env=env, secret_env=secret_env)
 
     @overload
     def __call__(self, command: Pipeline) -> Pipeline: ...

@@ -60,11 +60,19 @@ class RemoteLaunch:
         *,
         cwd: str | None,
         env: Mapping[str, str] | None,
+        secret_stdin: bool = False,
     ) -> None:
         self.host = host
         self.control_path = control_path
         self.token = new_token()
-        line = remote_line(argv, token=self.token, path=host.remote_path, cwd=cwd, env=env)
+        line = remote_line(
+            argv,
+            token=self.token,
+            path=host.remote_path,
+            cwd=cwd,
+            env=env,
+            secret_stdin=secret_stdin,
+        )
         self.argv: tuple[str, ...] = tuple(command_argv(host, control_path, line))
         self.tags: Mapping[str, object] = {"host": host.label}
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 
-__all__ = ["WRAPPER", "decode_word", "encode_word", "remote_line"]
+__all__ = ["WRAPPER", "decode_word", "encode_word", "remote_line", "secret_preamble"]
 
 _SAFE = re.compile(r"[A-Za-z0-9_./:=@+,-]*")
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -39,6 +39,9 @@ WRAPPER = "; ".join(
         ' *) v=$(d "${a#x}"); set -- "$@" "${v%x}";; esac; n=$((n-1)); done',
         "CUPRUM_RUN=$1; PATH=$2; export CUPRUM_RUN PATH; c=$3; e=$4; shift 4",
         'while [ $e -gt 0 ]; do export "$1=$2"; shift 2; e=$((e-1)); done',
+        "s=$1; shift",
+        '[ "$s" = 0 ] || while IFS= read -r l; do [ -n "$l" ] || break;'
+        ' v=$(d "${l#*=}"); export "${l%%=*}=${v%x}"; done',
         '[ -z "$c" ] || cd "$c" || exit 126',
         'exec "$@"',
     )
@@ -50,7 +53,7 @@ def encode_word(text: str) -> str:
     """One argument as a shell-neutral word (``r``: as is; ``x``: octal bytes)."""
     if _SAFE.fullmatch(text):
         return "r" + text
-    return "x" + "".join(f"{byte:03o}" for byte in text.encode("utf-8", "surrogateescape"))
+    return "x" + _octal(text)
 
 
 def decode_word(word: str) -> str:
@@ -80,8 +83,25 @@ def remote_line(
     path: str,
     cwd: str | None = None,
     env: Mapping[str, str] | None = None,
+    secret_stdin: bool = False,
 ) -> str:
-    """The single command line ssh sends: the wrapper, then every word encoded."""
+    """The single command line ssh sends: the wrapper, then every word encoded.
+
+    ``secret_stdin``: the wrapper first reads ``NAME=<octal>`` lines from stdin up to
+    an empty line (:func:`secret_preamble`) and exports them, so those values never
+    appear on any command line.
+    """
     pairs = [part for item in (env or {}).items() for part in item]
-    words = [token, path, cwd or "", str(len(pairs) // 2), *pairs, *argv]
+    flag = "1" if secret_stdin else "0"
+    words = [token, path, cwd or "", str(len(pairs) // 2), *pairs, flag, *argv]
     return f"exec /bin/sh -c '{WRAPPER}' cuprum " + " ".join(encode_word(w) for w in words)
+
+
+def secret_preamble(env: Mapping[str, str]) -> bytes:
+    """The stdin lines the wrapper reads before the program's own input starts."""
+    lines = (f"{name}={_octal(value)}\n" for name, value in env.items())
+    return "".join(lines).encode("ascii") + b"\n"
+
+
+def _octal(text: str) -> str:
+    return "".join(f"{byte:03o}" for byte in text.encode("utf-8", "surrogateescape"))

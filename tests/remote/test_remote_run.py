@@ -119,3 +119,38 @@ def test_remote_commands_are_hashable_values(host: SshHost) -> None:
     one = host.cmd(echo("x"), env={"A": "1"})
     assert one == host.cmd(echo("x"), env={"A": "1"})
     assert len({one, host.cmd(echo("x"), env={"A": "1"})}) == 1
+
+
+async def test_secret_env_arrives_through_stdin_never_on_a_command_line(
+    shell_host: SshHost,
+) -> None:
+    secret = "s3cr=t $x 'q'\nsecond line"
+    events: list[ExecEvent] = []
+    # The program's own command line must not hold the secret (the pattern is built
+    # at run time so the script itself does not contain it).
+    script = 'printf "%s|" "$TOKEN"; cat; grep -c "$(printf s3%s cr)" /proc/$$/cmdline || true'
+    cmd = shell_host.cmd(shell("-c", script), secret_env={"TOKEN": secret})
+    with observe(events.append):
+        result = await cmd.run(stdin=b"the input")
+    assert result.stdout == f"{secret}|the input0\n"
+    assert "s3cr" not in repr(cmd)
+    # Only the program's own output (which prints it here) may carry the secret.
+    assert all("s3cr" not in repr(e) for e in events if e.phase != "stdout")
+    from cuprum.remote.command import _FEEDING
+
+    feeding = _FEEDING.set(cmd)  # as cmd.run() does
+    line = " ".join(cmd.launch().argv)
+    _FEEDING.reset(feeding)
+    assert "s3cr" not in line and "163063143162" not in line  # neither text nor octal
+
+
+async def test_secret_env_refuses_pipelines_and_file_stdin(host: SshHost, tmp_path: Path) -> None:
+    from cuprum import InvalidArgumentError
+
+    cmd = host.cmd(cat(), secret_env={"TOKEN": "x"})
+    with pytest.raises(InvalidArgumentError, match="secret_env"):
+        await (cmd | wc("-c")).run()
+    path = tmp_path / "in"
+    path.write_bytes(b"x")
+    with pytest.raises(InvalidArgumentError, match="secret_env"):
+        await cmd.run(stdin=path)
