@@ -25,7 +25,7 @@ The hierarchy (a standard base in brackets: ``except`` that base catches it too)
         └── HostKeyError                                the host key is unknown or changed
 
 Each is re-exported by ``cuprum`` (the ``Remote*`` family and ``HostKeyError`` by
-``cuprum.remote``) and by the module that raised it before this one
+``cuprum.remote`` too) and by the module that raised it before this one
 existed (``cuprum._model.results``, ``cuprum._runtime.streams``, ...). This module
 is the bottom layer: it imports nothing from cuprum, so any layer may raise these.
 """
