@@ -17,6 +17,7 @@ import pytest
 
 import cuprum
 import cuprum.adapters
+import cuprum.remote
 import cuprum.testing
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -45,8 +46,15 @@ def test_every_public_name_is_in_the_reference(name: str) -> None:
     assert f"cuprum.{name}" in DIRECTIVES, f"add '::: cuprum.{name}' to a page in docs/reference/"
 
 
+@pytest.mark.parametrize("name", sorted(cuprum.remote.__all__))
+def test_every_remote_name_is_in_the_reference(name: str) -> None:
+    documented = {f"cuprum.remote.{name}", f"cuprum.{name}"} & set(DIRECTIVES)
+    assert documented, f"add '::: cuprum.remote.{name}' to a page"
+
+
 @pytest.mark.parametrize(
-    "module", ["cuprum.builders", "cuprum.adapters", *ADAPTER_MODULES, "cuprum.testing"]
+    "module",
+    ["cuprum.builders", "cuprum.adapters", "cuprum.remote", *ADAPTER_MODULES, "cuprum.testing"],
 )
 def test_every_public_package_is_in_the_reference(module: str) -> None:
     assert module in DIRECTIVES, f"add '::: {module}' to a page in docs/reference/"

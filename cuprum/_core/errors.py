@@ -18,9 +18,15 @@ The hierarchy (a standard base in brackets: ``except`` that base catches it too)
     ├── TimeoutExpired              [subprocess.TimeoutExpired]       the deadline passed
     ├── CaptureLimitExceeded                            on_limit="raise" and a stream overflowed
     ├── StreamBackendError          [RuntimeError]      the stream strategy asked for is unusable
-    └── NativeUnavailableError      [ImportError]       the native extension cannot be imported
+    ├── NativeUnavailableError      [ImportError]       the native extension cannot be imported
+    └── RemoteError                 [ConnectionError]   ssh could not reach or use a host
+        ├── RemoteConnectError                          refused, unreachable, unknown name, lost
+        ├── RemoteTimeoutError      [TimeoutError]      no connection within connect_timeout
+        ├── RemoteAuthError         [PermissionError]   the server refused every key
+        └── HostKeyError                                the host key is unknown or changed
 
-Each is re-exported by ``cuprum`` and by the module that raised it before this one
+Each is re-exported by ``cuprum`` (the ``Remote*`` family and ``HostKeyError`` by
+``cuprum.remote`` too) and by the module that raised it before this one
 existed (``cuprum._model.results``, ``cuprum._runtime.streams``, ...). This module
 is the bottom layer: it imports only :mod:`cuprum._core.secret` (to keep secrets out
 of messages), so any layer may raise these.
@@ -40,11 +46,16 @@ __all__ = [
     "CommandFailedError",
     "CuprumError",
     "ForbiddenProgramError",
+    "HostKeyError",
     "InterpreterNotFoundError",
     "InvalidArgumentError",
     "NativeUnavailableError",
     "ProgramNotExecutableError",
     "ProgramNotFoundError",
+    "RemoteAuthError",
+    "RemoteConnectError",
+    "RemoteError",
+    "RemoteTimeoutError",
     "SpawnArgumentError",
     "SpawnError",
     "StreamBackendError",
@@ -246,3 +257,31 @@ class UntrustedProgramError(SpawnError):
         self.program = program
         self.path = path
         self.reason = reason
+
+
+class RemoteError(CuprumError, ConnectionError):
+    """ssh could not reach or use a host; never a remote program's own exit status.
+
+    ``host`` names the host (its label), ``detail`` is what ssh said.
+    """
+
+    def __init__(self, host: str, message: str, detail: str = "") -> None:
+        super().__init__(f"{host}: {message}" + (f" (ssh: {detail})" if detail else ""))
+        self.host = host
+        self.detail = detail
+
+
+class RemoteConnectError(RemoteError):
+    """The connection was refused, the host is unreachable or unknown, or it was lost."""
+
+
+class RemoteTimeoutError(RemoteError, TimeoutError):
+    """No connection was made within the host's ``connect_timeout``."""
+
+
+class RemoteAuthError(RemoteError, PermissionError):
+    """The server accepted none of the keys offered."""
+
+
+class HostKeyError(RemoteError):
+    """The host's key is not in the named known_hosts, or it has changed."""

@@ -39,7 +39,7 @@ from cuprum._runtime.outcome import result, timeout_error
 from cuprum._runtime.pipes import read_outputs
 from cuprum._runtime.request import RunRequest
 from cuprum._runtime.secrets import run_secrets
-from cuprum._runtime.stage import make_stages
+from cuprum._runtime.stage import Stage, make_stages
 from cuprum._runtime.stdin import feed_bytes, feed_iterable
 from cuprum._runtime.streams import StreamCollector, StreamTap
 from cuprum._runtime.substitution import spawn_argv
@@ -146,9 +146,9 @@ class _Run:
             )
             for stage, (stdin, stdout, stderr) in zip(stages, plan.stage_fds, strict=True):
                 stage.child = spawn(
-                    # The real argv (stage.argv shows secrets as ***), through the
-                    # test seam (see substitution.py).
-                    spawn_argv(stage.cmd.argv_with_program),
+                    # The real argv (stage.argv shows secrets as ***), or the ssh of a
+                    # remote stage, through the test seam (see substitution.py).
+                    spawn_argv(stage.spawn_argv),
                     cwd=req.context.cwd,
                     env=self.env,
                     stdin=stdin,
@@ -213,6 +213,7 @@ class _Run:
         if self.tap is not None:
             self.tap.detach()
         await tear_down(self.stages, self.plan, self.req.context.cancel_grace)
+        await _stop_remote(self.stages, self.req.context.cancel_grace)
         kind = error_kind(failure)
         real = cause(failure)
         if kind == "timeout":
@@ -291,6 +292,21 @@ class _Run:
             fail("output_failed", exc)
 
 
+async def _stop_remote(stages: list[Stage], grace: float) -> None:
+    """Remote stages (cuprum.remote): stop the far end too; ssh forwards no signal."""
+    for stage in stages:
+        if stage.launch is not None and stage.child is not None:
+            await stage.launch.stop(grace)
+
+
+async def _prepare(req: RunRequest) -> None:
+    """Commands that need something before they start (a remote one: its connection)."""
+    for cmd in req.stages:
+        prepare = getattr(cmd, "prepare", None)
+        if prepare is not None:
+            await prepare()
+
+
 def _refuse_pipes(req: RunRequest) -> None:
     """``PIPE`` ends go to a caller that takes them (``on_spawned``): streaming only."""
     for name in ("stdin", "stdout"):
@@ -330,6 +346,7 @@ async def run_stages(
     # deadline test rather than checkpoint_if_cancelled.)
     if anyio.current_effective_deadline() <= anyio.current_time():
         await anyio.lowlevel.checkpoint()
+    await _prepare(req)
     if policy.before_hooks:
         for cmd in req.stages:
             for hook in policy.before_hooks:

@@ -4,13 +4,24 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
+from typing import Protocol
 
 from cuprum._core.secret import shown_argv
 from cuprum._model.spec import CommandSpec
 from cuprum._runtime.child import ChildProcess
 from cuprum._runtime.streams import StreamCollector
 
-__all__ = ["Stage", "make_stages"]
+__all__ = ["RemoteLaunch", "Stage", "make_stages"]
+
+
+class RemoteLaunch(Protocol):
+    """What a command with a ``launch()`` method (a remote one) gives each run."""
+
+    @property
+    def argv(self) -> tuple[str, ...]: ...
+    @property
+    def tags(self) -> Mapping[str, object]: ...
+    async def stop(self, grace: float) -> None: ...
 
 
 class Stage:
@@ -22,6 +33,7 @@ class Stage:
         "cmd",
         "ended",
         "index",
+        "launch",
         "started",
         "stderr",
         "stdout",
@@ -32,6 +44,12 @@ class Stage:
         self.index = index
         self.cmd = cmd
         self.argv = shown_argv(cmd.argv_with_program)  # secrets as ***: what is shown
+        # A remote command (cuprum.remote) says how to start and stop it: the argv
+        # to spawn (ssh), its event tags (the host), stop(grace) for the far end.
+        launch = getattr(cmd, "launch", None)
+        self.launch: RemoteLaunch | None = launch() if launch is not None else None
+        if self.launch is not None:
+            tags = {**tags, **self.launch.tags}
         self.tags = tags  # one mapping per stage per attempt: observers may key on it
         self.child: ChildProcess | None = None
         #: The final stage: what captures (or observes) its stdout. An
@@ -40,6 +58,12 @@ class Stage:
         self.stderr: StreamCollector | None = None
         self.started = 0.0
         self.ended = 0.0
+
+    @property
+    def spawn_argv(self) -> tuple[str, ...]:
+        """What is spawned: the real argv (secrets revealed at spawn), or for a remote
+        stage the ssh that runs it."""
+        return self.launch.argv if self.launch is not None else self.cmd.argv_with_program
 
     @property
     def pid(self) -> int | None:

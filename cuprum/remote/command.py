@@ -1,0 +1,135 @@
+"""``RemoteCmd``: a ``SafeCmd`` that runs on an :class:`SshHost`, through the same engine.
+
+It is a ``SafeCmd`` (same program, argv and project, so the allowlist, hooks, results
+and events see the remote command), plus the host. The engine asks three things of
+it, by duck typing, and of no local command:
+
+- ``await prepare()`` before any hook or process: the host's master connection is
+  opened (a :class:`RemoteError` if it cannot be);
+- ``launch()`` per stage per run: a :class:`~cuprum.remote.launch.RemoteLaunch` with
+  the ssh argv to spawn, the ``host`` event tag, and ``stop(grace)``;
+- the launch's ``stop`` after a timeout, cancellation or failure tears the run down.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+from typing import Any
+
+from cuprum._api.command import SafeCmd
+from cuprum._core.errors import InvalidArgumentError, RemoteConnectError
+from cuprum._model.results import CommandResult
+from cuprum.remote.host import SshHost
+from cuprum.remote.launch import RemoteLaunch
+from cuprum.remote.master import POOL
+from cuprum.remote.quoting import check_env, secret_preamble
+from cuprum.remote.secret_stdin import with_preamble
+
+__all__ = ["RemoteCmd"]
+
+# The command whose own run() is feeding the secret preamble, if any.
+_FEEDING: ContextVar[object] = ContextVar("cuprum_remote_feeding", default=None)
+
+
+@dataclass(frozen=True, slots=True)
+class RemoteCmd(SafeCmd):
+    """A catalogued command bound to a host: ``host.cmd(cmd)`` or ``host(cmd)``.
+
+    Runs like any ``SafeCmd`` (``run``, ``run_sync``, ``stream``, ``|`` with local or
+    remote commands, :func:`~cuprum.run_concurrent`). ``remote_cwd`` and
+    ``remote_env`` (name/value pairs, so the value stays hashable) apply on the
+    remote side; ``ExecutionContext.env``/``cwd`` apply to the local ssh process.
+    """
+
+    host: SshHost = field(kw_only=True)
+    remote_cwd: str | None = field(default=None, kw_only=True)
+    remote_env: tuple[tuple[str, str], ...] = field(default=(), kw_only=True)
+    #: Sent as stdin lines before the program's input, exported by the wrapper:
+    #: never on a command line, never in ``repr`` or events.
+    secret_env: tuple[tuple[str, str], ...] = field(default=(), kw_only=True, repr=False)
+
+    def __post_init__(self) -> None:
+        SafeCmd.__post_init__(self)
+        if not isinstance(self.host, SshHost):
+            raise InvalidArgumentError(f"{self.program}: host must be an SshHost")
+        if self.remote_cwd is not None and (
+            not isinstance(self.remote_cwd, str)
+            or not os.path.isabs(self.remote_cwd)
+            or "\x00" in self.remote_cwd
+        ):
+            raise InvalidArgumentError(
+                f"{self.program}: remote cwd {self.remote_cwd!r} must be an absolute path"
+            )
+        pairs = tuple(self.remote_env)
+        check_env(self.program, dict(pairs))
+        object.__setattr__(self, "remote_env", pairs)
+        secret = tuple(self.secret_env)
+        check_env(self.program, dict(secret))
+        object.__setattr__(self, "secret_env", secret)
+
+    @classmethod
+    def on(
+        cls,
+        host: SshHost,
+        command: SafeCmd,
+        *,
+        cwd: str | None = None,
+        env: Mapping[str, str] | None = None,
+        secret_env: Mapping[str, str] | None = None,
+    ) -> RemoteCmd:
+        """``command`` bound to ``host`` (an already remote command is rebound)."""
+        if not isinstance(command, SafeCmd):
+            raise InvalidArgumentError(f"{host.label}: expected a SafeCmd, got {command!r}")
+        return cls(
+            command.program,
+            command.argv,
+            command.project,
+            host=host,
+            remote_cwd=cwd,
+            remote_env=tuple((env or {}).items()),
+            secret_env=tuple((secret_env or {}).items()),
+        )
+
+    async def prepare(self) -> None:
+        """Open the host's master connection (before any hook or process)."""
+        await POOL.ensure(self.host)
+
+    async def run(self, **options: Any) -> CommandResult[Any]:
+        """As :meth:`SafeCmd.run`; a session that ends with ssh's 255 because the
+        connection went away raises :class:`RemoteConnectError` instead of a result."""
+        check = options.pop("check", False)
+        if self.secret_env:
+            options["stdin"] = with_preamble(
+                self.program, secret_preamble(dict(self.secret_env)), options.get("stdin")
+            )
+        token = _FEEDING.set(self)
+        try:
+            result: CommandResult[Any] = await SafeCmd.run(self, **options)
+        finally:
+            _FEEDING.reset(token)
+        if result.exit_code == 255 and await POOL.lost(self.host):
+            detail = result.stderr if isinstance(result.stderr, str) else ""
+            raise RemoteConnectError(self.host.label, "the connection was lost", detail.strip())
+        return result.check() if check else result
+
+    def launch(self) -> RemoteLaunch:
+        """This run's ssh argv, tags and remote stop (a fresh token every time)."""
+        if self.secret_env and _FEEDING.get() is not self:
+            raise InvalidArgumentError(
+                f"{self.program}: a command with secret_env runs on its own (cmd.run()), "
+                "not in a pipeline, a stream or a fleet"
+            )
+        return RemoteLaunch(
+            self.host,
+            POOL.control_path(self.host),
+            self.argv_with_program,
+            cwd=self.remote_cwd,
+            env=dict(self.remote_env),
+            secret_stdin=bool(self.secret_env),
+        )
+
+    def __repr__(self) -> str:
+        return f"RemoteCmd({self.host.label}: {' '.join(self.argv_with_program)!r})"

@@ -1,0 +1,192 @@
+"""``run_fleet``: remote commands over many hosts, with a global and a per-host limit.
+
+Each host's commands are admitted in submission order (one admission loop per host,
+so a busy host does not hold the others back); a command runs once it holds a slot
+of its host and a global slot. With ``fail_fast`` the first failure anywhere cancels
+every running command (the engine stops the remote ends too) and starts no more.
+Results come back in submission order, and grouped per host by
+:meth:`FleetResult.by_host`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import anyio
+import anyio.lowlevel
+
+from cuprum._core.context import current_context
+from cuprum._model.results import CommandResult, Outcome
+from cuprum._runtime.engine import run_stages
+from cuprum._runtime.request import build_request
+from cuprum._runtime.sync import Backend, run_sync
+from cuprum.remote.command import RemoteCmd
+
+__all__ = ["FleetConfig", "FleetResult", "run_fleet", "run_fleet_sync"]
+
+
+@dataclass(frozen=True, slots=True)
+class FleetConfig:
+    """How :func:`run_fleet` runs: ``concurrency`` in all, ``per_host`` on each host.
+
+    ``None`` means no limit. ``fail_fast``: the first failure cancels the rest.
+    ``timeout``: per command, as ``run(timeout=...)``.
+    """
+
+    concurrency: int | None = 10
+    per_host: int | None = 4
+    fail_fast: bool = False
+    capture: bool = True
+    timeout: float | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("concurrency", "per_host"):
+            value = getattr(self, name)
+            if value is not None and value < 1:
+                raise ValueError(f"{name} must be >= 1 or None, got {value}")
+
+
+@dataclass(frozen=True, slots=True)
+class FleetResult:
+    """Every command's result in submission order, and each host's in its order."""
+
+    results: tuple[CommandResult[Any], ...]
+    hosts: tuple[str, ...]
+
+    @property
+    def ok(self) -> bool:
+        """Every command ran and exited 0."""
+        return all(result.ok for result in self.results)
+
+    def by_host(self) -> Mapping[str, tuple[CommandResult[Any], ...]]:
+        """Host label -> its results, in the order its commands were submitted."""
+        grouped: dict[str, list[CommandResult[Any]]] = {}
+        for host, result in zip(self.hosts, self.results, strict=True):
+            grouped.setdefault(host, []).append(result)
+        return {host: tuple(results) for host, results in grouped.items()}
+
+
+def _unfinished(cmd: RemoteCmd, outcome: Outcome) -> CommandResult[Any]:
+    return CommandResult(
+        program=cmd.program,
+        argv=cmd.argv_with_program,
+        exit_code=-1,
+        pid=None,
+        stdout=None,
+        stderr=None,
+        outcome=outcome,
+    )
+
+
+class _Fleet:
+    """One :func:`run_fleet` call: requests, limits, scopes, results."""
+
+    def __init__(self, commands: tuple[RemoteCmd, ...], cfg: FleetConfig) -> None:
+        policy = current_context()
+        for cmd in commands:  # the whole fleet is refused before anything connects
+            policy.check_permitted(cmd.program)
+        self.commands, self.cfg = commands, cfg
+        self.requests = [
+            build_request((c,), capture=cfg.capture, echo=False, context=None, timeout=cfg.timeout)
+            for c in commands
+        ]
+        self.results: list[CommandResult[Any] | None] = [None] * len(commands)
+        self.scopes = [anyio.CancelScope() for _ in commands]
+        self.limit = anyio.CapacityLimiter(cfg.concurrency) if cfg.concurrency else None
+        self.stopping = False
+
+    def _stop_others(self, index: int) -> None:
+        self.stopping = True
+        for i, scope in enumerate(self.scopes):
+            if i != index:
+                scope.cancel()
+
+    async def one(self, index: int, host_limit: anyio.CapacityLimiter | None, slot: object) -> None:
+        started = False
+        try:
+            with self.scopes[index]:
+                if self.limit is not None:
+                    await self.limit.acquire()
+                try:
+                    if self.stopping:
+                        return
+                    started = True
+
+                    def keep(salvaged: tuple[CommandResult[Any], ...]) -> None:
+                        self.results[index] = salvaged[0]
+
+                    (res,), _ = await run_stages(self.requests[index], on_cancelled=keep)
+                    self.results[index] = res
+                    if self.cfg.fail_fast and not res.ok and not self.stopping:
+                        self._stop_others(index)
+                finally:
+                    if self.limit is not None:
+                        self.limit.release()
+        except Exception:
+            if self.cfg.fail_fast and not self.stopping:
+                self._stop_others(index)
+            raise
+        finally:
+            if host_limit is not None:
+                host_limit.release_on_behalf_of(slot)
+            if self.results[index] is None:
+                outcome: Outcome = "cancelled" if started else "not_started"
+                self.results[index] = _unfinished(self.commands[index], outcome)
+
+    async def admit_host(self, indices: list[int], tg: anyio.abc.TaskGroup) -> None:
+        """Let one host's commands in, in order, each under the host's limit."""
+        per_host = self.cfg.per_host
+        host_limit = anyio.CapacityLimiter(per_host) if per_host else None
+        for index in indices:
+            slot = object()
+            if host_limit is not None:
+                await host_limit.acquire_on_behalf_of(slot)
+            if self.stopping:
+                if host_limit is not None:
+                    host_limit.release_on_behalf_of(slot)
+                return
+            tg.start_soon(self.one, index, host_limit, slot)
+
+
+async def run_fleet(*commands: RemoteCmd, config: FleetConfig | None = None) -> FleetResult:
+    """Run remote ``commands`` across their hosts; see :class:`FleetConfig`.
+
+    Raises :class:`ForbiddenProgramError` before connecting anywhere when a program
+    is not permitted; a host that cannot be reached raises its :class:`RemoteError`
+    (a single failure surfaces as itself, several as an exception group).
+    """
+    cfg = config if config is not None else FleetConfig()
+    for cmd in commands:
+        if not isinstance(cmd, RemoteCmd):
+            raise TypeError(f"run_fleet takes RemoteCmd values (host.cmd(...)), got {cmd!r}")
+    if not commands:
+        await anyio.lowlevel.checkpoint()
+        return FleetResult((), ())
+    fleet = _Fleet(commands, cfg)
+    per_host: dict[str, list[int]] = {}
+    for index, cmd in enumerate(commands):
+        per_host.setdefault(cmd.host.label, []).append(index)
+    try:
+        async with anyio.create_task_group() as tg:
+            for indices in per_host.values():
+                tg.start_soon(fleet.admit_host, indices, tg)
+    except BaseExceptionGroup as group:
+        if len(group.exceptions) == 1:
+            raise group.exceptions[0] from None
+        raise
+    results = tuple(
+        r if r is not None else _unfinished(c, "not_started")
+        for r, c in zip(fleet.results, commands, strict=True)
+    )
+    return FleetResult(results, tuple(cmd.host.label for cmd in commands))
+
+
+def run_fleet_sync(
+    *commands: RemoteCmd, config: FleetConfig | None = None, backend: Backend = "asyncio"
+) -> FleetResult:
+    """:func:`run_fleet` from synchronous code."""
+    return run_sync(
+        lambda: run_fleet(*commands, config=config), backend=backend, what="run_fleet_sync"
+    )

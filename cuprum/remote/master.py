@@ -1,0 +1,176 @@
+"""One master connection per host, in a private 0700 directory cuprum owns and cleans.
+
+The control sockets live in a ``mkdtemp`` directory made on first use; at interpreter
+exit every master is asked to exit and the directory is removed. Opening a master
+runs ``ssh -M -N -f`` (which returns once authenticated, its stdio on /dev/null) in a
+worker thread, one at a time per host; its failure is classified into the
+:class:`~cuprum._core.errors.RemoteError` family from what ssh printed.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import hashlib
+import os
+import shutil
+import subprocess
+import tempfile
+import threading
+
+import anyio.to_thread
+
+from cuprum._core.errors import (
+    HostKeyError,
+    RemoteAuthError,
+    RemoteConnectError,
+    RemoteError,
+    RemoteTimeoutError,
+)
+from cuprum.remote.host import SshHost
+from cuprum.remote.options import control_argv, master_argv
+
+__all__ = ["POOL", "MasterPool", "classify"]
+
+_HOST_KEY = (
+    "host key verification failed",
+    "host key is known",
+    "remote host identification has changed",
+    "host key for",
+)
+
+
+def classify(host: SshHost, stderr: str) -> RemoteError:
+    """The :class:`RemoteError` for what ssh said when a connection failed."""
+    detail = " ".join(stderr.split())[:500]
+    low = detail.lower()
+    if any(marker in low for marker in _HOST_KEY):
+        return HostKeyError(host.label, "host key unknown or changed; refusing to connect", detail)
+    if "permission denied" in low or "too many authentication failures" in low:
+        return RemoteAuthError(host.label, "authentication failed", detail)
+    if "timed out" in low:
+        return RemoteTimeoutError(host.label, "connection timed out", detail)
+    return RemoteConnectError(host.label, "could not connect", detail)
+
+
+def _key(host: SshHost) -> str:
+    fields = (host.label, host.host, host.user, host.port, host.identity_file, host.known_hosts)
+    extra = (host.host_key_alias, host.config_file)
+    return hashlib.sha256(repr((fields, extra)).encode()).hexdigest()[:20]
+
+
+class MasterPool:
+    """The master connections of this process, keyed by host; thread-safe."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._locks: dict[str, threading.Lock] = {}
+        self._open: dict[str, SshHost] = {}
+        self._dir: str | None = None
+
+    def directory(self) -> str:
+        """The private control directory, made (mode 0700) on first use."""
+        with self._lock:
+            if self._dir is None or not os.path.isdir(self._dir):
+                self._dir = tempfile.mkdtemp(prefix="cuprum-ssh-")
+                os.chmod(self._dir, 0o700)
+            return self._dir
+
+    def control_path(self, host: SshHost) -> str:
+        """Where ``host``'s master listens."""
+        return os.path.join(self.directory(), _key(host))
+
+    def _host_lock(self, key: str) -> threading.Lock:
+        with self._lock:
+            return self._locks.setdefault(key, threading.Lock())
+
+    def _alive(self, host: SshHost, path: str) -> bool:
+        if not os.path.exists(path):
+            return False
+        probe = subprocess.run(
+            control_argv(host, path, "check"),
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            timeout=host.connect_timeout + 5,
+            check=False,
+        )
+        return probe.returncode == 0
+
+    def ensure_blocking(self, host: SshHost) -> str:
+        """Open ``host``'s master unless it is up; return its control path."""
+        key = _key(host)
+        path = self.control_path(host)
+        with self._host_lock(key):
+            if key in self._open and os.path.exists(path):
+                return path
+            if self._alive(host, path):
+                self._open[key] = host
+                return path
+            try:
+                done = subprocess.run(
+                    master_argv(host, path),
+                    stdin=subprocess.DEVNULL,
+                    capture_output=True,
+                    timeout=host.connect_timeout + 10,
+                    check=False,
+                )
+            except subprocess.TimeoutExpired:
+                raise RemoteTimeoutError(host.label, "connection timed out") from None
+            if done.returncode != 0:
+                raise classify(host, done.stderr.decode("utf-8", "replace"))
+            self._open[key] = host
+            return path
+
+    async def ensure(self, host: SshHost) -> str:
+        """:meth:`ensure_blocking` in a worker thread (asyncio and trio alike)."""
+        return await anyio.to_thread.run_sync(self.ensure_blocking, host, abandon_on_cancel=True)
+
+    def lost_blocking(self, host: SshHost) -> bool:
+        """Whether ``host``'s master is gone (after a session ended with ssh's 255)."""
+        try:
+            return not self._alive(host, self.control_path(host))
+        except (OSError, subprocess.SubprocessError):
+            return True
+
+    async def lost(self, host: SshHost) -> bool:
+        """:meth:`lost_blocking` in a worker thread."""
+        return await anyio.to_thread.run_sync(self.lost_blocking, host)
+
+    def is_open(self, host: SshHost) -> bool:
+        """Whether this pool opened ``host``'s master and its socket still exists."""
+        return _key(host) in self._open and os.path.exists(self.control_path(host))
+
+    def close_blocking(self, host: SshHost) -> None:
+        """Ask ``host``'s master to exit (no error if there is none)."""
+        key = _key(host)
+        with self._host_lock(key):
+            self._open.pop(key, None)
+            if self._dir is None:
+                return
+            path = os.path.join(self._dir, key)
+            if os.path.exists(path):
+                subprocess.run(
+                    control_argv(host, path, "exit"),
+                    stdin=subprocess.DEVNULL,
+                    capture_output=True,
+                    timeout=10,
+                    check=False,
+                )
+
+    async def close(self, host: SshHost) -> None:
+        """:meth:`close_blocking` in a worker thread."""
+        await anyio.to_thread.run_sync(self.close_blocking, host)
+
+    def close_all(self) -> None:
+        """Close every master and remove the control directory (run at exit)."""
+        for host in list(self._open.values()):
+            with contextlib.suppress(OSError, subprocess.SubprocessError):
+                self.close_blocking(host)
+        with self._lock:
+            if self._dir is not None:
+                shutil.rmtree(self._dir, ignore_errors=True)
+                self._dir = None
+
+
+POOL = MasterPool()
+atexit.register(POOL.close_all)

@@ -1,0 +1,89 @@
+"""The ssh command lines cuprum runs: fixed options, then ``--``, the host, one line.
+
+Host keys are always checked (``BatchMode=yes``, ``StrictHostKeyChecking=yes``), no
+config file is read unless the host names one, no pty, no escape character, no
+forwarding, and every value was validated by :class:`~cuprum.remote.host.SshHost`.
+"""
+
+from __future__ import annotations
+
+import shutil
+
+from cuprum.remote.host import SshHost
+
+__all__ = ["command_argv", "control_argv", "master_argv", "ssh_program"]
+
+
+def ssh_program() -> str:
+    """The local OpenSSH client: ``ssh`` on ``PATH``, else ``/usr/bin/ssh``."""
+    return shutil.which("ssh") or "/usr/bin/ssh"
+
+
+def _base(host: SshHost, control_path: str) -> list[str]:
+    argv = [
+        ssh_program(),
+        "-F",
+        str(host.config_file or "none"),
+        "-T",
+        "-x",
+        "-a",
+        "-e",
+        "none",
+        "-o",
+        "BatchMode=yes",
+        "-o",
+        "StrictHostKeyChecking=yes",
+        "-o",
+        "UpdateHostKeys=no",
+        "-o",
+        "LogLevel=ERROR",
+        "-o",
+        f"ConnectTimeout={max(1, round(host.connect_timeout))}",
+        "-o",
+        "ServerAliveInterval=15",
+        "-o",
+        "ServerAliveCountMax=3",
+        "-o",
+        f"ControlPath={control_path}",
+        "-o",
+        "ClearAllForwardings=yes",
+        "-o",
+        "PermitLocalCommand=no",
+    ]
+    if host.port is not None:
+        argv += ["-p", str(host.port)]
+    if host.user is not None:
+        argv += ["-l", host.user]
+    if host.identity_file is not None:
+        argv += ["-o", f"IdentityFile={host.identity_file!s}", "-o", "IdentitiesOnly=yes"]
+    if host.known_hosts is not None:
+        argv += ["-o", f"UserKnownHostsFile={host.known_hosts}"]
+        argv += ["-o", "GlobalKnownHostsFile=/dev/null"]
+    if host.host_key_alias is not None:
+        argv += ["-o", f"HostKeyAlias={host.host_key_alias}"]
+    return argv
+
+
+def master_argv(host: SshHost, control_path: str) -> list[str]:
+    """Start the master connection: authenticate, then go to the background."""
+    return [
+        *_base(host, control_path),
+        "-o",
+        "ControlMaster=yes",
+        "-o",
+        f"ControlPersist={max(1, round(host.persist))}",
+        "-N",
+        "-f",
+        "--",
+        host.host,
+    ]
+
+
+def control_argv(host: SshHost, control_path: str, operation: str) -> list[str]:
+    """Ask the master something (``check``, ``exit``): ``ssh -O operation``."""
+    return [*_base(host, control_path), "-O", operation, "--", host.host]
+
+
+def command_argv(host: SshHost, control_path: str, line: str) -> list[str]:
+    """Run ``line`` over the master connection (never opening one of its own)."""
+    return [*_base(host, control_path), "-o", "ControlMaster=no", "--", host.host, line]
