@@ -208,6 +208,8 @@ def bench(session: nox.Session) -> None:
     native = _build_native(session)
     session.install(str(native), "trio>=0.31", "matplotlib>=3.8", "prometheus-client>=0.20")
     session.install("opentelemetry-sdk>=1.25")
+    # The peers compared in benchmarks/bench_peers*.py.
+    session.install("sh>=2.0", "plumbum>=1.8", "shellous>=0.30")
     session.run("python", "benchmarks/run_all.py", *session.posargs)
     # Per-line cost of each telemetry hook (its own table).
     session.run("python", "benchmarks/bench_hooks.py")

@@ -66,6 +66,8 @@ class Case:
     missing the goal but keeping within the limit is ``MISS``; beyond it, ``FAIL``.
     A case without a goal is informational (``INFO``); ``skip_reason`` marks a case
     that could not run here (``SKIP``) and ``error`` one that crashed (``ERROR``).
+    ``details`` holds text per contender for multi-way cases (the peers' figures,
+    ``WRONG``, ``SKIP``), kept in the JSON.
     """
 
     name: str
@@ -84,6 +86,7 @@ class Case:
     skip_reason: str | None = None
     error: str | None = None
     extra: dict[str, float] = field(default_factory=dict)
+    details: dict[str, str] = field(default_factory=dict)
 
     @classmethod
     def time_ratio(
