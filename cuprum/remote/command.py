@@ -22,7 +22,7 @@ from typing import Any
 from cuprum._api.command import SafeCmd
 from cuprum._core.errors import InvalidArgumentError, RemoteConnectError
 from cuprum._model.results import CommandResult
-from cuprum.remote.host import SshHost
+from cuprum.remote._spec import HostSpec
 from cuprum.remote.launch import RemoteLaunch
 from cuprum.remote.master import POOL
 from cuprum.remote.quoting import check_env, secret_preamble
@@ -44,7 +44,7 @@ class RemoteCmd(SafeCmd):
     remote side; ``ExecutionContext.env``/``cwd`` apply to the local ssh process.
     """
 
-    host: SshHost = field(kw_only=True)
+    host: HostSpec = field(kw_only=True)
     remote_cwd: str | None = field(default=None, kw_only=True)
     remote_env: tuple[tuple[str, str], ...] = field(default=(), kw_only=True)
     #: Sent as stdin lines before the program's input, exported by the wrapper:
@@ -53,7 +53,7 @@ class RemoteCmd(SafeCmd):
 
     def __post_init__(self) -> None:
         SafeCmd.__post_init__(self)
-        if not isinstance(self.host, SshHost):
+        if not isinstance(self.host, HostSpec):
             raise InvalidArgumentError(f"{self.program}: host must be an SshHost")
         if self.remote_cwd is not None and (
             not isinstance(self.remote_cwd, str)
@@ -73,7 +73,7 @@ class RemoteCmd(SafeCmd):
     @classmethod
     def on(
         cls,
-        host: SshHost,
+        host: HostSpec,
         command: SafeCmd,
         *,
         cwd: str | None = None,

@@ -19,7 +19,7 @@ from collections.abc import Mapping
 import anyio
 import anyio.to_thread
 
-from cuprum.remote.host import SshHost
+from cuprum.remote._spec import HostSpec
 from cuprum.remote.options import command_argv
 from cuprum.remote.quoting import remote_line
 
@@ -54,7 +54,7 @@ class RemoteLaunch:
 
     def __init__(
         self,
-        host: SshHost,
+        host: HostSpec,
         control_path: str,
         argv: tuple[str, ...],
         *,

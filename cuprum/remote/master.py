@@ -27,7 +27,7 @@ from cuprum._core.errors import (
     RemoteError,
     RemoteTimeoutError,
 )
-from cuprum.remote.host import SshHost
+from cuprum.remote._spec import HostSpec
 from cuprum.remote.options import control_argv, master_argv
 
 __all__ = ["POOL", "MasterPool", "classify"]
@@ -40,7 +40,7 @@ _HOST_KEY = (
 )
 
 
-def classify(host: SshHost, stderr: str) -> RemoteError:
+def classify(host: HostSpec, stderr: str) -> RemoteError:
     """The :class:`RemoteError` for what ssh said when a connection failed."""
     detail = " ".join(stderr.split())[:500]
     low = detail.lower()
@@ -53,7 +53,7 @@ def classify(host: SshHost, stderr: str) -> RemoteError:
     return RemoteConnectError(host.label, "could not connect", detail)
 
 
-def _key(host: SshHost) -> str:
+def _key(host: HostSpec) -> str:
     fields = (host.label, host.host, host.user, host.port, host.identity_file, host.known_hosts)
     extra = (host.host_key_alias, host.config_file)
     return hashlib.sha256(repr((fields, extra)).encode()).hexdigest()[:20]
@@ -65,7 +65,7 @@ class MasterPool:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._locks: dict[str, threading.Lock] = {}
-        self._open: dict[str, SshHost] = {}
+        self._open: dict[str, HostSpec] = {}
         self._dir: str | None = None
 
     def directory(self) -> str:
@@ -76,7 +76,7 @@ class MasterPool:
                 os.chmod(self._dir, 0o700)
             return self._dir
 
-    def control_path(self, host: SshHost) -> str:
+    def control_path(self, host: HostSpec) -> str:
         """Where ``host``'s master listens."""
         return os.path.join(self.directory(), _key(host))
 
@@ -84,7 +84,7 @@ class MasterPool:
         with self._lock:
             return self._locks.setdefault(key, threading.Lock())
 
-    def _alive(self, host: SshHost, path: str) -> bool:
+    def _alive(self, host: HostSpec, path: str) -> bool:
         if not os.path.exists(path):
             return False
         probe = subprocess.run(
@@ -96,7 +96,7 @@ class MasterPool:
         )
         return probe.returncode == 0
 
-    def ensure_blocking(self, host: SshHost) -> str:
+    def ensure_blocking(self, host: HostSpec) -> str:
         """Open ``host``'s master unless it is up; return its control path."""
         key = _key(host)
         path = self.control_path(host)
@@ -121,26 +121,26 @@ class MasterPool:
             self._open[key] = host
             return path
 
-    async def ensure(self, host: SshHost) -> str:
+    async def ensure(self, host: HostSpec) -> str:
         """:meth:`ensure_blocking` in a worker thread (asyncio and trio alike)."""
         return await anyio.to_thread.run_sync(self.ensure_blocking, host, abandon_on_cancel=True)
 
-    def lost_blocking(self, host: SshHost) -> bool:
+    def lost_blocking(self, host: HostSpec) -> bool:
         """Whether ``host``'s master is gone (after a session ended with ssh's 255)."""
         try:
             return not self._alive(host, self.control_path(host))
         except (OSError, subprocess.SubprocessError):
             return True
 
-    async def lost(self, host: SshHost) -> bool:
+    async def lost(self, host: HostSpec) -> bool:
         """:meth:`lost_blocking` in a worker thread."""
         return await anyio.to_thread.run_sync(self.lost_blocking, host)
 
-    def is_open(self, host: SshHost) -> bool:
+    def is_open(self, host: HostSpec) -> bool:
         """Whether this pool opened ``host``'s master and its socket still exists."""
         return _key(host) in self._open and os.path.exists(self.control_path(host))
 
-    def close_blocking(self, host: SshHost) -> None:
+    def close_blocking(self, host: HostSpec) -> None:
         """Ask ``host``'s master to exit (no error if there is none)."""
         key = _key(host)
         with self._host_lock(key):
@@ -157,7 +157,7 @@ class MasterPool:
                     check=False,
                 )
 
-    async def close(self, host: SshHost) -> None:
+    async def close(self, host: HostSpec) -> None:
         """:meth:`close_blocking` in a worker thread."""
         await anyio.to_thread.run_sync(self.close_blocking, host)
 

@@ -2,14 +2,14 @@
 
 Host keys are always checked (``BatchMode=yes``, ``StrictHostKeyChecking=yes``), no
 config file is read unless the host names one, no pty, no escape character, no
-forwarding, and every value was validated by :class:`~cuprum.remote.host.SshHost`.
+forwarding, and every value was validated by :class:`~cuprum.remote.SshHost`.
 """
 
 from __future__ import annotations
 
 import shutil
 
-from cuprum.remote.host import SshHost
+from cuprum.remote._spec import HostSpec
 
 __all__ = ["command_argv", "control_argv", "master_argv", "ssh_program"]
 
@@ -19,7 +19,7 @@ def ssh_program() -> str:
     return shutil.which("ssh") or "/usr/bin/ssh"
 
 
-def _base(host: SshHost, control_path: str) -> list[str]:
+def _base(host: HostSpec, control_path: str) -> list[str]:
     argv = [
         ssh_program(),
         "-F",
@@ -64,7 +64,7 @@ def _base(host: SshHost, control_path: str) -> list[str]:
     return argv
 
 
-def master_argv(host: SshHost, control_path: str) -> list[str]:
+def master_argv(host: HostSpec, control_path: str) -> list[str]:
     """Start the master connection: authenticate, then go to the background."""
     return [
         *_base(host, control_path),
@@ -79,11 +79,11 @@ def master_argv(host: SshHost, control_path: str) -> list[str]:
     ]
 
 
-def control_argv(host: SshHost, control_path: str, operation: str) -> list[str]:
+def control_argv(host: HostSpec, control_path: str, operation: str) -> list[str]:
     """Ask the master something (``check``, ``exit``): ``ssh -O operation``."""
     return [*_base(host, control_path), "-O", operation, "--", host.host]
 
 
-def command_argv(host: SshHost, control_path: str, line: str) -> list[str]:
+def command_argv(host: HostSpec, control_path: str, line: str) -> list[str]:
     """Run ``line`` over the master connection (never opening one of its own)."""
     return [*_base(host, control_path), "-o", "ControlMaster=no", "--", host.host, line]
