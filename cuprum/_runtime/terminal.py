@@ -215,3 +215,7 @@ class TerminalCollector(StreamCollector):
     def value(self, *, text: bool) -> str | bytes | None:
         value = super().value(text=text)
         return value.replace("\r\n", "\n") if isinstance(value, str) else value
+
+    def salvage(self, *, text: bool) -> str | bytes | None:
+        value = super().salvage(text=text)
+        return value.replace("\r\n", "\n") if isinstance(value, str) else value
