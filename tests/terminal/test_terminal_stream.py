@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+import anyio
 import pytest
 
 from cuprum import ExpectTimeout, Terminal, observe
@@ -138,3 +139,22 @@ async def test_sending_after_the_program_is_gone_is_a_broken_pipe(anyio_backend:
         await handle.wait()
         with pytest.raises(BrokenPipeError, match="its terminal is closed"):
             await handle.send("anyone there?")
+
+
+async def test_input_waits_while_the_terminal_is_full_and_loses_nothing(
+    anyio_backend: str,
+) -> None:
+    lines = [f"line {i:05d} " + "x" * 40 for i in range(5000)]  # ~260 KB, far over 4 KiB
+
+    async with cmd(CAT).stream(tty=Terminal(echo_input=False)) as handle:
+
+        async def send_all() -> None:
+            await handle.send("".join(f"{line}\n" for line in lines))
+            await handle.send_eof()
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(send_all)
+            copied = [line async for line in handle.stdout_lines()]
+        result = await handle.wait()
+    assert copied == lines
+    assert result.ok
