@@ -12,6 +12,7 @@ from cuprum import (
     ExpectError,
     ExpectTimeout,
     InvalidArgumentError,
+    RunOptions,
     Terminal,
     TimeoutExpired,
 )
@@ -29,12 +30,12 @@ def mode(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 
 
-def _options(mode: str) -> dict[str, object]:
+def _options(mode: str) -> RunOptions:
     return {"tty": True} if mode == "tty" else {"stdin": PIPE}
 
 
 async def test_the_earliest_match_wins_and_says_which(anyio_backend: str, mode: str) -> None:
-    async with py(WORDS).stream(**_options(mode)) as handle:  # type: ignore[arg-type]
+    async with py(WORDS).stream(**_options(mode)) as handle:
         found = await handle.expect(["gamma", re.compile(r"b\w+")], timeout=DEADLINE)
         assert (found.index, found.before, found.matched) == (1, "alpha ", "beta")
         assert found.match is not None and found.match.group() == "beta"
@@ -47,7 +48,7 @@ async def test_the_earliest_match_wins_and_says_which(anyio_backend: str, mode: 
 
 async def test_a_literal_is_not_a_regex(anyio_backend: str, mode: str) -> None:
     code = "print('cost: $5 (approx.)')"
-    async with py(code).stream(**_options(mode)) as handle:  # type: ignore[arg-type]
+    async with py(code).stream(**_options(mode)) as handle:
         found = await handle.expect("$5 (approx.)", timeout=DEADLINE)
         await handle.wait()
     assert found.before == "cost: "
@@ -64,7 +65,7 @@ async def test_bytes_patterns_see_the_raw_bytes(anyio_backend: str) -> None:
 
 
 async def test_eof_before_a_match_keeps_the_output(anyio_backend: str, mode: str) -> None:
-    async with py("print('only this')").stream(**_options(mode)) as handle:  # type: ignore[arg-type]
+    async with py("print('only this')").stream(**_options(mode)) as handle:
         with pytest.raises(ExpectEOF) as caught:
             await handle.expect("never", timeout=DEADLINE)
         result = await handle.wait()
@@ -76,7 +77,7 @@ async def test_eof_before_a_match_keeps_the_output(anyio_backend: str, mode: str
 async def test_a_timeout_names_the_program_and_keeps_what_was_seen(
     anyio_backend: str, mode: str
 ) -> None:
-    async with py(COPY).stream(**_options(mode)) as handle:  # type: ignore[arg-type]
+    async with py(COPY).stream(**_options(mode)) as handle:
         await handle.sendline("partial answer")
         await handle.expect("partial", timeout=DEADLINE)
         with pytest.raises(ExpectTimeout) as caught:
@@ -94,7 +95,7 @@ async def test_a_timeout_names_the_program_and_keeps_what_was_seen(
 
 async def test_a_literal_after_a_lot_of_output(anyio_backend: str, mode: str) -> None:
     code = "import sys\nsys.stdout.write('x' * 5_000_000)\nsys.stdout.write('MARK-END')"
-    async with py(code).stream(**_options(mode)) as handle:  # type: ignore[arg-type]
+    async with py(code).stream(**_options(mode)) as handle:
         found = await handle.expect("MARK-END", timeout=DEADLINE)
         await handle.wait()
     assert len(found.before) == 5_000_000

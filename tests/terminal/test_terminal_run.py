@@ -193,7 +193,7 @@ async def test_bad_options_are_refused_naming_the_program(
     anyio_backend: str, options: dict[str, object], message: str
 ) -> None:
     with pytest.raises(InvalidArgumentError, match=message) as caught:
-        await py("pass").run(**options)  # type: ignore[arg-type]
+        await py("pass").run(**options)  # type: ignore[call-overload]
     assert str(caught.value).startswith(PY)
 
 
