@@ -13,7 +13,7 @@ import errno
 import functools
 import os
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, overload
 
 import anyio
@@ -22,8 +22,10 @@ import anyio.lowlevel
 from cuprum._compose.expect import ExpectMatch, Pattern, Patterns, expect, wait_noecho
 from cuprum._compose.output import Output, TextPieces
 from cuprum._core.errors import ExpectEOF
+from cuprum._core.secret import Secret, reveal
 from cuprum._model.terminal import Terminal
 from cuprum._runtime.request import RunRequest
+from cuprum._runtime.secrets import run_secrets
 from cuprum._runtime.terminal import Pty, check_terminal
 from cuprum._transport.pipes import write_all
 
@@ -40,6 +42,8 @@ class Conversation:
         self._done = anyio.Event()
         self._error: BaseException | None = None
         self._raised = False
+        self._secrets: list[Secret[Any]] = []  # sent with send()/sendline()
+        self._add_secrets: Callable[[Sequence[Secret[Any]]], None] | None = None
         ctx = request.context
         self._out = Output(ctx.encoding, ctx.errors)
 
@@ -90,6 +94,7 @@ class Conversation:
                     out.unread_bytes,
                     program=program,
                     timeout=timeout,
+                    secrets=self._all_secrets(),
                 )
             pieces = out.text_pieces()
             return await expect(
@@ -99,6 +104,7 @@ class Conversation:
                 functools.partial(self._give_back, pieces),
                 program=program,
                 timeout=timeout,
+                secrets=self._all_secrets(),
             )
         except ExpectEOF:
             if self._terminal is not None and self._terminal.fd is None:
@@ -131,7 +137,10 @@ class Conversation:
 
     async def sendline(self, line: bytes | str = "") -> None:
         """Send ``line`` and a newline (``\\n``: Enter, on a terminal in its usual mode)."""
-        if isinstance(line, bytes):
+        if type(line) is Secret:  # (a bytes Secret cannot be joined to text)
+            await self.write(line)
+            await self.write("\n")
+        elif isinstance(line, bytes):
             await self.write(line + b"\n")
         else:
             await self.write(line + "\n")
@@ -177,7 +186,12 @@ class Conversation:
         waiting while the pipe (or the terminal's input queue) is full.
 
         Raises ``BrokenPipeError`` if the child has closed its stdin (or its terminal).
+        A :class:`~cuprum.Secret` is sent as its value and redacted from then on from
+        the run's line events (a terminal's echo of it, say) and from error messages.
         """
+        if type(data) is Secret:  # the program gets the value; events and messages never
+            self._secret_sent(data)
+            data = reveal(data)
         payload = data.encode(self._request.context.encoding) if isinstance(data, str) else data
         if self._terminal is not None:
             await self._type(self._terminal, payload)
@@ -187,6 +201,16 @@ class Conversation:
             raise RuntimeError("write() needs the stream started with stdin=PIPE or tty=True")
         if await write_all(fd, payload) < len(payload):
             raise BrokenPipeError(f"{self._program}: closed its stdin")
+
+    def _secret_sent(self, secret: Secret[Any]) -> None:
+        if secret not in self._secrets:
+            self._secrets.append(secret)
+            if self._add_secrets is not None:
+                self._add_secrets([secret])
+
+    def _all_secrets(self) -> tuple[Secret[Any], ...]:
+        """The run's secrets and those sent since: what messages must not show."""
+        return (*run_secrets(self._request), *self._secrets)
 
     async def _type(self, pty: Pty, payload: bytes) -> None:
         """Write to the terminal's master, waiting while its input queue is full.

@@ -19,11 +19,12 @@ from __future__ import annotations
 import re
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import AnyStr, Generic, NoReturn, TypeAlias
+from typing import Any, AnyStr, Generic, NoReturn, TypeAlias
 
 import anyio
 
 from cuprum._core.errors import ExpectEOF, ExpectTimeout, InvalidArgumentError
+from cuprum._core.secret import Secret, reveal
 from cuprum._runtime.terminal import Pty
 
 __all__ = ["ExpectMatch", "Pattern", "Patterns", "expect", "wait_noecho"]
@@ -53,16 +54,18 @@ class ExpectMatch(Generic[AnyStr]):
 class Patterns:
     """The patterns of one ``expect()`` call, checked: all text or all bytes."""
 
-    __slots__ = ("binary", "items", "lookback")
+    __slots__ = ("binary", "items", "lookback", "shown")
 
     def __init__(
         self, program: str, patterns: Pattern | Sequence[Pattern], window: int | None
     ) -> None:
         if isinstance(patterns, str | bytes | re.Pattern):
             patterns = [patterns]
-        items = list(patterns)
-        if not items:
+        shown = tuple(patterns)  # as given: a Secret shows as ***
+        if not shown:
             raise InvalidArgumentError(f"{program}: expect() needs at least one pattern")
+        # A Secret pattern is searched for by its value (its text is the redaction).
+        items: list[Pattern] = [reveal(i) if type(i) is Secret else i for i in shown]
         kinds = {_kind(program, item) for item in items}
         if len(kinds) > 1:
             raise InvalidArgumentError(
@@ -70,7 +73,8 @@ class Patterns:
             )
         if window is not None and (type(window) is not int or window < 0):
             raise InvalidArgumentError(f"{program}: window must be an int >= 0, got {window!r}")
-        self.items: list[Pattern] = items
+        self.shown = shown
+        self.items = items
         self.binary = kinds == {bytes}
         lookback: int | None = 0
         for item in items:
@@ -116,11 +120,13 @@ async def expect(
     *,
     program: str,
     timeout: float | None,
+    secrets: tuple[Secret[Any], ...] = (),
 ) -> ExpectMatch[AnyStr]:
     """Search ``held``, then each piece ``more()`` returns (empty at EOF), for ``patterns``.
 
     ``unread`` takes back what was not consumed: the rest after a match, or
-    everything when none was found (the error's ``before`` shows it too).
+    everything when none was found (the error's ``before`` shows it too; its message
+    shows ``secrets`` as ``***``).
     """
     parts = [held]
     size = len(held)
@@ -137,7 +143,7 @@ async def expect(
                     unread(whole[offset + end :])
                     return ExpectMatch(
                         index,
-                        patterns.items[index],
+                        patterns.shown[index],  # as given (a Secret stays one)
                         whole[: offset + start],
                         region[start:end],
                         match,
@@ -145,7 +151,7 @@ async def expect(
                 piece = await more()
                 if not piece:
                     settled = True
-                    _at_eof(program, patterns, held[:0].join(parts), unread)
+                    _at_eof(program, patterns, held[:0].join(parts), unread, secrets)
                 parts.append(piece)
                 keep = patterns.lookback
                 if keep is None:
@@ -159,7 +165,9 @@ async def expect(
             raise
         whole = held[:0].join(parts)
         unread(whole)
-        raise ExpectTimeout(program, patterns.items, whole, timeout or 0.0) from None
+        raise ExpectTimeout(
+            program, patterns.shown, whole, timeout or 0.0, secrets=secrets
+        ) from None
     except BaseException:  # cancelled: keep the output for whoever reads next
         if not settled:
             unread(held[:0].join(parts))
@@ -167,10 +175,14 @@ async def expect(
 
 
 def _at_eof(
-    program: str, patterns: Patterns, whole: AnyStr, unread: Callable[[AnyStr], None]
+    program: str,
+    patterns: Patterns,
+    whole: AnyStr,
+    unread: Callable[[AnyStr], None],
+    secrets: tuple[Secret[Any], ...],
 ) -> NoReturn:
     unread(whole)
-    raise ExpectEOF(program, patterns.items, whole)
+    raise ExpectEOF(program, patterns.shown, whole, secrets=secrets)
 
 
 async def wait_noecho(

@@ -70,6 +70,7 @@ class StreamHandle(Conversation, Generic[R_co]):
         """The engine's ``on_spawned``: the run's pids and our ends of its pipes."""
         self._spawned = spawned
         self._stdin_fd, self._terminal = spawned.stdin_fd, spawned.terminal
+        self._add_secrets = spawned.add_secrets
         self._out.attach(spawned.stdout_fd, spawned.terminal, spawned.stdout_events)
 
     async def _run(self, *, task_status: anyio.abc.TaskStatus[None]) -> None:

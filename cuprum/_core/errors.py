@@ -291,21 +291,31 @@ class RemoteAuthError(RemoteError, PermissionError):
 
 class HostKeyError(RemoteError):
     """The host's key is not in the named known_hosts, or it has changed."""
+
+
 class ExpectError(CuprumError):
     """``expect()`` found none of its patterns; ``before`` is the output seen meanwhile.
 
     ``program`` names the program, ``patterns`` are those asked for, ``before``
     is the unmatched output (``str``, or ``bytes`` for bytes patterns), which
-    stays unread: a later ``expect()`` or read sees it again.
+    stays unread: a later ``expect()`` or read sees it again. The message quotes
+    the end of it with the value of each of the run's ``secrets`` as ``***``.
     """
 
     def __init__(
-        self, program: str, patterns: Sequence[object], before: str | bytes, message: str
+        self,
+        program: str,
+        patterns: Sequence[object],
+        before: str | bytes,
+        message: str,
+        *,
+        secrets: tuple[Secret[Any], ...] = (),
     ) -> None:
-        super().__init__(f"{program}: {message}")
+        super().__init__(redact(f"{program}: {message}", secrets))
         self.program = program
         self.patterns = tuple(patterns)
         self.before = before
+        self.secrets = secrets
 
 
 class ExpectTimeout(ExpectError, TimeoutError):
@@ -320,29 +330,29 @@ class ExpectTimeout(ExpectError, TimeoutError):
         timeout: float,
         *,
         waited_for: str | None = None,
+        secrets: tuple[Secret[Any], ...] = (),
     ) -> None:
         tail = before[-80:]
         what = waited_for if waited_for is not None else f"none of {_shown(patterns)} seen"
-        super().__init__(
-            program,
-            patterns,
-            before,
-            f"{what} within {timeout} seconds (last output: {tail!r})",
-        )
+        message = f"{what} within {timeout} seconds (last output: {tail!r})"
+        super().__init__(program, patterns, before, message, secrets=secrets)
         self.timeout = timeout
 
 
 class ExpectEOF(ExpectError, EOFError):
     """The program's output ended (it exited, or closed it) before any pattern matched."""
 
-    def __init__(self, program: str, patterns: Sequence[object], before: str | bytes) -> None:
+    def __init__(
+        self,
+        program: str,
+        patterns: Sequence[object],
+        before: str | bytes,
+        *,
+        secrets: tuple[Secret[Any], ...] = (),
+    ) -> None:
         tail = before[-80:]
-        super().__init__(
-            program,
-            patterns,
-            before,
-            f"output ended before any of {_shown(patterns)} (last output: {tail!r})",
-        )
+        message = f"output ended before any of {_shown(patterns)} (last output: {tail!r})"
+        super().__init__(program, patterns, before, message, secrets=secrets)
 
 
 def _shown(patterns: Sequence[object]) -> str:

@@ -21,13 +21,14 @@ from __future__ import annotations
 
 import functools
 import time
-from collections.abc import AsyncIterable, Callable
+from collections.abc import AsyncIterable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import anyio
 import anyio.lowlevel
 
+from cuprum._core.secret import Secret
 from cuprum._model.io import Stream
 from cuprum._model.results import CommandResult
 from cuprum._runtime.blame import Blame
@@ -66,6 +67,8 @@ class Spawned:
     ``terminal``: a streamed ``tty=`` run's pty, read and written by the callee
     instead of the two fds, and closed by it (a teardown may close it first); its
     output feeds ``stdout_events`` like a ``stdout_fd``'s.
+    ``add_secrets``: secrets the callee sends to the program (through ``stdin_fd`` or
+    the terminal), to be redacted from the run's events and messages from then on.
     """
 
     pids: tuple[int, ...]
@@ -73,6 +76,7 @@ class Spawned:
     stdout_fd: int | None = None
     stdout_events: StreamTap | None = None
     terminal: Pty | None = None
+    add_secrets: Callable[[Sequence[Secret[Any]]], None] | None = None
 
 
 OnSpawned = Callable[[Spawned], None]
@@ -178,7 +182,9 @@ class _Run:
         if handed and observer is not None:
             self.tap = StreamTap(observer)
         pids = tuple(stage.child.pid for stage in self.stages if stage.child is not None)
-        on_spawned(Spawned(pids, stdin_fd, stdout_fd, self.tap, plan.terminal))
+        on_spawned(
+            Spawned(pids, stdin_fd, stdout_fd, self.tap, plan.terminal, self.events.add_secrets)
+        )
 
     def _bind_line_events(self) -> None:
         """Each collector's line events, now that the pid is known."""

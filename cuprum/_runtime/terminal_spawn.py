@@ -19,12 +19,15 @@ from __future__ import annotations
 import ctypes
 import errno
 import os
-import shutil
 import signal
 import subprocess
 from collections.abc import Mapping, Sequence
 from typing import Any, TypeAlias
 
+from cuprum._core.pinning import PinPolicy
+from cuprum._core.pinning import executable as pinned_executable
+from cuprum._core.programs import Program
+from cuprum._core.secret import reveal
 from cuprum._runtime.child import ChildProcess
 from cuprum._runtime.spawn_errors import spawn_error
 from cuprum._runtime.terminal import Pty
@@ -112,33 +115,27 @@ def spawn_on_terminal(
     stdin: int | None,
     stdout: int | None,
     stderr: int | None,
+    project: PinPolicy | None = None,
 ) -> ChildProcess:
     """Start ``argv`` as the leader of a new session whose controlling terminal is ``pty``.
 
     stdin and stdout are the terminal (``stdin``/``stdout`` are the parent's slave
     fd, passed for the engine's symmetry); ``stderr`` is the slave fd (the
-    terminal too), ``DEVNULL``, or an fd to dup. A refusal is a :class:`SpawnError`,
-    as for any run.
+    terminal too), ``DEVNULL``, or an fd to dup. The file executed is the program's
+    pin under ``project``'s policy, as for :func:`~cuprum._runtime.child.spawn`, and
+    secrets in ``argv`` are revealed here, for the child only. A refusal is a
+    :class:`SpawnError`, as for any run.
     """
     if pty.settings.term is not None:
         env = {**(os.environ if env is None else env), "TERM": pty.settings.term}
+    executable = pinned_executable(Program(argv[0]), project)  # refusals raise, named
     try:
-        executable = _find(argv[0], env)
+        if "/" not in executable:  # no pin could be made: nothing by that name on PATH
+            raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), argv[0])
         pid = _posix_spawn(executable, argv, cwd=cwd, env=env, pty=pty, stderr=stderr)
     except (OSError, ValueError, TypeError) as exc:
         raise spawn_error(exc, argv, cwd=cwd, env=env) from exc
     return ChildProcess(_Spawned(pid))
-
-
-def _find(program: str, env: Mapping[str, str] | None) -> str:
-    """The file to execute: ``program`` itself with a slash, else the first on ``PATH``."""
-    if "/" in program:
-        return program
-    path = (os.environ if env is None else env).get("PATH", os.defpath)
-    found = shutil.which(program, path=path)
-    if found is None:
-        raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), program)
-    return found
 
 
 def _posix_spawn(
@@ -153,8 +150,8 @@ def _posix_spawn(
     libc = _libc()
     lib = libc.lib
     attr, actions, sigset = _opaque(), _opaque(), _opaque()
-    args = _strings(argv)
-    envp = _strings([f"{k}={v}" for k, v in env.items()]) if env is not None else None
+    args = _strings([reveal(arg) for arg in argv])
+    envp = _strings([_entry(k, v) for k, v in env.items()]) if env is not None else None
     lib.posix_spawnattr_init(attr)
     lib.posix_spawn_file_actions_init(actions)
     try:
@@ -233,7 +230,12 @@ def _ok(code: int) -> None:
         raise OSError(code, os.strerror(code))
 
 
-def _strings(items: Sequence[str]) -> ctypes.Array[ctypes.c_char_p]:
+def _entry(name: str, value: str | bytes) -> bytes:
+    """``NAME=value`` for the environment (a revealed secret may be bytes)."""
+    return os.fsencode(name) + b"=" + (value if isinstance(value, bytes) else os.fsencode(value))
+
+
+def _strings(items: Sequence[str | bytes]) -> ctypes.Array[ctypes.c_char_p]:
     """A NULL-terminated ``char *[]`` (the bytes stay alive with the array)."""
     encoded = [os.fsencode(item) for item in items]
     if any(b"\0" in item for item in encoded):

@@ -200,3 +200,13 @@ async def test_bad_options_are_refused_naming_the_program(
 async def test_a_pipeline_is_refused(anyio_backend: str) -> None:
     with pytest.raises(InvalidArgumentError, match="single command"):
         await (py("pass") | py("pass")).run(tty=True)
+
+
+async def test_a_secret_argument_reaches_the_child_and_no_event(anyio_backend: str) -> None:
+    from cuprum import Secret
+
+    recorder = Recorder()
+    with observe(recorder):
+        result = await py("import sys; print('got', sys.argv[1])", Secret("t0ken-42")).run(tty=True)
+    assert text(result.stdout) == "got t0ken-42\n"  # the result keeps what the program wrote
+    assert recorder.lines() == ["got ***"]

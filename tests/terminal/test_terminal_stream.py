@@ -7,7 +7,7 @@ import re
 import anyio
 import pytest
 
-from cuprum import ExpectTimeout, Terminal, observe
+from cuprum import ExpectTimeout, Secret, Terminal, observe
 
 from .terminal_support import (
     CAT,
@@ -158,3 +158,35 @@ async def test_input_waits_while_the_terminal_is_full_and_loses_nothing(
         result = await handle.wait()
     assert copied == lines
     assert result.ok
+
+
+async def test_a_secret_sent_is_typed_as_its_value_and_redacted_from_events(
+    anyio_backend: str,
+) -> None:
+    password = Secret("s3cr3t-value")
+    recorder = Recorder()
+    with observe(recorder):
+        async with cmd(CAT).stream(tty=True) as handle:  # echo on: the value comes back
+            await handle.sendline(password)
+            echoed = await handle.expect(password, timeout=DEADLINE)  # matched by its value
+            copied = await handle.expect("s3cr3t-value\n", timeout=DEADLINE)  # cat's copy
+            with pytest.raises(ExpectTimeout) as caught:
+                await handle.expect("never", timeout=0.05)
+            await handle.send_eof()
+            await handle.wait()
+    assert echoed.matched == "s3cr3t-value" and echoed.pattern is password
+    assert copied.before == "\n"
+    lines = recorder.lines()
+    assert lines and all("s3cr3t" not in line for line in lines)
+    assert "***" in lines
+    assert "s3cr3t" not in str(caught.value)
+
+
+async def test_a_secret_answers_a_password_prompt(anyio_backend: str) -> None:
+    async with py(GETPASS).stream(tty=True) as handle:
+        await handle.expect("Password: ", timeout=DEADLINE)
+        await handle.wait_noecho(timeout=DEADLINE)
+        await handle.sendline(Secret("hunter2"))
+        found = await handle.expect(re.compile(r"reversed (\w+)"), timeout=DEADLINE)
+        await handle.wait()
+    assert found.match is not None and found.match.group(1) == "2retnuh"
