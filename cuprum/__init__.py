@@ -18,6 +18,9 @@ from cuprum._core.errors import (
     CaptureLimitExceeded,
     CommandFailedError,
     CuprumError,
+    ExpectEOF,
+    ExpectError,
+    ExpectTimeout,
     ForbiddenProgramError,
     HostKeyError,
     InterpreterNotFoundError,
@@ -66,6 +69,7 @@ if TYPE_CHECKING:
     from cuprum._api.arguments import Arg
     from cuprum._api.command import Pipeline, SafeCmd, SafeCmdBuilder
     from cuprum._compose.concurrent import ConcurrentConfig, run_concurrent, run_concurrent_sync
+    from cuprum._compose.expect import ExpectMatch
     from cuprum._compose.streaming import StreamHandle
     from cuprum._core.catalogue import (
         DEFAULT_CATALOGUE,
@@ -98,6 +102,7 @@ if TYPE_CHECKING:
     from cuprum._core.spec import CommandSpec
     from cuprum._model.execution import ExecutionContext
     from cuprum._model.io import DEVNULL, INHERIT, PIPE, STDOUT, AppendTo
+    from cuprum._model.terminal import Terminal
     from cuprum._runtime.request import RunOptions
 
 __version__ = "0.3.0"
@@ -106,6 +111,7 @@ _LAZY_MODULES = {
     "cuprum._api.arguments": ("Arg",),
     "cuprum._api.command": ("Pipeline", "SafeCmd", "SafeCmdBuilder"),
     "cuprum._compose.concurrent": ("ConcurrentConfig", "run_concurrent", "run_concurrent_sync"),
+    "cuprum._compose.expect": ("ExpectMatch",),
     "cuprum._compose.streaming": ("StreamHandle",),
     "cuprum._core.catalogue": (
         "DEFAULT_CATALOGUE",
@@ -138,6 +144,7 @@ _LAZY_MODULES = {
     "cuprum._core.spec": ("CommandSpec",),
     "cuprum._model.execution": ("ExecutionContext",),
     "cuprum._model.io": ("DEVNULL", "INHERIT", "PIPE", "STDOUT", "AppendTo"),
+    "cuprum._model.terminal": ("Terminal",),
     "cuprum._runtime.request": ("RunOptions",),
 }
 _LAZY = {name: module for module, names in _LAZY_MODULES.items() for name in names}
@@ -210,6 +217,10 @@ __all__ = [
     "CuprumError",
     "ExecEvent",
     "ExecutionContext",
+    "ExpectEOF",
+    "ExpectError",
+    "ExpectMatch",
+    "ExpectTimeout",
     "FileIdentity",
     "ForbiddenProgramError",
     "HostKeyError",
@@ -239,6 +250,7 @@ __all__ = [
     "SpawnError",
     "StreamBackendError",
     "StreamHandle",
+    "Terminal",
     "TimeoutExpired",
     "UnknownProgramError",
     "UntrustedProgramError",

@@ -12,7 +12,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import os
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
@@ -20,13 +20,14 @@ import anyio
 import anyio.abc
 import anyio.lowlevel
 
+from cuprum._compose.conversation import Conversation
 from cuprum._core.errors import TimeoutExpired
 from cuprum._model.io import Stream
 from cuprum._model.results import CommandResult, PipelineResult
 from cuprum._runtime.engine import Spawned, run_stages
 from cuprum._runtime.request import RunRequest
-from cuprum._runtime.streams import LineReader, StreamCollector
-from cuprum._transport.pipes import READ_SIZE, write_all
+from cuprum._runtime.streams import StreamCollector
+from cuprum._runtime.terminal import TerminalCollector
 
 __all__ = ["StreamHandle", "open_stream"]
 
@@ -45,38 +46,32 @@ else:
     )
 
 
-class StreamHandle(Generic[R_co]):
+class StreamHandle(Conversation, Generic[R_co]):
     """A running command (or pipeline) whose stdout you read as it arrives.
 
     Read with :meth:`stdout_lines`, :meth:`stdout_batches` or :meth:`stdout_chunks`;
     write with :meth:`write` / :meth:`close_stdin` when started with ``stdin=PIPE``;
-    :meth:`wait` returns the usual result. What has been read from the pipe but not
-    yet delivered (the rest of a batch, a partial line) stays with the handle, so
-    breaking out of one iterator and starting another (or calling :meth:`wait`)
-    loses nothing.
+    hold a conversation with :meth:`expect` and :meth:`sendline` (on a terminal,
+    ``tty=True``, or over ``stdin=PIPE``); :meth:`wait` returns the usual result.
+    What has been read from the pipe but not yet delivered (the rest of a batch, a
+    partial line, what ``expect()`` did not consume) stays with the handle, so
+    switching between them (or calling :meth:`wait`) loses nothing.
     """
 
     def __init__(self, request: RunRequest, wrap: Any) -> None:
-        self._request = request
+        super().__init__(request)
         self._wrap = wrap
         self._spawned = Spawned(pids=())  # until the run has started
-        self._stdin_fd: int | None = None
-        self._stdout_fd: int | None = None
-        self._done = anyio.Event()
         self._result: R_co | None = None
-        self._error: BaseException | None = None
-        self._raised = False
-        self._eof = False
-        # Line state shared by every stdout_lines()/stdout_batches() iterator.
-        self._lines: LineReader | None = None  # holds the current line, not yet terminated
-        self._ready: Iterator[str] = iter(())  # complete lines not yet delivered
 
     # -- the background run ---------------------------------------------------
 
     def _attach(self, spawned: Spawned) -> None:
         """The engine's ``on_spawned``: the run's pids and our ends of its pipes."""
         self._spawned = spawned
-        self._stdin_fd, self._stdout_fd = spawned.stdin_fd, spawned.stdout_fd
+        self._stdin_fd, self._terminal = spawned.stdin_fd, spawned.terminal
+        self._add_secrets = spawned.add_secrets
+        self._out.attach(spawned.stdout_fd, spawned.terminal, spawned.stdout_events)
 
     async def _run(self, *, task_status: anyio.abc.TaskStatus[None]) -> None:
         """The run, in the block's task group; ``started`` once it has spawned.
@@ -108,27 +103,6 @@ class StreamHandle(Generic[R_co]):
 
     # -- stdout ---------------------------------------------------------------
 
-    async def _read(self) -> bytes:
-        """The next chunk of stdout (``b""`` at EOF); awaits data with anyio."""
-        fd = self._stdout_fd
-        if fd is None or self._eof:
-            return b""
-        observer = self._spawned.stdout_events
-        while True:
-            try:
-                data = os.read(fd, READ_SIZE)
-            except BlockingIOError:
-                await anyio.wait_readable(fd)
-                continue
-            if not data:
-                self._eof = True
-                if observer is not None:
-                    observer.close()
-                return b""
-            if observer is not None:
-                observer.feed(data)
-            return data
-
     async def stdout_chunks(self) -> AsyncIterator[bytes]:
         """Raw stdout chunks as they arrive (up to 1 MiB each)."""
         while data := await self._next_chunk():
@@ -136,45 +110,25 @@ class StreamHandle(Generic[R_co]):
             await anyio.lowlevel.checkpoint()
 
     async def _next_chunk(self) -> bytes:
-        """The next raw chunk, starting with anything a line reader left undelivered."""
-        if self._lines is not None:
-            held = self._held_bytes()
-            if held:
-                return held
-        return await self._read()
-
-    def _held_bytes(self) -> bytes:
-        """Hand back, as the exact bytes read, what the line readers hold; reset them."""
-        lines, self._lines = self._lines, None
-        assert lines is not None
-        undelivered, self._ready = list(self._ready), iter(())
-        return lines.take_rest(undelivered)
-
-    def _split(self, data: bytes) -> list[str]:
-        """Decode ``data`` and return the lines it completes (``b""`` means EOF)."""
-        lines = self._lines
-        if lines is None:
-            ctx = self._request.context
-            lines = self._lines = LineReader(ctx.encoding, ctx.errors)
-        return lines.split(data)
-
-    def _take_partial(self) -> str:
-        return self._lines.take_partial() if self._lines is not None else ""
+        """The next raw chunk, starting with anything the line readers left undelivered."""
+        held = self._out.take_bytes()
+        return held if held else await self._read()
 
     async def stdout_batches(self) -> AsyncIterator[list[str]]:
         """Lists of the complete lines (without newlines) read so far; the fastest form."""
-        batch = list(self._ready)
+        out = self._out
+        batch = list(out.ready)
         if batch:
             yield batch
         while True:
             data = await self._read()
-            lines = self._split(data)
+            lines = out.split(data)
             if lines:
                 yield lines
             if not data:
                 break
             await anyio.lowlevel.checkpoint()
-        tail = self._take_partial()
+        tail = out.take_partial()
         if tail:
             yield [tail]
 
@@ -183,44 +137,20 @@ class StreamHandle(Generic[R_co]):
 
         A partial line is held until its newline (or EOF) arrives.
         """
+        out = self._out
         while True:
-            for line in self._ready:  # an iterator on the handle: where we stop, the next starts
+            for line in out.ready:  # an iterator on the handle: where we stop, the next starts
                 yield line
             data = await self._read()
-            self._ready = iter(self._split(data))
+            out.ready = iter(out.split(data))
             if not data:
                 break
             await anyio.lowlevel.checkpoint()
-        for line in self._ready:
+        for line in out.ready:
             yield line
-        tail = self._take_partial()
+        tail = out.take_partial()
         if tail:
             yield tail
-
-    # -- stdin ----------------------------------------------------------------
-
-    async def write(self, data: bytes | str) -> None:
-        """Write to the child's stdin (``stdin=PIPE``), waiting while its pipe is full.
-
-        Raises ``BrokenPipeError`` if the child has closed its stdin.
-        """
-        fd = self._stdin_fd
-        if fd is None:
-            raise RuntimeError("write() needs the stream started with stdin=PIPE")
-        payload = data.encode(self._request.context.encoding) if isinstance(data, str) else data
-        if await write_all(fd, payload) < len(payload):
-            raise BrokenPipeError(f"{self._program}: closed its stdin")
-
-    async def close_stdin(self) -> None:
-        """Close the child's stdin so it sees EOF."""
-        fd, self._stdin_fd = self._stdin_fd, None
-        if fd is not None:
-            os.close(fd)
-        await anyio.lowlevel.checkpoint()
-
-    @property
-    def _program(self) -> str:
-        return self._request.stages[0].program
 
     # -- completion -----------------------------------------------------------
 
@@ -230,11 +160,16 @@ class StreamHandle(Generic[R_co]):
         Unread stdout is kept in ``result.stdout`` (when capturing, and bounded by
         ``capture_limit``/``on_limit`` like ``run()``), so a block that only calls
         ``wait()`` behaves like ``run()``. Raises what ``run()`` would raise
-        (``TimeoutExpired``, ``CaptureLimitExceeded``, ...).
+        (``TimeoutExpired``, ``CaptureLimitExceeded``, ...). A terminal gets no
+        end-of-file: call :meth:`send_eof` first if the program waits for input.
         """
-        await self.close_stdin()
+        collector = StreamCollector
+        if self._terminal is None:
+            await self.close_stdin()
+        else:
+            collector = TerminalCollector
         req, ctx = self._request, self._request.context
-        rest = StreamCollector(
+        rest = collector(
             program=req.stages[-1].program,
             name="stdout",
             capture=req.capture,
@@ -270,11 +205,11 @@ class StreamHandle(Generic[R_co]):
         return dataclasses.replace(result, stdout=value, stdout_truncated=cut)
 
     def _close_fds(self) -> None:
-        for fd in (self._stdout_fd, self._stdin_fd):
-            if fd is not None:
-                with contextlib.suppress(OSError):
-                    os.close(fd)
-        self._stdout_fd = self._stdin_fd = None
+        self._out.close()
+        fd, self._stdin_fd = self._stdin_fd, None
+        if fd is not None:
+            with contextlib.suppress(OSError):
+                os.close(fd)
 
 
 @asynccontextmanager

@@ -18,6 +18,9 @@ The hierarchy (a standard base in brackets: ``except`` that base catches it too)
     ├── TimeoutExpired              [subprocess.TimeoutExpired]       the deadline passed
     ├── CaptureLimitExceeded                            on_limit="raise" and a stream overflowed
     ├── StreamBackendError          [RuntimeError]      the stream strategy asked for is unusable
+    ├── ExpectError                                     a conversation's expect() did not match
+    │   ├── ExpectTimeout           [TimeoutError]      no pattern matched before its timeout
+    │   └── ExpectEOF               [EOFError]          the output ended before any matched
     ├── NativeUnavailableError      [ImportError]       the native extension cannot be imported
     └── RemoteError                 [ConnectionError]   ssh could not reach or use a host
         ├── RemoteConnectError                          refused, unreachable, unknown name, lost
@@ -45,6 +48,9 @@ __all__ = [
     "CaptureLimitExceeded",
     "CommandFailedError",
     "CuprumError",
+    "ExpectEOF",
+    "ExpectError",
+    "ExpectTimeout",
     "ForbiddenProgramError",
     "HostKeyError",
     "InterpreterNotFoundError",
@@ -285,3 +291,75 @@ class RemoteAuthError(RemoteError, PermissionError):
 
 class HostKeyError(RemoteError):
     """The host's key is not in the named known_hosts, or it has changed."""
+
+
+class ExpectError(CuprumError):
+    """``expect()`` found none of its patterns; ``before`` is the output seen meanwhile.
+
+    ``program`` names the program, ``patterns`` are those asked for, ``before``
+    is the unmatched output (``str``, or ``bytes`` for bytes patterns), which
+    stays unread: a later ``expect()`` or read sees it again. The message quotes
+    the end of it with the value of each of the run's ``secrets`` as ``***``.
+    """
+
+    def __init__(
+        self,
+        program: str,
+        patterns: Sequence[object],
+        before: str | bytes,
+        message: str,
+        *,
+        secrets: tuple[Secret[Any], ...] = (),
+    ) -> None:
+        super().__init__(redact(f"{program}: {message}", secrets))
+        self.program = program
+        self.patterns = tuple(patterns)
+        self.before = before
+        self.secrets = secrets
+
+
+class ExpectTimeout(ExpectError, TimeoutError):
+    """No pattern matched within ``timeout`` seconds (or, for ``wait_noecho()``, the
+    terminal still echoed: ``waited_for`` says what was awaited instead of patterns)."""
+
+    def __init__(
+        self,
+        program: str,
+        patterns: Sequence[object],
+        before: str | bytes,
+        timeout: float,
+        *,
+        waited_for: str | None = None,
+        secrets: tuple[Secret[Any], ...] = (),
+    ) -> None:
+        tail = before[-80:]
+        what = waited_for if waited_for is not None else f"none of {_shown(patterns)} seen"
+        message = f"{what} within {timeout} seconds (last output: {tail!r})"
+        super().__init__(program, patterns, before, message, secrets=secrets)
+        self.timeout = timeout
+
+
+class ExpectEOF(ExpectError, EOFError):
+    """The program's output ended (it exited, or closed it) before any pattern matched."""
+
+    def __init__(
+        self,
+        program: str,
+        patterns: Sequence[object],
+        before: str | bytes,
+        *,
+        secrets: tuple[Secret[Any], ...] = (),
+    ) -> None:
+        tail = before[-80:]
+        message = f"output ended before any of {_shown(patterns)} (last output: {tail!r})"
+        super().__init__(program, patterns, before, message, secrets=secrets)
+
+
+def _shown(patterns: Sequence[object]) -> str:
+    """The patterns for a message: literals as their repr, regexes as ``re'...'``."""
+    shown = []
+    for pattern in patterns[:5]:
+        source = getattr(pattern, "pattern", None)
+        shown.append(f"re{source!r}" if source is not None else repr(pattern))
+    more = f" (+{len(patterns) - 5} more)" if len(patterns) > 5 else ""
+    return "[" + ", ".join(shown) + "]" + more

@@ -21,6 +21,7 @@ import subprocess
 import threading
 import time
 from collections.abc import Iterable, Mapping, Sequence
+from typing import Protocol
 
 import anyio
 
@@ -32,6 +33,7 @@ from cuprum._runtime.spawn_errors import spawn_error
 
 __all__ = [
     "ChildProcess",
+    "Process",
     "cut_graces_short",
     "in_grace",
     "restore_graces",
@@ -40,6 +42,16 @@ __all__ = [
 ]
 
 FdArg = int | None
+
+
+class Process(Protocol):
+    """What :class:`ChildProcess` needs of a started process: its pid and a blocking reap
+    (a ``Popen``, or the terminal spawn's own record)."""
+
+    @property
+    def pid(self) -> int: ...
+
+    def wait(self) -> int: ...
 
 
 class ChildProcess:
@@ -55,7 +67,7 @@ class ChildProcess:
         "stopped",
     )
 
-    def __init__(self, popen: subprocess.Popen[bytes]) -> None:
+    def __init__(self, popen: Process) -> None:
         self._popen = popen
         self.pid = popen.pid
         self.exit_code: int | None = None

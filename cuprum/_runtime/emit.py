@@ -27,7 +27,7 @@ __all__ = ["Emitter"]
 class Emitter:
     """Sends one run's events to its observe hooks (nothing at all without hooks)."""
 
-    __slots__ = ("cwd", "env", "hooks", "secrets")
+    __slots__ = ("_scrub", "cwd", "env", "hooks", "secrets")
 
     def __init__(
         self,
@@ -37,6 +37,9 @@ class Emitter:
     ) -> None:
         self.hooks = hooks
         self.secrets = secrets  # the run's: lines and messages quoting one show ***
+        # The line scrubber, in a box every line emitter shares: a secret sent to
+        # the program while it runs (the stream handle's send) joins it there.
+        self._scrub = [redactor(secrets)]
         self.cwd = os.fspath(ctx.cwd) if ctx.cwd is not None else None
         self.env = shown_env(ctx.env)  # the overlay, never the whole env; secrets as ***
 
@@ -82,9 +85,10 @@ class Emitter:
         program, argv, tags, pid = stage.cmd.program, stage.argv, stage.tags, stage.pid
         cwd, env = self.cwd, self.env
         now = time.time
-        scrub = redactor(self.secrets)  # None without secrets: nothing to do per line
+        box = self._scrub  # box[0] is None without secrets: nothing to do per line
 
         def emit_line(line: str) -> None:
+            scrub = box[0]
             if scrub is not None:
                 line = scrub(line)
             event = line_event(phase, program, argv, cwd, env, tags, now(), pid, line)
@@ -95,6 +99,7 @@ class Emitter:
                 fail("hook_failed", exc)
 
         def emit_line_untagged(line: str) -> None:
+            scrub = box[0]
             if scrub is not None:
                 line = scrub(line)
             event = line_event(phase, program, argv, cwd, env, tags, now(), pid, line)
@@ -102,6 +107,12 @@ class Emitter:
                 hook(event)
 
         return emit_line if tagged else emit_line_untagged
+
+    def add_secrets(self, secrets: Sequence[Secret[Any]]) -> None:
+        """Secrets sent to the program while it runs: redacted from now on too."""
+        if secrets:
+            self.secrets = (*self.secrets, *secrets)
+            self._scrub[0] = redactor(self.secrets)
 
     def exits(self, stages: Sequence[Stage]) -> None:
         """Every hook gets every stage's ``exit``, even if one raises; the first error

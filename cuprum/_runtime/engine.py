@@ -21,17 +21,17 @@ from __future__ import annotations
 
 import functools
 import time
-from collections.abc import AsyncIterable, Callable
+from collections.abc import AsyncIterable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import anyio
 import anyio.lowlevel
 
+from cuprum._core.secret import Secret
 from cuprum._model.io import Stream
 from cuprum._model.results import CommandResult
 from cuprum._runtime.blame import Blame
-from cuprum._runtime.child import spawn
 from cuprum._runtime.emit import Emitter
 from cuprum._runtime.environment import child_env
 from cuprum._runtime.failures import cause, deadline_expired, error_kind, fail, unwrap
@@ -45,6 +45,7 @@ from cuprum._runtime.streams import StreamCollector, StreamTap
 from cuprum._runtime.substitution import spawn_argv
 from cuprum._runtime.supervise import Job, Supervisor
 from cuprum._runtime.teardown import reap_all, tear_down
+from cuprum._runtime.terminal import Pty
 from cuprum._runtime.wiring import Plan, wire
 from cuprum._transport.dispatch import Strategy, choose_strategy
 from cuprum._transport.hop import Hop
@@ -63,12 +64,19 @@ class Spawned:
     ``stdout_events``: when observers want the final stdout's line events, the tap
     to ``feed`` what is read from ``stdout_fd`` and to ``close`` at EOF; the run
     ends only after that (or is cancelled), so no line event follows its end.
+    ``terminal``: a streamed ``tty=`` run's pty, read and written by the callee
+    instead of the two fds, and closed by it (a teardown may close it first); its
+    output feeds ``stdout_events`` like a ``stdout_fd``'s.
+    ``add_secrets``: secrets the callee sends to the program (through ``stdin_fd`` or
+    the terminal), to be redacted from the run's events and messages from then on.
     """
 
     pids: tuple[int, ...]
     stdin_fd: int | None = None
     stdout_fd: int | None = None
     stdout_events: StreamTap | None = None
+    terminal: Pty | None = None
+    add_secrets: Callable[[Sequence[Secret[Any]]], None] | None = None
 
 
 OnSpawned = Callable[[Spawned], None]
@@ -145,7 +153,7 @@ class _Run:
                 on_let_go=self.blame.excuse_if_running,
             )
             for stage, (stdin, stdout, stderr) in zip(stages, plan.stage_fds, strict=True):
-                stage.child = spawn(
+                stage.child = plan.spawner(
                     # The real argv (stage.argv shows secrets as ***), or the ssh of a
                     # remote stage, through the test seam (see substitution.py).
                     spawn_argv(stage.spawn_argv),
@@ -170,10 +178,13 @@ class _Run:
         """Tell the caller the pids, and give it the ``PIPE`` ends (and the tap)."""
         stdin_fd, stdout_fd = plan.hand_over()
         observer = self.stages[-1].stdout
-        if stdout_fd is not None and observer is not None:
+        handed = stdout_fd is not None or plan.terminal is not None
+        if handed and observer is not None:
             self.tap = StreamTap(observer)
         pids = tuple(stage.child.pid for stage in self.stages if stage.child is not None)
-        on_spawned(Spawned(pids, stdin_fd, stdout_fd, self.tap))
+        on_spawned(
+            Spawned(pids, stdin_fd, stdout_fd, self.tap, plan.terminal, self.events.add_secrets)
+        )
 
     def _bind_line_events(self) -> None:
         """Each collector's line events, now that the pid is known."""

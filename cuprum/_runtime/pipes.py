@@ -5,6 +5,7 @@ Making, sizing and writing pipes is the transport's (:mod:`cuprum._transport.pip
 
 from __future__ import annotations
 
+import errno
 import os
 import select
 from collections.abc import Callable, Collection, Mapping
@@ -35,7 +36,7 @@ async def read_outputs(
     pipe was at EOF already (a child that exited at once): cancellation is seen
     and other tasks get to run. ``grow``: fds to enlarge to :data:`PIPE_SIZE` the first
     time a read finds them full, so only streams with a lot to say pay for a
-    big pipe.
+    big pipe. A pty master (``tty=``) reads EIO where a pipe reads EOF: that is EOF.
     """
     if not sinks:
         await anyio.lowlevel.checkpoint()
@@ -58,6 +59,10 @@ async def read_outputs(
                     data = read(fd, READ_SIZE)
                 except BlockingIOError:
                     continue
+                except OSError as exc:  # a terminal's master: EIO once its slave is closed
+                    if exc.errno != errno.EIO:
+                        raise
+                    data = b""
                 if not data:
                     watch.unregister(fd)
                     del pending[fd]

@@ -26,6 +26,8 @@ from cuprum._core.results import ACCEPT_ZERO
 from cuprum._model.execution import ExecutionContext
 from cuprum._model.io import OnLimit, StdinSource
 from cuprum._model.spec import CommandSpec
+from cuprum._model.terminal import Terminal
+from cuprum._runtime.terminal import resolve_tty
 from cuprum._runtime.validate import _who as who
 from cuprum._runtime.validate import check_accept, validate_request
 
@@ -66,6 +68,9 @@ class RunOptions(TypedDict, total=False):
     """Raise :class:`CommandFailedError` unless the result is ok."""
     stage_events: bool
     """Pipelines: emit ``stdout`` line events for intermediate stages too."""
+    tty: bool | Terminal
+    """One command: run it on a pseudo-terminal, its controlling terminal (``True``, or
+    a :class:`Terminal` for its size and more); see docs/terminals.md."""
     accept: Collection[int]
     """The exit codes that count as success, e.g. ``(0, 1)`` for grep (default ``0``).
     Bound to a command it belongs to that command, even as a stage of a pipeline.
@@ -102,6 +107,7 @@ class RunRequest:
     check: bool = False
     accept: frozenset[int] | None = None
     stage_accept: tuple[frozenset[int], ...] = ()
+    tty: Terminal | None = None  # ``tty=``, resolved (``True`` is ``Terminal()``)
 
     def accepted(self, index: int) -> frozenset[int]:
         """The exit codes that count as success for stage ``index``."""
@@ -208,6 +214,10 @@ def build_request(
         capture_limit=options.get("capture_limit"),
         on_limit=options.get("on_limit", "truncate"),
     )
+    if "tty" in options:
+        options["tty"] = resolve_tty(
+            stages, options["tty"], stdin=options.get("stdin"), stdout=options.get("stdout")
+        )
     accept = options.pop("accept", None)
     run_accept = check_accept(who(stages), accept) if accept is not None else None
     return RunRequest(

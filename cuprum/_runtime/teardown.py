@@ -25,9 +25,15 @@ def reap_all(stages: Sequence[Stage]) -> None:
 
 
 async def tear_down(stages: Sequence[Stage], plan: Plan | None, grace: float) -> None:
-    """Terminate and reap every stage, then drain buffered output and close every fd."""
+    """Terminate and reap every stage, then drain buffered output and close every fd.
+
+    A run on a terminal has it closed first: the session gets SIGHUP, then the
+    group SIGTERM, grace, SIGKILL like any other.
+    """
     children = [s.child for s in stages if s.child is not None]
     try:
+        if plan is not None:
+            plan.hang_up()
         await terminate_groups(children, grace)
     finally:
         reap_all(stages)

@@ -6,6 +6,11 @@ records what the parent must do with its own ends: feed stdin, read outputs into
 collectors, relay hops, hand stream ends over. If anything fails while wiring,
 everything already opened is closed before the error propagates, so a run that
 never starts leaks nothing.
+
+A run with ``tty=`` takes its own branch (:func:`_wire_terminal`, at the end):
+one pty whose slave is the child's stdin and stdout, read (or handed to the
+stream handle) on the master side, and a spawner that makes it the child's
+controlling terminal.
 """
 
 from __future__ import annotations
@@ -21,11 +26,15 @@ from typing import Any, Literal, TextIO
 
 from cuprum._core.secret import reveal
 from cuprum._model.io import AppendTo, Stream
+from cuprum._model.terminal import Terminal
+from cuprum._runtime.child import ChildProcess, spawn
 from cuprum._runtime.pipes import drain_nonblocking
 from cuprum._runtime.request import RunRequest
 from cuprum._runtime.spawn_errors import spawn_error
 from cuprum._runtime.stage import Stage
 from cuprum._runtime.streams import StreamCollector
+from cuprum._runtime.terminal import Pty, TerminalCollector
+from cuprum._runtime.terminal_spawn import spawn_on_terminal
 from cuprum._transport.dispatch import Strategy
 from cuprum._transport.hop import Hop, open_hop
 from cuprum._transport.pipes import (
@@ -39,6 +48,7 @@ from cuprum._transport.pipes import (
 __all__ = ["Plan", "wire"]
 
 StdinFeed = bytes | AsyncIterable[bytes]
+Spawner = Callable[..., ChildProcess]
 _OUT_OF_FDS = (errno.EMFILE, errno.ENFILE)
 
 
@@ -54,7 +64,10 @@ class Plan:
         "pipe_stdin",
         "pipe_stdout",
         "readers",
+        "spawner",
         "stage_fds",
+        "terminal",
+        "terminal_handed",
         "wiring",
     )
 
@@ -70,6 +83,9 @@ class Plan:
         self.feed: tuple[int, StdinFeed] | None = None  # our stdin end, what to write
         self.pipe_stdin: int | None = None  # stdin=PIPE: our end, for the caller
         self.pipe_stdout: int | None = None  # stdout=PIPE: our end, for the caller
+        self.spawner: Spawner = spawn  # how each stage starts (child.spawn, or on a terminal)
+        self.terminal: Pty | None = None  # tty=: the run's pty
+        self.terminal_handed = False  # the stream handle closes it at the end of its block
 
     def child(self, fd: int) -> int:
         self.child_fds.append(fd)
@@ -100,6 +116,7 @@ class Plan:
         for fd in (self.pipe_stdin, self.pipe_stdout):
             if fd is not None:
                 self.parent_fds.discard(fd)
+        self.terminal_handed = self.terminal is not None
         return self.pipe_stdin, self.pipe_stdout
 
     def drain_and_close(self) -> None:
@@ -129,6 +146,22 @@ class Plan:
         self.parent_fds.clear()
         for hop in self.hops:
             hop.close()
+        if self.terminal is not None and not self.terminal_handed:
+            self.terminal.hangup()
+
+    def hang_up(self) -> None:
+        """A teardown closes the terminal first (the session gets SIGHUP), keeping what
+        it had buffered; a run without a terminal has nothing to do here."""
+        pty = self.terminal
+        if pty is None or pty.fd is None:
+            return
+        collector = self.readers.pop(pty.fd, None)
+        if collector is not None:
+            with contextlib.suppress(Exception):
+                drain_nonblocking(pty.fd, collector.feed)
+            with contextlib.suppress(Exception):
+                collector.close()
+        pty.hangup()
 
 
 def wire(
@@ -145,6 +178,9 @@ def wire(
     """
     plan = Plan(len(stages))
     try:
+        if req.tty is not None:
+            _wire_terminal(plan, req, stages[0], observed=observed)
+            return plan
         plan.stage_fds[0][0] = _stdin(plan, req, stages[0])
         for index in range(len(stages) - 1):
             plan.wiring = index
@@ -177,18 +213,19 @@ def _collector(
     sink: TextIO | None,
     *,
     tap: bool = False,
+    kind: type[StreamCollector] = StreamCollector,
 ) -> StreamCollector:
     """A stream's collector; ``tap``: only observed (line events), never captured."""
     ctx = req.context
     if tap:
-        return StreamCollector(
+        return kind(
             program=stage.cmd.program,
             name=name,
             capture=False,
             encoding=ctx.encoding,
             errors=ctx.errors,
         )
-    return StreamCollector(
+    return kind(
         program=stage.cmd.program,
         name=name,
         capture=req.capture,
@@ -300,3 +337,28 @@ def _open_target(plan: Plan, target: Any, default_fd: int) -> int:
             target.flush()
         return int(target.fileno())
     raise TypeError(f"cannot redirect to {target!r}")
+
+
+# -- tty=: the terminal branch ----------------------------------------------------
+
+
+def _wire_terminal(plan: Plan, req: RunRequest, stage: Stage, *, observed: bool) -> None:
+    """One command on a pty: stdin and stdout the slave, stderr a pipe (or the terminal
+    with ``stderr=STDOUT``, or a redirect). ``stdout=PIPE`` (a stream): the handle reads
+    and writes the master; otherwise the output reader reads it. The master is
+    never in ``parent_fds``: the :class:`Pty` closes it, once."""
+    pty = plan.terminal = Pty(req.tty or Terminal())
+    plan.child(pty.slave_fd)  # the child opens its own copy; ours closes once it runs
+    plan.spawner = functools.partial(spawn_on_terminal, pty)
+    fds = plan.stage_fds[0]
+    fds[0] = fds[1] = pty.slave_fd
+    assert pty.fd is not None
+    if req.stdout is Stream.PIPE:
+        if observed:
+            stage.stdout = _collector(req, stage, "stdout", None, tap=True, kind=TerminalCollector)
+    else:
+        sink = req.context.stdout_sink or sys.stdout
+        stage.stdout = _collector(req, stage, "stdout", sink, kind=TerminalCollector)
+        _read(plan, pty.fd, stage.stdout)
+    wants_pipe = req.capture or req.echo or observed
+    _stderr(plan, req, [stage], pty.slave_fd, wants_pipe=wants_pipe)

@@ -1,0 +1,172 @@
+"""The final stdout of a streamed run as the handle reads it: raw, in lines, for expect.
+
+What has been read but not yet delivered (the rest of a batch, a partial line,
+output an ``expect()`` did not consume) stays here, so switching between lines,
+chunks, ``expect()`` and ``wait()`` loses nothing: the line readers hand back the
+exact bytes they hold (:class:`~cuprum._runtime.streams.LineReader`), and what an
+``expect()`` gives back goes first in line for the next reader. On a terminal
+(``tty=``) the source is the pty's master, whose EIO at the end is EOF, and text has
+``\\n`` for ``\\r\\n``.
+"""
+
+from __future__ import annotations
+
+import codecs
+import contextlib
+import errno
+import os
+from collections.abc import Iterator
+
+import anyio
+
+from cuprum._runtime.streams import LineReader, StreamTap
+from cuprum._runtime.terminal import CrlfTranslator, Pty
+from cuprum._transport.pipes import READ_SIZE
+
+__all__ = ["Output", "TextPieces"]
+
+
+class Output:
+    """One stream's reading state: the fd (or pty), the line reader, undelivered bytes."""
+
+    __slots__ = (
+        "_encoding",
+        "_errors",
+        "_fd",
+        "_lines",
+        "_pty",
+        "_unread",
+        "eof",
+        "observer",
+        "ready",
+    )
+
+    def __init__(self, encoding: str, errors: str) -> None:
+        self._encoding = encoding
+        self._errors = errors
+        self._fd: int | None = None
+        self._pty: Pty | None = None
+        self.observer: StreamTap | None = None  # fed every chunk read, for line events
+        self.eof = False
+        self._unread = b""  # bytes given back (by expect()): read before the fd
+        self._lines: LineReader | None = None  # holds the current line, not yet terminated
+        #: Complete lines not yet delivered; an iterator on the handle, so where
+        #: one reader stops the next one starts.
+        self.ready: Iterator[str] = iter(())
+
+    def attach(self, fd: int | None, pty: Pty | None, observer: StreamTap | None) -> None:
+        """Read ``fd`` (a stdout pipe, which this now owns) or the terminal ``pty``."""
+        self._fd, self._pty, self.observer = fd, pty, observer
+
+    def close(self) -> None:
+        """Close the pipe, or hang the terminal up (idempotent); reads then see EOF."""
+        fd, self._fd = self._fd, None
+        if fd is not None:
+            with contextlib.suppress(OSError):
+                os.close(fd)
+        if self._pty is not None:
+            self._pty.hangup()
+
+    # -- raw ------------------------------------------------------------------
+
+    async def read(self) -> bytes:
+        """The next chunk (``b""`` at EOF): bytes given back first, then the fd's."""
+        if self._unread:
+            data, self._unread = self._unread, b""
+            return data
+        while not self.eof:
+            fd = self._pty.fd if self._pty is not None else self._fd
+            if fd is None:  # never attached, closed, or the terminal was hung up
+                break
+            try:
+                data = os.read(fd, READ_SIZE)
+            except BlockingIOError:
+                with contextlib.suppress(anyio.ClosedResourceError):  # hung up: look again
+                    await anyio.wait_readable(fd)
+                continue
+            except OSError as exc:  # a pty master reads EIO once its slave is closed
+                if exc.errno != errno.EIO:
+                    raise
+                data = b""
+            if not data:
+                break
+            if self.observer is not None:
+                self.observer.feed(data)
+            return data
+        if not self.eof:
+            self.eof = True
+            if self.observer is not None:
+                self.observer.close()
+        return b""
+
+    def take_bytes(self) -> bytes:
+        """Everything held undelivered, as the exact bytes read; the line state is reset."""
+        held = b""
+        if self._lines is not None:
+            lines, self._lines = self._lines, None
+            undelivered, self.ready = list(self.ready), iter(())
+            held = lines.take_rest(undelivered)
+        data, self._unread = self._unread, b""
+        return held + data
+
+    def unread_bytes(self, data: bytes) -> None:
+        """Give back ``data``: the next read returns it first."""
+        self._unread = data + self._unread
+
+    # -- lines ----------------------------------------------------------------
+
+    def split(self, data: bytes) -> list[str]:
+        """Decode ``data`` and return the lines it completes (``b""`` means EOF); from a
+        terminal, a line that ended in ``\\r\\n`` loses its ``\\r``."""
+        lines = self._lines
+        if lines is None:
+            lines = self._lines = LineReader(self._encoding, self._errors)
+        split = lines.split(data)
+        if self._pty is not None and split:
+            return [line[:-1] if line.endswith("\r") else line for line in split]
+        return split
+
+    def take_partial(self) -> str:
+        return self._lines.take_partial() if self._lines is not None else ""
+
+    # -- text, for expect() ---------------------------------------------------
+
+    def text_pieces(self) -> TextPieces:
+        """A decoder for one text ``expect()`` over this stream."""
+        return TextPieces(self._encoding, self._errors, terminal=self._pty is not None)
+
+    def unread_text(self, text: str, pieces: TextPieces) -> None:
+        """Give back what a text ``expect()`` did not consume, as the bytes it came from
+        (re-encoded: exact unless ``errors`` replaced undecodable bytes)."""
+        self.unread_bytes(pieces.encode(text) + pieces.undecoded())
+
+
+class TextPieces:
+    """Decodes the pieces one text ``expect()`` reads; on a terminal ``\\r\\n`` is ``\\n``.
+
+    Never raises for undecodable bytes (``strict`` matches with replacement
+    characters, as line events do); :meth:`encode` and :meth:`undecoded` turn what
+    is given back into bytes again.
+    """
+
+    __slots__ = ("_crlf", "_decoder", "_encoding", "_errors")
+
+    def __init__(self, encoding: str, errors: str, *, terminal: bool) -> None:
+        self._encoding = encoding
+        self._errors = "replace" if errors == "strict" else errors
+        self._decoder = codecs.getincrementaldecoder(encoding)(self._errors)
+        self._crlf = CrlfTranslator() if terminal else None
+
+    def decode(self, data: bytes, *, final: bool = False) -> str:
+        text = self._decoder.decode(data, final)
+        return self._crlf(text, final=final) if self._crlf is not None else text
+
+    def encode(self, text: str) -> bytes:
+        if self._crlf is not None:
+            text = text.replace("\n", "\r\n")
+        return text.encode(self._encoding, self._errors)
+
+    def undecoded(self) -> bytes:
+        """What was read but not yet given as text: a partial character, a held ``\\r``."""
+        held = self._crlf("", final=True) if self._crlf is not None else ""
+        return held.encode(self._encoding, self._errors) + self._decoder.getstate()[0]
