@@ -83,8 +83,11 @@ if TYPE_CHECKING:
     from cuprum._core.logging_hook import logging_hook
     from cuprum._core.results import CommandResult, ConcurrentResult, PipelineResult
     from cuprum._core.spec import CommandSpec
+    from cuprum._core.usage import ResourceUsage
     from cuprum._model.execution import ExecutionContext
     from cuprum._model.io import DEVNULL, INHERIT, PIPE, STDOUT, AppendTo
+    from cuprum._model.limits import Limits
+    from cuprum._runtime.shutdown import shutdown_on_signals
 
 __version__ = "0.3.0"
 
@@ -117,6 +120,10 @@ _LAZY_MODULES = {
     "cuprum._core.spec": ("CommandSpec",),
     "cuprum._model.execution": ("ExecutionContext",),
     "cuprum._model.io": ("DEVNULL", "INHERIT", "PIPE", "STDOUT", "AppendTo"),
+    # containment
+    "cuprum._core.usage": ("ResourceUsage",),
+    "cuprum._model.limits": ("Limits",),
+    "cuprum._runtime.shutdown": ("shutdown_on_signals",),
 }
 _LAZY = {name: module for module, names in _LAZY_MODULES.items() for name in names}
 
@@ -187,6 +194,7 @@ __all__ = [
     "HookRegistration",
     "InterpreterNotFoundError",
     "InvalidArgumentError",
+    "Limits",
     "NativeUnavailableError",
     "Pipeline",
     "PipelineResult",
@@ -196,6 +204,7 @@ __all__ = [
     "ProgramNotExecutableError",
     "ProgramNotFoundError",
     "ProjectSettings",
+    "ResourceUsage",
     "SafeCmd",
     "SafeCmdBuilder",
     "ScopeConfig",
@@ -220,4 +229,5 @@ __all__ = [
     "run_concurrent_sync",
     "scoped",
     "sh",
+    "shutdown_on_signals",
 ]

@@ -6,6 +6,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Literal
 
+from cuprum._core.usage import LimitName, ResourceUsage
+
 __all__ = ["TERMINAL_PHASES", "ErrorKind", "ExecEvent", "ExecPhase", "ObserveHook", "line_event"]
 
 ExecPhase = Literal["plan", "start", "stdout", "stderr", "stdin_closed", "exit", "error"]
@@ -40,6 +42,9 @@ class ExecEvent:
     of one stage of one attempt carries the *same* ``tags`` mapping object, so an
     observer can tell overlapping attempts apart by ``id(event.tags)`` (the tracing
     adapter does) even before a pid exists.
+
+    An ``exit`` event carries the command's ``usage`` and the ``limit`` that
+    stopped it, as its :class:`~cuprum.CommandResult` does.
     """
 
     phase: ExecPhase
@@ -55,6 +60,9 @@ class ExecEvent:
     duration_s: float | None = None
     error: ErrorKind | None = None
     message: str | None = None
+    # -- containment: set on ``exit`` --
+    usage: ResourceUsage | None = None
+    limit: LimitName | None = None
 
     @property
     def is_terminal(self) -> bool:
@@ -86,6 +94,8 @@ _FIELDS = (
     "duration_s",
     "error",
     "message",
+    "usage",
+    "limit",
 )
 (
     _set_phase,
@@ -101,6 +111,8 @@ _FIELDS = (
     _set_duration_s,
     _set_error,
     _set_message,
+    _set_usage,
+    _set_limit,
 ) = (getattr(ExecEvent, name).__set__ for name in _FIELDS)
 
 
@@ -130,4 +142,6 @@ def line_event(  # noqa: PLR0917 - ExecEvent's own positional order, on a per-li
     _set_duration_s(event, None)
     _set_error(event, None)
     _set_message(event, None)
+    _set_usage(event, None)
+    _set_limit(event, None)
     return event

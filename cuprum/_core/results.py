@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any, Generic, Literal, TypeVar
 
 from cuprum._core.errors import CommandFailedError
+from cuprum._core.usage import LimitName, ResourceUsage
 
 __all__ = [
     "CommandResult",
@@ -33,6 +34,10 @@ class CommandResult(Generic[OutT]):
     ``stdout``/``stderr`` are ``None`` when not captured (or, in a pipeline, for an
     intermediate stage's stdout). ``*_truncated`` is true when a capture limit cut
     the stream. ``exit_code`` is ``-N`` for a child killed by signal N.
+
+    Containment: ``usage`` is what the command cost (None where the status was
+    lost, e.g. SIGCHLD ignored); ``limit`` names the :class:`~cuprum.Limits` field
+    that stopped it, where the kernel left evidence of it.
     """
 
     program: str
@@ -45,6 +50,9 @@ class CommandResult(Generic[OutT]):
     outcome: Outcome = "exited"
     stdout_truncated: bool = False
     stderr_truncated: bool = False
+    # -- containment --
+    usage: ResourceUsage | None = None
+    limit: LimitName | None = None
 
     @property
     def ok(self) -> bool:

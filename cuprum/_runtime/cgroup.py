@@ -277,7 +277,12 @@ class CgroupHost:
                 os.mkdir(path)
             except FileExistsError:
                 continue
-            return RunCgroup(path)
+            try:
+                return RunCgroup(path)
+            except OSError:  # no descriptor left (EMFILE): leave no empty cgroup behind
+                with contextlib.suppress(OSError):
+                    os.rmdir(path)
+                raise
 
     async def close(self, timeout: float = 5.0) -> bool:
         """Destroy every run left and the host directories themselves (at shutdown)."""

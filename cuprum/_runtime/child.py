@@ -23,6 +23,9 @@ from collections.abc import Iterable, Mapping, Sequence
 
 import anyio
 
+from cuprum._core.usage import ResourceUsage
+from cuprum._runtime.reap import reap as wait4_reap
+from cuprum._runtime.reap import reap_popen
 from cuprum._runtime.spawn_errors import spawn_error
 
 __all__ = [
@@ -38,7 +41,11 @@ FdArg = int | None
 
 
 class ChildProcess:
-    """A spawned program: its pid (also its process group id) and exit status."""
+    """A spawned program: its pid (also its process group id), exit status and usage.
+
+    Started by ``Popen`` (``popen``), or by the native spawn (``pid`` and its
+    ``pidfd``, no ``Popen``). The reap is a ``wait4``: ``usage`` is what it cost.
+    """
 
     __slots__ = (
         "_pidfd",
@@ -48,16 +55,26 @@ class ChildProcess:
         "pid",
         "reaped",
         "stopped",
+        "usage",
     )
 
-    def __init__(self, popen: subprocess.Popen[bytes]) -> None:
+    def __init__(
+        self,
+        popen: subprocess.Popen[bytes] | None,
+        *,
+        pid: int | None = None,
+        pidfd: int | None = None,
+    ) -> None:
         self._popen = popen
-        self.pid = popen.pid
+        found = popen.pid if popen is not None else pid
+        assert found is not None
+        self.pid: int = found
         self.exit_code: int | None = None
         self.reaped = False
         self.stopped = False  # cuprum signalled it before it exited on its own
+        self.usage: ResourceUsage | None = None
         self._waiter: anyio.Event | None = None
-        self._pidfd: int | None = None  # opened on first wait; safe since we reap last
+        self._pidfd = pidfd  # opened on first wait if None; safe since we reap last
 
     def _peek(self) -> int | None:
         """The exit code if the child has exited, without reaping it.
@@ -75,6 +92,12 @@ class ChildProcess:
         if info.si_code == os.CLD_EXITED:
             return info.si_status
         return -info.si_status
+
+    def poll(self) -> int | None:
+        """The exit code if the child has exited (not reaped), else None; never blocks."""
+        if self.exit_code is not None or self.reaped:
+            return self.exit_code
+        return self._peek()
 
     async def wait_exit(self) -> int:
         """Wait (cancellably) until the child exits; returns its exit code, unreaped.
@@ -131,7 +154,14 @@ class ChildProcess:
         """Kill what is left of the group, then reap the child and release its pidfd."""
         if not self.reaped:
             self.signal_group(signal.SIGKILL)
-            code = self._popen.wait()
+            if self._popen is not None:
+                reaped = reap_popen(self._popen)
+            else:
+                got = wait4_reap(self.pid)
+                assert got is not None
+                reaped = got
+            code = 0 if reaped.returncode is None else reaped.returncode
+            self.usage = reaped.usage
             self.reaped = True
             if self.exit_code is None:
                 self.exit_code = code

@@ -43,6 +43,8 @@ def result(req: RunRequest, stage: Stage, *, outcome: Outcome = "exited") -> Com
         stdout_truncated=stage.stdout.truncated if stage.stdout else False,
         stderr_truncated=stage.stderr.truncated if stage.stderr else False,
         outcome=outcome,
+        usage=stage.usage,
+        limit=stage.limit,
     )
 
 

@@ -5,8 +5,10 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping
 
+from cuprum._core.usage import LimitName, ResourceUsage
 from cuprum._model.spec import CommandSpec
 from cuprum._runtime.child import ChildProcess
+from cuprum._runtime.contain import Box
 from cuprum._runtime.streams import StreamCollector
 
 __all__ = ["Stage", "make_stages"]
@@ -17,14 +19,17 @@ class Stage:
 
     __slots__ = (
         "argv",
+        "box",
         "child",
         "cmd",
         "ended",
         "index",
+        "limit",
         "started",
         "stderr",
         "stdout",
         "tags",
+        "usage",
     )
 
     def __init__(self, index: int, cmd: CommandSpec, tags: Mapping[str, object]) -> None:
@@ -33,6 +38,9 @@ class Stage:
         self.argv = cmd.argv_with_program
         self.tags = tags  # one mapping per stage per attempt: observers may key on it
         self.child: ChildProcess | None = None
+        self.box: Box | None = None  # its cgroup and limits (containment), if any
+        self.usage: ResourceUsage | None = None  # what it cost, once reaped
+        self.limit: LimitName | None = None  # the limit that stopped it, if known
         #: The final stage: what captures (or observes) its stdout. An
         #: intermediate stage: what observes its relayed hop (stage_events).
         self.stdout: StreamCollector | None = None
