@@ -257,6 +257,9 @@ def kill_trees(boxes: Sequence[Box] | None) -> None:
     for box in boxes or ():
         if box.run is not None:
             box.run.kill()
+            if box.slot is not None:  # a killed cgroup is destroyed, never reused
+                box.slot.close()
+                box.slot = None
 
 
 def _settle(box: Box) -> bool:
