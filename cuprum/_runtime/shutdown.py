@@ -21,7 +21,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from types import FrameType
 
-from cuprum._runtime import cgroupfs
+from cuprum._runtime import cgroup, cgroup_pool, cgroupfs
 from cuprum._runtime.child import ChildProcess
 from cuprum._runtime.contain import Box, kill_trees, terminate_trees
 
@@ -62,10 +62,19 @@ def tear_down_live() -> None:
     for child in children:
         child.signal_group(signal.SIGKILL)
     kill_trees(boxes)
-    for box in boxes:  # the host may die next: leave no populated cgroup behind
+    for box in boxes:  # the host may die next: leave no cgroup behind
         if box.run is not None:
             with contextlib.suppress(OSError):
-                cgroupfs.wait_empty_blocking(box.run.path, 1.0)
+                if cgroupfs.wait_empty_blocking(box.run.path, 1.0):
+                    cgroupfs.remove_tree(box.run.path)
+
+
+def _before_dying() -> None:
+    """The default disposition ends the host now: remove its idle and host cgroups too."""
+    cgroup_pool.drain()
+    for path in cgroup.own_host_dirs():
+        with contextlib.suppress(OSError):
+            os.rmdir(path)
 
 
 _Handler = Callable[[int, FrameType | None], object] | int | signal.Handlers | None
@@ -78,6 +87,7 @@ def _handler(previous: dict[int, _Handler]) -> Callable[[int, FrameType | None],
         if callable(before):
             before(signum, frame)
         elif before != signal.SIG_IGN:  # the default (or a handler set outside Python)
+            _before_dying()
             signal.signal(signum, signal.SIG_DFL)
             os.kill(os.getpid(), signum)
 
