@@ -8,6 +8,7 @@ usual effect) and that nothing it started survives.
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import textwrap
@@ -94,3 +95,30 @@ def test_without_cgroups_the_process_group_still_goes(tmp_path: Path) -> None:
     for pid in (setsid, daemon):  # escaped the group: clean up after the test
         with __import__("contextlib").suppress(ProcessLookupError):
             __import__("os").kill(pid, signal.SIGKILL)
+
+
+RUNS_HOST = textwrap.dedent(
+    """
+    import os, sys
+    from cuprum import ExecutionContext, Program, ProgramCatalogue, ProjectSettings, sh
+
+    SH = Program("sh")
+    CAT = ProgramCatalogue(projects=(ProjectSettings(name="host", programs=(SH,)),))
+    cmd = sh.make(SH, catalogue=CAT)("-c", "setsid sleep 300 >/dev/null 2>&1 &")
+    for _ in range(200):
+        assert cmd.run_sync(context=ExecutionContext(contain=True)).exit_code == 0
+    print(os.getpid())
+    """
+)
+
+
+def test_two_hundred_contained_runs_leave_no_cgroup(tmp_path: Path, support: CgroupSupport) -> None:
+    script = tmp_path / "runs.py"
+    script.write_text(RUNS_HOST)
+    done = subprocess.run(
+        [PY, str(script)], capture_output=True, text=True, check=True, timeout=120
+    )
+    pid = int(done.stdout)
+    assert support.base is not None
+    left = [entry for entry in os.listdir(support.base) if entry.startswith(f"cuprum-{pid}.")]
+    assert left == []
