@@ -100,10 +100,13 @@ if TYPE_CHECKING:
     from cuprum._core.results import CommandResult, ConcurrentResult, PipelineResult
     from cuprum._core.secret import Secret
     from cuprum._core.spec import CommandSpec
+    from cuprum._core.usage import ResourceUsage
     from cuprum._model.execution import ExecutionContext
     from cuprum._model.io import DEVNULL, INHERIT, PIPE, STDOUT, AppendTo
+    from cuprum._model.limits import Limits
     from cuprum._model.terminal import Terminal
     from cuprum._runtime.request import RunOptions
+    from cuprum._runtime.shutdown import shutdown_on_signals
 
 __version__ = "0.3.0"
 
@@ -146,6 +149,10 @@ _LAZY_MODULES = {
     "cuprum._model.io": ("DEVNULL", "INHERIT", "PIPE", "STDOUT", "AppendTo"),
     "cuprum._model.terminal": ("Terminal",),
     "cuprum._runtime.request": ("RunOptions",),
+    # containment
+    "cuprum._core.usage": ("ResourceUsage",),
+    "cuprum._model.limits": ("Limits",),
+    "cuprum._runtime.shutdown": ("shutdown_on_signals",),
 }
 _LAZY = {name: module for module, names in _LAZY_MODULES.items() for name in names}
 
@@ -227,6 +234,7 @@ __all__ = [
     "HookRegistration",
     "InterpreterNotFoundError",
     "InvalidArgumentError",
+    "Limits",
     "NativeUnavailableError",
     "Pin",
     "Pipeline",
@@ -242,6 +250,7 @@ __all__ = [
     "RemoteTimeoutError",
     "ProjectSettings",
     "RunOptions",
+    "ResourceUsage",
     "SafeCmd",
     "SafeCmdBuilder",
     "ScopeConfig",
@@ -269,4 +278,5 @@ __all__ = [
     "run_concurrent_sync",
     "scoped",
     "sh",
+    "shutdown_on_signals",
 ]

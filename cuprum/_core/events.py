@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from cuprum._core.programs import display_name
+from cuprum._core.usage import LimitName, ResourceUsage
 
 __all__ = ["TERMINAL_PHASES", "ErrorKind", "ExecEvent", "ExecPhase", "ObserveHook", "line_event"]
 
@@ -46,6 +47,8 @@ class ExecEvent:
     A :class:`~cuprum.Secret` never shows here: ``argv`` and ``env`` hold ``***`` in
     its place, and ``line`` and ``message`` have the value of each of the run's
     secrets replaced by ``***``.
+    An ``exit`` event carries the command's ``usage`` and the ``limit`` that
+    stopped it, as its :class:`~cuprum.CommandResult` does.
     """
 
     phase: ExecPhase
@@ -61,6 +64,9 @@ class ExecEvent:
     duration_s: float | None = None
     error: ErrorKind | None = None
     message: str | None = None
+    # -- containment: set on ``exit`` --
+    usage: ResourceUsage | None = None
+    limit: LimitName | None = None
 
     @property
     def display_name(self) -> str:
@@ -99,6 +105,8 @@ _FIELDS = (
     "duration_s",
     "error",
     "message",
+    "usage",
+    "limit",
 )
 (
     _set_phase,
@@ -114,6 +122,8 @@ _FIELDS = (
     _set_duration_s,
     _set_error,
     _set_message,
+    _set_usage,
+    _set_limit,
 ) = (getattr(ExecEvent, name).__set__ for name in _FIELDS)
 
 
@@ -143,4 +153,6 @@ def line_event(  # noqa: PLR0917 - ExecEvent's own positional order, on a per-li
     _set_duration_s(event, None)
     _set_error(event, None)
     _set_message(event, None)
+    _set_usage(event, None)
+    _set_limit(event, None)
     return event

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, Generic, Literal, Self, cast
 
 from cuprum._core.errors import CommandFailedError
 from cuprum._core.secret import Secret, redact
+from cuprum._core.usage import LimitName, ResourceUsage
 
 if TYPE_CHECKING:
     from typing_extensions import TypeVar  # PEP 696 defaults, for the type checker
@@ -84,6 +85,10 @@ class CommandResult(OutputGeneric, Generic[OutT, ErrT]):
     ``stdout``/``stderr`` hold what the program wrote, secrets included; ``argv``
     shows each :class:`~cuprum.Secret` as ``***``, and ``repr()`` replaces the value
     of each of the run's ``secrets`` with ``***`` everywhere.
+
+    Containment: ``usage`` is what the command cost (None where the status was
+    lost, e.g. SIGCHLD ignored); ``limit`` names the :class:`~cuprum.Limits` field
+    that stopped it, where the kernel left evidence of it.
     """
 
     program: str
@@ -98,6 +103,9 @@ class CommandResult(OutputGeneric, Generic[OutT, ErrT]):
     stderr_truncated: bool = False
     accepted: frozenset[int] = ACCEPT_ZERO
     secrets: tuple[Secret[Any], ...] = field(default=(), repr=False, compare=False)
+    # -- containment --
+    usage: ResourceUsage | None = None
+    limit: LimitName | None = None
 
     @property
     def ok(self) -> bool:

@@ -7,6 +7,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TextIO
 
+from cuprum._model.limits import Limits
+
 __all__ = ["ExecutionContext"]
 
 
@@ -22,6 +24,12 @@ class ExecutionContext:
     ``stdout_sink``/``stderr_sink`` receive echoed text (default: the interpreter's
     ``sys.stdout``/``sys.stderr`` at call time).
     ``tags`` are merged into every event's tags.
+
+    Containment (docs/containment.md): ``limits`` bounds each command's
+    resources; ``contain`` puts each command's process tree in a cgroup of its
+    own, killed as a whole at teardown: ``None`` (default) where cgroups are
+    available and the native extension is installed, ``True`` wherever cgroups
+    are available (an error naming the reason where not), ``False`` never.
     """
 
     env: Mapping[str, str] | None = None
@@ -35,7 +43,13 @@ class ExecutionContext:
     tags: Mapping[str, object] = field(default_factory=dict)
     inherit_env: bool = True
     keep_env: tuple[str, ...] = ()
+    limits: Limits | None = None
+    contain: bool | None = None
 
     def __post_init__(self) -> None:
         if self.cancel_grace < 0:
             raise ValueError(f"cancel_grace must be >= 0, got {self.cancel_grace}")
+        if self.limits is not None and not isinstance(self.limits, Limits):
+            raise TypeError(f"limits must be a cuprum.Limits, not {type(self.limits).__name__}")
+        if self.contain not in (None, True, False):
+            raise TypeError(f"contain must be True, False or None, not {self.contain!r}")

@@ -30,6 +30,7 @@ __all__ = [
     "CgroupSupport",
     "RunCgroup",
     "host",
+    "own_host_dirs",
     "probe",
     "sweep_stale",
     "v1_pids_base",
@@ -277,7 +278,12 @@ class CgroupHost:
                 os.mkdir(path)
             except FileExistsError:
                 continue
-            return RunCgroup(path)
+            try:
+                return RunCgroup(path)
+            except OSError:  # no descriptor left (EMFILE): leave no empty cgroup behind
+                with contextlib.suppress(OSError):
+                    os.rmdir(path)
+                raise
 
     async def close(self, timeout: float = 5.0) -> bool:
         """Destroy every run left and the host directories themselves (at shutdown)."""
@@ -312,6 +318,12 @@ async def host(support: CgroupSupport) -> CgroupHost:
         if v1_base is not None:
             await sweep_stale(v1_base)
     return found
+
+
+def own_host_dirs() -> list[str]:
+    """This process's host directories (and v1 mirrors), for a host about to die."""
+    pid = os.getpid()
+    return [path for found in _hosts.values() if found.pid == pid for path in found._mirrors()]
 
 
 def v1_pids_base() -> str | None:

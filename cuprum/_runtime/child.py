@@ -21,7 +21,6 @@ import subprocess
 import threading
 import time
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Protocol
 
 import anyio
 
@@ -29,11 +28,13 @@ from cuprum._core.pinning import PinPolicy
 from cuprum._core.pinning import executable as pinned_executable
 from cuprum._core.programs import Program
 from cuprum._core.secret import reveal
+from cuprum._core.usage import ResourceUsage
+from cuprum._runtime.reap import reap as wait4_reap
+from cuprum._runtime.reap import reap_popen
 from cuprum._runtime.spawn_errors import spawn_error
 
 __all__ = [
     "ChildProcess",
-    "Process",
     "cut_graces_short",
     "in_grace",
     "restore_graces",
@@ -44,18 +45,12 @@ __all__ = [
 FdArg = int | None
 
 
-class Process(Protocol):
-    """What :class:`ChildProcess` needs of a started process: its pid and a blocking reap
-    (a ``Popen``, or the terminal spawn's own record)."""
-
-    @property
-    def pid(self) -> int: ...
-
-    def wait(self) -> int: ...
-
-
 class ChildProcess:
-    """A spawned program: its pid (also its process group id) and exit status."""
+    """A spawned program: its pid (also its process group id), exit status and usage.
+
+    Started by ``Popen`` (``popen``), or by the native spawn (``pid`` and its
+    ``pidfd``, no ``Popen``). The reap is a ``wait4``: ``usage`` is what it cost.
+    """
 
     __slots__ = (
         "_pidfd",
@@ -65,16 +60,26 @@ class ChildProcess:
         "pid",
         "reaped",
         "stopped",
+        "usage",
     )
 
-    def __init__(self, popen: Process) -> None:
+    def __init__(
+        self,
+        popen: subprocess.Popen[bytes] | None,
+        *,
+        pid: int | None = None,
+        pidfd: int | None = None,
+    ) -> None:
         self._popen = popen
-        self.pid = popen.pid
+        found = popen.pid if popen is not None else pid
+        assert found is not None
+        self.pid: int = found
         self.exit_code: int | None = None
         self.reaped = False
         self.stopped = False  # cuprum signalled it before it exited on its own
+        self.usage: ResourceUsage | None = None
         self._waiter: anyio.Event | None = None
-        self._pidfd: int | None = None  # opened on first wait; safe since we reap last
+        self._pidfd = pidfd  # opened on first wait if None; safe since we reap last
 
     def peek(self) -> int | None:
         """The exit code if the child has exited, without reaping it.
@@ -92,6 +97,12 @@ class ChildProcess:
         if info.si_code == os.CLD_EXITED:
             return info.si_status
         return -info.si_status
+
+    def poll(self) -> int | None:
+        """The exit code if the child has exited (not reaped), else None; never blocks."""
+        if self.exit_code is not None or self.reaped:
+            return self.exit_code
+        return self.peek()
 
     async def wait_exit(self) -> int:
         """Wait (cancellably) until the child exits; returns its exit code, unreaped.
@@ -148,7 +159,14 @@ class ChildProcess:
         """Kill what is left of the group, then reap the child and release its pidfd."""
         if not self.reaped:
             self.signal_group(signal.SIGKILL)
-            code = self._popen.wait()
+            if self._popen is not None:
+                reaped = reap_popen(self._popen)
+            else:
+                got = wait4_reap(self.pid)
+                assert got is not None
+                reaped = got
+            code = 0 if reaped.returncode is None else reaped.returncode
+            self.usage = reaped.usage
             self.reaped = True
             if self.exit_code is None:
                 self.exit_code = code

@@ -123,7 +123,12 @@ class Emitter:
         for stage in stages:
             assert stage.child is not None
             event = self.event(
-                stage, "exit", exit_code=stage.child.exit_code, duration_s=stage.duration
+                stage,
+                "exit",
+                exit_code=stage.child.exit_code,
+                duration_s=stage.duration,
+                usage=stage.usage,
+                limit=stage.limit,
             )
             for hook in self.hooks:
                 try:

@@ -31,6 +31,7 @@ import anyio.lowlevel
 from cuprum._core.secret import Secret
 from cuprum._model.io import Stream
 from cuprum._model.results import CommandResult
+from cuprum._runtime import contain
 from cuprum._runtime.blame import Blame
 from cuprum._runtime.emit import Emitter
 from cuprum._runtime.environment import child_env
@@ -39,12 +40,13 @@ from cuprum._runtime.outcome import result, timeout_error
 from cuprum._runtime.pipes import read_outputs
 from cuprum._runtime.request import RunRequest
 from cuprum._runtime.secrets import run_secrets
+from cuprum._runtime.shutdown import add_live, remove_live
 from cuprum._runtime.stage import Stage, make_stages
 from cuprum._runtime.stdin import feed_bytes, feed_iterable
 from cuprum._runtime.streams import StreamCollector, StreamTap
 from cuprum._runtime.substitution import spawn_argv
 from cuprum._runtime.supervise import Job, Supervisor
-from cuprum._runtime.teardown import reap_all, tear_down
+from cuprum._runtime.teardown import account, reap_all, tear_down
 from cuprum._runtime.terminal import Pty
 from cuprum._runtime.wiring import Plan, wire
 from cuprum._transport.dispatch import Strategy, choose_strategy
@@ -89,8 +91,10 @@ class _Run:
     __slots__ = (
         "announced",
         "blame",
+        "boxes",
         "env",
         "events",
+        "live",
         "on_cancelled",
         "on_spawned",
         "plan",
@@ -119,16 +123,19 @@ class _Run:
         self.plan: Plan | None = None
         self.announced = 0  # stages whose plan event went out: each gets a terminal one
         self.tap: StreamTap | None = None  # a streamed, observed stdout, read by the caller
+        self.boxes: list[contain.Box] | None = None  # each stage's cgroup and limits
+        self.live: int | None = None  # registered for host shutdown while it runs
 
     async def execute(self) -> tuple[Results, int | None]:
         try:
             self._announce()
+            await self._contain()
             self._start()
             await self._supervise()
         except BaseException as exc:
             failure = exc
         else:
-            return self._finish()
+            return await self._finish()
         # Raised outside the handler, so the exception keeps its own context.
         raise await self._failure_tail(failure)
 
@@ -140,6 +147,33 @@ class _Run:
         timeout = self.req.timeout
         if timeout is not None and timeout <= 0:
             raise deadline_expired(f"timeout of {timeout}s expired at once")
+
+    async def _contain(self) -> None:
+        """Each stage's cgroup and limits (:mod:`.contain`); listed for host shutdown."""
+        try:
+            self.boxes = boxes = await contain.prepare(
+                self.req.context, [stage.cmd.program for stage in self.stages]
+            )
+        except Exception as exc:  # no cgroup although contain=True, or the cgroup fs refused
+            fail("spawn_failed", exc)
+        if boxes is not None:
+            for stage, box in zip(self.stages, boxes, strict=True):
+                stage.box = box
+        stages = self.stages
+        self.live = add_live(
+            lambda: [s.child for s in stages if s.child is not None],
+            boxes,
+            self.req.context.cancel_grace,
+        )
+
+    async def _account(self) -> None:
+        """Remove the cgroups (reading what each tree cost), then each stage's usage and
+        the limit that stopped it; the run is no longer live."""
+        try:
+            await contain.release(self.boxes)
+        finally:
+            remove_live(self.live)
+        account(self.stages)
 
     def _start(self) -> None:
         """Wire every fd, spawn every stage, tell the caller, then ``start`` events."""
@@ -153,7 +187,14 @@ class _Run:
                 on_let_go=self.blame.excuse_if_running,
             )
             for stage, (stdin, stdout, stderr) in zip(stages, plan.stage_fds, strict=True):
-                stage.child = plan.spawner(
+                # A contained stage starts in its box; otherwise the plan's spawner
+                # (child.spawn, or on a terminal).
+                spawner = (
+                    plan.spawner
+                    if stage.box is None
+                    else functools.partial(contain.spawn_stage, stage.box)
+                )
+                stage.child = spawner(
                     # The real argv (stage.argv shows secrets as ***), or the ssh of a
                     # remote stage, through the test seam (see substitution.py).
                     spawn_argv(stage.spawn_argv),
@@ -223,8 +264,11 @@ class _Run:
         failure = unwrap(exc)
         if self.tap is not None:
             self.tap.detach()
-        await tear_down(self.stages, self.plan, self.req.context.cancel_grace)
-        await _stop_remote(self.stages, self.req.context.cancel_grace)
+        try:
+            await tear_down(self.stages, self.plan, self.req.context.cancel_grace)
+            await _stop_remote(self.stages, self.req.context.cancel_grace)
+        finally:
+            await self._account()
         kind = error_kind(failure)
         real = cause(failure)
         if kind == "timeout":
@@ -238,9 +282,12 @@ class _Run:
             self.on_cancelled(tuple(result(self.req, s, outcome="cancelled") for s in self.stages))
         return real
 
-    def _finish(self) -> tuple[Results, int | None]:
-        """Reap, ``exit`` events, results (decoded here), after hooks."""
-        reap_all(self.stages)
+    async def _finish(self) -> tuple[Results, int | None]:
+        """Reap, release the cgroups, ``exit`` events, results (decoded here), after hooks."""
+        try:
+            reap_all(self.stages)
+        finally:
+            await self._account()
         if self.plan is not None:
             self.plan.close_all()
         self.events.exits(self.stages)

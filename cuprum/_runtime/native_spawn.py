@@ -11,6 +11,7 @@ strings, three descriptors) and its ``OSError`` into errors naming the program.
 from __future__ import annotations
 
 import contextlib
+import errno
 import importlib
 import os
 import shutil
@@ -18,14 +19,10 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import cast
 
-from cuprum._core.errors import (
-    InvalidArgumentError,
-    ProgramNotFoundError,
-    SpawnError,
-    WorkingDirectoryError,
-)
+from cuprum._core.errors import InvalidArgumentError
 from cuprum._runtime.cgroup import RunCgroup
 from cuprum._runtime.limits import ResourceLimits
+from cuprum._runtime.spawn_errors import spawn_error
 from cuprum._transport.native import EXTENSION
 
 __all__ = ["NativeChild", "native_spawn_available", "spawn_native"]
@@ -65,17 +62,36 @@ def _null() -> int:
     return _devnull
 
 
+_FOUND: dict[tuple[str, str | None], str] = {}
+
+
+def _first_file(program: str, search: str | None) -> str | None:
+    """The first ``PATH`` entry holding a file ``program`` (not executable: exec says why)."""
+    for entry in (search or os.defpath).split(os.pathsep):
+        candidate = os.path.join(entry or ".", program)
+        if os.path.isfile(candidate):
+            return candidate
+    return None
+
+
 def _program_path(program: str, env: Mapping[str, str] | None, cwd: str | None) -> str:
+    """The absolute path to exec; a ``PATH`` search is cached per (program, PATH)."""
     if program.startswith("/"):
         return program
     if "/" in program:
         return os.path.join(cwd or os.getcwd(), program)
-    found = shutil.which(program, path=(os.environ if env is None else env).get("PATH"))
-    if found is None:
-        raise ProgramNotFoundError(
-            2, f"{program}: program not found (PATH or path does not contain it)"
-        )
-    return os.path.abspath(found)
+    search = (os.environ if env is None else env).get("PATH")
+    key = (program, search)
+    found = _FOUND.get(key)
+    if found is None or not os.access(found, os.X_OK):
+        _FOUND.pop(key, None)
+        which = shutil.which(program, path=search) or _first_file(program, search)
+        if which is None:
+            raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), program)
+        found = os.path.abspath(which)
+        if os.path.isabs(which):
+            _FOUND[key] = found
+    return found
 
 
 def _environment(program: str, env: Mapping[str, str] | None) -> list[bytes]:
@@ -84,27 +100,27 @@ def _environment(program: str, env: Mapping[str, str] | None) -> list[bytes]:
     items = []
     for name, value in env.items():
         key, data = os.fsencode(name), os.fsencode(value)
-        if not key or b"=" in key or b"\0" in key or b"\0" in data:
-            raise InvalidArgumentError(f"{program}: env: the OS cannot pass the variable {name!r}")
+        if not key or b"=" in key or b"\0" in key:
+            raise ValueError(f"illegal environment variable name {name!r} (env)")
+        if b"\0" in data:
+            raise ValueError(f"embedded null byte in the value of {name!r} (env)")
         items.append(key + b"=" + data)
     return items
 
 
-def _error(program: str, cwd: str | None, exc: OSError) -> OSError:
-    errno = exc.errno or 0
-    if cwd is not None and exc.filename == cwd:
-        message = f"{program}: working directory {cwd!r}: {exc.strerror}"
-        if isinstance(exc, (FileNotFoundError, NotADirectoryError)):
-            return WorkingDirectoryError(errno, message)
-        return SpawnError(errno, message)
-    if isinstance(exc, FileNotFoundError):
-        return ProgramNotFoundError(errno, f"{program}: program not found ({exc.filename})")
-    return SpawnError(errno, f"{program}: cannot start: {exc.strerror}")
+def _error(
+    argv: Sequence[str], cwd: str | None, env: Mapping[str, str] | None, exc: OSError
+) -> OSError:
+    """The native child's ``OSError`` through the same mapping as ``Popen``'s."""
+    if cwd is not None and exc.filename == cwd:  # a chdir failure blames the directory
+        exc = type(exc)(exc.errno, exc.strerror)
+    return spawn_error(exc, argv, cwd=cwd, env=env)
 
 
 def spawn_native(
-    argv: Sequence[str],
+    argv: Sequence[str | bytes],
     *,
+    executable: str | None = None,
     env: Mapping[str, str] | None = None,
     cwd: str | os.PathLike[str] | None = None,
     stdin: int | None = None,
@@ -117,6 +133,8 @@ def spawn_native(
 ) -> NativeChild:
     """Start ``argv`` in a new process group (or session) inside ``cgroup``, with ``limits``.
 
+    ``executable``: the file to run (a pinned path); by default ``argv[0]`` looked up.
+
     ``None`` for a standard stream means ``/dev/null``. Raises ``ImportError``
     when the extension is missing; ``ProgramNotFoundError``,
     ``WorkingDirectoryError`` or ``SpawnError`` (with the child's errno) when
@@ -125,15 +143,16 @@ def spawn_native(
     native = _native()
     if native is None:
         raise ImportError("cuprum._streams_rs.spawn_process is not installed")
-    program = argv[0]
+    shown = [os.fsdecode(arg) for arg in argv]  # for error messages
+    program = shown[0]
     if cgroup is not None and cgroup.fd is None:
         raise InvalidArgumentError(f"{program}: cgroup: the run's cgroup is already closed")
     where = None if cwd is None else os.fspath(cwd)
-    path = _program_path(program, env, where)
     null = _null()
     fds = tuple(null if fd is None else fd for fd in (stdin, stdout, stderr))
     joins: list[int] = []
     try:
+        path = executable if executable is not None else _program_path(program, env, where)
         if cgroup is not None:
             for linked in cgroup.linked:
                 procs = os.path.join(linked, "cgroup.procs")
@@ -151,7 +170,9 @@ def spawn_native(
             rlimits=[] if limits is None else limits.rlimits(),
         )
     except OSError as exc:
-        raise _error(program, where, exc) from exc
+        raise _error(shown, where, env, exc) from exc
+    except ValueError as exc:  # an environment the OS cannot pass
+        raise spawn_error(exc, shown, cwd=where, env=env) from exc
     finally:
         for fd in joins:
             with contextlib.suppress(OSError):

@@ -64,6 +64,8 @@ def result(req: RunRequest, stage: Stage, *, outcome: Outcome = "exited") -> Com
         outcome=outcome,
         accepted=req.accepted(stage.index),
         secrets=run_secrets(req),
+        usage=stage.usage,
+        limit=stage.limit,
     )
 
 

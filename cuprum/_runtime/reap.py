@@ -11,16 +11,9 @@ import os
 import subprocess
 from dataclasses import dataclass
 
+from cuprum._core.usage import ResourceUsage
+
 __all__ = ["Reaped", "ResourceUsage", "reap", "reap_popen"]
-
-
-@dataclass(frozen=True)
-class ResourceUsage:
-    """CPU seconds in user and kernel mode, and the peak resident set size in bytes."""
-
-    user_cpu_seconds: float
-    system_cpu_seconds: float
-    max_rss: int
 
 
 @dataclass(frozen=True)

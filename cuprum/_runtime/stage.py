@@ -7,8 +7,10 @@ from collections.abc import Mapping
 from typing import Protocol
 
 from cuprum._core.secret import shown_argv
+from cuprum._core.usage import LimitName, ResourceUsage
 from cuprum._model.spec import CommandSpec
 from cuprum._runtime.child import ChildProcess
+from cuprum._runtime.contain import Box
 from cuprum._runtime.streams import StreamCollector
 
 __all__ = ["RemoteLaunch", "Stage", "make_stages"]
@@ -29,15 +31,18 @@ class Stage:
 
     __slots__ = (
         "argv",
+        "box",
         "child",
         "cmd",
         "ended",
         "index",
         "launch",
+        "limit",
         "started",
         "stderr",
         "stdout",
         "tags",
+        "usage",
     )
 
     def __init__(self, index: int, cmd: CommandSpec, tags: Mapping[str, object]) -> None:
@@ -52,6 +57,9 @@ class Stage:
             tags = {**tags, **self.launch.tags}
         self.tags = tags  # one mapping per stage per attempt: observers may key on it
         self.child: ChildProcess | None = None
+        self.box: Box | None = None  # its cgroup and limits (containment), if any
+        self.usage: ResourceUsage | None = None  # what it cost, once reaped
+        self.limit: LimitName | None = None  # the limit that stopped it, if known
         #: The final stage: what captures (or observes) its stdout. An
         #: intermediate stage: what observes its relayed hop (stage_events).
         self.stdout: StreamCollector | None = None

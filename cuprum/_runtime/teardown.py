@@ -1,6 +1,7 @@
 """Teardown: stop what still runs, reap every stage, and close the run's fds.
 
 Used on every path that ends a run early (a timeout, a cancellation, a failure);
+a contained run's cgroups are killed here and removed by ``contain.release``;
 the termination itself (SIGTERM, grace, SIGKILL, shielded) is
 :func:`cuprum._runtime.child.terminate_groups`.
 """
@@ -11,10 +12,23 @@ import time
 from collections.abc import Sequence
 
 from cuprum._runtime.child import terminate_groups
+from cuprum._runtime.contain import kill_trees, terminate_trees
 from cuprum._runtime.stage import Stage
 from cuprum._runtime.wiring import Plan
 
-__all__ = ["reap_all", "tear_down"]
+__all__ = ["account", "reap_all", "tear_down"]
+
+
+def account(stages: Sequence[Stage]) -> None:
+    """Each reaped stage's usage (with its tree's, if contained) and the limit that stopped it."""
+    for stage in stages:
+        child = stage.child
+        if child is None:
+            continue
+        box = stage.box
+        stage.usage = child.usage if box is None else box.usage(child.usage)
+        if box is not None:
+            stage.limit = box.limit(child.exit_code, stage.usage)
 
 
 def reap_all(stages: Sequence[Stage]) -> None:
@@ -29,13 +43,18 @@ async def tear_down(stages: Sequence[Stage], plan: Plan | None, grace: float) ->
 
     A run on a terminal has it closed first: the session gets SIGHUP, then the
     group SIGTERM, grace, SIGKILL like any other.
+    A contained stage's cgroup members get the SIGTERM too, and the cgroup is
+    killed after the grace: what left the process group dies with the rest.
     """
     children = [s.child for s in stages if s.child is not None]
+    boxes = [s.box for s in stages if s.box is not None]
     try:
         if plan is not None:
             plan.hang_up()
+        terminate_trees(boxes, {child.pid for child in children})
         await terminate_groups(children, grace)
     finally:
+        kill_trees(boxes)
         reap_all(stages)
         for stage in stages:
             if not stage.ended:

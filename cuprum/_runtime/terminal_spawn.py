@@ -86,26 +86,6 @@ def _libc() -> _Libc:
     return _LIBC
 
 
-class _Spawned:
-    """A child started by posix_spawn: what :class:`ChildProcess` needs (pid, reap)."""
-
-    __slots__ = ("pid", "returncode")
-
-    def __init__(self, pid: int) -> None:
-        self.pid = pid
-        self.returncode: int | None = None
-
-    def wait(self) -> int:
-        if self.returncode is None:
-            try:
-                _, status = os.waitpid(self.pid, 0)
-            except ChildProcessError:  # SIGCHLD ignored: the kernel reaped it
-                self.returncode = 0
-            else:
-                self.returncode = os.waitstatus_to_exitcode(status)
-        return self.returncode
-
-
 def spawn_on_terminal(
     pty: Pty,
     argv: Sequence[str],
@@ -135,7 +115,7 @@ def spawn_on_terminal(
         pid = _posix_spawn(executable, argv, cwd=cwd, env=env, pty=pty, stderr=stderr)
     except (OSError, ValueError, TypeError) as exc:
         raise spawn_error(exc, argv, cwd=cwd, env=env) from exc
-    return ChildProcess(_Spawned(pid))
+    return ChildProcess(None, pid=pid)  # reaped with wait4, like a native spawn
 
 
 def _posix_spawn(

@@ -1,0 +1,324 @@
+"""A run's containment: a cgroup per stage, limits, the spawn into it, and what it cost.
+
+:func:`prepare` decides, once per run, whether its stages get cgroups
+(``ExecutionContext.contain``: by default where cgroups are available *and* the
+native spawn is installed, since only ``clone3`` spawns into a cgroup at no
+extra cost; see docs/containment.md) and gives each stage a :class:`Box`: its
+cgroup, with the limits the cgroup enforces written before anything starts,
+and the ``setrlimit`` limits for the rest. :func:`spawn_stage` starts the
+program inside (native ``clone3``, else ``Popen`` from inside the cgroup and
+``prlimit`` after). :func:`kill_trees` is teardown's last word (``cgroup.kill``);
+:func:`release` reads each stage's tree usage and limit events and removes the
+cgroups, on every path, shielded from cancellation.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import signal
+import subprocess
+import threading
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import replace
+
+import anyio
+
+from cuprum._core.errors import SpawnError
+from cuprum._core.pinning import PinPolicy
+from cuprum._core.pinning import executable as pinned_executable
+from cuprum._core.programs import Program
+from cuprum._core.secret import reveal
+from cuprum._core.usage import LimitName, ResourceUsage
+from cuprum._model.execution import ExecutionContext
+from cuprum._model.limits import Limits
+from cuprum._runtime import cgroup, cgroup_pool, native_spawn, placement
+from cuprum._runtime.cgroup import CgroupHost, CgroupSupport, RunCgroup
+from cuprum._runtime.cgroup_limits import (
+    CgroupEvents,
+    CgroupLimits,
+    CgroupUsage,
+    apply_limits,
+    read_events,
+    read_usage,
+)
+from cuprum._runtime.child import ChildProcess, FdArg, spawn
+from cuprum._runtime.limits import ResourceLimits, apply_prlimits, which_limit
+
+__all__ = ["Box", "kill_trees", "prepare", "release", "spawn_stage", "terminate_trees"]
+
+_PUBLIC_NAMES: dict[str, LimitName] = {
+    "cpu_seconds": "cpu_seconds",
+    "memory_max": "memory",
+    "file_size": "file_size",
+    "pids_max": "processes",
+}
+
+_lock = threading.Lock()
+_support: dict[tuple[int, str | None], CgroupSupport] = {}
+_native: list[bool] = []
+
+
+def support() -> CgroupSupport:
+    """``cgroup.probe()`` for this process and ``$CUPRUM_CGROUP_BASE``, cached."""
+    key = (os.getpid(), os.environ.get(cgroup.ENV_BASE))
+    found = _support.get(key)
+    if found is None:
+        with _lock:
+            found = _support[key] = cgroup.probe()
+    return found
+
+
+def native_available() -> bool:
+    """Whether the native spawn is installed (looked up once)."""
+    if not _native:
+        _native.append(native_spawn.native_spawn_available())
+    return _native[0]
+
+
+class Box:
+    """One stage's containment: its cgroup (or None), its limits, and what it cost."""
+
+    __slots__ = ("cg_limits", "events", "native", "rlimits", "run", "slot", "tree")
+
+    def __init__(
+        self,
+        run: RunCgroup | None,
+        rlimits: ResourceLimits | None,
+        cg_limits: CgroupLimits | None,
+        *,
+        native: bool,
+    ) -> None:
+        self.run = run
+        self.rlimits = rlimits
+        self.cg_limits = cg_limits
+        self.native = native
+        self.slot: cgroup_pool.Slot | None = None  # a reused cgroup (runs without limits)
+        self.tree: CgroupUsage | None = None
+        self.events: CgroupEvents | None = None
+
+    def usage(self, reaped: ResourceUsage | None) -> ResourceUsage | None:
+        """The stage's usage: the reap's, with the whole tree's where it had a cgroup."""
+        if reaped is None or self.tree is None:
+            return reaped
+        return replace(
+            reaped, tree_cpu_seconds=self.tree.cpu_seconds, tree_memory_peak=self.tree.memory_peak
+        )
+
+    def limit(self, returncode: int | None, usage: ResourceUsage | None) -> LimitName | None:
+        """Which limit stopped the stage, where the kernel left evidence of it."""
+        if self.rlimits is None and self.cg_limits is None:
+            return None
+        found = which_limit(
+            returncode,
+            limits=self.rlimits,
+            cgroup_limits=self.cg_limits,
+            events=self.events,
+            usage=usage,
+        )
+        return None if found is None else _PUBLIC_NAMES.get(found)
+
+
+def _wanted(ctx: ExecutionContext, program: str) -> CgroupSupport | None:
+    """The cgroup support to use for this run, or None for process groups only."""
+    limits = ctx.limits
+    if ctx.contain is False:
+        return None
+    found = support()
+    if ctx.contain is True and not found.available:
+        raise SpawnError(errno.ENOTSUP, f"{program}: contain=True: {found.reason}")
+    if not found.available:
+        return None
+    if ctx.contain is True:
+        return found
+    return found if limits is not None and limits.wants_cgroup else None
+
+
+def _rlimits(limits: Limits, applied: Mapping[str, str]) -> ResourceLimits | None:
+    """What the cgroup does not enforce, as per-process limits."""
+    memory = None if "memory_max" in applied else limits.memory
+    processes = None if "pids_max" in applied else limits.processes
+    rl = ResourceLimits(
+        cpu_seconds=limits.cpu_seconds,
+        address_space=memory,
+        open_files=limits.open_files,
+        file_size=limits.file_size,
+        processes=processes,
+    )
+    return None if not rl.rlimits() else rl
+
+
+async def prepare(ctx: ExecutionContext, programs: Sequence[str]) -> list[Box] | None:
+    """A :class:`Box` per stage, or None when the run needs neither cgroups nor limits."""
+    limits = ctx.limits
+    found = _wanted(ctx, programs[0])
+    if found is not None:
+        try:
+            return await _in_cgroups(found, limits, len(programs))
+        except OSError as exc:  # e.g. the host gave up the rights it had when probed
+            if ctx.contain is True:
+                raise SpawnError(
+                    exc.errno or errno.EIO,
+                    f"{programs[0]}: contain=True: cannot create its cgroup: {exc}",
+                ) from exc
+    if limits is None:
+        return None
+    rl = _rlimits(limits, {})
+    return [Box(None, rl, None, native=native_available()) for _ in programs]
+
+
+async def _in_cgroups(found: CgroupSupport, limits: Limits | None, count: int) -> list[Box]:
+    """A fresh cgroup per stage, with the limits a cgroup enforces written into it."""
+    native = native_available()
+    host: CgroupHost = await cgroup.host(found)
+    boxes: list[Box] = []
+    try:
+        for _ in range(count):
+            slot = cgroup_pool.take(host) if limits is None else None
+            if slot is not None:
+                boxes.append(box := Box(slot.run, None, None, native=native))
+                box.slot = slot
+                continue
+            run = host.new_run()
+            boxes.append(box := Box(run, None, None, native=native))
+            if limits is not None:
+                cg = CgroupLimits(memory_max=limits.memory, pids_max=limits.processes)
+                report = apply_limits(run, cg) if limits.wants_cgroup else None
+                applied = {} if report is None else report.applied
+                if applied:
+                    box.cg_limits = CgroupLimits(
+                        memory_max=cg.memory_max if "memory_max" in applied else None,
+                        pids_max=cg.pids_max if "pids_max" in applied else None,
+                    )
+                box.rlimits = _rlimits(limits, applied)
+    except BaseException:
+        await release(boxes)
+        raise
+    return boxes
+
+
+def spawn_stage(
+    box: Box | None,
+    argv: Sequence[str],
+    *,
+    cwd: str | os.PathLike[str] | None,
+    env: Mapping[str, str] | None,
+    stdin: FdArg,
+    stdout: FdArg,
+    stderr: FdArg,
+    project: PinPolicy | None = None,
+) -> ChildProcess:
+    """Start one stage inside its box (or as a plain process group without one).
+
+    The file run is the program's pin, as for :func:`~cuprum._runtime.child.spawn`,
+    and secrets in ``argv`` are revealed for the child only."""
+    if box is None:
+        return spawn(
+            argv, cwd=cwd, env=env, stdin=stdin, stdout=stdout, stderr=stderr, project=project
+        )
+    if box.native:
+        out = _native_fd(stdout, 1)
+        started = native_spawn.spawn_native(
+            [reveal(arg) for arg in argv],
+            executable=pinned_executable(Program(argv[0]), project),
+            env=env,
+            cwd=cwd,
+            stdin=None if stdin is None else _native_fd(stdin, 0),
+            stdout=out,
+            stderr=out if stderr == subprocess.STDOUT else _native_fd(stderr, 2),
+            cgroup=box.run,
+            limits=box.rlimits,
+        )
+        return ChildProcess(None, pid=started.pid, pidfd=started.pidfd)
+    if box.run is None:
+        child = spawn(
+            argv, cwd=cwd, env=env, stdin=stdin, stdout=stdout, stderr=stderr, project=project
+        )
+    else:
+        with placement.spawning_into(box.run):
+            child = spawn(
+                argv, cwd=cwd, env=env, stdin=stdin, stdout=stdout, stderr=stderr, project=project
+            )
+    if box.rlimits is not None:
+        apply_prlimits(child.pid, box.rlimits)
+    return child
+
+
+def _native_fd(fd: FdArg, inherit: int) -> int | None:
+    """``Popen``'s stream argument as the native spawn's: None means ``/dev/null`` there."""
+    if fd is None:
+        return inherit
+    return None if fd == subprocess.DEVNULL else fd
+
+
+def terminate_trees(boxes: Sequence[Box] | None, groups: Collection[int] = ()) -> None:
+    """SIGTERM every process in the stages' cgroups outside the process ``groups``.
+
+    The groups themselves are signalled by ``child.terminate_groups`` (in
+    pipeline order); this reaches what left them (``setsid``, double forks).
+    """
+    for box in boxes or ():
+        if box.run is not None:
+            for pid in box.run.procs():
+                try:
+                    if os.getpgid(pid) not in groups:
+                        os.kill(pid, signal.SIGTERM)
+                except (ProcessLookupError, PermissionError):
+                    pass
+
+
+def kill_trees(boxes: Sequence[Box] | None) -> None:
+    """SIGKILL everything left in the stages' cgroups, however it detached itself."""
+    for box in boxes or ():
+        if box.run is not None:
+            box.run.kill()
+            if box.slot is not None:  # a killed cgroup is destroyed, never reused
+                box.slot.close()
+                box.slot = None
+
+
+def _settle(box: Box) -> bool:
+    """A pooled cgroup's usage, and back to the pool if it is empty; False: destroy it."""
+    slot = box.slot
+    assert slot is not None
+    box.slot = None
+    try:
+        box.tree = slot.usage()
+        if slot.empty() and cgroup_pool.give_back(slot):
+            return True
+    except OSError:
+        pass
+    slot.close()
+    return False
+
+
+async def release(boxes: Sequence[Box] | None) -> None:
+    """Read each cgroup's usage and limit events, then kill what is left and remove it.
+
+    An empty pooled cgroup goes back to the pool (no ``rmdir``). The rest is
+    shielded: it runs on the cancellation path too. A cgroup that would not
+    empty is left for the next host's sweep.
+    """
+    if not boxes:
+        return
+    doomed: list[RunCgroup] = []
+    for box in boxes:
+        run = box.run
+        if run is None:
+            continue
+        box.run = None  # released once
+        if box.slot is not None:
+            if not _settle(box):
+                doomed.append(run)
+            continue
+        try:
+            box.tree = read_usage(run)
+            if box.cg_limits is not None:
+                box.events = read_events(run)
+        except OSError:
+            pass
+        doomed.append(run)
+    if doomed:
+        with anyio.CancelScope(shield=True):
+            for run in doomed:
+                await run.destroy()

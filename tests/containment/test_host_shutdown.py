@@ -1,0 +1,124 @@
+"""Host shutdown: a host that gets SIGTERM or SIGHUP leaves no descendant behind.
+
+A real host process runs a contained command that detaches a ``setsid``
+sleeper and a double-forked daemon, under ``cuprum.shutdown_on_signals()``;
+the test signals the host and checks that the host died of the signal (its
+usual effect) and that nothing it started survives.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+from processes import wait_until_dead
+
+from cuprum._runtime.cgroup import CgroupSupport
+
+from .containment_support import PY
+from .test_engine_containment import DAEMON
+
+HOST = textwrap.dedent(
+    """
+    import os, sys
+    import anyio
+    import cuprum
+    from cuprum import ExecutionContext, Program, ProgramCatalogue, ProjectSettings, sh
+
+    SH = Program("sh")
+    CAT = ProgramCatalogue(projects=(ProjectSettings(name="host", programs=(SH,)),))
+    work, daemon, backend, contain = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4] == "1"
+    line = (
+        f"setsid sleep 300 >/dev/null 2>&1 & echo $! > {work}/setsid.pid; "
+        f"{sys.executable} -c \\"$DAEMON\\" {work}/daemon.pid >/dev/null 2>&1 & "
+        f"echo $$ > {work}/shell.pid; sleep 300"
+    )
+    ctx = ExecutionContext(contain=contain, env={"DAEMON": daemon}, cancel_grace=0.2)
+
+    async def main() -> None:
+        await sh.make(SH, catalogue=CAT)("-c", line).run(context=ctx)
+
+    with cuprum.shutdown_on_signals():
+        anyio.run(main, backend=backend)
+    """
+)
+
+
+def _pids(work: Path, names: list[str], host: subprocess.Popen[bytes]) -> list[int]:
+    files = [work / f"{name}.pid" for name in names]
+    deadline = time.monotonic() + 15
+    while not all(f.exists() and f.read_text().strip() for f in files):
+        assert host.poll() is None, host.communicate()
+        assert time.monotonic() < deadline, "the host's command did not start"
+        time.sleep(0.01)
+    return [int(f.read_text()) for f in files]
+
+
+@pytest.mark.parametrize("backend", ["asyncio", "trio"])
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP])
+def test_a_signalled_host_leaves_no_descendant(
+    backend: str, signum: int, tmp_path: Path, support: CgroupSupport
+) -> None:
+    script = tmp_path / "host.py"
+    script.write_text(HOST)
+    host = subprocess.Popen(
+        [PY, str(script), str(tmp_path), DAEMON, backend, "1"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    pids = _pids(tmp_path, ["shell", "setsid", "daemon"], host)
+    host.send_signal(signum)
+    host.communicate(timeout=15)
+    assert host.returncode == -signum  # the signal's usual effect, after the teardown
+    assert wait_until_dead(pids) == []
+
+
+def test_without_cgroups_the_process_group_still_goes(tmp_path: Path) -> None:
+    # contain=False: the shell's group dies; what left it is the documented gap.
+    script = tmp_path / "host.py"
+    script.write_text(HOST)
+    host = subprocess.Popen(
+        [PY, str(script), str(tmp_path), DAEMON, "asyncio", "0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    shell, setsid, daemon = _pids(tmp_path, ["shell", "setsid", "daemon"], host)
+    host.send_signal(signal.SIGTERM)
+    host.communicate(timeout=15)
+    assert host.returncode == -signal.SIGTERM
+    assert wait_until_dead([shell]) == []
+    for pid in (setsid, daemon):  # escaped the group: clean up after the test
+        with __import__("contextlib").suppress(ProcessLookupError):
+            __import__("os").kill(pid, signal.SIGKILL)
+
+
+RUNS_HOST = textwrap.dedent(
+    """
+    import os, sys
+    from cuprum import ExecutionContext, Program, ProgramCatalogue, ProjectSettings, sh
+
+    SH = Program("sh")
+    CAT = ProgramCatalogue(projects=(ProjectSettings(name="host", programs=(SH,)),))
+    cmd = sh.make(SH, catalogue=CAT)("-c", "setsid sleep 300 >/dev/null 2>&1 &")
+    for _ in range(200):
+        assert cmd.run_sync(context=ExecutionContext(contain=True)).exit_code == 0
+    print(os.getpid())
+    """
+)
+
+
+def test_two_hundred_contained_runs_leave_no_cgroup(tmp_path: Path, support: CgroupSupport) -> None:
+    script = tmp_path / "runs.py"
+    script.write_text(RUNS_HOST)
+    done = subprocess.run(
+        [PY, str(script)], capture_output=True, text=True, check=True, timeout=120
+    )
+    pid = int(done.stdout)
+    assert support.base is not None
+    left = [entry for entry in os.listdir(support.base) if entry.startswith(f"cuprum-{pid}.")]
+    assert left == []
