@@ -13,22 +13,18 @@ import importlib
 import importlib.metadata
 import importlib.util
 import inspect
-import os
 import platform
 import re
-import shutil
 import signal
 import sys
 import textwrap
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from datetime import UTC, datetime
 
 import anyio
 
 import cuprum
 from cuprum import (
-    DEFAULT_CATALOGUE,
     ECHO,
     GREP,
     SLEEP,
@@ -39,12 +35,10 @@ from cuprum import (
     Program,
     ProgramCatalogue,
     ProjectSettings,
-    SpawnError,
     TimeoutExpired,
     run_concurrent,
     sh,
 )
-from cuprum._core import pinning
 from cuprum._transport.dispatch import choose_strategy, configured
 
 __all__ = ["main"]
@@ -314,54 +308,6 @@ def demo(backends: Sequence[str]) -> int:
     return info()
 
 
-def _catalogue(spec: str | None) -> tuple[str, ProgramCatalogue]:
-    """``MODULE:NAME`` names a catalogue; default: ``cuprum.DEFAULT_CATALOGUE``."""
-    if spec is None:
-        return "cuprum.DEFAULT_CATALOGUE", DEFAULT_CATALOGUE
-    module, _, name = spec.partition(":")
-    found = getattr(importlib.import_module(module), name or "CATALOGUE", None)
-    if not isinstance(found, ProgramCatalogue):
-        raise SystemExit(f"which: {spec} is not a ProgramCatalogue")
-    return spec, found
-
-
-def which(name: str, catalogue_spec: str | None = None) -> int:
-    """Print the pin of ``name``: the file cuprum runs for it, and where it looked."""
-    program = Program(name)
-    where, catalogue = _catalogue(catalogue_spec)
-    project = catalogue.lookup(program).project if catalogue.is_known(program) else None
-    owner = f"project {project.name}" if project else "not listed: the default policy"
-    try:
-        pin = catalogue.resolve(program)[program] if project else pinning.pin(program, None)
-    except (SpawnError, cuprum.InvalidArgumentError) as exc:
-        print(f"which: {exc}", file=sys.stderr)
-        return 1
-    ident = pin.identity
-    mtime = datetime.fromtimestamp(ident.mtime_ns / 1e9, UTC).isoformat(timespec="seconds")
-    digest = pinning.sha256_of(pin.path)
-    pinned = "pinned by the project, verified" if pin.sha256 else "not pinned by the project"
-    rows = {
-        "program": program,
-        "catalogue": f"{where} ({owner})",
-        "runs": pin.path,
-        "identity": f"device {ident.device}, inode {ident.inode}, size {ident.size}, "
-        f"mode {oct(ident.mode & 0o7777)}, mtime {mtime}",
-        "sha256": f"{digest} ({pinned})",
-    }
-    if pin.searched or pin.skipped:
-        rows["searched"] = os.pathsep.join(pin.searched)
-        rows["skipped"] = "; ".join(f"{d or '(empty)'}: {why}" for d, why in pin.skipped) or "-"
-    found = shutil.which(program) if "/" not in program else program
-    if found != pin.path:
-        rows["PATH search"] = (
-            f"{found or 'nothing'} (differs: subprocess would run that; cuprum runs {pin.path})"
-        )
-    width = max(map(len, rows))
-    for key, value in rows.items():
-        print(f"{key:<{width}}  {value}")
-    return 0
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m cuprum",
@@ -403,6 +349,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "info":
         return info()
     if args.command == "which":
+        from cuprum._cli_which import which
+
         return which(args.program, args.catalogue)
     backends = ["asyncio", "trio"] if args.backend == "both" else [args.backend]
     if args.backend == "both" and importlib.util.find_spec("trio") is None:

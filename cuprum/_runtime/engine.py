@@ -34,19 +34,19 @@ from cuprum._model.results import CommandResult
 from cuprum._runtime import contain
 from cuprum._runtime.blame import Blame
 from cuprum._runtime.emit import Emitter
+from cuprum._runtime.enclosure import Enclosure, prepare_commands, stop_far_ends
 from cuprum._runtime.environment import child_env
 from cuprum._runtime.failures import cause, deadline_expired, error_kind, fail, unwrap
 from cuprum._runtime.outcome import result, timeout_error
 from cuprum._runtime.pipes import read_outputs
 from cuprum._runtime.request import RunRequest
 from cuprum._runtime.secrets import run_secrets
-from cuprum._runtime.shutdown import add_live, remove_live
-from cuprum._runtime.stage import Stage, make_stages
+from cuprum._runtime.stage import make_stages
 from cuprum._runtime.stdin import feed_bytes, feed_iterable
 from cuprum._runtime.streams import StreamCollector, StreamTap
 from cuprum._runtime.substitution import spawn_argv
 from cuprum._runtime.supervise import Job, Supervisor
-from cuprum._runtime.teardown import account, reap_all, tear_down
+from cuprum._runtime.teardown import reap_all, tear_down
 from cuprum._runtime.terminal import Pty
 from cuprum._runtime.wiring import Plan, wire
 from cuprum._transport.dispatch import Strategy, choose_strategy
@@ -91,10 +91,9 @@ class _Run:
     __slots__ = (
         "announced",
         "blame",
-        "boxes",
+        "enclosure",
         "env",
         "events",
-        "live",
         "on_cancelled",
         "on_spawned",
         "plan",
@@ -123,13 +122,12 @@ class _Run:
         self.plan: Plan | None = None
         self.announced = 0  # stages whose plan event went out: each gets a terminal one
         self.tap: StreamTap | None = None  # a streamed, observed stdout, read by the caller
-        self.boxes: list[contain.Box] | None = None  # each stage's cgroup and limits
-        self.live: int | None = None  # registered for host shutdown while it runs
+        self.enclosure = Enclosure()  # cgroups, limits, host-shutdown listing
 
     async def execute(self) -> tuple[Results, int | None]:
         try:
             self._announce()
-            await self._contain()
+            await self.enclosure.enter(self.req.context, self.stages)
             self._start()
             await self._supervise()
         except BaseException as exc:
@@ -147,33 +145,6 @@ class _Run:
         timeout = self.req.timeout
         if timeout is not None and timeout <= 0:
             raise deadline_expired(f"timeout of {timeout}s expired at once")
-
-    async def _contain(self) -> None:
-        """Each stage's cgroup and limits (:mod:`.contain`); listed for host shutdown."""
-        try:
-            self.boxes = boxes = await contain.prepare(
-                self.req.context, [stage.cmd.program for stage in self.stages]
-            )
-        except Exception as exc:  # no cgroup although contain=True, or the cgroup fs refused
-            fail("spawn_failed", exc)
-        if boxes is not None:
-            for stage, box in zip(self.stages, boxes, strict=True):
-                stage.box = box
-        stages = self.stages
-        self.live = add_live(
-            lambda: [s.child for s in stages if s.child is not None],
-            boxes,
-            self.req.context.cancel_grace,
-        )
-
-    async def _account(self) -> None:
-        """Remove the cgroups (reading what each tree cost), then each stage's usage and
-        the limit that stopped it; the run is no longer live."""
-        try:
-            await contain.release(self.boxes)
-        finally:
-            remove_live(self.live)
-        account(self.stages)
 
     def _start(self) -> None:
         """Wire every fd, spawn every stage, tell the caller, then ``start`` events."""
@@ -266,9 +237,9 @@ class _Run:
             self.tap.detach()
         try:
             await tear_down(self.stages, self.plan, self.req.context.cancel_grace)
-            await _stop_remote(self.stages, self.req.context.cancel_grace)
+            await stop_far_ends(self.stages, self.req.context.cancel_grace)
         finally:
-            await self._account()
+            await self.enclosure.leave(self.stages)
         kind = error_kind(failure)
         real = cause(failure)
         if kind == "timeout":
@@ -287,7 +258,7 @@ class _Run:
         try:
             reap_all(self.stages)
         finally:
-            await self._account()
+            await self.enclosure.leave(self.stages)
         if self.plan is not None:
             self.plan.close_all()
         self.events.exits(self.stages)
@@ -350,21 +321,6 @@ class _Run:
             fail("output_failed", exc)
 
 
-async def _stop_remote(stages: list[Stage], grace: float) -> None:
-    """Remote stages (cuprum.remote): stop the far end too; ssh forwards no signal."""
-    for stage in stages:
-        if stage.launch is not None and stage.child is not None:
-            await stage.launch.stop(grace)
-
-
-async def _prepare(req: RunRequest) -> None:
-    """Commands that need something before they start (a remote one: its connection)."""
-    for cmd in req.stages:
-        prepare = getattr(cmd, "prepare", None)
-        if prepare is not None:
-            await prepare()
-
-
 def _refuse_pipes(req: RunRequest) -> None:
     """``PIPE`` ends go to a caller that takes them (``on_spawned``): streaming only."""
     for name in ("stdin", "stdout"):
@@ -404,7 +360,7 @@ async def run_stages(
     # deadline test rather than checkpoint_if_cancelled.)
     if anyio.current_effective_deadline() <= anyio.current_time():
         await anyio.lowlevel.checkpoint()
-    await _prepare(req)
+    await prepare_commands(req.stages)
     if policy.before_hooks:
         for cmd in req.stages:
             for hook in policy.before_hooks:

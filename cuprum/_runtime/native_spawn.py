@@ -131,9 +131,8 @@ def spawn_native(
     new_session: bool = False,
     controlling_tty: int | None = None,
 ) -> NativeChild:
-    """Start ``argv`` in a new process group (or session) inside ``cgroup``, with ``limits``.
-
-    ``executable``: the file to run (a pinned path); by default ``argv[0]`` looked up.
+    """Start ``argv`` in a new process group (or session) inside ``cgroup``, with ``limits``;
+    ``executable``: the file to run (a pinned path), by default ``argv[0]`` looked up.
 
     ``None`` for a standard stream means ``/dev/null``. Raises ``ImportError``
     when the extension is missing; ``ProgramNotFoundError``,
