@@ -61,6 +61,9 @@ class ExecEvent:
     duration_s: float | None = None
     error: ErrorKind | None = None
     message: str | None = None
+    #: On ``exit``: whether the exit code is one the command accepts (``accept=``,
+    #: ``{0}`` by default), as ``ok``/``check`` judge it; ``None`` on other phases.
+    ok: bool | None = None
 
     @property
     def display_name(self) -> str:
@@ -68,6 +71,14 @@ class ExecEvent:
         the program itself unless the catalogue gave it one (``python`` for a
         virtualenv's interpreter path, say)."""
         return display_name(self.program)
+
+    @property
+    def succeeded(self) -> bool:
+        """Whether this ``exit`` counts as success: :attr:`ok` when set, else (an event
+        built without it) a zero exit code. ``False`` for every other phase."""
+        if self.phase != "exit":
+            return False
+        return self.ok if self.ok is not None else self.exit_code == 0
 
     @property
     def is_terminal(self) -> bool:
@@ -99,6 +110,7 @@ _FIELDS = (
     "duration_s",
     "error",
     "message",
+    "ok",
 )
 (
     _set_phase,
@@ -114,6 +126,7 @@ _FIELDS = (
     _set_duration_s,
     _set_error,
     _set_message,
+    _set_ok,
 ) = (getattr(ExecEvent, name).__set__ for name in _FIELDS)
 
 
@@ -143,4 +156,5 @@ def line_event(  # noqa: PLR0917 - ExecEvent's own positional order, on a per-li
     _set_duration_s(event, None)
     _set_error(event, None)
     _set_message(event, None)
+    _set_ok(event, None)
     return event
