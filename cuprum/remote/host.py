@@ -12,12 +12,13 @@ import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, overload
+from typing import TYPE_CHECKING, Any, overload
 
 from cuprum._core.errors import InvalidArgumentError
 
 if TYPE_CHECKING:
     from cuprum._api.command import Pipeline, SafeCmd
+    from cuprum._core.secret import Secret
     from cuprum.remote.command import RemoteCmd
 
 __all__ = ["DEFAULT_REMOTE_PATH", "SshHost"]
@@ -117,12 +118,15 @@ class SshHost:
         *,
         cwd: str | None = None,
         env: Mapping[str, str] | None = None,
-        secret_env: Mapping[str, str] | None = None,
+        secret_env: Mapping[str, str | Secret[Any]] | None = None,
     ) -> RemoteCmd:
         """``command`` to run on this host (``cwd``/``env``: on the remote side).
 
         ``secret_env``: remote environment sent through stdin before the program's
-        input, never on a command line (only with ``cmd.run()``/``run_sync()``).
+        input, never on a command line (only with ``cmd.run()``/``run_sync()``); its
+        values (``str`` or :class:`~cuprum.Secret`) are redacted like any secret.
+        A ``Secret`` in the argv or ``env`` is refused: it would be on the ssh
+        command line.
         """
         from cuprum.remote.command import RemoteCmd
 
