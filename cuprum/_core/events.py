@@ -67,6 +67,9 @@ class ExecEvent:
     # -- containment: set on ``exit`` --
     usage: ResourceUsage | None = None
     limit: LimitName | None = None
+    #: On ``exit``: whether the exit code is one the command accepts (``accept=``,
+    #: ``{0}`` by default), as ``ok``/``check`` judge it; ``None`` on other phases.
+    ok: bool | None = None
 
     @property
     def display_name(self) -> str:
@@ -74,6 +77,14 @@ class ExecEvent:
         the program itself unless the catalogue gave it one (``python`` for a
         virtualenv's interpreter path, say)."""
         return display_name(self.program)
+
+    @property
+    def succeeded(self) -> bool:
+        """Whether this ``exit`` counts as success: :attr:`ok` when set, else (an event
+        built without it) a zero exit code. ``False`` for every other phase."""
+        if self.phase != "exit":
+            return False
+        return self.ok if self.ok is not None else self.exit_code == 0
 
     @property
     def is_terminal(self) -> bool:
@@ -107,6 +118,7 @@ _FIELDS = (
     "message",
     "usage",
     "limit",
+    "ok",
 )
 (
     _set_phase,
@@ -124,6 +136,7 @@ _FIELDS = (
     _set_message,
     _set_usage,
     _set_limit,
+    _set_ok,
 ) = (getattr(ExecEvent, name).__set__ for name in _FIELDS)
 
 
@@ -155,4 +168,5 @@ def line_event(  # noqa: PLR0917 - ExecEvent's own positional order, on a per-li
     _set_message(event, None)
     _set_usage(event, None)
     _set_limit(event, None)
+    _set_ok(event, None)
     return event

@@ -114,21 +114,24 @@ class Emitter:
             self.secrets = (*self.secrets, *secrets)
             self._scrub[0] = redactor(self.secrets)
 
-    def exits(self, stages: Sequence[Stage]) -> None:
+    def exits(self, stages: Sequence[Stage], accepted: Callable[[int], frozenset[int]]) -> None:
         """Every hook gets every stage's ``exit``, even if one raises; the first error
-        is raised afterwards (the processes are already reaped)."""
+        is raised afterwards (the processes are already reaped). ``accepted(index)``:
+        the stage's accepted exit codes, for the event's ``ok``."""
         if not self.hooks:
             return
         first: Exception | None = None
         for stage in stages:
             assert stage.child is not None
+            code = stage.child.exit_code
             event = self.event(
                 stage,
                 "exit",
-                exit_code=stage.child.exit_code,
+                exit_code=code,
                 duration_s=stage.duration,
                 usage=stage.usage,
                 limit=stage.limit,
+                ok=code is not None and code in accepted(stage.index),
             )
             for hook in self.hooks:
                 try:

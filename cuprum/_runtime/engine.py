@@ -261,7 +261,7 @@ class _Run:
             await self.enclosure.leave(self.stages)
         if self.plan is not None:
             self.plan.close_all()
-        self.events.exits(self.stages)
+        self.events.exits(self.stages, self.req.accepted)
         # Decoding happens here, after the exit events: with errors="strict" a
         # UnicodeDecodeError is raised for a run that has properly ended.
         results = tuple(result(self.req, stage) for stage in self.stages)

@@ -24,6 +24,7 @@ EVENT_FIELDS: tuple[str, ...] = (
     "cuprum_argv",
     "cuprum_pid",
     "cuprum_exit_code",
+    "cuprum_ok",
     "cuprum_duration_s",
     "cuprum_tags",
     "cuprum_line",
@@ -43,6 +44,7 @@ def _extra(ev: ExecEvent) -> dict[str, Any]:
         "cuprum_argv": list(ev.argv),
         "cuprum_pid": ev.pid,
         "cuprum_exit_code": ev.exit_code,
+        "cuprum_ok": ev.ok,
         "cuprum_duration_s": ev.duration_s,
         "cuprum_tags": dict(ev.tags),
         "cuprum_line": ev.line,
@@ -56,7 +58,9 @@ def _message(ev: ExecEvent) -> str:
     if phase in ("stdout", "stderr"):
         return f"cuprum {phase} {ev.display_name}: {ev.line}"
     if phase == "exit":
-        return f"cuprum exit {ev.display_name} pid={ev.pid} exit_code={ev.exit_code}"
+        return f"cuprum exit {ev.display_name} pid={ev.pid} exit_code={ev.exit_code}" + (
+            "" if ev.succeeded else " (not accepted)"
+        )
     if phase == "error":
         return f"cuprum error {ev.display_name} {ev.error}: {ev.message}"
     if phase == "start":
@@ -76,9 +80,10 @@ def structured_logging_hook(
     """An observe hook that logs one record per event, with ``cuprum_*`` extras.
 
     ``logger`` defaults to ``logging.getLogger("cuprum.exec")``. Lifecycle events
-    (``plan``, ``start``, a zero ``exit``) log at ``level``; output lines
-    (``stdout``, ``stderr``) at ``output_level``; a non-zero ``exit``, an
-    ``error`` and ``stdin_closed`` at ``failure_level``. A record whose level is
+    (``plan``, ``start``, an ``exit`` with an accepted code, ``ExecEvent.ok``) log
+    at ``level``; output lines (``stdout``, ``stderr``) at ``output_level``; an
+    ``exit`` with a code not accepted, an ``error`` and ``stdin_closed`` at
+    ``failure_level``. A record whose level is
     disabled costs one ``isEnabledFor`` check. See :data:`EVENT_FIELDS`.
     """
     log = logger if logger is not None else logging.getLogger(DEFAULT_LOGGER)
@@ -87,7 +92,7 @@ def structured_logging_hook(
         phase = ev.phase
         if phase in {"stdout", "stderr"}:
             lvl = output_level
-        elif phase in {"error", "stdin_closed"} or (phase == "exit" and ev.exit_code):
+        elif phase in {"error", "stdin_closed"} or (phase == "exit" and not ev.succeeded):
             lvl = failure_level
         else:
             lvl = level

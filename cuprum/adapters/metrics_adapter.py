@@ -30,7 +30,8 @@ __all__ = [
 EXECUTIONS_TOTAL = "cuprum_executions_total"
 """Counter: one per process started (each pipeline stage counts)."""
 FAILURES_TOTAL = "cuprum_failures_total"
-"""Counter: one per non-zero ``exit`` and per ``error`` (spawn failure, timeout,
+"""Counter: one per ``exit`` whose code is not accepted (``ExecEvent.ok``: ``accept=``,
+``{0}`` by default) and per ``error`` (spawn failure, timeout,
 cancellation, failing hook)."""
 DURATION_SECONDS = "cuprum_duration_seconds"
 """Histogram: run time of every process that was spawned, observed when it ends
@@ -95,7 +96,7 @@ class MetricsHook:
             labels = self._labels_for(ev)
             if ev.duration_s is not None:
                 self._collector.observe_histogram(DURATION_SECONDS, ev.duration_s, labels)
-            if ev.exit_code != 0:
+            if not ev.succeeded:
                 self._collector.inc_counter(FAILURES_TOTAL, 1.0, labels)
         elif phase == "error":
             labels = self._labels_for(ev)

@@ -25,7 +25,7 @@ __all__ = ["PrometheusCollector", "prometheus_hook"]
 
 _COUNTERS = {
     EXECUTIONS_TOTAL: "Processes started by cuprum (each pipeline stage counts).",
-    FAILURES_TOTAL: "cuprum runs that exited non-zero or ended in an error.",
+    FAILURES_TOTAL: "cuprum runs that exited with a code not accepted or ended in an error.",
     STDOUT_LINES_TOTAL: "stdout lines seen as cuprum events.",
     STDERR_LINES_TOTAL: "stderr lines seen as cuprum events.",
 }

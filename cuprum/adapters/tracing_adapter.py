@@ -76,9 +76,10 @@ class TracingHook:
     Span name: ``cuprum.exec <program>`` (its display name). Attributes when the span starts:
     ``cuprum.program``, ``cuprum.argv``, ``cuprum.project`` and, in a pipeline,
     ``cuprum.pipeline_stage_index`` and ``cuprum.pipeline_stages``; then
-    ``cuprum.pid`` at ``start``; ``cuprum.exit_code`` and ``cuprum.duration_s``
-    at the end, plus ``cuprum.error`` and ``cuprum.error_message`` for an
-    ``error``. Status: ok for exit code 0, failed otherwise. With
+    ``cuprum.pid`` at ``start``; ``cuprum.exit_code``, ``cuprum.ok`` (exit only) and
+    ``cuprum.duration_s`` at the end, plus ``cuprum.error`` and ``cuprum.error_message`` for an
+    ``error``. Status: ok for an accepted exit code (``ExecEvent.ok``: ``accept=``, 0 by default),
+    failed otherwise. With
     ``record_output=True`` (the default) every output line becomes a span event
     named ``stdout`` or ``stderr`` with attribute ``cuprum.line``; a
     ``stdin_closed`` event is always recorded.
@@ -134,12 +135,14 @@ class TracingHook:
             try:
                 if ev.exit_code is not None:
                     span.set_attribute("cuprum.exit_code", ev.exit_code)
+                if ev.ok is not None:
+                    span.set_attribute("cuprum.ok", ev.ok)
                 if ev.duration_s is not None:
                     span.set_attribute("cuprum.duration_s", ev.duration_s)
                 if phase == "error":
                     span.set_attribute("cuprum.error", ev.error or "error")
                     span.set_attribute("cuprum.error_message", ev.message or "")
-                span.set_status(ok=phase == "exit" and ev.exit_code == 0)
+                span.set_status(ok=ev.succeeded)
             finally:
                 span.end()
 

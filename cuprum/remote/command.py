@@ -21,6 +21,7 @@ from typing import Any
 
 from cuprum._api.command import SafeCmd
 from cuprum._core.errors import InvalidArgumentError, RemoteConnectError
+from cuprum._core.secret import Secret, redact, reveal, secrets_in
 from cuprum._model.results import CommandResult
 from cuprum.remote._spec import HostSpec
 from cuprum.remote.launch import RemoteLaunch
@@ -48,7 +49,8 @@ class RemoteCmd(SafeCmd):
     remote_cwd: str | None = field(default=None, kw_only=True)
     remote_env: tuple[tuple[str, str], ...] = field(default=(), kw_only=True)
     #: Sent as stdin lines before the program's input, exported by the wrapper:
-    #: never on a command line, never in ``repr`` or events.
+    #: never on a command line, never in ``repr`` or events. Every value is kept as
+    #: a :class:`~cuprum.Secret` (a plain ``str`` is wrapped), so the run redacts it.
     secret_env: tuple[tuple[str, str], ...] = field(default=(), kw_only=True, repr=False)
 
     def __post_init__(self) -> None:
@@ -64,10 +66,11 @@ class RemoteCmd(SafeCmd):
                 f"{self.program}: remote cwd {self.remote_cwd!r} must be an absolute path"
             )
         pairs = tuple(self.remote_env)
+        _refuse_secrets(self.program, self.argv, pairs)
         check_env(self.program, dict(pairs))
         object.__setattr__(self, "remote_env", pairs)
-        secret = tuple(self.secret_env)
-        check_env(self.program, dict(secret))
+        secret = tuple((name, _as_secret(self.program, name, v)) for name, v in self.secret_env)
+        check_env(self.program, {name: "" for name, _ in secret})
         object.__setattr__(self, "secret_env", secret)
 
     @classmethod
@@ -78,7 +81,7 @@ class RemoteCmd(SafeCmd):
         *,
         cwd: str | None = None,
         env: Mapping[str, str] | None = None,
-        secret_env: Mapping[str, str] | None = None,
+        secret_env: Mapping[str, str | Secret[Any]] | None = None,
     ) -> RemoteCmd:
         """``command`` bound to ``host`` (an already remote command is rebound)."""
         if not isinstance(command, SafeCmd):
@@ -103,7 +106,9 @@ class RemoteCmd(SafeCmd):
         check = options.pop("check", False)
         if self.secret_env:
             options["stdin"] = with_preamble(
-                self.program, secret_preamble(dict(self.secret_env)), options.get("stdin")
+                self.program,
+                secret_preamble({name: reveal(value) for name, value in self.secret_env}),
+                options.get("stdin"),
             )
         token = _FEEDING.set(self)
         try:
@@ -112,6 +117,7 @@ class RemoteCmd(SafeCmd):
             _FEEDING.reset(token)
         if result.exit_code == 255 and await POOL.lost(self.host):
             detail = result.stderr if isinstance(result.stderr, str) else ""
+            detail = redact(detail, secrets_in(value for _, value in self.secret_env))
             raise RemoteConnectError(self.host.label, "the connection was lost", detail.strip())
         return result.check() if check else result
 
@@ -133,3 +139,27 @@ class RemoteCmd(SafeCmd):
 
     def __repr__(self) -> str:
         return f"RemoteCmd({self.host.label}: {' '.join(self.argv_with_program)!r})"
+
+
+def _refuse_secrets(program: str, argv: tuple[str, ...], env: tuple[tuple[str, str], ...]) -> None:
+    """A ``Secret`` argument or ``remote_env`` value would travel on the local ssh
+    command line (visible in ``/proc/PID/cmdline``): refused, pointing to ``secret_env``."""
+    in_argv = bool(secrets_in(argv))
+    if in_argv or secrets_in(value for pair in env for value in pair):
+        where = "an argument" if in_argv else "a remote env value"
+        raise InvalidArgumentError(
+            f"{program}: a Secret as {where} of a remote command would be on the local ssh "
+            "command line; pass it with secret_env= (sent through stdin) instead"
+        )
+
+
+def _as_secret(program: str, name: object, value: object) -> Secret[Any]:
+    """A ``secret_env`` value as a ``Secret``: a ``str`` or a ``Secret`` without NUL."""
+    if not isinstance(value, str):
+        raise InvalidArgumentError(
+            f"{program}: secret_env {name} must be a str or a Secret, not {type(value).__name__}"
+        )
+    real = reveal(value)
+    if b"\x00" in real if isinstance(real, bytes) else "\x00" in real:
+        raise InvalidArgumentError(f"{program}: secret_env {name} must not contain NUL")
+    return value if type(value) is Secret else Secret(str(value))

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import overload
+from typing import Any, overload
 
 from cuprum._api.command import Pipeline, SafeCmd
+from cuprum._core.secret import Secret
 from cuprum.remote._spec import DEFAULT_REMOTE_PATH, HostSpec
 from cuprum.remote.command import RemoteCmd
 from cuprum.remote.master import POOL
@@ -37,12 +38,15 @@ class SshHost(HostSpec):
         *,
         cwd: str | None = None,
         env: Mapping[str, str] | None = None,
-        secret_env: Mapping[str, str] | None = None,
+        secret_env: Mapping[str, str | Secret[Any]] | None = None,
     ) -> RemoteCmd:
         """``command`` to run on this host (``cwd``/``env``: on the remote side).
 
         ``secret_env``: remote environment sent through stdin before the program's
-        input, never on a command line (only with ``cmd.run()``/``run_sync()``).
+        input, never on a command line (only with ``cmd.run()``/``run_sync()``); its
+        values (``str`` or :class:`~cuprum.Secret`) are redacted like any secret.
+        A ``Secret`` in the argv or ``env`` is refused: it would be on the ssh
+        command line.
         """
         return RemoteCmd.on(self, command, cwd=cwd, env=env, secret_env=secret_env)
 

@@ -97,11 +97,13 @@ def remote_line(
     return f"exec /bin/sh -c '{WRAPPER}' cuprum " + " ".join(encode_word(w) for w in words)
 
 
-def secret_preamble(env: Mapping[str, str]) -> bytes:
-    """The stdin lines the wrapper reads before the program's own input starts."""
+def secret_preamble(env: Mapping[str, str | bytes]) -> bytes:
+    """The stdin lines the wrapper reads before the program's own input starts
+    (the real values: the caller reveals its secrets)."""
     lines = (f"{name}={_octal(value)}\n" for name, value in env.items())
     return "".join(lines).encode("ascii") + b"\n"
 
 
-def _octal(text: str) -> str:
-    return "".join(f"{byte:03o}" for byte in text.encode("utf-8", "surrogateescape"))
+def _octal(text: str | bytes) -> str:
+    data = text if isinstance(text, bytes) else text.encode("utf-8", "surrogateescape")
+    return "".join(f"{byte:03o}" for byte in data)
