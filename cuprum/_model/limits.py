@@ -6,7 +6,7 @@ from dataclasses import dataclass, fields
 
 from cuprum._core.errors import InvalidArgumentError
 
-__all__ = ["Limits"]
+__all__ = ["Limits", "check_limit_fields"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,14 +28,19 @@ class Limits:
     processes: int | None = None
 
     def __post_init__(self) -> None:
-        for item in fields(self):
-            value = getattr(self, item.name)
-            if value is not None and (type(value) is not int or value < 0):
-                raise InvalidArgumentError(
-                    f"limits: {item.name} must be a non-negative int or None, not {value!r}"
-                )
+        check_limit_fields(self)
 
     @property
     def wants_cgroup(self) -> bool:
         """Whether a cgroup would enforce part of these limits better (tree-wide)."""
         return self.memory is not None or self.processes is not None
+
+
+def check_limit_fields(limits: object) -> None:
+    """Every field of a limits dataclass is a non-negative ``int`` or ``None``."""
+    for item in fields(limits):  # type: ignore[arg-type]
+        value = getattr(limits, item.name)
+        if value is not None and (type(value) is not int or value < 0):
+            raise InvalidArgumentError(
+                f"limits: {item.name} must be a non-negative int or None, not {value!r}"
+            )

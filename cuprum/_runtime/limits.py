@@ -15,9 +15,9 @@ from __future__ import annotations
 import contextlib
 import resource
 import signal
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 
-from cuprum._core.errors import InvalidArgumentError
+from cuprum._model.limits import check_limit_fields
 from cuprum._runtime.cgroup_limits import CgroupEvents, CgroupLimits
 from cuprum._runtime.reap import ResourceUsage
 
@@ -48,12 +48,7 @@ class ResourceLimits:
     processes: int | None = None
 
     def __post_init__(self) -> None:
-        for item in fields(self):
-            value = getattr(self, item.name)
-            if value is not None and (type(value) is not int or value < 0):
-                raise InvalidArgumentError(
-                    f"limits: {item.name} must be a non-negative int or None, not {value!r}"
-                )
+        check_limit_fields(self)
 
     def rlimits(self) -> list[tuple[int, int, int]]:
         """``(resource, soft, hard)`` items, in a fixed order."""
