@@ -15,11 +15,17 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
+import anyio
+
 from cuprum._core.results import ACCEPT_ZERO
 from cuprum._runtime.child import ChildProcess
 from cuprum._runtime.stage import Stage
 
 __all__ = ["Blame"]
+
+
+def _never(index: int) -> bool:
+    return False
 
 
 class Blame:
@@ -42,7 +48,9 @@ class Blame:
         if child is not None and child.exit_code is None and child.peek() is None:
             self._excused.add(index)
 
-    async def exited(self, stage: Stage) -> bool:
+    async def exited(
+        self, stage: Stage, output_closed: Callable[[int], bool] = _never, settle: float = 0.0
+    ) -> bool:
         """Record ``stage``'s exit; True when the run has just failed (fail-fast starts).
 
         The first stage that failed on its own is blamed. Exits that happen close
@@ -50,15 +58,22 @@ class Blame:
         only because the stage feeding it has ended (it reads to the end, then
         exits). So when ``stage`` has failed, every stage before it that is
         already in the kernel's exit path is waited for (no code of its own runs
-        any more: its exit status is moments away), and the most upstream of the
-        stages found failed is blamed.
+        any more: its exit status is moments away); one that has closed its output
+        (``output_closed(index)``: GNU tools close stdout in their exit handlers,
+        before they exit) is given up to ``settle`` seconds to exit on its own; and
+        the most upstream of the stages found failed is blamed.
         """
         if self.failure_index is not None or not self._failed(stage):
             return False
         for earlier in self._stages[: stage.index]:
             child = earlier.child
-            if child is not None and child.exit_code is None and _exiting(child):
+            if child is None or child.exit_code is not None:
+                continue
+            if _exiting(child):
                 await child.wait_exit()
+            elif settle > 0 and output_closed(earlier.index):
+                with anyio.move_on_after(settle):
+                    await child.wait_exit()
         if self.failure_index is not None:  # the wait let another watcher decide
             return False
         for earlier in self._stages[: stage.index]:

@@ -73,6 +73,9 @@ class Supervisor:
         self._tg = None
         return deadline.cancelled_caught
 
+    def _output_closed(self, index: int) -> bool:
+        return index < len(self._hops) and self._hops[index].output_closed()
+
     async def watch(self, stage: Stage) -> None:
         """Wait for ``stage`` to exit; release its hop's hold; fail fast if it failed."""
         child = stage.child
@@ -81,7 +84,8 @@ class Supervisor:
         stage.ended = time.perf_counter()
         if stage.index:
             self._hops[stage.index - 1].downstream_exited()
-        if await self._blame.exited(stage) and self._tg is not None:
+        failed = await self._blame.exited(stage, self._output_closed, self._grace)
+        if failed and self._tg is not None:
             others = [s.child for s in self._stages if s.child is not None]
             live = [c for c in others if c.exit_code is None]
             if live:

@@ -37,7 +37,7 @@ OnChunk = Callable[[bytes], None]
 class Hop:
     """What the engine needs from every hop, direct or relayed."""
 
-    __slots__ = ("_on_let_go", "_parent", "downstream_fd", "upstream_fd")
+    __slots__ = ("_on_let_go", "_output_closed", "_parent", "downstream_fd", "upstream_fd")
 
     relayed = False
 
@@ -46,6 +46,22 @@ class Hop:
         self.downstream_fd = downstream_fd  # the downstream child's stdin
         self._on_let_go = on_let_go
         self._parent: list[int] = []  # the parent's own ends still open
+        self._output_closed = False  # the upstream had closed its end when we let go
+
+    def output_closed(self) -> bool:
+        """Whether the upstream has closed its end of the hop (it is finishing, or done).
+
+        A program may close its stdout before it exits (GNU tools do, at exit), so
+        the downstream can see EOF, and fail, while the upstream is still running.
+        """
+        if self._output_closed:
+            return True
+        hold = self._hold()
+        return hold >= 0 and writers_gone(hold)
+
+    def _hold(self) -> int:
+        """The parent's copy of the hop's read side, or -1."""
+        return -1
 
     def spawned(self) -> None:
         """Both stages run: close the child-side ends the parent does not keep."""
@@ -77,7 +93,9 @@ class Hop:
         """
         if read_fd not in self._parent:
             return
-        if not writers_gone(read_fd):
+        if writers_gone(read_fd):
+            self._output_closed = True
+        else:
             self._on_let_go()
         self._close_parent(read_fd)
 
@@ -102,6 +120,9 @@ class DirectHop(Hop):
     def downstream_exited(self) -> None:
         if self._parent:
             self._let_go(self._parent[0])
+
+    def _hold(self) -> int:
+        return self._parent[0] if self._parent else -1
 
 
 class RelayHop(Hop):
@@ -130,6 +151,9 @@ class RelayHop(Hop):
         for fd in (self.upstream_fd, self.downstream_fd):
             close_quietly(fd)
         self.upstream_fd = self.downstream_fd = -1
+
+    def _hold(self) -> int:
+        return self._read_fd if self._read_fd in self._parent else -1
 
     async def run(self, on_chunk: OnChunk | None) -> None:
         """Relay to EOF (or until the downstream has gone), then let go of both ends.

@@ -74,3 +74,16 @@ async def test_grep_exiting_1_with_accept_is_a_success_everywhere(
         if getattr(r, "cuprum_phase", "") == "exit"
     ]
     assert oks == [True, False]
+
+
+async def test_a_pipeline_stage_is_judged_by_its_own_accept(anyio_backend: str) -> None:
+    events: list[ExecEvent] = []
+    grep = sh.make(GREP, accept=(0, 1))
+    with sh.observe(events.append):
+        await (grep("needle") | sh.make(GREP)("x")).run(stdin=b"hay\n")
+    exits = sorted(
+        (ev.tags["pipeline_stage_index"], ev.exit_code, ev.ok)
+        for ev in events
+        if ev.phase == "exit"
+    )
+    assert exits == [(0, 1, True), (1, 1, False)]

@@ -33,10 +33,10 @@ async def test_the_most_upstream_of_stages_failed_together_is_blamed(
     for _ in range(RUNS):
         result = await pipeline.run()
         codes = [stage.exit_code for stage in result.stages]
-        # Fail-fast may stop the stages around stage 2 before they exit on their
-        # own (cat closes its stdout before it exits): that is not their failure.
-        assert codes[0] in (0, SIGTERM_EXIT)
-        assert codes[1] in (0, SIGTERM_EXIT)
+        # cat closes its stdout before it exits: stage 2 can fail while cat still
+        # runs, and cat is given the grace to exit on its own before fail-fast.
+        assert codes[0] == 0
+        assert codes[1] == 0
         assert codes[2] == 2
         assert codes[3] in (5, SIGTERM_EXIT)
         assert result.failure_index == 2, codes
@@ -91,3 +91,31 @@ async def test_sigpipe_after_the_reader_has_gone_is_still_excused(
         assert result.stages[0].exit_code == SIGPIPE_EXIT
         assert result.ok
         assert result.failure_index is None
+
+
+async def test_an_upstream_that_closed_its_output_exits_on_its_own(
+    anyio_backend: str, stream_backend: str
+) -> None:
+    # The upstream closes stdout first, then exits 1 (as GNU tools close stdout in
+    # their exit handlers): the downstream sees EOF and fails while the upstream
+    # still runs. The upstream is not stopped, and it is blamed: it failed first
+    # (then fail-fast may stop the downstream before it exits).
+    late_exit = "import os, sys; sys.stdout.close(); os.close(1); sys.exit(1)"
+    for _ in range(RUNS // 2):
+        result = await (python("-c", late_exit) | python("-c", READ_ALL_THEN_EXIT, "3")).run()
+        codes = [stage.exit_code for stage in result.stages]
+        assert codes[0] == 1
+        assert codes[1] in (3, SIGTERM_EXIT)
+        assert result.failure_index == 0, codes
+
+
+async def test_an_upstream_that_closed_its_output_but_lingers_is_still_stopped(
+    anyio_backend: str, stream_backend: str
+) -> None:
+    # Closing its output buys an upstream the grace period, no more.
+    lingers = "import os, sys, time; sys.stdout.close(); os.close(1); time.sleep(60)"
+    result = await (python("-c", lingers) | python("-c", READ_ALL_THEN_EXIT, "3")).run()
+    codes = [stage.exit_code for stage in result.stages]
+    assert codes == [SIGTERM_EXIT, 3]
+    assert result.failure_index == 1
+    assert result.duration_s < 30
