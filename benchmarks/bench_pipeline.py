@@ -12,8 +12,9 @@ N is 1 GiB (``--quick``: 64 MiB). Every run checks the byte count ``wc`` prints.
   every byte of both hops) vs ``direct``, as a throughput fraction
   (``t_direct / t_python``; goal >= 0.5).
 * ``pipeline.rust_relay`` / ``pipeline.rust_vs_python``: the native relay vs
-  ``direct`` (goal >= 0.9) and vs the python relay (goal >= 2x); skipped unless
-  ``cuprum.is_rust_available()``.
+  ``direct`` (goal >= 0.9) and vs the python relay (informational: the 2x goal
+  was withdrawn, the python relay already runs near a direct pipe, so 2x is
+  beyond the ceiling); skipped unless ``cuprum.is_rust_available()``.
 """
 
 from __future__ import annotations
@@ -123,7 +124,7 @@ def bench_relays(quick: bool) -> list[Case]:
                 4,
                 samples["rust"],
                 samples["python"],
-                goal=2.0,
+                goal=None,
                 note=f"rust relay speed-up over the python relay; {what}",
                 cuprum_label="rust relay",
                 baseline_label="python relay",
@@ -133,7 +134,7 @@ def bench_relays(quick: bool) -> list[Case]:
         reason = "native extension not installed"
         cases += [
             skipped("pipeline.rust_relay", 4, reason, goal=0.9, lower_is_better=False),
-            skipped("pipeline.rust_vs_python", 4, reason, goal=2.0, lower_is_better=False),
+            skipped("pipeline.rust_vs_python", 4, reason, goal=None, lower_is_better=False),
         ]
     return cases
 
