@@ -111,7 +111,7 @@ class Capture:
         self._grow: Generator[int, str, str] | None = None  # the text, growing ...
         self._text = ""  # ... or, while no generator holds it, here
         self._ended: tuple[int, tuple[bytes, int]] | None = None  # text() flushed a rest
-        self._stays_bytes = not text or not _decodes_as_read(encoding, errors)
+        self._stays_bytes = not text  # or, found at the threshold, a codec that cannot
 
     def add(self, data: bytes) -> None:
         """Keep ``data``."""
@@ -125,7 +125,7 @@ class Capture:
 
     def _start_decoding(self) -> None:
         self._stays_bytes = True  # at most one try
-        if not _appends_in_place():
+        if not _decodes_as_read(self.encoding, self.errors) or not _appends_in_place():
             return
         decoder = codecs.getincrementaldecoder(self.encoding)(self.errors)
         try:
