@@ -61,6 +61,7 @@ def _ends(grow: Generator[int, str, str]) -> str:
 
 
 _in_place: bool | None = None
+_PROBE = 1000  # a name, not a literal: "x" * _PROBE is a fresh string, never a constant
 
 
 def _appends_in_place() -> bool:
@@ -71,7 +72,7 @@ def _appends_in_place() -> bool:
     if sys.gettrace() or sys.getprofile() or sys.implementation.name != "cpython":
         return False
     if _in_place is None:
-        grow = _grow("x" * (1000 + len(sys.argv)))  # a fresh string, not a constant
+        grow = _grow("x" * _PROBE)
         before = next(grow)
         kept = 0
         for step in range(64):  # the first ones warm the generator's code up
