@@ -62,9 +62,15 @@ async def test_a_late_invalid_byte_under_strict_raises_as_one_decode_would(
 
 async def test_a_timeout_inside_a_character_keeps_the_exact_bytes(anyio_backend: str) -> None:
     raw = TEXT.encode() + b"cut \xe2\x82"
-    with pytest.raises(TimeoutExpired) as info:
-        await py(WRITE + WAIT).run(stdin=raw, timeout=1.0, context=STRICT)
-    assert info.value.output == raw
+    for timeout in (1.0, 4.0, DEADLINE):  # a loaded machine may not write it all in time
+        with pytest.raises(TimeoutExpired) as info:
+            await py(WRITE + WAIT).run(stdin=raw, timeout=timeout, context=STRICT)
+        output = info.value.output
+        if output == raw:
+            break
+        kept = output.encode() if isinstance(output, str) else output
+        assert isinstance(kept, bytes) and raw.startswith(kept)  # cut earlier: a prefix
+    assert output == raw
 
 
 async def test_a_limit_inside_a_character_leaves_it_out(anyio_backend: str) -> None:
