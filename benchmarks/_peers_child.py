@@ -5,8 +5,9 @@
 Imports only what CONTENDER needs and runs ``true`` once with it (so imports and
 first-use set-up stay out of the figure: ``peers.ready`` measures those), then
 captures ``head -c SIZE PATH`` as text and prints ``{"wall": seconds, "length":
-characters}`` as JSON. The parent reads the interpreter's peak RSS from
-``wait4``, so that figure is this contender alone.
+characters, "peak_mib": MiB}`` as JSON. The peak RSS is this interpreter's own
+``VmHWM``: ``ru_maxrss`` (from ``wait4`` or ``getrusage``) would be at least the
+parent's, which it inherits across ``exec``.
 """
 
 from __future__ import annotations
@@ -102,7 +103,16 @@ def main() -> None:
     start = time.perf_counter()
     text = capture(["head", "-c", size, path])
     wall = time.perf_counter() - start
-    print(json.dumps({"wall": wall, "length": len(text)}))
+    print(json.dumps({"wall": wall, "length": len(text), "peak_mib": _peak_mib()}))
+
+
+def _peak_mib() -> float:
+    """This program image's peak resident set (``VmHWM``, in kB), in MiB."""
+    with open("/proc/self/status", encoding="ascii") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    raise RuntimeError("no VmHWM in /proc/self/status")
 
 
 if __name__ == "__main__":

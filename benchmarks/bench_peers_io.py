@@ -3,7 +3,8 @@
 * ``peers.capture_wall`` / ``peers.capture_rss``: capture ``head -c 256MiB``
   (quick: 16 MiB) of a file of short text lines as ``str``. Each run is a fresh
   interpreter (``_peers_child.py``) importing only its contender; wall is the
-  capture alone, peak RSS is the interpreter's ``ru_maxrss`` from ``wait4``.
+  capture alone, peak RSS is the interpreter's own ``VmHWM`` (not ``ru_maxrss``,
+  which a child inherits from the process that started it, across ``exec``).
   Every run checks the length it got: sh's default capture keeps only the last
   3 Mi chunks (lines) and comes back short at 256 MiB, which is ``WRONG``.
 * ``peers.stream_lines``: ``seq 10000000`` (quick: 200,000) one line at a time:
@@ -71,16 +72,10 @@ def _child(who: str, size: int, path: Path, rss: dict[str, list[float]]) -> Runn
     argv = [sys.executable, str(HERE / "_peers_child.py"), who, str(size), str(path)]
 
     def run() -> None:
-        proc = subprocess.Popen(argv, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        assert proc.stdout is not None and proc.stderr is not None
-        with proc.stdout, proc.stderr:
-            out, err = proc.stdout.read(), proc.stderr.read()
-        # Reap it here rather than in Popen: wait4 gives the interpreter's peak RSS.
-        _, status, usage = os.wait4(proc.pid, 0)
-        proc.returncode = os.waitstatus_to_exitcode(status)
-        expect(proc.returncode, 0, f"exit code ({err.decode()[-200:]!r})")
-        report = json.loads(out)
-        rss.setdefault(who, []).append(usage.ru_maxrss / 1024)
+        done = subprocess.run(argv, env=ENV, capture_output=True, check=False)
+        expect(done.returncode, 0, f"exit code ({done.stderr.decode()[-200:]!r})")
+        report = json.loads(done.stdout)
+        rss.setdefault(who, []).append(report["peak_mib"])
         expect(report["length"], size, "characters captured")
         _walls.setdefault(who, []).append(report["wall"])
 

@@ -27,7 +27,7 @@ from cuprum._model.terminal import Terminal
 from cuprum._runtime.request import RunRequest
 from cuprum._runtime.secrets import run_secrets
 from cuprum._runtime.terminal import Pty, check_terminal
-from cuprum._transport.pipes import write_all
+from cuprum._transport.pipes import READ_SIZE, write_all
 
 __all__ = ["Conversation"]
 
@@ -116,9 +116,9 @@ class Conversation:
                 raise self._error from None
             raise
 
-    async def _read(self) -> bytes:
+    async def _read(self, size: int = READ_SIZE) -> bytes:
         """The next raw chunk of stdout (``b""`` at EOF); every reader goes through here."""
-        return await self._out.read()
+        return await self._out.read(size)
 
     async def _more_text(self, pieces: TextPieces) -> str:
         """The next decoded piece of stdout (``""`` at EOF)."""

@@ -23,7 +23,12 @@ from cuprum._runtime.streams import LineReader, StreamTap
 from cuprum._runtime.terminal import CrlfTranslator, Pty
 from cuprum._transport.pipes import READ_SIZE
 
-__all__ = ["Output", "TextPieces"]
+__all__ = ["LINES_READ_SIZE", "Output", "TextPieces"]
+
+LINES_READ_SIZE = 256 << 10
+"""Bytes asked for per read by the line iterators: the lines of a 1 MiB read no
+longer fit the caches as they are handed out (measured: about 25% more per line
+through ``stdout_lines()``, 20% through ``stdout_batches()``, than at 256 KiB)."""
 
 
 class Output:
@@ -69,8 +74,9 @@ class Output:
 
     # -- raw ------------------------------------------------------------------
 
-    async def read(self) -> bytes:
-        """The next chunk (``b""`` at EOF): bytes given back first, then the fd's."""
+    async def read(self, size: int = READ_SIZE) -> bytes:
+        """The next chunk (``b""`` at EOF), at most ``size`` bytes from the fd: bytes
+        given back first, then the fd's."""
         if self._unread:
             data, self._unread = self._unread, b""
             return data
@@ -79,7 +85,7 @@ class Output:
             if fd is None:  # never attached, closed, or the terminal was hung up
                 break
             try:
-                data = os.read(fd, READ_SIZE)
+                data = os.read(fd, size)
             except BlockingIOError:
                 with contextlib.suppress(anyio.ClosedResourceError):  # hung up: look again
                     await anyio.wait_readable(fd)

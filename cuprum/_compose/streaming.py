@@ -21,6 +21,7 @@ import anyio.abc
 import anyio.lowlevel
 
 from cuprum._compose.conversation import Conversation
+from cuprum._compose.output import LINES_READ_SIZE
 from cuprum._core.errors import TimeoutExpired
 from cuprum._model.io import Stream
 from cuprum._model.results import CommandResult, PipelineResult
@@ -121,7 +122,7 @@ class StreamHandle(Conversation, Generic[R_co]):
         if batch:
             yield batch
         while True:
-            data = await self._read()
+            data = await self._read(LINES_READ_SIZE)
             lines = out.split(data)
             if lines:
                 yield lines
@@ -141,7 +142,7 @@ class StreamHandle(Conversation, Generic[R_co]):
         while True:
             for line in out.ready:  # an iterator on the handle: where we stop, the next starts
                 yield line
-            data = await self._read()
+            data = await self._read(LINES_READ_SIZE)
             out.ready = iter(out.split(data))
             if not data:
                 break

@@ -1,8 +1,9 @@
 """Output handling for one stream: capture (bounded or not), echo and line events.
 
-Bytes are captured as a list of chunks, joined and decoded once at the end. Text
-is decoded incrementally only when someone needs it as it arrives (an echo sink or
-line events), so a multi-byte character split across two reads is never mangled.
+Bytes are kept in one buffer and decoded once at the end, or as they arrive when
+that lets a large capture hold just its text (:mod:`cuprum._runtime.capture`). Text
+for someone who needs it as it arrives (an echo sink or line events) is decoded
+incrementally, so a multi-byte character split across two reads is never mangled.
 
 Decoding never loses output and never hides the error that ended a run:
 
@@ -26,6 +27,7 @@ import anyio
 
 from cuprum._core.errors import CaptureLimitExceeded  # re-exported: defined there
 from cuprum._model.io import OnLimit
+from cuprum._runtime.capture import Capture, decode
 
 __all__ = [
     "CaptureLimitExceeded",
@@ -35,18 +37,6 @@ __all__ = [
     "StreamTap",
     "decode",
 ]
-
-
-def decode(data: bytes, encoding: str, errors: str, *, cut: bool = False) -> str:
-    """``data`` as text. ``cut``: cuprum cut the stream at a byte count, so where
-    ``errors`` would fail (``"strict"``) an incomplete character at the end is left
-    out rather than an error (invalid bytes before it still raise)."""
-    try:
-        return data.decode(encoding, errors)
-    except UnicodeDecodeError:
-        if not cut:
-            raise
-        return codecs.getincrementaldecoder(encoding)(errors).decode(data, final=False)
 
 
 class LineSplitter:
@@ -208,7 +198,7 @@ class StreamCollector:
     """
 
     __slots__ = (
-        "_chunks",
+        "_capture",
         "_decoder",
         "_echo",
         "_lines",
@@ -247,7 +237,7 @@ class StreamCollector:
         self.limit = limit
         self._on_limit = on_limit
         self.text = text  # how CaptureLimitExceeded.captured is given, like the result
-        self._chunks: list[bytes] = []
+        self._capture = Capture(encoding, errors, text=text)
         self._size = 0
         self.truncated = False
         self._echo = echo
@@ -255,7 +245,7 @@ class StreamCollector:
         needs_text = echo is not None or on_line is not None
         self._decoder = self._live_decoder() if needs_text else None
         if capture and limit is None and not needs_text:
-            self.feed: Callable[[bytes], None] = self._chunks.append
+            self.feed: Callable[[bytes], None] = self._capture.add
         else:
             self.feed = self._feed
 
@@ -296,7 +286,7 @@ class StreamCollector:
         if limit is not None and self._size + len(data) > limit:
             room = limit - self._size
             if room > 0:
-                self._chunks.append(data[:room])
+                self._capture.add(data[:room])
                 self._size = limit
             self.truncated = True
             if self._on_limit == "raise":
@@ -305,7 +295,7 @@ class StreamCollector:
                 assert captured is not None  # only reached when capturing
                 raise CaptureLimitExceeded(self.program, self.name, limit, captured)
             return
-        self._chunks.append(data)
+        self._capture.add(data)
         self._size += len(data)
 
     def _text(self, text: str) -> None:
@@ -327,11 +317,8 @@ class StreamCollector:
                 self._lines.close()
 
     def raw(self) -> bytes:
-        """The captured bytes (joined once)."""
-        if len(self._chunks) != 1:
-            joined = b"".join(self._chunks)
-            self._chunks[:] = [joined]
-        return self._chunks[0] if self._chunks else b""
+        """The captured bytes."""
+        return self._capture.raw()
 
     def value(self, *, text: bool) -> str | bytes | None:
         """The capture as ``str`` (decoded once) or ``bytes``; ``None`` if not captured.
@@ -342,11 +329,10 @@ class StreamCollector:
         """
         if not self.capture:
             return None
-        data = self.raw()
         if not text:
-            return data
+            return self.raw()
         try:
-            return decode(data, self.encoding, self.errors, cut=self.truncated)
+            return self._capture.text(cut=self.truncated)
         except UnicodeDecodeError as exc:
             exc.add_note(f"{self.program}: its {self.name} is not valid {self.encoding}")
             raise
@@ -357,13 +343,12 @@ class StreamCollector:
         where ``errors="strict"`` cannot decode them."""
         if not self.capture:
             return None
-        data = self.raw()
         if not text:
-            return data
+            return self.raw()
         try:
-            return decode(data, self.encoding, self.errors, cut=self.truncated)
+            return self._capture.text(cut=self.truncated)
         except UnicodeDecodeError:
-            return data
+            return self.raw()
 
 
 class StreamTap:

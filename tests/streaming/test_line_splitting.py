@@ -62,7 +62,7 @@ class ScriptedHandle(StreamHandle):
         super().__init__(request, wrap=None)
         self._pieces = list(pieces)
 
-    async def _read(self) -> bytes:
+    async def _read(self, size: int = 0) -> bytes:
         await anyio.lowlevel.checkpoint()
         return self._pieces.pop(0) if self._pieces else b""
 
