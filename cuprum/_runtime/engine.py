@@ -315,8 +315,20 @@ class _Run:
             plan.close_fd(fd)
 
         sinks = {fd: collector.feed for fd, collector in plan.readers.items()}
+        # One command: the reader waits for its exit too, in the same epoll set,
+        # holding the pipes' write ends until then (Plan.let_go_writers): one wake-up.
+        only = self.stages[0].child if len(self.stages) == 1 else None
+        exit_fd = only.exit_fd() if only is not None else None
+        if exit_fd is None:
+            plan.let_go_writers()
         try:
-            await read_outputs(sinks, finished, grow=plan.growing)
+            await read_outputs(
+                sinks,
+                finished,
+                grow=plan.growing,
+                exit_fd=exit_fd,
+                on_exit=plan.let_go_writers,
+            )
         except Exception as exc:  # an echo sink raised, or reading failed
             fail("output_failed", exc)
 

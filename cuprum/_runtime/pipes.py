@@ -23,6 +23,8 @@ async def read_outputs(
     on_eof: Callable[[int], object],
     *,
     grow: Collection[int] = (),
+    exit_fd: int | None = None,
+    on_exit: Callable[[], object] | None = None,
 ) -> None:
     """Read every fd in ``sinks`` (non-blocking) until EOF, passing chunks to its sink.
 
@@ -30,11 +32,17 @@ async def read_outputs(
     anyio awaits the epoll fd itself (it is readable while any pipe is), so this
     works on asyncio and trio alike, and a command's stdout and stderr ending
     together cost one wake-up instead of one per pipe. ``on_eof(fd)`` runs when
-    ``fd`` reaches EOF (it is no longer watched then, and may be closed). A
-    checkpoint after each round of reads lets a timeout or cancellation in even
-    on a busy stream; like any async call this is a checkpoint even when every
-    pipe was at EOF already (a child that exited at once): cancellation is seen
-    and other tasks get to run. ``grow``: fds to enlarge to :data:`PIPE_SIZE` the first
+    ``fd`` reaches EOF (it is no longer watched then, and may be closed).
+    ``exit_fd``: a child's pidfd, watched in the same set and never read: the
+    call also returns only once it is readable (the child has exited), and then
+    calls ``on_exit()``. (A caller that holds a copy of the pipes' write ends
+    until then, closing them in ``on_exit``, is woken once by the exit instead
+    of once by the pipes' end and again by the exit, which follows it.)
+    Each round of reads is followed by a yield: a wait when nothing more is
+    ready, else a checkpoint, so a timeout or cancellation gets in even on a
+    busy stream; like any async call this is a checkpoint even when every pipe
+    was at EOF already (a child that exited at once): cancellation is seen and
+    other tasks get to run. ``grow``: fds to enlarge to :data:`PIPE_SIZE` the first
     time a read finds them full, so only streams with a lot to say pay for a
     big pipe. A pty master (``tty=``) reads EIO where a pipe reads EOF: that is EOF.
     """
@@ -44,17 +52,31 @@ async def read_outputs(
     pending = dict(sinks)
     growing = set(grow)
     read = os.read
-    with select.epoll(len(pending)) as watch:
+    with select.epoll(len(pending) + 1) as watch:
         for fd in pending:
             watch.register(fd, select.EPOLLIN)
+        if exit_fd is not None:
+            watch.register(exit_fd, select.EPOLLIN)
+        busy = False  # data read since the last yield
         waited = False
-        while pending:
+        while pending or exit_fd is not None:
             ready = watch.poll(0)
             if not ready:
                 await anyio.wait_readable(watch.fileno())
                 waited = True
+                busy = False
                 continue
+            if busy:  # more data without having yielded since the last: let others in
+                await anyio.lowlevel.checkpoint()
+                waited = True
+                busy = False
             for fd, _ in ready:
+                if fd == exit_fd:
+                    watch.unregister(fd)
+                    exit_fd = None
+                    if on_exit is not None:
+                        on_exit()
+                    continue
                 try:
                     data = read(fd, READ_SIZE)
                 except BlockingIOError:
@@ -72,9 +94,7 @@ async def read_outputs(
                     growing.discard(fd)
                     grow_pipe(fd, PIPE_SIZE)
                 pending[fd](data)
-            if pending:
-                await anyio.lowlevel.checkpoint()
-                waited = True
+                busy = True
     if not waited:
         await anyio.lowlevel.checkpoint()
 
