@@ -111,8 +111,10 @@ class ChildProcess:
         Readable once the child has exited; cuprum reaps last, so it names this child.
         """
         if self._pidfd is None:
-            with contextlib.suppress(AttributeError, OSError):
+            try:
                 self._pidfd = os.pidfd_open(self.pid)
+            except (AttributeError, OSError):  # no pidfd here: the caller polls
+                return None
         return self._pidfd
 
     async def wait_exit(self) -> int:
@@ -168,8 +170,10 @@ class ChildProcess:
             return
         if sig != signal.SIGKILL and self.exit_code is None:
             self.stopped = True
-        with contextlib.suppress(ProcessLookupError, PermissionError):
+        try:
             os.killpg(self.pid, sig)
+        except (ProcessLookupError, PermissionError):  # the group is gone
+            return
 
     def reap(self) -> int:
         """Kill what is left of the group, then reap the child and release its pidfd."""

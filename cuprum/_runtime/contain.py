@@ -124,6 +124,8 @@ def _wanted(ctx: ExecutionContext, program: str) -> CgroupSupport | None:
     limits = ctx.limits
     if ctx.contain is False:
         return None
+    if ctx.contain is not True and (limits is None or not limits.wants_cgroup):
+        return None  # nothing asks for a cgroup: no probe on the per-call path
     found = support()
     if ctx.contain is True and not found.available:
         raise SpawnError(errno.ENOTSUP, f"{program}: contain=True: {found.reason}")

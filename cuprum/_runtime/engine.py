@@ -20,6 +20,7 @@ and ``on_cancelled`` (what a cancelled run had).
 from __future__ import annotations
 
 import functools
+import math
 import time
 from collections.abc import AsyncIterable, Callable, Sequence
 from dataclasses import dataclass
@@ -370,7 +371,8 @@ async def run_stages(
     # trio's run_process: no before hook, no event, no process. (On trio a
     # deadline that has passed cancels only at the next checkpoint, hence the
     # deadline test rather than checkpoint_if_cancelled.)
-    if anyio.current_effective_deadline() <= anyio.current_time():
+    deadline = anyio.current_effective_deadline()  # -inf in a cancelled scope
+    if deadline != math.inf and deadline <= anyio.current_time():
         await anyio.lowlevel.checkpoint()
     await prepare_commands(req.stages)
     if policy.before_hooks:

@@ -72,8 +72,9 @@ async def read_outputs(
                 busy = False
             for fd, _ in ready:
                 if fd == exit_fd:
-                    watch.unregister(fd)
                     exit_fd = None
+                    if pending:  # else the set is closed next: no unregister
+                        watch.unregister(fd)
                     if on_exit is not None:
                         on_exit()
                     continue
@@ -86,8 +87,9 @@ async def read_outputs(
                         raise
                     data = b""
                 if not data:
-                    watch.unregister(fd)
                     del pending[fd]
+                    if pending or exit_fd is not None:
+                        watch.unregister(fd)
                     on_eof(fd)
                     continue
                 if fd in growing and len(data) >= DEFAULT_PIPE_SIZE:
