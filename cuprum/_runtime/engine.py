@@ -24,7 +24,7 @@ import math
 import time
 from collections.abc import AsyncIterable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio
 import anyio.lowlevel
@@ -32,7 +32,6 @@ import anyio.lowlevel
 from cuprum._core.secret import Secret
 from cuprum._model.io import Stream
 from cuprum._model.results import CommandResult
-from cuprum._runtime import contain
 from cuprum._runtime.blame import Blame
 from cuprum._runtime.emit import Emitter
 from cuprum._runtime.enclosure import Enclosure, prepare_commands, stop_far_ends
@@ -48,10 +47,13 @@ from cuprum._runtime.streams import StreamCollector, StreamTap
 from cuprum._runtime.substitution import spawn_argv
 from cuprum._runtime.supervise import Job, Supervisor
 from cuprum._runtime.teardown import reap_all, tear_down
-from cuprum._runtime.terminal import Pty
 from cuprum._runtime.wiring import Plan, wire
 from cuprum._transport.dispatch import Strategy, choose_strategy
 from cuprum._transport.hop import Hop
+
+if TYPE_CHECKING:
+    from cuprum._runtime.contain import Box
+    from cuprum._runtime.terminal import Pty
 
 __all__ = ["OnCancelled", "OnSpawned", "Spawned", "run_stages"]
 
@@ -161,11 +163,7 @@ class _Run:
             for stage, (stdin, stdout, stderr) in zip(stages, plan.stage_fds, strict=True):
                 # A contained stage starts in its box; otherwise the plan's spawner
                 # (child.spawn, or on a terminal).
-                spawner = (
-                    plan.spawner
-                    if stage.box is None
-                    else functools.partial(contain.spawn_stage, stage.box)
-                )
+                spawner = plan.spawner if stage.box is None else _boxed(stage.box)
                 stage.child = spawner(
                     # The real argv (stage.argv shows secrets as ***), or the ssh of a
                     # remote stage, through the test seam (see substitution.py).
@@ -332,6 +330,13 @@ class _Run:
             )
         except Exception as exc:  # an echo sink raised, or reading failed
             fail("output_failed", exc)
+
+
+def _boxed(box: Box) -> Callable[..., Any]:
+    """The spawner of a contained stage (containment is imported only when used)."""
+    from cuprum._runtime.contain import spawn_stage
+
+    return functools.partial(spawn_stage, box)
 
 
 def _refuse_pipes(req: RunRequest) -> None:

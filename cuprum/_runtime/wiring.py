@@ -22,7 +22,7 @@ import os
 import subprocess
 import sys
 from collections.abc import AsyncIterable, Callable
-from typing import Any, Literal, TextIO
+from typing import TYPE_CHECKING, Any, Literal, TextIO
 
 from cuprum._core.secret import reveal
 from cuprum._model.io import AppendTo, Stream
@@ -33,8 +33,6 @@ from cuprum._runtime.request import RunRequest
 from cuprum._runtime.spawn_errors import spawn_error
 from cuprum._runtime.stage import Stage
 from cuprum._runtime.streams import StreamCollector
-from cuprum._runtime.terminal import Pty, TerminalCollector
-from cuprum._runtime.terminal_spawn import spawn_on_terminal
 from cuprum._transport.dispatch import Strategy
 from cuprum._transport.hop import Hop, open_hop
 from cuprum._transport.pipes import (
@@ -44,6 +42,9 @@ from cuprum._transport.pipes import (
     make_pipe,
     set_nonblocking,
 )
+
+if TYPE_CHECKING:
+    from cuprum._runtime.terminal import Pty
 
 __all__ = ["Plan", "wire"]
 
@@ -382,6 +383,10 @@ def _wire_terminal(plan: Plan, req: RunRequest, stage: Stage, *, observed: bool)
     with ``stderr=STDOUT``, or a redirect). ``stdout=PIPE`` (a stream): the handle reads
     and writes the master; otherwise the output reader reads it. The master is
     never in ``parent_fds``: the :class:`Pty` closes it, once."""
+    # Imported here: termios and ctypes are only for runs on a terminal.
+    from cuprum._runtime.terminal import Pty, TerminalCollector
+    from cuprum._runtime.terminal_spawn import spawn_on_terminal
+
     pty = plan.terminal = Pty(req.tty or Terminal())
     plan.child(pty.slave_fd)  # the child opens its own copy; ours closes once it runs
     plan.spawner = functools.partial(spawn_on_terminal, pty)
