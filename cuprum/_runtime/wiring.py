@@ -103,12 +103,8 @@ class Plan:
         return self.child(fd)
 
     def let_go_writers(self) -> None:
-        """Close our copies of the held write ends: the pipes end once the child's do.
-
-        A single command's output pipes are held while it runs, so the reader is
-        not woken by their end, and then again by the exit that follows it: it is
-        woken by the exit (the child's pidfd), lets go here, and reads to EOF.
-        """
+        """Close our copies of the held write ends (one command's output pipes, held
+        until it exits so that its exit wakes the reader once): the pipes end now."""
         for fd in self.held:
             close_quietly(fd)
         self.held.clear()
