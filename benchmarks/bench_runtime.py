@@ -4,6 +4,11 @@
   capture_output=True)``. Both spawn ``true`` with stdout and stderr piped and
   wait for it; cuprum adds the allowlist check, its own process group, a pidfd
   exit wait and its event loop.
+* ``run_sync.true_cpu``: the same two, the parent's CPU time per call (user +
+  system, ``getrusage``), interleaved in the same run (issue 16).
+* ``run_sync.true_syscalls``: the system calls the parent makes per call, each
+  side traced by ``strace`` in a fresh interpreter (informational; skipped
+  without ``strace``).
 * ``run_async.asyncio``: ``await cmd.run()`` vs ``create_subprocess_exec`` with
   both pipes and ``communicate()``, in one asyncio loop (no loop start-up per call
   on either side).
@@ -18,12 +23,16 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import resource
+import shutil
 import subprocess
+import sys
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
-from _harness import Case, async_interleaved, bench_catalogue, interleaved
+from _harness import Case, async_interleaved, bench_catalogue, interleaved, skipped
 
 from cuprum import Program, sh
 
@@ -52,12 +61,122 @@ def bench_run_sync(quick: bool) -> list[Case]:
     return [
         Case.time_ratio(
             "run_sync.true",
-            2,
+            16,
+            samples["cuprum"],
+            samples["baseline"],
+            goal=1.0,
+            note="wall per call; vs subprocess.run(capture_output=True)",
+            baseline_label="subprocess.run",
+        )
+    ]
+
+
+def _cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def cpu_interleaved(
+    contenders: dict[str, Callable[[], object]], *, reps: int, inner: int, warmup: int
+) -> dict[str, list[float]]:
+    """Like ``interleaved``, but the parent's CPU seconds (user + system) per call."""
+    names = list(contenders)
+    for _ in range(warmup):
+        for name in names:
+            for _ in range(inner):
+                contenders[name]()
+    samples: dict[str, list[float]] = {name: [] for name in names}
+    for i in range(reps):
+        k = i % len(names)
+        for name in names[k:] + names[:k]:
+            fn = contenders[name]
+            start = _cpu_seconds()
+            for _ in range(inner):
+                fn()
+            samples[name].append((_cpu_seconds() - start) / inner)
+    return samples
+
+
+def bench_run_sync_cpu(quick: bool) -> list[Case]:
+    cmd = TRUE()
+    samples = cpu_interleaved(
+        {
+            "cuprum": cmd.run_sync,
+            "baseline": lambda: subprocess.run(["true"], capture_output=True, check=False),
+        },
+        reps=15 if quick else 40,
+        inner=20,
+        warmup=2,
+    )
+    return [
+        Case.time_ratio(
+            "run_sync.true_cpu",
+            16,
             samples["cuprum"],
             samples["baseline"],
             goal=1.3,
-            note="per call; vs subprocess.run(capture_output=True)",
+            note="parent CPU (user+sys) per call; vs subprocess.run(capture_output=True)",
             baseline_label="subprocess.run",
+        )
+    ]
+
+
+_MARK = "cuprum-bench-mark"
+_TRACED = f"""
+import os, subprocess, sys
+sys.path[:0] = {sys.path!r}
+from bench_runtime import TRUE
+cmd = TRUE()
+calls = {{"cuprum": lambda: cmd.run_sync(),
+          "baseline": lambda: subprocess.run(["true"], capture_output=True, check=False)}}
+call = calls[sys.argv[1]]
+for _ in range(3):
+    call()
+null = os.open(os.devnull, os.O_WRONLY)
+os.write(null, b"{_MARK}")
+for _ in range(int(sys.argv[2])):
+    call()
+os.write(null, b"{_MARK}")
+"""
+
+
+def _syscalls_per_call(who: str, calls: int, trace: Path) -> float:
+    """System calls of the parent alone (no ``-f``) between the two marks, per call."""
+    subprocess.run(
+        ["strace", "-o", str(trace), sys.executable, "-c", _TRACED, who, str(calls)],
+        check=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
+    )
+    lines = trace.read_text().splitlines()
+    marks = [i for i, line in enumerate(lines) if _MARK in line]
+    between = lines[marks[0] + 1 : marks[-1]]
+    return sum(1 for line in between if not line.startswith(("---", "+++"))) / calls
+
+
+def bench_run_sync_syscalls(quick: bool) -> list[Case]:
+    if shutil.which("strace") is None:
+        return [skipped("run_sync.true_syscalls", 16, "strace not installed")]
+    calls = 10 if quick else 50
+    with tempfile.TemporaryDirectory(prefix="cuprum-bench-") as tmp:
+        counts = {
+            who: _syscalls_per_call(who, calls, Path(tmp) / f"{who}.trace")
+            for who in ("cuprum", "baseline")
+        }
+    return [
+        Case(
+            "run_sync.true_syscalls",
+            16,
+            None,
+            None,
+            value=counts["cuprum"] / counts["baseline"],
+            note=(
+                f"informational: parent syscalls per call, {counts['cuprum']:.1f} vs "
+                f"{counts['baseline']:.1f} (subprocess.run)"
+            ),
+            baseline_label="subprocess.run",
+            details={who: f"{count:.1f} syscalls/call" for who, count in counts.items()},
         )
     ]
 
@@ -179,7 +298,7 @@ def bench_capture(quick: bool) -> list[Case]:
             2,
             samples["cuprum"],
             samples["baseline"],
-            goal=1.1,
+            goal=1.0,
             note=f"head -c {mib}MiB of text lines, decoded; vs subprocess.run + decode",
             baseline_label="subprocess.run+decode",
         )
@@ -188,6 +307,8 @@ def bench_capture(quick: bool) -> list[Case]:
 
 BENCHMARKS: dict[str, Callable[[bool], list[Case]]] = {
     "runtime.run_sync": bench_run_sync,
+    "runtime.run_sync_cpu": bench_run_sync_cpu,
+    "runtime.run_sync_syscalls": bench_run_sync_syscalls,
     "runtime.run_asyncio": bench_run_asyncio,
     "runtime.run_trio": bench_run_trio,
     "runtime.capture": bench_capture,

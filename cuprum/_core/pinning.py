@@ -15,7 +15,6 @@ Only stat, access and hashing happen here: no processes.
 from __future__ import annotations
 
 import errno
-import hashlib
 import os
 import stat
 import threading
@@ -270,6 +269,8 @@ def _check_runnable(program: str, path: str, st: os.stat_result) -> None:
 def sha256_of(path: str) -> str:
     """The hex sha256 of the file at ``path``."""
     with open(path, "rb") as f:
+        import hashlib  # only for pins with a digest: not a cost of every import
+
         return hashlib.file_digest(f, "sha256").hexdigest()
 
 

@@ -15,7 +15,6 @@ that run.
 
 from __future__ import annotations
 
-import hmac
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Generic, TypeVar
 
@@ -87,6 +86,8 @@ class Secret(str, Generic[V]):
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Secret):
             return False
+        import hmac  # imported on first comparison: not a cost of `import cuprum`
+
         mine, theirs = _as_bytes(self.reveal()), _as_bytes(other.reveal())
         return str.__eq__(self, other) and hmac.compare_digest(mine, theirs)
 

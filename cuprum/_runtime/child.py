@@ -37,6 +37,7 @@ __all__ = [
     "ChildProcess",
     "cut_graces_short",
     "in_grace",
+    "null_fd",
     "restore_graces",
     "spawn",
     "terminate_groups",
@@ -104,12 +105,29 @@ class ChildProcess:
             return self.exit_code
         return self.peek()
 
+    def exit_fd(self) -> int | None:
+        """The child's pidfd (opened now if need be; None without pidfd support).
+
+        Readable once the child has exited; cuprum reaps last, so it names this child.
+        """
+        if self._pidfd is None:
+            try:
+                self._pidfd = os.pidfd_open(self.pid)
+            except (AttributeError, OSError):  # no pidfd here: the caller polls
+                return None
+        return self._pidfd
+
     async def wait_exit(self) -> int:
         """Wait (cancellably) until the child exits; returns its exit code, unreaped.
 
         Several tasks may wait at once (an exit watcher and a fail-fast teardown):
-        one waits on the pidfd, the others on an event it sets.
+        one waits on the pidfd, the others on an event it sets. Not a checkpoint
+        when the child has exited already (its callers checkpoint).
         """
+        if self.exit_code is None and self._waiter is None:
+            code = self.peek()  # most often it has exited: no event, no wait
+            if code is not None:
+                self.exit_code = code
         while self.exit_code is None:
             if self._waiter is not None:
                 await self._waiter.wait()
@@ -152,8 +170,10 @@ class ChildProcess:
             return
         if sig != signal.SIGKILL and self.exit_code is None:
             self.stopped = True
-        with contextlib.suppress(ProcessLookupError, PermissionError):
+        try:
             os.killpg(self.pid, sig)
+        except (ProcessLookupError, PermissionError):  # the group is gone
+            return
 
     def reap(self) -> int:
         """Kill what is left of the group, then reap the child and release its pidfd."""
@@ -175,6 +195,18 @@ class ChildProcess:
                 self._pidfd = None
         assert self.exit_code is not None
         return self.exit_code
+
+
+_devnull: int | None = None
+
+
+def null_fd() -> int:
+    """One shared ``/dev/null`` descriptor (``O_CLOEXEC``) for the streams nobody wires,
+    opened on first use: not an open and a close per spawn."""
+    global _devnull
+    if _devnull is None:
+        _devnull = os.open(os.devnull, os.O_RDWR | os.O_CLOEXEC)
+    return _devnull
 
 
 def spawn(
@@ -204,13 +236,14 @@ def spawn(
         if type(arg) is not str:
             args = [reveal(a) for a in argv]
             break
+    null = _devnull if _devnull is not None else null_fd()
     try:
         popen = subprocess.Popen(
             args,
             executable=executable,
-            stdin=subprocess.DEVNULL if stdin is None else stdin,
-            stdout=stdout,
-            stderr=stderr,
+            stdin=null if stdin is None or stdin == subprocess.DEVNULL else stdin,
+            stdout=null if stdout == subprocess.DEVNULL else stdout,
+            stderr=null if stderr == subprocess.DEVNULL else stderr,
             cwd=cwd,
             env=env,
             close_fds=True,

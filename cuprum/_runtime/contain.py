@@ -21,6 +21,7 @@ import subprocess
 import threading
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import replace
+from typing import TYPE_CHECKING
 
 import anyio
 
@@ -32,18 +33,15 @@ from cuprum._core.secret import reveal
 from cuprum._core.usage import LimitName, ResourceUsage
 from cuprum._model.execution import ExecutionContext
 from cuprum._model.limits import Limits
-from cuprum._runtime import cgroup, cgroup_pool, native_spawn, placement
-from cuprum._runtime.cgroup import CgroupHost, CgroupSupport, RunCgroup
-from cuprum._runtime.cgroup_limits import (
-    CgroupEvents,
-    CgroupLimits,
-    CgroupUsage,
-    apply_limits,
-    read_events,
-    read_usage,
-)
 from cuprum._runtime.child import ChildProcess, FdArg, spawn
-from cuprum._runtime.limits import ResourceLimits, apply_prlimits, which_limit
+
+# The cgroup machinery is imported on first use: a run that asks for no
+# containment (the common case) does not pay for importing it.
+if TYPE_CHECKING:
+    from cuprum._runtime import cgroup_pool
+    from cuprum._runtime.cgroup import CgroupHost, CgroupSupport, RunCgroup
+    from cuprum._runtime.cgroup_limits import CgroupEvents, CgroupLimits, CgroupUsage
+    from cuprum._runtime.limits import ResourceLimits
 
 __all__ = ["Box", "kill_trees", "prepare", "release", "spawn_stage", "terminate_trees"]
 
@@ -61,6 +59,8 @@ _native: list[bool] = []
 
 def support() -> CgroupSupport:
     """``cgroup.probe()`` for this process and ``$CUPRUM_CGROUP_BASE``, cached."""
+    from cuprum._runtime import cgroup
+
     key = (os.getpid(), os.environ.get(cgroup.ENV_BASE))
     found = _support.get(key)
     if found is None:
@@ -72,7 +72,9 @@ def support() -> CgroupSupport:
 def native_available() -> bool:
     """Whether the native spawn is installed (looked up once)."""
     if not _native:
-        _native.append(native_spawn.native_spawn_available())
+        from cuprum._runtime.native_spawn import native_spawn_available
+
+        _native.append(native_spawn_available())
     return _native[0]
 
 
@@ -109,6 +111,8 @@ class Box:
         """Which limit stopped the stage, where the kernel left evidence of it."""
         if self.rlimits is None and self.cg_limits is None:
             return None
+        from cuprum._runtime.limits import which_limit
+
         found = which_limit(
             returncode,
             limits=self.rlimits,
@@ -124,6 +128,8 @@ def _wanted(ctx: ExecutionContext, program: str) -> CgroupSupport | None:
     limits = ctx.limits
     if ctx.contain is False:
         return None
+    if ctx.contain is not True and (limits is None or not limits.wants_cgroup):
+        return None  # nothing asks for a cgroup: no probe on the per-call path
     found = support()
     if ctx.contain is True and not found.available:
         raise SpawnError(errno.ENOTSUP, f"{program}: contain=True: {found.reason}")
@@ -136,6 +142,8 @@ def _wanted(ctx: ExecutionContext, program: str) -> CgroupSupport | None:
 
 def _rlimits(limits: Limits, applied: Mapping[str, str]) -> ResourceLimits | None:
     """What the cgroup does not enforce, as per-process limits."""
+    from cuprum._runtime.limits import ResourceLimits
+
     memory = None if "memory_max" in applied else limits.memory
     processes = None if "pids_max" in applied else limits.processes
     rl = ResourceLimits(
@@ -169,6 +177,9 @@ async def prepare(ctx: ExecutionContext, programs: Sequence[str]) -> list[Box] |
 
 async def _in_cgroups(found: CgroupSupport, limits: Limits | None, count: int) -> list[Box]:
     """A fresh cgroup per stage, with the limits a cgroup enforces written into it."""
+    from cuprum._runtime import cgroup, cgroup_pool
+    from cuprum._runtime.cgroup_limits import CgroupLimits, apply_limits
+
     native = native_available()
     host: CgroupHost = await cgroup.host(found)
     boxes: list[Box] = []
@@ -216,6 +227,9 @@ def spawn_stage(
         return spawn(
             argv, cwd=cwd, env=env, stdin=stdin, stdout=stdout, stderr=stderr, project=project
         )
+    from cuprum._runtime import native_spawn, placement
+    from cuprum._runtime.limits import apply_prlimits
+
     if box.native:
         out = _native_fd(stdout, 1)
         started = native_spawn.spawn_native(
@@ -279,6 +293,8 @@ def kill_trees(boxes: Sequence[Box] | None) -> None:
 
 def _settle(box: Box) -> bool:
     """A pooled cgroup's usage, and back to the pool if it is empty; False: destroy it."""
+    from cuprum._runtime import cgroup_pool
+
     slot = box.slot
     assert slot is not None
     box.slot = None
@@ -301,6 +317,8 @@ async def release(boxes: Sequence[Box] | None) -> None:
     """
     if not boxes:
         return
+    from cuprum._runtime.cgroup_limits import read_events, read_usage
+
     doomed: list[RunCgroup] = []
     for box in boxes:
         run = box.run

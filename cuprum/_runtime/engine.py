@@ -20,10 +20,11 @@ and ``on_cancelled`` (what a cancelled run had).
 from __future__ import annotations
 
 import functools
+import math
 import time
 from collections.abc import AsyncIterable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio
 import anyio.lowlevel
@@ -31,7 +32,6 @@ import anyio.lowlevel
 from cuprum._core.secret import Secret
 from cuprum._model.io import Stream
 from cuprum._model.results import CommandResult
-from cuprum._runtime import contain
 from cuprum._runtime.blame import Blame
 from cuprum._runtime.emit import Emitter
 from cuprum._runtime.enclosure import Enclosure, prepare_commands, stop_far_ends
@@ -47,10 +47,13 @@ from cuprum._runtime.streams import StreamCollector, StreamTap
 from cuprum._runtime.substitution import spawn_argv
 from cuprum._runtime.supervise import Job, Supervisor
 from cuprum._runtime.teardown import reap_all, tear_down
-from cuprum._runtime.terminal import Pty
 from cuprum._runtime.wiring import Plan, wire
 from cuprum._transport.dispatch import Strategy, choose_strategy
 from cuprum._transport.hop import Hop
+
+if TYPE_CHECKING:
+    from cuprum._runtime.contain import Box
+    from cuprum._runtime.terminal import Pty
 
 __all__ = ["OnCancelled", "OnSpawned", "Spawned", "run_stages"]
 
@@ -160,11 +163,7 @@ class _Run:
             for stage, (stdin, stdout, stderr) in zip(stages, plan.stage_fds, strict=True):
                 # A contained stage starts in its box; otherwise the plan's spawner
                 # (child.spawn, or on a terminal).
-                spawner = (
-                    plan.spawner
-                    if stage.box is None
-                    else functools.partial(contain.spawn_stage, stage.box)
-                )
+                spawner = plan.spawner if stage.box is None else _boxed(stage.box)
                 stage.child = spawner(
                     # The real argv (stage.argv shows secrets as ***), or the ssh of a
                     # remote stage, through the test seam (see substitution.py).
@@ -315,10 +314,29 @@ class _Run:
             plan.close_fd(fd)
 
         sinks = {fd: collector.feed for fd, collector in plan.readers.items()}
+        # One command: the reader waits for its exit too, in the same epoll set,
+        # holding the pipes' write ends until then (Plan.let_go_writers): one wake-up.
+        only = self.stages[0].child if len(self.stages) == 1 else None
+        exit_fd = only.exit_fd() if only is not None else None
+        if exit_fd is None:
+            plan.let_go_writers()
         try:
-            await read_outputs(sinks, finished, grow=plan.growing)
+            await read_outputs(
+                sinks,
+                finished,
+                grow=plan.growing,
+                exit_fd=exit_fd,
+                on_exit=plan.let_go_writers,
+            )
         except Exception as exc:  # an echo sink raised, or reading failed
             fail("output_failed", exc)
+
+
+def _boxed(box: Box) -> Callable[..., Any]:
+    """The spawner of a contained stage (containment is imported only when used)."""
+    from cuprum._runtime.contain import spawn_stage
+
+    return functools.partial(spawn_stage, box)
 
 
 def _refuse_pipes(req: RunRequest) -> None:
@@ -358,7 +376,8 @@ async def run_stages(
     # trio's run_process: no before hook, no event, no process. (On trio a
     # deadline that has passed cancels only at the next checkpoint, hence the
     # deadline test rather than checkpoint_if_cancelled.)
-    if anyio.current_effective_deadline() <= anyio.current_time():
+    deadline = anyio.current_effective_deadline()  # -inf in a cancelled scope
+    if deadline != math.inf and deadline <= anyio.current_time():
         await anyio.lowlevel.checkpoint()
     await prepare_commands(req.stages)
     if policy.before_hooks:

@@ -21,6 +21,7 @@ from typing import cast
 
 from cuprum._core.errors import InvalidArgumentError
 from cuprum._runtime.cgroup import RunCgroup
+from cuprum._runtime.child import null_fd
 from cuprum._runtime.limits import ResourceLimits
 from cuprum._runtime.spawn_errors import spawn_error
 from cuprum._transport.native import EXTENSION
@@ -49,17 +50,6 @@ def _native() -> _NativeSpawn | None:
 def native_spawn_available() -> bool:
     """Whether the native extension (with ``spawn_process``) is installed."""
     return _native() is not None
-
-
-_devnull: int | None = None
-
-
-def _null() -> int:
-    """One shared ``/dev/null`` descriptor for the standard streams nobody wires."""
-    global _devnull
-    if _devnull is None:
-        _devnull = os.open(os.devnull, os.O_RDWR | os.O_CLOEXEC)
-    return _devnull
 
 
 _FOUND: dict[tuple[str, str | None], str] = {}
@@ -147,7 +137,7 @@ def spawn_native(
     if cgroup is not None and cgroup.fd is None:
         raise InvalidArgumentError(f"{program}: cgroup: the run's cgroup is already closed")
     where = None if cwd is None else os.fspath(cwd)
-    null = _null()
+    null = null_fd()
     fds = tuple(null if fd is None else fd for fd in (stdin, stdout, stderr))
     joins: list[int] = []
     try:

@@ -27,7 +27,6 @@ from cuprum._model.execution import ExecutionContext
 from cuprum._model.io import OnLimit, StdinSource
 from cuprum._model.spec import CommandSpec
 from cuprum._model.terminal import Terminal
-from cuprum._runtime.terminal import resolve_tty
 from cuprum._runtime.validate import _who as who
 from cuprum._runtime.validate import check_accept, validate_request
 
@@ -215,6 +214,8 @@ def build_request(
         on_limit=options.get("on_limit", "truncate"),
     )
     if "tty" in options:
+        from cuprum._runtime.terminal import resolve_tty  # termios: only for tty=
+
         options["tty"] = resolve_tty(
             stages, options["tty"], stdin=options.get("stdin"), stdout=options.get("stdout")
         )

@@ -17,11 +17,11 @@ import contextlib
 import itertools
 import os
 import signal
+import sys
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from types import FrameType
 
-from cuprum._runtime import cgroup, cgroup_pool, cgroupfs
 from cuprum._runtime.child import ChildProcess
 from cuprum._runtime.contain import Box, kill_trees, terminate_trees
 
@@ -62,6 +62,10 @@ def tear_down_live() -> None:
     for child in children:
         child.signal_group(signal.SIGKILL)
     kill_trees(boxes)
+    if not any(box.run is not None for box in boxes):
+        return
+    from cuprum._runtime import cgroupfs  # loaded already: the run has a cgroup
+
     for box in boxes:  # the host may die next: leave no cgroup behind
         if box.run is not None:
             with contextlib.suppress(OSError):
@@ -70,9 +74,15 @@ def tear_down_live() -> None:
 
 
 def _before_dying() -> None:
-    """The default disposition ends the host now: remove its idle and host cgroups too."""
-    cgroup_pool.drain()
-    for path in cgroup.own_host_dirs():
+    """The default disposition ends the host now: remove its idle and host cgroups too.
+
+    Only what this process loaded can hold any (nothing is imported in a handler).
+    """
+    pool = sys.modules.get("cuprum._runtime.cgroup_pool")
+    if pool is not None:
+        pool.drain()
+    cgroup = sys.modules.get("cuprum._runtime.cgroup")
+    for path in cgroup.own_host_dirs() if cgroup is not None else ():
         with contextlib.suppress(OSError):
             os.rmdir(path)
 

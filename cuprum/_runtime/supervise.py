@@ -43,20 +43,26 @@ class Supervisor:
 
     async def run(self, jobs: Sequence[Job], timeout: float | None, *, reads: bool) -> bool:
         """Run ``jobs`` (the last is the output reader when ``reads``); True on timeout."""
-        with anyio.CancelScope() as deadline:
-            if timeout is not None:
-                deadline.deadline = anyio.current_time() + timeout
-            if len(self._stages) == 1 and len(jobs) <= 1:
-                # The common case, one command with at most one job: the host task
-                # does it, no task group needed. Like any async call the run must be
-                # a checkpoint even if the child is done before we look: the output
-                # reader always is one; otherwise (no job, or only feeding stdin)
-                # yield here.
-                for job in jobs:
-                    await job()
-                if not reads:
-                    await anyio.lowlevel.checkpoint()
-            else:
+        if timeout is None:  # no deadline of its own: no cancel scope to pay for
+            await self._run(jobs, reads=reads)
+            return False
+        with anyio.CancelScope(deadline=anyio.current_time() + timeout) as deadline:
+            await self._run(jobs, reads=reads)
+        return deadline.cancelled_caught
+
+    async def _run(self, jobs: Sequence[Job], *, reads: bool) -> None:
+        if len(self._stages) == 1 and len(jobs) <= 1:
+            # The common case, one command with at most one job: the host task
+            # does it, no task group needed. Like any async call the run must be
+            # a checkpoint even if the child is done before we look: the output
+            # reader always is one; otherwise (no job, or only feeding stdin)
+            # yield here.
+            for job in jobs:
+                await job()
+            if not reads:
+                await anyio.lowlevel.checkpoint()
+        else:
+            try:
                 async with anyio.create_task_group() as tg:
                     self._tg = tg
                     *others, last = jobs or [anyio.lowlevel.checkpoint]
@@ -67,11 +73,12 @@ class Supervisor:
                         for stage in self._stages:
                             tg.start_soon(self.watch, stage)
                     await last()  # the host task does one job itself: one task fewer
-            if len(self._stages) == 1:
-                # One command: its output is at EOF, so it has usually exited already.
-                await self.watch(self._stages[0])
-        self._tg = None
-        return deadline.cancelled_caught
+            finally:
+                self._tg = None
+        if len(self._stages) == 1:
+            # One command: the output reader waited for its exit too (or its
+            # output is at EOF, so it has usually exited already).
+            await self.watch(self._stages[0])
 
     def _output_closed(self, index: int) -> bool:
         return index < len(self._hops) and self._hops[index].output_closed()

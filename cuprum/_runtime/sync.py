@@ -26,6 +26,8 @@ from typing import Any, Literal, TypeVar
 
 from cuprum._runtime.child import cut_graces_short, in_grace, restore_graces
 
+# (child imports anyio, which imports sniffio when it is installed: see _declared)
+
 __all__ = ["Backend", "run_sync"]
 
 T = TypeVar("T")
@@ -199,13 +201,23 @@ def _thread_loop() -> asyncio.AbstractEventLoop:
     return holder.loop
 
 
+# sniffio (which anyio asks which loop runs, several times a run) answers from this
+# variable when it is set, without looking for asyncio's running task (a getpid
+# system call each time on CPython 3.11); anyio works without sniffio installed.
+_sniffio: Any = sys.modules.get("sniffio")
+_declared = None if _sniffio is None else _sniffio.current_async_library_cvar
+
+
 def _run_on_loop(
     loop: asyncio.AbstractEventLoop, coro: Coroutine[Any, Any, T], context: contextvars.Context
 ) -> T:
     """``asyncio.Runner.run`` semantics on a reused loop, without its per-call costs.
 
     In the main thread with the default SIGINT handler, Ctrl+C is :class:`_AsyncioCtrlC`'s.
+    The run's context says it runs on asyncio (for sniffio, see ``_declared``).
     """
+    if _declared is not None:
+        context.run(_declared.set, "asyncio")
     task = loop.create_task(coro, context=context)
     if (  # _owns_ctrl_c(), inlined
         threading.current_thread() is not threading.main_thread()

@@ -22,7 +22,7 @@ import os
 import subprocess
 import sys
 from collections.abc import AsyncIterable, Callable
-from typing import Any, Literal, TextIO
+from typing import TYPE_CHECKING, Any, Literal, TextIO
 
 from cuprum._core.secret import reveal
 from cuprum._model.io import AppendTo, Stream
@@ -33,8 +33,6 @@ from cuprum._runtime.request import RunRequest
 from cuprum._runtime.spawn_errors import spawn_error
 from cuprum._runtime.stage import Stage
 from cuprum._runtime.streams import StreamCollector
-from cuprum._runtime.terminal import Pty, TerminalCollector
-from cuprum._runtime.terminal_spawn import spawn_on_terminal
 from cuprum._transport.dispatch import Strategy
 from cuprum._transport.hop import Hop, open_hop
 from cuprum._transport.pipes import (
@@ -44,6 +42,9 @@ from cuprum._transport.pipes import (
     make_pipe,
     set_nonblocking,
 )
+
+if TYPE_CHECKING:
+    from cuprum._runtime.terminal import Pty
 
 __all__ = ["Plan", "wire"]
 
@@ -59,6 +60,7 @@ class Plan:
         "child_fds",
         "feed",
         "growing",
+        "held",
         "hops",
         "parent_fds",
         "pipe_stdin",
@@ -76,6 +78,7 @@ class Plan:
         #: Per stage: the child's stdin, stdout and stderr.
         self.stage_fds: list[list[int]] = [[subprocess.DEVNULL] * 3 for _ in range(count)]
         self.child_fds: list[int] = []  # ours to close once every stage is spawned
+        self.held: list[int] = []  # write ends the child has, kept until it exits
         self.parent_fds: set[int] = set()  # our own ends (hops keep theirs)
         self.hops: list[Hop] = []
         self.readers: dict[int, StreamCollector] = {}  # output fd -> its collector
@@ -90,6 +93,21 @@ class Plan:
     def child(self, fd: int) -> int:
         self.child_fds.append(fd)
         return fd
+
+    def writer(self, fd: int, *, hold: bool) -> int:
+        """A read pipe's write end for the child; ``hold``: we keep our copy until the
+        child exits (see :meth:`let_go_writers`)."""
+        if hold:
+            self.held.append(fd)
+            return fd
+        return self.child(fd)
+
+    def let_go_writers(self) -> None:
+        """Close our copies of the held write ends (one command's output pipes, held
+        until it exits so that its exit wakes the reader once): the pipes end now."""
+        for fd in self.held:
+            close_quietly(fd)
+        self.held.clear()
 
     def parent(self, fd: int) -> int:
         set_nonblocking(fd)
@@ -137,6 +155,7 @@ class Plan:
 
     def close_all(self) -> None:
         """Close every fd the plan still holds (idempotent)."""
+        self.let_go_writers()
         for fd in self.child_fds:
             if fd >= 0:
                 close_quietly(fd)
@@ -192,9 +211,11 @@ def wire(
                 stages[index].stdout = _collector(req, stages[index], "stdout", None, tap=True)
         wants_pipe = req.capture or req.echo or observed
         plan.wiring = len(stages) - 1
-        stdout = _stdout(plan, req, stages[-1], wants_pipe=wants_pipe, observed=observed)
+        # One command: the reader waits for its exit too (see Plan.let_go_writers).
+        hold = len(stages) == 1
+        stdout = _stdout(plan, req, stages[-1], wants_pipe=wants_pipe, observed=observed, hold=hold)
         plan.stage_fds[-1][1] = stdout
-        _stderr(plan, req, stages, stdout, wants_pipe=wants_pipe)
+        _stderr(plan, req, stages, stdout, wants_pipe=wants_pipe, hold=hold)
     except BaseException as exc:
         plan.close_all()
         if isinstance(exc, OSError) and exc.errno in _OUT_OF_FDS:
@@ -270,8 +291,13 @@ def _stdin(plan: Plan, req: RunRequest, first: Stage) -> int:
     raise TypeError(f"{first.cmd.program}: unsupported stdin {type(source)!r}")
 
 
-def _stdout(plan: Plan, req: RunRequest, last: Stage, *, wants_pipe: bool, observed: bool) -> int:
-    """The final stage's stdout: a pipe we read, the caller's pipe, or a redirect."""
+def _stdout(
+    plan: Plan, req: RunRequest, last: Stage, *, wants_pipe: bool, observed: bool, hold: bool
+) -> int:
+    """The final stage's stdout: a pipe we read, the caller's pipe, or a redirect.
+
+    ``hold``: keep our copy of a read pipe's write end until the child exits.
+    """
     if req.stdout is Stream.PIPE:
         # Streaming: the caller reads this pipe itself and owns its read end; with
         # observers it feeds what it reads to the collector, for line events.
@@ -283,7 +309,7 @@ def _stdout(plan: Plan, req: RunRequest, last: Stage, *, wants_pipe: bool, obser
         return w
     if req.stdout is None and wants_pipe:
         r, w = make_pipe()  # the reader enlarges it if the output turns out big
-        plan.child(w)
+        plan.writer(w, hold=hold)
         last.stdout = _collector(req, last, "stdout", req.context.stdout_sink or sys.stdout)
         _read(plan, plan.parent(r), last.stdout, grow=True)
         return w
@@ -293,7 +319,13 @@ def _stdout(plan: Plan, req: RunRequest, last: Stage, *, wants_pipe: bool, obser
 
 
 def _stderr(
-    plan: Plan, req: RunRequest, stages: list[Stage], stdout: int, *, wants_pipe: bool
+    plan: Plan,
+    req: RunRequest,
+    stages: list[Stage],
+    stdout: int,
+    *,
+    wants_pipe: bool,
+    hold: bool = False,
 ) -> None:
     """Every stage's stderr: one shared target, or a pipe we read per stage."""
     shared: int | None = None
@@ -309,7 +341,7 @@ def _stderr(
             continue
         plan.wiring = stage.index
         r, w = make_pipe()
-        fds[2] = plan.child(w)
+        fds[2] = plan.writer(w, hold=hold)
         stage.stderr = _collector(req, stage, "stderr", req.context.stderr_sink or sys.stderr)
         _read(plan, plan.parent(r), stage.stderr)
 
@@ -347,6 +379,10 @@ def _wire_terminal(plan: Plan, req: RunRequest, stage: Stage, *, observed: bool)
     with ``stderr=STDOUT``, or a redirect). ``stdout=PIPE`` (a stream): the handle reads
     and writes the master; otherwise the output reader reads it. The master is
     never in ``parent_fds``: the :class:`Pty` closes it, once."""
+    # Imported here: termios and ctypes are only for runs on a terminal.
+    from cuprum._runtime.terminal import Pty, TerminalCollector
+    from cuprum._runtime.terminal_spawn import spawn_on_terminal
+
     pty = plan.terminal = Pty(req.tty or Terminal())
     plan.child(pty.slave_fd)  # the child opens its own copy; ours closes once it runs
     plan.spawner = functools.partial(spawn_on_terminal, pty)
