@@ -81,10 +81,17 @@ class LineSplitter:
         return lines
 
     def feed(self, text: str) -> None:
-        """Pass each line ``text`` completes to ``emit``."""
+        """Pass each line ``text`` completes to ``emit`` (all at once to its ``batch``
+        method when it has one: the engine's line sinks do)."""
         emit = self._emit
         assert emit is not None
-        for line in self.split(text):
+        lines = self.split(text)
+        batch = getattr(emit, "batch", None)
+        if batch is not None:
+            if lines:
+                batch(lines)
+            return
+        for line in lines:
             emit(line)
 
     def take_partial(self) -> str:
