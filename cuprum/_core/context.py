@@ -336,4 +336,3 @@ def observe_batches(*hooks: BatchHook) -> HookRegistration:
         if not callable(hook):
             raise TypeError(f"observe_batches: hooks must be callable, got {hook!r}")
     return register_hooks(*(("observe_hooks", _BatchesOnly(hook)) for hook in hooks))
-

@@ -226,6 +226,22 @@ class _Draft:
     """An ExecEvent under construction: its slots, and stores that are not frozen."""
 
     __slots__ = _FIELDS
+    phase: ExecPhase
+    program: str
+    argv: tuple[str, ...]
+    cwd: str | None
+    env: Mapping[str, str] | None
+    tags: Mapping[str, object]
+    timestamp: float
+    pid: int | None
+    line: str | None
+    exit_code: int | None
+    duration_s: float | None
+    error: ErrorKind | None
+    message: str | None
+    usage: ResourceUsage | None
+    limit: LimitName | None
+    ok: bool | None
 
 
 def line_event(  # noqa: PLR0917 - ExecEvent's own positional order, on a per-line path
@@ -256,7 +272,7 @@ def line_event(  # noqa: PLR0917 - ExecEvent's own positional order, on a per-li
     return event  # type: ignore[return-value]
 
 
-def deliver_lines(  # noqa: PLR0913, PLR0917 - the constant fields of one stage's lines
+def deliver_lines(  # noqa: PLR0917 - the constant fields of one stage's lines
     hooks: Sequence[ObserveHook],
     phase: ExecPhase,
     program: str,

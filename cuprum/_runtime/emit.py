@@ -53,7 +53,7 @@ class Emitter:
         # A hook with ``on_lines`` takes its lines in batches, the others one event each.
         self.line_hooks = tuple(hook for hook in hooks if not hasattr(hook, "on_lines"))
         self.batch_hooks: tuple[BatchHook, ...] = tuple(
-            getattr(hook, "on_lines") for hook in hooks if hasattr(hook, "on_lines")
+            hook.on_lines for hook in hooks if hasattr(hook, "on_lines")
         )
         self.secrets = secrets  # the run's: lines and messages quoting one show ***
         # The line scrubber, in a box every line emitter shares: a secret sent to
@@ -92,9 +92,7 @@ class Emitter:
             for stage in stages:
                 self.emit(stage, phase)
 
-    def line_emitter(
-        self, stage: Stage, phase: ExecPhase, *, tagged: bool = True
-    ) -> LineSink:
+    def line_emitter(self, stage: Stage, phase: ExecPhase, *, tagged: bool = True) -> LineSink:
         """The line sink of one of ``stage``'s streams, every constant field bound once.
 
         ``tagged=False``: a hook's exception propagates as itself (for lines the
@@ -234,7 +232,9 @@ class LineSink:
                 fail("hook_failed", exc)
             raise
 
-    def _send_batch(self, count: int, text: list[str] | None, batch: Lines | None, now: float) -> None:
+    def _send_batch(
+        self, count: int, text: list[str] | None, batch: Lines | None, now: float
+    ) -> None:
         if text is not None:
             known = self._scrubbed(text)
 

@@ -81,18 +81,13 @@ class LineSplitter:
         return lines
 
     def feed(self, text: str) -> None:
-        """Pass each line ``text`` completes to ``emit`` (all at once to its ``batch``
-        method when it has one: the engine's line sinks do)."""
-        emit = self._emit
-        assert emit is not None
-        lines = self.split(text)
+        """Pass the lines ``text`` completes to ``emit`` (as one list to its ``batch``, if any)."""
+        emit, lines = self._emit, self.split(text)
         batch = getattr(emit, "batch", None)
-        if batch is not None:
-            if lines:
-                batch(lines)
-            return
-        for line in lines:
-            emit(line)
+        for line in lines if batch is None else ():
+            emit(line)  # type: ignore[misc]
+        if batch is not None and lines:
+            batch(lines)
 
     def take_partial(self) -> str:
         """The unterminated rest so far (``""`` if none); the splitter forgets it."""

@@ -48,7 +48,7 @@ class Lines:
 
     __slots__ = ("_body", "_encoding", "_errors", "_head", "_text", "count")
 
-    def __init__(
+    def __init__(  # noqa: PLR0917 - built in one place, per chunk
         self,
         count: int,
         head: bytes,

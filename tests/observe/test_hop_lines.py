@@ -8,6 +8,8 @@ errors as U+FFFD under ``strict``, and counts that need no decoding.
 
 from __future__ import annotations
 
+import itertools
+
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -27,7 +29,7 @@ def pieces() -> st.SearchStrategy[bytes]:
 def split_at(data: bytes, cuts: list[int]) -> list[bytes]:
     points = sorted({min(c, len(data)) for c in cuts})
     bounds = [0, *points, len(data)]
-    return [data[a:b] for a, b in zip(bounds, bounds[1:], strict=False)]
+    return [data[a:b] for a, b in itertools.pairwise(bounds)]
 
 
 def hop_lines(chunks: list[bytes], encoding: str, errors: str) -> tuple[list[str], int]:

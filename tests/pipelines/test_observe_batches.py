@@ -3,7 +3,10 @@ of observed hops: the same lines on every stream strategy, on asyncio and trio."
 
 from __future__ import annotations
 
+import itertools
 import sys
+from collections.abc import AsyncIterator
+from typing import Literal
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -60,7 +63,11 @@ async def test_batches_and_events_carry_the_same_lines(
     anyio_backend: str, stream_backend: str
 ) -> None:
     rec, batches = Recorder(), Batches()
-    pipeline = python("-c", LINES, "5000") | cat() | python("-c", "import sys; print(sys.stdin.read().count('\\n'))")
+    pipeline = (
+        python("-c", LINES, "5000")
+        | cat()
+        | python("-c", "import sys; print(sys.stdin.read().count('\\n'))")
+    )
     stage_events = stream_backend != "direct"
     with observe(rec), observe_batches(batches):
         result = await pipeline.run(stage_events=stage_events)
@@ -133,7 +140,9 @@ async def test_noise_rules_mark_lines_in_batches(anyio_backend: str, stream_back
     batches = Batches()
     stage_events = stream_backend != "direct"
     with observe_batches(batches):
-        result = await (noisy("-c", script) | noisy("-c", "import sys; sys.stdout.write(sys.stdin.read())")).run(stage_events=stage_events)
+        result = await (
+            noisy("-c", script) | noisy("-c", "import sys; sys.stdout.write(sys.stdin.read())")
+        ).run(stage_events=stage_events)
     assert result.ok
     stages = (0, 1) if stage_events else (1,)
     for stage in stages:
@@ -180,10 +189,12 @@ def test_observe_batches_refuses_what_is_not_callable() -> None:
 def chunked(data: bytes, cuts: list[int]) -> list[bytes]:
     points = sorted({min(c, len(data)) for c in cuts})
     bounds = [0, *points, len(data)]
-    return [data[a:b] for a, b in zip(bounds, bounds[1:], strict=False) if b > a]
+    return [data[a:b] for a, b in itertools.pairwise(bounds) if b > a]
 
 
-@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(
     data=st.lists(
         st.one_of(
@@ -196,13 +207,13 @@ def chunked(data: bytes, cuts: list[int]) -> list[bytes]:
     backend=st.sampled_from(["asyncio", "trio"]),
 )
 def test_relayed_lines_match_the_definition(
-    stream_backend: str, data: bytes, cuts: list[int], backend: str
+    stream_backend: str, data: bytes, cuts: list[int], backend: Literal["asyncio", "trio"]
 ) -> None:
     if stream_backend == "direct":
         pytest.skip("stage_events needs a relaying strategy")
     rec, batches = Recorder(), Batches()
 
-    async def source():  # the chunks as the first stage receives them
+    async def source() -> AsyncIterator[bytes]:  # the chunks as the first stage receives them
         for chunk in chunked(data, cuts):
             yield chunk
 
