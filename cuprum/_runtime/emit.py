@@ -14,6 +14,8 @@ tagged ``hook_failed`` (:func:`~.failures.fail`).
 from __future__ import annotations
 
 import contextlib
+import dataclasses
+import functools
 import os
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -33,7 +35,9 @@ from cuprum._model.execution import ExecutionContext
 from cuprum._runtime.failures import fail
 from cuprum._runtime.stage import Stage
 from cuprum._runtime.streams import StreamCollector
+from cuprum._transport.dispatch import pure_python
 from cuprum._transport.lines import HopLines, Lines
+from cuprum._transport.native import LineEventsFunction, line_events
 
 __all__ = ["Emitter", "HopCollector", "LineSink"]
 
@@ -158,6 +162,23 @@ class Emitter:
                     hook(event)
 
 
+#: Where ``line`` sits in ``ExecEvent``'s fields (and in a native template).
+_LINE_INDEX = [f.name for f in dataclasses.fields(ExecEvent)].index("line")
+_NONES = (None,) * (len(dataclasses.fields(ExecEvent)) - _LINE_INDEX)
+
+
+@functools.cache
+def _native_events() -> tuple[LineEventsFunction, list[int]] | None:
+    """The extension's line-event builder, with ``ExecEvent``'s slot offsets (once)."""
+    values = tuple(object() for _ in dataclasses.fields(ExecEvent))
+    return line_events(ExecEvent(*values), values)  # type: ignore[arg-type]
+
+
+def _event_builder() -> tuple[LineEventsFunction, list[int]] | None:
+    """The native builder, unless the run is asked to be pure Python."""
+    return None if pure_python() else _native_events()
+
+
 class LineSink:
     """Where one stream's lines go: per-line events and line batches.
 
@@ -173,6 +194,7 @@ class LineSink:
         "_cwd",
         "_env",
         "_line_hooks",
+        "_native",
         "_phase",
         "_pid",
         "_program",
@@ -192,6 +214,7 @@ class LineSink:
         self._tagged = tagged
         self._rules: tuple[str, ...] = tuple(getattr(stage.cmd.project, "noise_rules", ()))
         self._scrub = emitter._scrub  # box[0] is None without secrets: nothing to do per line
+        self._native = _event_builder() if self._line_hooks else None
 
     def __call__(self, line: str) -> None:
         self.batch([line])
@@ -213,24 +236,33 @@ class LineSink:
                     assert batch is not None
                     text = batch.text()
                 text = self._scrubbed(text)
-                deliver_lines(
-                    self._line_hooks,
-                    self._phase,
-                    self._program,
-                    self._argv,
-                    self._cwd,
-                    self._env,
-                    self._tags,
-                    now,
-                    self._pid,
-                    text,
-                )
+                self._deliver(text, now)
             if self._batch_hooks:
                 self._send_batch(count, text, batch, now)
         except Exception as exc:
             if self._tagged:
                 fail("hook_failed", exc)
             raise
+
+    def _deliver(self, text: list[str], now: float) -> None:
+        """One ``ExecEvent`` per line to every per-line hook: built by the extension
+        when it is there (its slots written directly), else by ``deliver_lines``."""
+        phase, program, argv, cwd, env = (
+            self._phase,
+            self._program,
+            self._argv,
+            self._cwd,
+            self._env,
+        )
+        if self._native is not None:
+            build, offsets = self._native
+            # line (replaced per line), then the fields a line event leaves at None
+            template = (phase, program, argv, cwd, env, self._tags, now, self._pid, *_NONES)
+            build(ExecEvent, offsets, template, _LINE_INDEX, text, self._line_hooks)
+            return
+        deliver_lines(
+            self._line_hooks, phase, program, argv, cwd, env, self._tags, now, self._pid, text
+        )
 
     def _send_batch(
         self, count: int, text: list[str] | None, batch: Lines | None, now: float
