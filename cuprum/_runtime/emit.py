@@ -231,14 +231,15 @@ class LineSink:
     def _send(self, count: int, text: list[str] | None, batch: Lines | None) -> None:
         try:
             now = time.time()
+            shown: list[str] | None = None  # the text, secrets redacted
             if self._line_hooks:
                 if text is None:
                     assert batch is not None
                     text = batch.text()
-                text = self._scrubbed(text)
-                self._deliver(text, now)
+                shown = self._scrubbed(text)
+                self._deliver(shown, now)
             if self._batch_hooks:
-                self._send_batch(count, text, batch, now)
+                self._send_batch(count, text, shown, batch, now)
         except Exception as exc:
             if self._tagged:
                 fail("hook_failed", exc)
@@ -265,18 +266,20 @@ class LineSink:
         )
 
     def _send_batch(
-        self, count: int, text: list[str] | None, batch: Lines | None, now: float
+        self,
+        count: int,
+        text: list[str] | None,
+        shown: list[str] | None,
+        batch: Lines | None,
+        now: float,
     ) -> None:
-        if text is not None:
-            known = self._scrubbed(text)
-
-            def decode() -> list[str]:
-                return known
-        else:
+        def decode() -> list[str]:  # on first use of LineBatch.lines
+            if shown is not None:
+                return shown
+            if text is not None:
+                return self._scrubbed(text)
             assert batch is not None
-
-            def decode() -> list[str]:
-                return self._scrubbed(batch.text())
+            return self._scrubbed(batch.text())
 
         event = LineBatch(
             self._phase,  # type: ignore[arg-type]  # only stdout and stderr have lines
