@@ -13,16 +13,46 @@ same as for the line events of a captured stream:
   handler that fails) gives U+FFFD: observing never stops a run.
 
 Counting needs no text: in encodings where byte ``0x0A`` is always a whole newline
-(UTF-8, ASCII, Latin-*, ...) a batch counts its newlines and decodes its lines only
-when asked (:meth:`Lines.text`), each batch on its own, which gives the text an
-incremental decoder would. Other encodings (UTF-16, ...) are decoded as they come.
+(UTF-8, ASCII, Latin-*, ...) a batch counts its newlines (with the native
+extension's ``line_marks`` when it is there: the one pass over every byte of the
+hop) and decodes its lines only when asked (:meth:`Lines.text`), each batch on its
+own, which gives the text an incremental decoder would. Other encodings (UTF-16,
+...) are decoded as they come.
 """
 
 from __future__ import annotations
 
 import codecs
+import functools
+from collections.abc import Callable
 
-__all__ = ["HopLines", "Lines", "newline_is_a_byte"]
+from cuprum._transport.dispatch import pure_python
+from cuprum._transport.native import line_marks
+
+__all__ = ["HopLines", "Lines", "Marks", "newline_is_a_byte", "python_marks"]
+
+Marks = Callable[[bytes], tuple[int, int, int]]
+"""``(count, first, last)``: how many newlines a chunk holds, where the first and the
+last are (``(0, -1, -1)`` without any)."""
+
+
+def python_marks(data: bytes) -> tuple[int, int, int]:
+    """:data:`Marks` in Python (the native ``line_marks`` counts about 20x faster)."""
+    count = data.count(b"\n")
+    if not count:
+        return 0, -1, -1
+    return count, data.find(b"\n"), data.rfind(b"\n")
+
+
+@functools.cache
+def _native_marks() -> Marks | None:
+    return line_marks()
+
+
+def chunk_marks() -> Marks:
+    """The native counter, unless the run is asked to be pure Python (or there is none)."""
+    native = None if pure_python() else _native_marks()
+    return native if native is not None else python_marks
 
 
 def newline_is_a_byte(encoding: str) -> bool:
@@ -79,9 +109,10 @@ class Lines:
 class HopLines:
     """Splits one hop's chunks into :class:`Lines` batches (see the module's rules)."""
 
-    __slots__ = ("_decoder", "_encoding", "_errors", "_pending")
+    __slots__ = ("_decoder", "_encoding", "_errors", "_marks", "_pending")
 
-    def __init__(self, encoding: str, errors: str) -> None:
+    def __init__(self, encoding: str, errors: str, marks: Marks | None = None) -> None:
+        self._marks = marks if marks is not None else chunk_marks()
         self._encoding = encoding
         self._errors = _live_errors(errors)
         self._pending: list[bytes] | list[str] = []  # the unterminated rest so far
@@ -94,13 +125,11 @@ class HopLines:
         if self._decoder is not None:
             return self._feed_text(self._decode_text(data, final=False))
         pending: list[bytes] = self._pending  # type: ignore[assignment]
-        count = data.count(b"\n")
+        count, first, last = self._marks(data)
         if not count:
             if data:
                 pending.append(data)
             return None
-        first = data.find(b"\n")
-        last = data.rfind(b"\n")
         head = data[:first]
         if pending:
             pending.append(head)

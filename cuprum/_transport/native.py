@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import functools
 import importlib
+from collections.abc import Callable
 from types import ModuleType
 from typing import Protocol
 
@@ -24,6 +25,7 @@ __all__ = [
     "PumpFunction",
     "is_available",
     "line_events",
+    "line_marks",
     "pump",
 ]
 
@@ -120,3 +122,13 @@ def line_events(
     except (AttributeError, ValueError):
         return None
     return function, offsets
+
+
+def line_marks() -> Callable[[bytes], tuple[int, int, int]] | None:
+    """The native ``line_marks`` (``(count, first, last)`` of a chunk's newlines), or
+    ``None`` without the extension (or with one that lacks it). Never raises."""
+    loaded = _load()
+    if isinstance(loaded, BaseException):
+        return None
+    function: Callable[[bytes], tuple[int, int, int]] | None = getattr(loaded, "line_marks", None)
+    return function

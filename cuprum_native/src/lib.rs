@@ -4,6 +4,7 @@
 //! this file only binds it to Python.
 
 mod events;
+mod lines;
 pub mod pump;
 pub mod spawn;
 mod spawn_py;
@@ -149,6 +150,8 @@ fn transfer(
 mod _streams_rs {
     #[pymodule_export]
     use super::events::{deliver_line_events, slot_offsets};
+    #[pymodule_export]
+    use super::lines::line_marks;
     #[pymodule_export]
     use super::spawn_py::spawn_process;
     #[pymodule_export]

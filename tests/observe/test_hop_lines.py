@@ -10,11 +10,27 @@ from __future__ import annotations
 
 import itertools
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from cuprum._runtime.streams import StreamCollector
-from cuprum._transport.lines import HopLines, Lines
+from cuprum._transport.lines import HopLines, Lines, Marks, python_marks
+from cuprum._transport.native import line_marks
+
+NATIVE = line_marks()
+#: Both ways of finding a chunk's newlines: they must give the same lines.
+MARKS = pytest.mark.parametrize(
+    "marks",
+    [
+        pytest.param(python_marks, id="python"),
+        pytest.param(
+            NATIVE,
+            id="native",
+            marks=pytest.mark.skipif(NATIVE is None, reason="native extension not installed"),
+        ),
+    ],
+)
 
 
 def pieces() -> st.SearchStrategy[bytes]:
@@ -32,8 +48,10 @@ def split_at(data: bytes, cuts: list[int]) -> list[bytes]:
     return [data[a:b] for a, b in itertools.pairwise(bounds)]
 
 
-def hop_lines(chunks: list[bytes], encoding: str, errors: str) -> tuple[list[str], int]:
-    splitter = HopLines(encoding, errors)
+def hop_lines(
+    chunks: list[bytes], encoding: str, errors: str, marks: Marks = python_marks
+) -> tuple[list[str], int]:
+    splitter = HopLines(encoding, errors, marks)
     batches: list[Lines] = [b for b in map(splitter.feed, chunks) if b is not None]
     last = splitter.close()
     if last is not None:
@@ -55,32 +73,38 @@ def collector_lines(chunks: list[bytes], encoding: str, errors: str) -> list[str
     return lines
 
 
+@MARKS
 @given(data=pieces(), cuts=st.lists(st.integers(0, 80), max_size=6))
-def test_chunk_boundaries_do_not_change_the_lines(data: bytes, cuts: list[int]) -> None:
-    whole, whole_count = hop_lines([data], "utf-8", "strict")
-    cut, cut_count = hop_lines(split_at(data, cuts), "utf-8", "strict")
+def test_chunk_boundaries_do_not_change_the_lines(
+    marks: Marks, data: bytes, cuts: list[int]
+) -> None:
+    whole, whole_count = hop_lines([data], "utf-8", "strict", marks)
+    cut, cut_count = hop_lines(split_at(data, cuts), "utf-8", "strict", marks)
     assert cut == whole
     assert cut_count == whole_count == len(whole)
 
 
+@MARKS
 @given(
     data=pieces(),
     cuts=st.lists(st.integers(0, 80), max_size=6),
     errors=st.sampled_from(["strict", "replace", "backslashreplace", "surrogateescape", "ignore"]),
 )
 def test_the_lines_are_the_captured_streams_line_events(
-    data: bytes, cuts: list[int], errors: str
+    marks: Marks, data: bytes, cuts: list[int], errors: str
 ) -> None:
     chunks = split_at(data, cuts)
-    assert hop_lines(chunks, "utf-8", errors)[0] == collector_lines(chunks, "utf-8", errors)
+    lines = hop_lines(chunks, "utf-8", errors, marks)[0]
+    assert lines == collector_lines(chunks, "utf-8", errors)
 
 
+@MARKS
 @given(data=pieces(), cuts=st.lists(st.integers(0, 80), max_size=6))
-def test_the_reference_semantics(data: bytes, cuts: list[int]) -> None:
+def test_the_reference_semantics(marks: Marks, data: bytes, cuts: list[int]) -> None:
     expected = data.decode("utf-8", "replace").split("\n")
     if expected[-1] == "":
         expected.pop()  # a stream that ends with a newline has no empty last line
-    assert hop_lines(split_at(data, cuts), "utf-8", "strict")[0] == expected
+    assert hop_lines(split_at(data, cuts), "utf-8", "strict", marks)[0] == expected
 
 
 @given(
@@ -102,6 +126,16 @@ def test_carriage_returns_stay_and_the_last_line_comes_at_eof() -> None:
     )
     assert hop_lines([b""], "utf-8", "strict") == ([], 0)
     assert hop_lines([b"\n\n"], "utf-8", "strict") == (["", ""], 2)
+
+
+@given(
+    data=st.binary(max_size=600)
+    | st.lists(st.sampled_from([b"\n", b"a", b"\xff"]), max_size=700).map(b"".join)
+)
+def test_the_native_marks_are_pythons(data: bytes) -> None:
+    if NATIVE is None:
+        pytest.skip("native extension not installed")
+    assert NATIVE(data) == python_marks(data)
 
 
 def test_a_count_needs_no_decoding() -> None:
