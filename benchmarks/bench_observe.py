@@ -150,12 +150,16 @@ def measure(quick: bool) -> dict[str, list[float]]:
 
 
 def cases(quick: bool) -> list[Case]:
-    samples = measure(quick)
+    return rows(measure(quick), quick)
+
+
+def rows(samples: dict[str, list[float]], quick: bool) -> list[Case]:
+    """The report's rows from one run's samples."""
     lines = int(samples["lines"][0])
     size = "8 MB" if quick else "50 MB"
     what = f"cat {size} of short lines | cat | wc -l, stage_events=True, a line counter"
     native = cuprum.is_rust_available()
-    rows = [
+    out = [
         Case.time_ratio(
             "observe.vs_unobserved",
             16,
@@ -178,7 +182,7 @@ def cases(quick: bool) -> list[Case]:
         ),
     ]
     if native:
-        rows.append(
+        out.append(
             Case.throughput_fraction(
                 "observe.native_vs_pure",
                 16,
@@ -192,7 +196,7 @@ def cases(quick: bool) -> list[Case]:
         )
     else:
         reason = "native extension not installed"
-        rows.append(skipped("observe.native_vs_pure", 16, reason, goal=1.0, lower_is_better=False))
+        out.append(skipped("observe.native_vs_pure", 16, reason, goal=1.0, lower_is_better=False))
     hook_call = _median(samples["hook call"])
     for name, per_line_side, batch_side, label in (
         ("observe.per_line", "per-line", "batches", "the native install"),
@@ -200,7 +204,7 @@ def cases(quick: bool) -> list[Case]:
     ):
         extra = _median(samples[per_line_side]) - _median(samples[batch_side])
         per_line = max(0.0, extra / (2 * lines) - hook_call)
-        rows.append(
+        out.append(
             Case(
                 name,
                 16,
@@ -217,7 +221,7 @@ def cases(quick: bool) -> list[Case]:
                 reps=len(samples[per_line_side]),
             )
         )
-    return rows
+    return out
 
 
 def _median(values: list[float]) -> float:
@@ -233,7 +237,12 @@ def main() -> int:
     from _harness import format_table
 
     quick = "--quick" in sys.argv[1:]
-    print(format_table(cases(quick)))
+    samples = measure(quick)
+    for name, values in samples.items():
+        if name != "lines":
+            low, high, mid = min(values), max(values), _median(values)
+            print(f"{name:18} median {mid:.4f} s  min {low:.4f}  max {high:.4f}")
+    print(format_table(rows(samples, quick)))
     return 0
 
 
