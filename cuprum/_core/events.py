@@ -6,7 +6,7 @@ import functools
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Literal, Protocol, runtime_checkable
+from typing import Any, Literal, Protocol, runtime_checkable
 
 from cuprum._core.programs import display_name
 from cuprum._core.usage import LimitName, ResourceUsage
@@ -195,12 +195,13 @@ class LineBatchObserver(Protocol):
 
 # Line events are the one event built per line of output, so their cost is the
 # cost of observing a stream. A frozen dataclass's __init__ assigns each field
-# through object.__setattr__ (about 1.8 us for 16 fields here). _Draft has the
-# very same slots without the frozen __setattr__, so plain attribute stores fill
-# it (the interpreter's fast slot store); switching its __class__ then makes it
-# an ExecEvent (CPython allows that between classes with the same slots). About
-# 0.25 us an event. tests/core/test_events.py checks that line_event and the
-# constructor agree, field for field, so a new field cannot be forgotten here.
+# through object.__setattr__ (about 1 us for 16 fields here). _Draft is an
+# ExecEvent with object's own __setattr__/__delattr__ back, so plain attribute
+# stores fill it (the interpreter's fast slot store); switching its __class__ to
+# ExecEvent, which adds no slot, is then a cheap check, and the event is frozen
+# like any other: about 0.2 us an event. tests/core/test_events.py checks that
+# line_event and the constructor agree, field for field, so a new field cannot be
+# forgotten here.
 #: Every field of ExecEvent, in order: the fields line_event sets.
 _FIELDS = (
     "phase",
@@ -222,26 +223,13 @@ _FIELDS = (
 )
 
 
-class _Draft:
-    """An ExecEvent under construction: its slots, and stores that are not frozen."""
+class _Draft(ExecEvent):
+    """An ExecEvent under construction: the same slots, stores that are not frozen."""
 
-    __slots__ = _FIELDS
-    phase: ExecPhase
-    program: str
-    argv: tuple[str, ...]
-    cwd: str | None
-    env: Mapping[str, str] | None
-    tags: Mapping[str, object]
-    timestamp: float
-    pid: int | None
-    line: str | None
-    exit_code: int | None
-    duration_s: float | None
-    error: ErrorKind | None
-    message: str | None
-    usage: ResourceUsage | None
-    limit: LimitName | None
-    ok: bool | None
+    __slots__ = ()
+    __setattr__ = object.__setattr__
+    __delattr__ = object.__delattr__
+    __init__ = object.__init__
 
 
 def line_event(  # noqa: PLR0917 - ExecEvent's own positional order, on a per-line path
@@ -256,7 +244,7 @@ def line_event(  # noqa: PLR0917 - ExecEvent's own positional order, on a per-li
     line: str,
 ) -> ExecEvent:
     """``ExecEvent(phase, program, argv, cwd, env, tags, timestamp, pid, line)``, faster."""
-    event = _Draft()
+    event: Any = _Draft()
     event.phase = phase
     event.program = program
     event.argv = argv
@@ -268,8 +256,9 @@ def line_event(  # noqa: PLR0917 - ExecEvent's own positional order, on a per-li
     event.line = line
     event.exit_code = event.duration_s = event.error = event.message = None
     event.usage = event.limit = event.ok = None
-    event.__class__ = ExecEvent  # type: ignore[assignment]
-    return event  # type: ignore[return-value]
+    event.__class__ = ExecEvent
+    result: ExecEvent = event
+    return result
 
 
 def deliver_lines(  # noqa: PLR0917 - the constant fields of one stage's lines
@@ -289,7 +278,7 @@ def deliver_lines(  # noqa: PLR0917 - the constant fields of one stage's lines
     draft = _Draft
     final = ExecEvent
     for line in lines:
-        event = draft()
+        event: Any = draft()
         event.phase = phase
         event.program = program
         event.argv = argv
@@ -301,6 +290,6 @@ def deliver_lines(  # noqa: PLR0917 - the constant fields of one stage's lines
         event.line = line
         event.exit_code = event.duration_s = event.error = event.message = None
         event.usage = event.limit = event.ok = None
-        event.__class__ = final  # type: ignore[assignment]
+        event.__class__ = final
         for hook in hooks:
-            hook(event)  # type: ignore[arg-type]
+            hook(event)
