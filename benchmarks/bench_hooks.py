@@ -3,8 +3,11 @@
     python benchmarks/bench_hooks.py [--lines N] [--repeats R] [--backend B] [--json]
 
 A child prints N lines; the same run is timed with no observe hook, with a no-op
-hook (what the runtime's per-line events cost by themselves) and with each
-adapter hook. Configurations are interleaved round by round and the median of
+hook (what the runtime's per-line events cost by themselves), with a batch
+observer that counts (``on_lines``: no event per line) and with each adapter
+hook (the metrics and tracing hooks and the structured logger take lines in
+batches too). ``--pure`` sets ``CUPRUM_STREAM_BACKEND=python``: everything in
+Python, as on a pure install. Configurations are interleaved round by round and the median of
 R rounds is reported, so drift on a busy machine hits every row alike. A second
 figure calls each hook directly with a prebuilt ``stdout`` event: the hook's own
 cost per line, free of process and pipe noise.
@@ -21,6 +24,7 @@ import contextlib
 import gc
 import json
 import logging
+import os
 import platform
 import statistics
 import sys
@@ -129,11 +133,25 @@ def _noop(ev: ExecEvent) -> None:
     return None
 
 
+class _BatchCounter:
+    """A batch observer (``on_lines``): counts lines a batch at a time."""
+
+    def __init__(self) -> None:
+        self.lines = 0
+
+    def __call__(self, ev: ExecEvent) -> None:
+        return None
+
+    def on_lines(self, batch: Any) -> None:
+        self.lines += batch.count
+
+
 def configurations() -> dict[str, Callable[[], Hook | None]]:
     """Row name -> a factory for a fresh hook (``None``: no observe hook at all)."""
     rows: dict[str, Callable[[], Hook | None]] = {
         "no hook": lambda: None,
         "no-op hook": lambda: _noop,
+        "batch counter (on_lines)": _BatchCounter,
         "logging, DEBUG off": lambda: structured_logging_hook(
             logger=_logger("off", logging.INFO, None)
         ),
@@ -220,7 +238,8 @@ def measure(lines: int, repeats: int, backend: Backend) -> list[Row]:
     out: list[Row] = []
     for name, factory in rows.items():
         hook = factory()
-        call_ns = None if hook is None else _time_calls(hook, min(lines, 200_000))
+        batched = hasattr(hook, "on_lines")  # takes no line events: no direct-call figure
+        call_ns = None if hook is None or batched else _time_calls(hook, min(lines, 200_000))
         per_line = 1e9 / lines
         out.append(
             Row(
@@ -260,7 +279,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--backend", choices=["asyncio", "trio"], default="asyncio")
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    parser.add_argument("--pure", action="store_true", help="CUPRUM_STREAM_BACKEND=python")
     args = parser.parse_args(argv)
+    if args.pure:
+        os.environ["CUPRUM_STREAM_BACKEND"] = "python"
     backend: Backend = args.backend
     rows = measure(args.lines, args.repeats, backend)
     if args.json:

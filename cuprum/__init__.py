@@ -92,9 +92,10 @@ if TYPE_CHECKING:
         current_context,
         get_context,
         observe,
+        observe_batches,
         scoped,
     )
-    from cuprum._core.events import ExecEvent
+    from cuprum._core.events import ExecEvent, LineBatch, LineBatchObserver
     from cuprum._core.logging_hook import logging_hook
     from cuprum._core.pinning import FileIdentity, Pin
     from cuprum._core.results import CommandResult, ConcurrentResult, PipelineResult
@@ -137,9 +138,10 @@ _LAZY_MODULES = {
         "current_context",
         "get_context",
         "observe",
+        "observe_batches",
         "scoped",
     ),
-    "cuprum._core.events": ("ExecEvent",),
+    "cuprum._core.events": ("ExecEvent", "LineBatch", "LineBatchObserver"),
     "cuprum._core.logging_hook": ("logging_hook",),
     "cuprum._core.pinning": ("FileIdentity", "Pin"),
     "cuprum._core.results": ("CommandResult", "ConcurrentResult", "PipelineResult"),
@@ -235,6 +237,8 @@ __all__ = [
     "InterpreterNotFoundError",
     "InvalidArgumentError",
     "Limits",
+    "LineBatch",
+    "LineBatchObserver",
     "NativeUnavailableError",
     "Pin",
     "Pipeline",
@@ -274,6 +278,7 @@ __all__ = [
     "is_rust_available",
     "logging_hook",
     "observe",
+    "observe_batches",
     "run_concurrent",
     "run_concurrent_sync",
     "scoped",

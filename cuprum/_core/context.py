@@ -17,7 +17,7 @@ from types import TracebackType
 from typing import Any, Literal, Self
 
 from cuprum._core.errors import ForbiddenProgramError
-from cuprum._core.events import ObserveHook
+from cuprum._core.events import BatchHook, ExecEvent, ObserveHook
 from cuprum._core.programs import Program
 from cuprum._core.results import CommandResult
 from cuprum._core.spec import CommandSpec
@@ -38,6 +38,7 @@ __all__ = [
     "get_context",
     "is_loader_variable",
     "observe",
+    "observe_batches",
     "scoped",
 ]
 
@@ -311,3 +312,27 @@ def observe(*hooks: ObserveHook) -> HookRegistration:
     ``detach()`` removes them together.
     """
     return register_hooks(*(("observe_hooks", hook) for hook in hooks))
+
+
+class _BatchesOnly:
+    """A batch hook registered on its own: lines in batches, no other event."""
+
+    __slots__ = ("on_lines",)
+
+    def __init__(self, hook: BatchHook) -> None:
+        self.on_lines = hook
+
+    def __call__(self, event: ExecEvent, /) -> None:
+        """Not a line: nothing to do."""
+
+
+def observe_batches(*hooks: BatchHook) -> HookRegistration:
+    """Register hooks that each receive every output line in :class:`~cuprum.LineBatch` es.
+
+    The counterpart of :func:`observe` for counters and batching loggers: one call
+    per read of a stream instead of one event per line, and no other event.
+    """
+    for hook in hooks:
+        if not callable(hook):
+            raise TypeError(f"observe_batches: hooks must be callable, got {hook!r}")
+    return register_hooks(*(("observe_hooks", _BatchesOnly(hook)) for hook in hooks))

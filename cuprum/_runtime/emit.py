@@ -1,8 +1,12 @@
 """Event emission for one run: every ``ExecEvent`` the engine sends to observe hooks.
 
 Fields that do not change during a run (cwd, the env overlay, each stage's argv
-and tags) are fixed here once. Line events, the one event built per line of
-output, get a callback with every constant bound (:meth:`Emitter.line_emitter`).
+and tags) are fixed here once. Output lines reach observers through one
+:class:`LineSink` per stream (:meth:`Emitter.line_emitter`), in batches: per-line
+hooks get one ``ExecEvent`` per line, built only when such a hook exists;
+batch observers (:class:`~cuprum._core.events.LineBatchObserver`, ``observe_batches``)
+get one :class:`~cuprum._core.events.LineBatch` per batch, whose text is decoded
+only if they read it. :class:`HopCollector` is what observes a relayed hop.
 A hook that raises while the run goes on stops it: its exception leaves here
 tagged ``hook_failed`` (:func:`~.failures.fail`).
 """
@@ -10,24 +14,38 @@ tagged ``hook_failed`` (:func:`~.failures.fail`).
 from __future__ import annotations
 
 import contextlib
+import dataclasses
+import functools
 import os
 import time
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
-from cuprum._core.events import ErrorKind, ExecEvent, ExecPhase, ObserveHook, line_event
+from cuprum._core.events import (
+    BatchHook,
+    ErrorKind,
+    ExecEvent,
+    ExecPhase,
+    LineBatch,
+    ObserveHook,
+    deliver_lines,
+)
 from cuprum._core.secret import Secret, redact, redactor, shown_env
 from cuprum._model.execution import ExecutionContext
 from cuprum._runtime.failures import fail
 from cuprum._runtime.stage import Stage
+from cuprum._runtime.streams import StreamCollector
+from cuprum._transport.dispatch import pure_python
+from cuprum._transport.lines import HopLines, Lines
+from cuprum._transport.native import LineEventsFunction, line_events
 
-__all__ = ["Emitter"]
+__all__ = ["Emitter", "HopCollector", "LineSink"]
 
 
 class Emitter:
     """Sends one run's events to its observe hooks (nothing at all without hooks)."""
 
-    __slots__ = ("_scrub", "cwd", "env", "hooks", "secrets")
+    __slots__ = ("_scrub", "batch_hooks", "cwd", "env", "hooks", "line_hooks", "secrets")
 
     def __init__(
         self,
@@ -36,6 +54,11 @@ class Emitter:
         secrets: tuple[Secret[Any], ...] = (),
     ) -> None:
         self.hooks = hooks
+        # A hook with ``on_lines`` takes its lines in batches, the others one event each.
+        self.line_hooks = tuple(hook for hook in hooks if not hasattr(hook, "on_lines"))
+        self.batch_hooks: tuple[BatchHook, ...] = tuple(
+            hook.on_lines for hook in hooks if hasattr(hook, "on_lines")
+        )
         self.secrets = secrets  # the run's: lines and messages quoting one show ***
         # The line scrubber, in a box every line emitter shares: a secret sent to
         # the program while it runs (the stream handle's send) joins it there.
@@ -73,40 +96,13 @@ class Emitter:
             for stage in stages:
                 self.emit(stage, phase)
 
-    def line_emitter(
-        self, stage: Stage, phase: ExecPhase, *, tagged: bool = True
-    ) -> Callable[[str], None]:
-        """A per-line event callback with every constant field bound once.
+    def line_emitter(self, stage: Stage, phase: ExecPhase, *, tagged: bool = True) -> LineSink:
+        """The line sink of one of ``stage``'s streams, every constant field bound once.
 
         ``tagged=False``: a hook's exception propagates as itself (for lines the
         stream handle feeds in the caller's task, outside the run).
         """
-        hooks = self.hooks
-        program, argv, tags, pid = stage.cmd.program, stage.argv, stage.tags, stage.pid
-        cwd, env = self.cwd, self.env
-        now = time.time
-        box = self._scrub  # box[0] is None without secrets: nothing to do per line
-
-        def emit_line(line: str) -> None:
-            scrub = box[0]
-            if scrub is not None:
-                line = scrub(line)
-            event = line_event(phase, program, argv, cwd, env, tags, now(), pid, line)
-            try:
-                for hook in hooks:
-                    hook(event)
-            except Exception as exc:
-                fail("hook_failed", exc)
-
-        def emit_line_untagged(line: str) -> None:
-            scrub = box[0]
-            if scrub is not None:
-                line = scrub(line)
-            event = line_event(phase, program, argv, cwd, env, tags, now(), pid, line)
-            for hook in hooks:
-                hook(event)
-
-        return emit_line if tagged else emit_line_untagged
+        return LineSink(self, stage, phase, tagged=tagged)
 
     def add_secrets(self, secrets: Sequence[Secret[Any]]) -> None:
         """Secrets sent to the program while it runs: redacted from now on too."""
@@ -164,3 +160,178 @@ class Emitter:
             for hook in self.hooks:
                 with contextlib.suppress(Exception):
                     hook(event)
+
+
+#: Where ``line`` sits in ``ExecEvent``'s fields (and in a native template).
+_LINE_INDEX = [f.name for f in dataclasses.fields(ExecEvent)].index("line")
+_NONES = (None,) * (len(dataclasses.fields(ExecEvent)) - _LINE_INDEX)
+
+
+@functools.cache
+def _native_events() -> tuple[LineEventsFunction, list[int]] | None:
+    """The extension's line-event builder, with ``ExecEvent``'s slot offsets (once)."""
+    values = tuple(object() for _ in dataclasses.fields(ExecEvent))
+    return line_events(ExecEvent(*values), values)  # type: ignore[arg-type]
+
+
+def _event_builder() -> tuple[LineEventsFunction, list[int]] | None:
+    """The native builder, unless the run is asked to be pure Python."""
+    return None if pure_python() else _native_events()
+
+
+class LineSink:
+    """Where one stream's lines go: per-line events and line batches.
+
+    Called with one line (``sink(line)``), a list of decoded lines (:meth:`batch`,
+    the collectors' way) or a :class:`~cuprum._transport.lines.Lines` batch whose
+    text is decoded on demand (:meth:`lines`, a relayed hop's way). One read gives
+    one batch: per-line hooks see each of its lines, then batch observers the batch.
+    """
+
+    __slots__ = (
+        "_argv",
+        "_batch_hooks",
+        "_cwd",
+        "_env",
+        "_line_hooks",
+        "_native",
+        "_phase",
+        "_pid",
+        "_program",
+        "_rules",
+        "_scrub",
+        "_tagged",
+        "_tags",
+    )
+
+    def __init__(self, emitter: Emitter, stage: Stage, phase: ExecPhase, *, tagged: bool) -> None:
+        self._line_hooks = emitter.line_hooks
+        self._batch_hooks = emitter.batch_hooks
+        self._program, self._argv, self._tags = stage.cmd.program, stage.argv, stage.tags
+        self._pid = stage.pid
+        self._cwd, self._env = emitter.cwd, emitter.env
+        self._phase = phase
+        self._tagged = tagged
+        self._rules: tuple[str, ...] = tuple(getattr(stage.cmd.project, "noise_rules", ()))
+        self._scrub = emitter._scrub  # box[0] is None without secrets: nothing to do per line
+        self._native = _event_builder() if self._line_hooks else None
+
+    def __call__(self, line: str) -> None:
+        self.batch([line])
+
+    def batch(self, lines: list[str]) -> None:
+        """Deliver lines already decoded."""
+        if lines:
+            self._send(len(lines), lines, None)
+
+    def lines(self, batch: Lines) -> None:
+        """Deliver a hop's batch: its text is decoded only if an observer needs it."""
+        self._send(batch.count, None, batch)
+
+    def _send(self, count: int, text: list[str] | None, batch: Lines | None) -> None:
+        try:
+            now = time.time()
+            shown: list[str] | None = None  # the text, secrets redacted
+            if self._line_hooks:
+                if text is None:
+                    assert batch is not None
+                    text = batch.text()
+                shown = self._scrubbed(text)
+                self._deliver(shown, now)
+            if self._batch_hooks:
+                self._send_batch(count, text, shown, batch, now)
+        except Exception as exc:
+            if self._tagged:
+                fail("hook_failed", exc)
+            raise
+
+    def _deliver(self, text: list[str], now: float) -> None:
+        """One ``ExecEvent`` per line to every per-line hook: built by the extension
+        when it is there (its slots written directly), else by ``deliver_lines``."""
+        phase, program, argv, cwd, env = (
+            self._phase,
+            self._program,
+            self._argv,
+            self._cwd,
+            self._env,
+        )
+        if self._native is not None:
+            build, offsets = self._native
+            # line (replaced per line), then the fields a line event leaves at None
+            template = (phase, program, argv, cwd, env, self._tags, now, self._pid, *_NONES)
+            build(ExecEvent, offsets, template, _LINE_INDEX, text, self._line_hooks)
+            return
+        deliver_lines(
+            self._line_hooks, phase, program, argv, cwd, env, self._tags, now, self._pid, text
+        )
+
+    def _send_batch(
+        self,
+        count: int,
+        text: list[str] | None,
+        shown: list[str] | None,
+        batch: Lines | None,
+        now: float,
+    ) -> None:
+        def decode() -> list[str]:  # on first use of LineBatch.lines
+            if shown is not None:
+                return shown
+            if text is not None:
+                return self._scrubbed(text)
+            assert batch is not None
+            return self._scrubbed(batch.text())
+
+        event = LineBatch(
+            self._phase,  # type: ignore[arg-type]  # only stdout and stderr have lines
+            self._program,
+            self._argv,
+            self._tags,
+            self._pid,
+            now,
+            count,
+            self._rules,
+            decode,
+        )
+        for hook in self._batch_hooks:
+            hook(event)
+
+    def _scrubbed(self, text: list[str]) -> list[str]:
+        scrub = self._scrub[0]
+        if scrub is None:
+            return text
+        return [scrub(line) for line in text]
+
+
+class HopCollector(StreamCollector):
+    """The observer of a relayed hop (``stage_events``): never captured; its chunks are
+    split by :class:`~cuprum._transport.lines.HopLines`, the one definition every
+    relay shares, and each batch goes to the stage's :class:`LineSink`."""
+
+    __slots__ = ("_hop_lines", "_sink")
+
+    def __init__(self, **fields: Any) -> None:
+        super().__init__(**fields)
+        self._hop_lines = HopLines(self.encoding, self.errors)
+        self._sink: LineSink | Callable[[str], None] | None = None
+        self.feed = self._feed_hop
+
+    def bind_lines(self, on_line: Callable[[str], None]) -> None:
+        self._sink = on_line
+
+    def _feed_hop(self, data: bytes) -> None:
+        batch = self._hop_lines.feed(data)
+        if batch is not None:
+            self._deliver(batch)
+
+    def _deliver(self, batch: Lines) -> None:
+        sink = self._sink
+        if isinstance(sink, LineSink):
+            sink.lines(batch)
+        elif sink is not None:
+            for line in batch.text():
+                sink(line)
+
+    def close(self) -> None:
+        batch = self._hop_lines.close()
+        if batch is not None:
+            self._deliver(batch)

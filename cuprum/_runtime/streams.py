@@ -71,11 +71,13 @@ class LineSplitter:
         return lines
 
     def feed(self, text: str) -> None:
-        """Pass each line ``text`` completes to ``emit``."""
-        emit = self._emit
-        assert emit is not None
-        for line in self.split(text):
-            emit(line)
+        """Pass the lines ``text`` completes to ``emit`` (as one list to its ``batch``, if any)."""
+        emit, lines = self._emit, self.split(text)
+        batch = getattr(emit, "batch", None)
+        for line in lines if batch is None else ():
+            emit(line)  # type: ignore[misc]
+        if batch is not None and lines:
+            batch(lines)
 
     def take_partial(self) -> str:
         """The unterminated rest so far (``""`` if none); the splitter forgets it."""

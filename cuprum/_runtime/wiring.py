@@ -28,6 +28,7 @@ from cuprum._core.secret import reveal
 from cuprum._model.io import AppendTo, Stream
 from cuprum._model.terminal import Terminal
 from cuprum._runtime.child import ChildProcess, spawn
+from cuprum._runtime.emit import HopCollector
 from cuprum._runtime.pipes import drain_nonblocking
 from cuprum._runtime.request import RunRequest
 from cuprum._runtime.spawn_errors import spawn_error
@@ -208,7 +209,7 @@ def wire(
             plan.stage_fds[index][1] = hop.upstream_fd
             plan.stage_fds[index + 1][0] = hop.downstream_fd
             if hop.relayed and req.stage_events and observed:
-                stages[index].stdout = _collector(req, stages[index], "stdout", None, tap=True)
+                stages[index].stdout = _hop_collector(req, stages[index])
         wants_pipe = req.capture or req.echo or observed
         plan.wiring = len(stages) - 1
         # One command: the reader waits for its exit too (see Plan.let_go_writers).
@@ -258,6 +259,11 @@ def _collector(
         on_limit=req.on_limit,
         text=req.text,
     )
+
+
+def _hop_collector(req: RunRequest, stage: Stage) -> StreamCollector:
+    """What observes a relayed hop's bytes (``stage_events``): line batches, no capture."""
+    return _collector(req, stage, "stdout", None, tap=True, kind=HopCollector)
 
 
 def _stdin(plan: Plan, req: RunRequest, first: Stage) -> int:

@@ -19,6 +19,7 @@ __all__ = [
     "StreamBackendError",
     "choose_strategy",
     "configured",
+    "pure_python",
     "relay_for",
 ]
 
@@ -47,6 +48,13 @@ def configured() -> str:
     if value != "auto" and value not in _STRATEGIES:
         raise StreamBackendError(f"{ENV_VAR}={value!r} is not one of auto, direct, python, rust")
     return value
+
+
+def pure_python() -> bool:
+    """Whether the environment asks for the ``python`` strategy: then the run does in
+    Python what the native extension would otherwise do (per-line events too), as a
+    pure install does. Never raises (a bad value is for ``choose_strategy`` to refuse)."""
+    return os.environ.get(ENV_VAR, "").strip().lower() == "python"
 
 
 def choose_strategy(*, parent_must_see: bool) -> Strategy:

@@ -12,12 +12,22 @@ from __future__ import annotations
 
 import functools
 import importlib
+from collections.abc import Callable
 from types import ModuleType
 from typing import Protocol
 
 from cuprum._core.errors import NativeUnavailableError  # re-exported: defined there
 
-__all__ = ["EXTENSION", "NativeUnavailableError", "PumpFunction", "is_available", "pump"]
+__all__ = [
+    "EXTENSION",
+    "LineEventsFunction",
+    "NativeUnavailableError",
+    "PumpFunction",
+    "is_available",
+    "line_events",
+    "line_marks",
+    "pump",
+]
 
 EXTENSION = "cuprum._streams_rs"
 
@@ -43,6 +53,27 @@ class PumpFunction(Protocol):
         tap_fd: int | None = ...,
         stop_fd: int | None = ...,
     ) -> int: ...
+
+
+class LineEventsFunction(Protocol):
+    """``cuprum._streams_rs.deliver_line_events``.
+
+    For each str in ``lines``, a new ``event_type`` instance (no ``__init__`` runs)
+    whose slots, at ``offsets`` (from ``slot_offsets(instance, values)``), hold
+    ``template``'s values but the line at ``line_index``; every hook is called with
+    it, in order; a hook's exception propagates at once. See docs/native.md.
+    """
+
+    def __call__(  # noqa: PLR0917 - the compiled function's own signature
+        self,
+        event_type: type,
+        offsets: list[int],
+        template: tuple[object, ...],
+        line_index: int,
+        lines: list[str],
+        hooks: tuple[object, ...],
+        /,
+    ) -> None: ...
 
 
 @functools.cache
@@ -73,4 +104,31 @@ def module() -> ModuleType:
 def pump() -> PumpFunction:
     """The native ``rust_pump_stream``; :class:`NativeUnavailableError` without it."""
     function: PumpFunction = module().rust_pump_stream
+    return function
+
+
+def line_events(
+    instance: object, values: tuple[object, ...]
+) -> tuple[LineEventsFunction, list[int]] | None:
+    """The native line-event builder and the slot offsets of ``instance`` (built with
+    the distinct ``values``, one per slot), or ``None``: no extension, an extension
+    without it, or a layout it refuses. Never raises."""
+    loaded = _load()
+    if isinstance(loaded, BaseException):
+        return None
+    try:
+        offsets: list[int] = loaded.slot_offsets(instance, values)
+        function: LineEventsFunction = loaded.deliver_line_events
+    except (AttributeError, ValueError):
+        return None
+    return function, offsets
+
+
+def line_marks() -> Callable[[bytes], tuple[int, int, int]] | None:
+    """The native ``line_marks`` (``(count, first, last)`` of a chunk's newlines), or
+    ``None`` without the extension (or with one that lacks it). Never raises."""
+    loaded = _load()
+    if isinstance(loaded, BaseException):
+        return None
+    function: Callable[[bytes], tuple[int, int, int]] | None = getattr(loaded, "line_marks", None)
     return function

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from cuprum import ExecEvent
+from cuprum import ExecEvent, LineBatch
 
 __all__ = ["EVENT_FIELDS", "JsonLoggingFormatter", "structured_logging_hook"]
 
@@ -87,23 +87,60 @@ def structured_logging_hook(
     disabled costs one ``isEnabledFor`` check. See :data:`EVENT_FIELDS`.
     """
     log = logger if logger is not None else logging.getLogger(DEFAULT_LOGGER)
+    return _StructuredLogger(log, level, output_level, failure_level)
 
-    def hook(ev: ExecEvent) -> None:
+
+class _StructuredLogger:
+    """The hook :func:`structured_logging_hook` returns: lifecycle events one by one,
+    output lines in batches (a :class:`~cuprum.LineBatchObserver`), so lines at a
+    disabled level cost one ``isEnabledFor`` per batch and are never decoded."""
+
+    __slots__ = ("_failure_level", "_level", "_log", "_output_level")
+
+    def __init__(self, log: logging.Logger, level: int, output_level: int, failure: int) -> None:
+        self._log = log
+        self._level = level
+        self._output_level = output_level
+        self._failure_level = failure
+
+    def _handle(self, lvl: int, message: str, extra: dict[str, Any]) -> None:
+        # makeRecord + handle is what Logger.log does, minus the stack walk
+        # for the caller's file and line, which would only name this hook.
+        log = self._log
+        log.handle(log.makeRecord(log.name, lvl, __file__, 0, message, (), None, None, extra))
+
+    def __call__(self, ev: ExecEvent) -> None:
         phase = ev.phase
         if phase in {"stdout", "stderr"}:
-            lvl = output_level
+            lvl = self._output_level
         elif phase in {"error", "stdin_closed"} or (phase == "exit" and not ev.succeeded):
-            lvl = failure_level
+            lvl = self._failure_level
         else:
-            lvl = level
-        if log.isEnabledFor(lvl):
-            # makeRecord + handle is what Logger.log does, minus the stack walk
-            # for the caller's file and line, which would only name this hook.
-            log.handle(
-                log.makeRecord(log.name, lvl, __file__, 0, _message(ev), (), None, None, _extra(ev))
-            )
+            lvl = self._level
+        if self._log.isEnabledFor(lvl):
+            self._handle(lvl, _message(ev), _extra(ev))
 
-    return hook
+    def on_lines(self, batch: LineBatch) -> None:
+        """One record per line, the same as for its line event."""
+        lvl = self._output_level
+        if not self._log.isEnabledFor(lvl):
+            return
+        phase, name, argv, tags = batch.phase, batch.display_name, batch.argv, batch.tags
+        for line in batch.lines:
+            extra = {
+                "cuprum_phase": phase,
+                "cuprum_program": name,
+                "cuprum_argv": list(argv),
+                "cuprum_pid": batch.pid,
+                "cuprum_exit_code": None,
+                "cuprum_ok": None,
+                "cuprum_duration_s": None,
+                "cuprum_tags": dict(tags),
+                "cuprum_line": line,
+                "cuprum_error": None,
+                "cuprum_message": None,
+            }
+            self._handle(lvl, f"cuprum {phase} {name}: {line}", extra)
 
 
 # What json.dumps(ensure_ascii=False) leaves raw but a record must not contain: the

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Protocol
 
-from cuprum import ExecEvent
+from cuprum import ExecEvent, LineBatch
 
 __all__ = [
     "DURATION_SECONDS",
@@ -37,9 +37,9 @@ DURATION_SECONDS = "cuprum_duration_seconds"
 """Histogram: run time of every process that was spawned, observed when it ends
 (``exit``, or ``error`` carrying a pid)."""
 STDOUT_LINES_TOTAL = "cuprum_stdout_lines_total"
-"""Counter: stdout lines seen as events."""
+"""Counter: stdout lines observed (in batches: one increment per read)."""
 STDERR_LINES_TOTAL = "cuprum_stderr_lines_total"
-"""Counter: stderr lines seen as events."""
+"""Counter: stderr lines observed (in batches: one increment per read)."""
 
 LABEL_NAMES: tuple[str, str] = ("program", "project")
 """The labels of every metric, in this order."""
@@ -60,7 +60,10 @@ class MetricsHook:
 
     Stateless per event, so overlapping commands (``run_concurrent``, pipelines,
     threads) need no bookkeeping. The label mappings handed to the collector are
-    read-only and shared between calls.
+    read-only and shared between calls. It is a
+    :class:`~cuprum.LineBatchObserver`: registered with ``sh.observe``, it counts
+    output lines one batch at a time (:meth:`on_lines`, one ``inc_counter`` per
+    read), so no event is built per line for it.
     """
 
     __slots__ = ("_collector", "_labels")
@@ -74,7 +77,7 @@ class MetricsHook:
         """The collector this hook reports to."""
         return self._collector
 
-    def _labels_for(self, ev: ExecEvent) -> Mapping[str, str]:
+    def _labels_for(self, ev: ExecEvent | LineBatch) -> Mapping[str, str]:
         project = ev.tags.get("project", "")
         program = ev.display_name  # a label, not a venv path
         key = (program, project)
@@ -83,6 +86,11 @@ class MetricsHook:
             labels = MappingProxyType({"program": program, "project": str(project)})
             self._labels[key] = labels
         return labels
+
+    def on_lines(self, batch: LineBatch) -> None:
+        """Count a batch of output lines."""
+        name = STDOUT_LINES_TOTAL if batch.phase == "stdout" else STDERR_LINES_TOTAL
+        self._collector.inc_counter(name, float(batch.count), self._labels_for(batch))
 
     def __call__(self, ev: ExecEvent) -> None:
         phase = ev.phase

@@ -21,7 +21,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import NamedTuple, Protocol
 
-from cuprum import ExecEvent
+from cuprum import ExecEvent, LineBatch
 
 __all__ = [
     "AttributeValue",
@@ -82,7 +82,9 @@ class TracingHook:
     failed otherwise. With
     ``record_output=True`` (the default) every output line becomes a span event
     named ``stdout`` or ``stderr`` with attribute ``cuprum.line``; a
-    ``stdin_closed`` event is always recorded.
+    ``stdin_closed`` event is always recorded. It takes output lines in batches
+    (:meth:`on_lines`: a :class:`~cuprum.LineBatchObserver`), so no event is built
+    per line for it.
     """
 
     __slots__ = ("_open", "_record_output", "_tracer")
@@ -97,7 +99,7 @@ class TracingHook:
         """How many spans are started and not yet ended."""
         return len(self._open)
 
-    def _begin(self, ev: ExecEvent) -> _Open:
+    def _begin(self, ev: ExecEvent | LineBatch) -> _Open:
         tags = ev.tags
         attributes: dict[str, AttributeValue] = {
             "cuprum.program": ev.display_name,
@@ -111,6 +113,16 @@ class TracingHook:
         state = _Open(self._tracer.start_span(f"cuprum.exec {ev.display_name}", attributes), tags)
         self._open[id(tags)] = state
         return state
+
+    def on_lines(self, batch: LineBatch) -> None:
+        """A batch of output lines: one span event per line (``record_output``), else
+        nothing at all (the lines are not even decoded)."""
+        if self._record_output:
+            state = self._open.get(id(batch.tags)) or self._begin(batch)
+            add_event = state.span.add_event
+            phase = batch.phase
+            for line in batch.lines:
+                add_event(phase, {"cuprum.line": line})
 
     def __call__(self, ev: ExecEvent) -> None:
         phase = ev.phase

@@ -3,6 +3,8 @@
 //! The transfer logic lives in [`pump`] (plain Rust, tested with `cargo test`);
 //! this file only binds it to Python.
 
+mod events;
+mod lines;
 pub mod pump;
 pub mod spawn;
 mod spawn_py;
@@ -146,6 +148,10 @@ fn transfer(
 /// Native helpers for cuprum (private API).
 #[pymodule]
 mod _streams_rs {
+    #[pymodule_export]
+    use super::events::{deliver_line_events, slot_offsets};
+    #[pymodule_export]
+    use super::lines::line_marks;
     #[pymodule_export]
     use super::spawn_py::spawn_process;
     #[pymodule_export]
