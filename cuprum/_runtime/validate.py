@@ -4,7 +4,7 @@ A bad value would otherwise fail late and obscurely (a comparison deep in the
 engine, anyio's message after the child was spawned and killed, a bare
 ``ValueError`` from ``Popen``). A failed check raises :class:`InvalidArgumentError`
 naming the program (a pipeline's first stage) and the parameter. The kinds
-accepted are exactly those the engine wires (``_stdin_fd``, ``_open_target``).
+accepted are exactly those the engine wires (``_stdin_fd``, ``redirect.open_target``).
 """
 
 from __future__ import annotations

@@ -22,14 +22,15 @@ import os
 import subprocess
 import sys
 from collections.abc import AsyncIterable, Callable
-from typing import TYPE_CHECKING, Any, Literal, TextIO
+from typing import TYPE_CHECKING, Literal, TextIO
 
 from cuprum._core.secret import reveal
-from cuprum._model.io import AppendTo, Stream
+from cuprum._model.io import Stream
 from cuprum._model.terminal import Terminal
 from cuprum._runtime.child import ChildProcess, spawn
 from cuprum._runtime.emit import HopCollector
 from cuprum._runtime.pipes import drain_nonblocking
+from cuprum._runtime.redirect import open_target
 from cuprum._runtime.request import RunRequest
 from cuprum._runtime.spawn_errors import spawn_error
 from cuprum._runtime.stage import Stage
@@ -321,7 +322,7 @@ def _stdout(
         return w
     if req.stdout is None:
         return subprocess.DEVNULL
-    return _open_target(plan, req.stdout, 1)
+    return open_target(plan.child, req.stdout, 1)
 
 
 def _stderr(
@@ -338,7 +339,7 @@ def _stderr(
     if req.stderr is Stream.STDOUT:
         shared = stdout
     elif req.stderr is not None:
-        shared = _open_target(plan, req.stderr, 2)
+        shared = open_target(plan.child, req.stderr, 2)
     elif not wants_pipe:
         shared = subprocess.DEVNULL
     for stage, fds in zip(stages, plan.stage_fds, strict=True):
@@ -357,24 +358,6 @@ def _read(plan: Plan, fd: int, collector: StreamCollector, *, grow: bool = False
     plan.readers[fd] = collector
     if grow:
         plan.growing.append(fd)
-
-
-def _open_target(plan: Plan, target: Any, default_fd: int) -> int:
-    """A child-side fd for a redirect target (paths opened here, closed after spawn)."""
-    if target is Stream.DEVNULL:
-        return subprocess.DEVNULL
-    if target is Stream.INHERIT:
-        return default_fd
-    if isinstance(target, AppendTo | str | os.PathLike):
-        append = isinstance(target, AppendTo)
-        path = target.path if isinstance(target, AppendTo) else target
-        flags = os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC
-        return plan.child(os.open(path, flags | (os.O_APPEND if append else os.O_TRUNC), 0o666))
-    if hasattr(target, "fileno"):
-        if hasattr(target, "flush"):
-            target.flush()
-        return int(target.fileno())
-    raise TypeError(f"cannot redirect to {target!r}")
 
 
 # -- tty=: the terminal branch ----------------------------------------------------
