@@ -10,8 +10,9 @@ backslash pair, no single quote and no newline, decodes them with ``printf``.
 
 The wrapper then pins ``PATH``, marks the run with ``CUPRUM_RUN=<token>`` in the
 environment (so teardown can find every process of the run), applies the remote cwd
-and env, and ``exec``s the program, which keeps the pid of the session sshd made:
-the program leads its own process group.
+and env, and runs the program as its child (no ``exec``): the shell then always ends
+with an exit status, 128+N for a program killed by signal N, so a session that ends
+without one is ssh's own failure (a lost connection), never the program's.
 """
 
 from __future__ import annotations
@@ -43,7 +44,8 @@ WRAPPER = "; ".join(
         '[ "$s" = 0 ] || while IFS= read -r l; do [ -n "$l" ] || break;'
         ' v=$(d "${l#*=}"); export "${l%%=*}=${v%x}"; done',
         '[ -z "$c" ] || cd "$c" || exit 126',
-        'exec "$@"',
+        '"$@"',
+        "exit $?",
     )
 )
 assert "'" not in WRAPPER and "\\\\" not in WRAPPER and "\n" not in WRAPPER
