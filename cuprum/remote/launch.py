@@ -4,7 +4,8 @@ OpenSSH forwards no signal without a pty, so stopping the local ssh leaves the r
 program running. Every remote run carries a fresh token in its environment
 (``CUPRUM_RUN``, set by the wrapper in :mod:`.quoting`); :meth:`RemoteLaunch.stop`
 sends a small sh script that finds every process carrying the token (the program,
-its children, even those that left its process group), sends SIGTERM, waits up to
+its children, even those that left its process group; and, by its command line, a
+session still starting), sends SIGTERM, waits up to
 the grace, then SIGKILLs what is left: over the master connection, or, when that
 fails (the master is gone, or the server refuses one more session), on a fresh
 connection bounded by the host's ``connect_timeout``. Finding processes reads
@@ -27,7 +28,7 @@ from collections.abc import Mapping, Sequence
 import anyio
 import anyio.to_thread
 
-from cuprum._core.errors import RemoteConnectError
+from cuprum._core.errors import InvalidArgumentError, RemoteConnectError
 from cuprum.remote._spec import HostSpec
 from cuprum.remote.master import POOL, key_of
 from cuprum.remote.options import STATUS_MARKERS, command_argv, direct_argv
@@ -39,7 +40,9 @@ __all__ = ["KILL_SCRIPT", "RemoteLaunch", "new_token"]
 KILL_SCRIPT = "\n".join(
     (
         't="CUPRUM_RUN=$1"; n=$2',
-        "p() { grep -lsxzF -e \"$t\" /proc/[0-9]*/environ | sed 's,^/proc/,,;s,/environ$,,'; }",
+        'p() { { grep -lsxzF -e "$t" /proc/[0-9]*/environ;'
+        " printf '%s\\n' \"$t\" | grep -lszF -f - /proc/[0-9]*/cmdline; }"
+        " | sed 's,^/proc/,,;s,/[a-z]*$,,'; }",
         'x=$(p); [ -n "$x" ] || exit 0',
         "kill -TERM $x 2>/dev/null",
         "i=0",
@@ -68,6 +71,7 @@ class RemoteLaunch:
         "held",
         "host",
         "log",
+        "lost",
         "session_key",
         "tags",
         "token",
@@ -100,6 +104,7 @@ class RemoteLaunch:
         self.session_key = key_of(host)
         self.held = 0  # sessions this launch holds for itself and its peers on the host
         self.done = False  # the far end is known to be over (or was stopped)
+        self.lost: RemoteConnectError | None = None  # the session ended without a status
 
     # -- sessions ---------------------------------------------------------------
 
@@ -109,10 +114,9 @@ class RemoteLaunch:
         if mine[0] is not self:
             return
         if len(mine) > self.host.max_sessions:
-            raise RemoteConnectError(
-                self.host.label,
-                f"a run needs {len(mine)} sessions at once, more than max_sessions="
-                f"{self.host.max_sessions}",
+            raise InvalidArgumentError(
+                f"{self.host.label}: this run needs {len(mine)} sessions on the host at "
+                f"once, more than its max_sessions={self.host.max_sessions}"
             )
         await SESSIONS.acquire(self.session_key, len(mine), self.host.max_sessions)
         self.held = len(mine)
@@ -147,21 +151,40 @@ class RemoteLaunch:
             return ""
         return " ".join(line for line in lines if line)[:500]
 
-    async def settle(self, exit_code: int | None, stopped: bool, grace: float) -> None:
-        """After the stage ended: stop the far end of a stage cuprum stopped, and
-        raise :class:`RemoteConnectError` for a session that ended without the
-        program's exit status (its remote processes are stopped first)."""
-        if self.done:
+    async def ended(self, exit_code: int | None, stopped: bool, grace: float) -> None:
+        """The local ssh has exited: if the session ended without the program's exit
+        status, stop the far end now (the master holds the stage's pipes until it
+        ends) and keep the error for :meth:`settle`."""
+        if self.done or stopped:
             return
-        if not stopped and self.got_status(exit_code):  # a small local file, read at most once
+        if self.got_status(exit_code):  # a small local file, read at most once
             self.done = True
             return
-        reached = await self.stop(grace)
-        if stopped:
+        self.lost = await self._lose(exit_code, grace)
+
+    async def settle(self, exit_code: int | None, stopped: bool, grace: float) -> None:
+        """Once the run's stages have ended: stop the far end of a stage cuprum
+        stopped, and raise :class:`RemoteConnectError` for a session that ended
+        without the program's exit status (its remote processes stopped first)."""
+        lost, self.lost = self.lost, None
+        if lost is not None:
+            raise lost
+        if self.done:
             return
+        if stopped:
+            await self.stop(grace)
+            return
+        await self.ended(exit_code, stopped, grace)
+        lost, self.lost = self.lost, None
+        if lost is not None:
+            raise lost
+
+    async def _lose(self, exit_code: int | None, grace: float) -> RemoteConnectError:
+        """Stop what is left of a lost session remotely; the error that says so."""
+        reached = await self.stop(grace)
         await anyio.to_thread.run_sync(POOL.forget, self.host)
         why = (
-            "the ssh client was killed by signal " + str(-exit_code)
+            f"the ssh client was killed by signal {-exit_code}"
             if exit_code is not None and exit_code < 0
             else "the connection was lost"
         )
@@ -171,7 +194,7 @@ class RemoteLaunch:
             else "could not reach the host again to stop the remote program, which may "
             f"still be running (its processes carry CUPRUM_RUN={self.token})"
         )
-        raise RemoteConnectError(
+        return RemoteConnectError(
             self.host.label,
             f"{why} before the program's exit status arrived; {aftermath}",
             self.said(),
