@@ -24,15 +24,17 @@ from cuprum._runtime.request import build_request
 from cuprum._runtime.sync import Backend, run_sync
 from cuprum.remote.command import RemoteCmd
 
-__all__ = ["FleetConfig", "FleetResult", "run_fleet", "run_fleet_sync"]
+__all__ = ["FleetConfig", "FleetResult", "run_fleet", "run_fleet_sync", "sessions_for"]
 
 
 @dataclass(frozen=True, slots=True)
 class FleetConfig:
     """How :func:`run_fleet` runs: ``concurrency`` in all, ``per_host`` on each host.
 
-    ``None`` means no limit. ``fail_fast``: the first failure cancels the rest.
-    ``timeout``: per command, as ``run(timeout=...)``.
+    ``None`` means no limit; ``per_host`` is clamped to each host's ``max_sessions``
+    (the sessions its server allows per connection: more would only wait).
+    ``fail_fast``: the first failure cancels the rest. ``timeout``: per command, as
+    ``run(timeout=...)``, counting the time to open the host's connection.
     """
 
     concurrency: int | None = 10
@@ -66,6 +68,12 @@ class FleetResult:
         for host, result in zip(self.hosts, self.results, strict=True):
             grouped.setdefault(host, []).append(result)
         return {host: tuple(results) for host, results in grouped.items()}
+
+
+def sessions_for(cfg: FleetConfig, max_sessions: int) -> int:
+    """How many of one host's commands the fleet runs at once: ``per_host``, clamped
+    to the host's ``max_sessions``."""
+    return max_sessions if cfg.per_host is None else min(cfg.per_host, max_sessions)
 
 
 def _unfinished(cmd: RemoteCmd, outcome: Outcome) -> CommandResult[Any]:
@@ -103,7 +111,7 @@ class _Fleet:
             if i != index:
                 scope.cancel()
 
-    async def one(self, index: int, host_limit: anyio.CapacityLimiter | None, slot: object) -> None:
+    async def one(self, index: int, host_limit: anyio.CapacityLimiter, slot: object) -> None:
         started = False
         try:
             with self.scopes[index]:
@@ -129,23 +137,20 @@ class _Fleet:
                 self._stop_others(index)
             raise
         finally:
-            if host_limit is not None:
-                host_limit.release_on_behalf_of(slot)
+            host_limit.release_on_behalf_of(slot)
             if self.results[index] is None:
                 outcome: Outcome = "cancelled" if started else "not_started"
                 self.results[index] = _unfinished(self.commands[index], outcome)
 
     async def admit_host(self, indices: list[int], tg: anyio.abc.TaskGroup) -> None:
         """Let one host's commands in, in order, each under the host's limit."""
-        per_host = self.cfg.per_host
-        host_limit = anyio.CapacityLimiter(per_host) if per_host else None
+        per_host = sessions_for(self.cfg, self.commands[indices[0]].host.max_sessions)
+        host_limit = anyio.CapacityLimiter(per_host)
         for index in indices:
             slot = object()
-            if host_limit is not None:
-                await host_limit.acquire_on_behalf_of(slot)
+            await host_limit.acquire_on_behalf_of(slot)
             if self.stopping:
-                if host_limit is not None:
-                    host_limit.release_on_behalf_of(slot)
+                host_limit.release_on_behalf_of(slot)
                 return
             tg.start_soon(self.one, index, host_limit, slot)
 

@@ -183,11 +183,13 @@ class RemoteLaunch:
         """Stop what is left of a lost session remotely; the error that says so."""
         reached = await self.stop(grace)
         await anyio.to_thread.run_sync(POOL.forget, self.host)
-        why = (
-            f"the ssh client was killed by signal {-exit_code}"
-            if exit_code is not None and exit_code < 0
-            else "the connection was lost"
-        )
+        said = self.said()
+        if exit_code is not None and exit_code < 0:
+            why = f"the ssh client was killed by signal {-exit_code}"
+        elif "open refused" in said or "administratively prohibited" in said:
+            why = "the server refused one more session (its MaxSessions is below max_sessions)"
+        else:
+            why = "the connection was lost"
         aftermath = (
             "its remote processes were stopped"
             if reached
@@ -197,7 +199,7 @@ class RemoteLaunch:
         return RemoteConnectError(
             self.host.label,
             f"{why} before the program's exit status arrived; {aftermath}",
-            self.said(),
+            said,
         )
 
     def _run_kill(self, argv: list[str], grace: float) -> bool:
