@@ -18,6 +18,7 @@ import anyio
 import anyio.lowlevel
 
 from cuprum._core.context import current_context
+from cuprum._core.errors import RemoteError
 from cuprum._model.results import CommandResult, Outcome
 from cuprum._runtime.engine import run_stages
 from cuprum._runtime.request import build_request
@@ -104,6 +105,7 @@ class _Fleet:
         self.scopes = [anyio.CancelScope() for _ in commands]
         self.limit = anyio.CapacityLimiter(cfg.concurrency) if cfg.concurrency else None
         self.stopping = False
+        self.errors: list[RemoteError] = []  # without fail_fast: raised once all ended
 
     def _stop_others(self, index: int) -> None:
         self.stopping = True
@@ -132,7 +134,10 @@ class _Fleet:
                 finally:
                     if self.limit is not None:
                         self.limit.release()
-        except Exception:
+        except Exception as exc:
+            if not self.cfg.fail_fast and isinstance(exc, RemoteError):
+                self.errors.append(exc)  # the other hosts go on; raised at the end
+                return
             if self.cfg.fail_fast and not self.stopping:
                 self._stop_others(index)
             raise
@@ -159,8 +164,10 @@ async def run_fleet(*commands: RemoteCmd, config: FleetConfig | None = None) -> 
     """Run remote ``commands`` across their hosts; see :class:`FleetConfig`.
 
     Raises :class:`ForbiddenProgramError` before connecting anywhere when a program
-    is not permitted; a host that cannot be reached raises its :class:`RemoteError`
-    (a single failure surfaces as itself, several as an exception group).
+    is not permitted. A host that cannot be reached, or whose connection is lost,
+    raises its :class:`RemoteError` once the other commands have ended (at once,
+    stopping them, with ``fail_fast``); a single failure surfaces as itself, several
+    as an exception group.
     """
     cfg = config if config is not None else FleetConfig()
     for cmd in commands:
@@ -181,6 +188,10 @@ async def run_fleet(*commands: RemoteCmd, config: FleetConfig | None = None) -> 
         if len(group.exceptions) == 1:
             raise group.exceptions[0] from None
         raise
+    if len(fleet.errors) == 1:
+        raise fleet.errors[0]
+    if fleet.errors:
+        raise ExceptionGroup(f"run_fleet: {len(fleet.errors)} commands failed", fleet.errors)
     results = tuple(
         r if r is not None else _unfinished(c, "not_started")
         for r, c in zip(fleet.results, commands, strict=True)

@@ -125,16 +125,21 @@ async def test_a_lost_pipeline_stage_raises(fresh: SshHost, loss: str, stream_ba
         assert survivors(await drop.token("far")) == []
 
 
-async def test_a_lost_fleet_command_raises(fresh: SshHost, daemon: Daemon) -> None:
+async def test_a_lost_fleet_command_raises_once_the_other_hosts_are_done(
+    fresh: SshHost, daemon: Daemon
+) -> None:
     other = make_host(daemon, name=f"{fresh.label}-other")
     with drop_dir() as drop:
-        commands = [fresh.cmd(shell("-c", drop.script("far"))), other.cmd(shell("-c", "exit 3"))]
+        done = drop.path / "done"
+        rest = f"while [ ! -e {drop.path}/far ]; do sleep 0.01; done; sleep 1; touch {done}"
+        commands = [fresh.cmd(shell("-c", drop.script("far"))), other.cmd(shell("-c", rest))]
 
         async def fleet() -> None:
             await run_fleet(*commands, config=FleetConfig(concurrency=2))
 
         with pytest.raises(RemoteConnectError, match=fresh.label):
             await _lose_while_running(fresh, drop, _kill_master, fleet)
+        assert done.exists()  # not cancelled: without fail_fast the other host went on
         assert survivors(await drop.token("far")) == []
 
 

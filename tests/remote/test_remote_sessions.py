@@ -6,8 +6,10 @@ without the limit the third concurrent run is refused by the server.
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from collections.abc import Iterator
+from typing import Literal
 
 import anyio
 import pytest
@@ -27,14 +29,9 @@ pytestmark = pytest.mark.anyio
 @pytest.fixture
 def two(small_daemon: Daemon) -> Iterator[SshHost]:
     """The small daemon with ``max_sessions=2``, as its server allows."""
-    host = make_host(small_daemon, name="two")
-    host = SshHost(**{**_fields(host), "max_sessions": 2})
+    host = dataclasses.replace(make_host(small_daemon, name="two"), max_sessions=2)
     yield host
     assert SESSIONS.in_use(key_of(host)) == 0
-
-
-def _fields(host: SshHost) -> dict[str, object]:
-    return {name: getattr(host, name) for name in host.__dataclass_fields__}
 
 
 class _Peak:
@@ -142,11 +139,12 @@ async def test_a_pipeline_needing_more_sessions_than_allowed_is_refused(two: Ssh
 def test_the_limit_holds_across_threads_and_event_loops(two: SshHost) -> None:
     codes: list[int] = []
 
-    def worker(backend: str) -> None:
+    def worker(backend: Literal["asyncio", "trio"]) -> None:
         for _ in range(3):
             codes.append(two(shell("-c", "sleep 0.1")).run_sync(backend=backend).exit_code)
 
-    threads = [threading.Thread(target=worker, args=(b,)) for b in ("asyncio", "trio") * 2]
+    backends: list[Literal["asyncio", "trio"]] = ["asyncio", "trio", "asyncio", "trio"]
+    threads = [threading.Thread(target=worker, args=(b,)) for b in backends]
     for thread in threads:
         thread.start()
     for thread in threads:
