@@ -137,7 +137,8 @@ class _Run:
             await self.enclosure.enter(self.req.context, self.stages)
             self._start()
             await self._supervise()
-            await settle_far_ends(self.stages, self.req.context.cancel_grace)
+            if self.enclosure.launches:  # remote stages: a lost session raises here
+                await settle_far_ends(self.stages, self.req.context.cancel_grace)
         except BaseException as exc:
             failure = exc
         else:

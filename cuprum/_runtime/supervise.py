@@ -1,9 +1,10 @@
 """Supervision: a run's jobs and exit watchers, under its deadline, with fail-fast.
 
-The jobs (stdin feeder, hop relays, the output reader) and, in a pipeline, one
-exit watcher per stage run in one anyio task group inside the deadline's cancel
-scope. A watcher hands each exit to :class:`~.blame.Blame`; when a stage fails on
-its own, the others are terminated (SIGTERM, grace, SIGKILL) in the same group.
+The jobs (stdin feeder, hop relays, the output reader) and, in a pipeline or for a
+remote command, one exit watcher per stage run in one anyio task group inside the
+deadline's cancel scope. A watcher hands each exit to :class:`~.blame.Blame`; when a
+stage fails on its own, the others are terminated (SIGTERM, grace, SIGKILL) in the
+same group, remote ones at their far end too (``enclosure.stop_far_ends``).
 A single command with at most one job runs it in the host task, without a group.
 """
 

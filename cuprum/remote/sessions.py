@@ -11,27 +11,30 @@ order, so two runs can never hold part of what the other waits for.
 
 from __future__ import annotations
 
+import asyncio
+import sys
 import threading
 from collections import deque
 from collections.abc import Callable
 
 import anyio
 import anyio.lowlevel
-import sniffio
 
 __all__ = ["SESSIONS", "SessionLimit"]
 
 
 def _waker(event: anyio.Event) -> Callable[[], None]:
     """A thread-safe way to set ``event`` on the current event loop, from any thread."""
-    if sniffio.current_async_library() == "trio":
-        import trio
-
+    try:
+        loop = asyncio.get_running_loop()
+    except RuntimeError:  # not asyncio: trio (the only other backend cuprum runs on)
+        trio = sys.modules["trio"]
         token = trio.lowlevel.current_trio_token()
-        return lambda: token.run_sync_soon(event.set)
-    import asyncio
 
-    loop = asyncio.get_running_loop()
+        def wake_trio() -> None:
+            token.run_sync_soon(event.set)
+
+        return wake_trio
 
     def wake() -> None:
         loop.call_soon_threadsafe(event.set)
