@@ -14,12 +14,12 @@ from typing import Literal
 import anyio
 import pytest
 
-from cuprum import ExecEvent, InvalidArgumentError, TimeoutExpired, observe, run_concurrent
+from cuprum import ExecEvent, InvalidArgumentError, SafeCmd, TimeoutExpired, observe, run_concurrent
 from cuprum.remote import FleetConfig, SshHost, run_fleet
 from cuprum.remote.master import POOL, key_of
 from cuprum.remote.sessions import SESSIONS
 
-from .far_end import all_gone, record_tokens
+from .far_end import Drop, all_gone, drop_dir, record_tokens
 from .remote_support import cat, make_host, shell, sleep
 from .sshd_daemon import Daemon
 
@@ -46,26 +46,40 @@ class _Peak:
             self.now -= 1
 
 
-# The daemon's process serving the connection: the parent of the remote wrapper.
-SERVED_BY = shell("-c", "sleep 0.2; cut -d' ' -f4 /proc/$PPID/stat")
+def _timed(drop: Drop, seconds: str = "0.2") -> SafeCmd:
+    """A remote program that records when it ran, under its run token."""
+    where = f"{drop.path}/$CUPRUM_RUN"
+    return shell("-c", f"date +%s%N > {where}.a; sleep {seconds}; date +%s%N > {where}.b")
+
+
+def _most_at_once(drop: Drop) -> int:
+    """The most remote programs that ran at the same time, from what they recorded."""
+    edges = []
+    for start in drop.path.glob("*.a"):
+        edges.append((int(start.read_text()), 1))
+        edges.append((int(start.with_suffix(".b").read_text()), -1))
+    now = most = 0
+    for _, step in sorted(edges, key=lambda edge: (edge[0], edge[1])):
+        now += step
+        most = max(most, now)
+    return most
 
 
 async def test_runs_beyond_max_sessions_wait_their_turn(two: SshHost) -> None:
     peak = _Peak()
-    with observe(peak):
-        result = await run_concurrent(*(two(SERVED_BY) for _ in range(6)))
-    assert result.ok and peak.peak == 2
-    assert len({r.stdout for r in result.results}) == 1  # all over the one master
+    with drop_dir() as drop, observe(peak):
+        result = await run_concurrent(*(two(_timed(drop)) for _ in range(6)))
+        assert result.ok and peak.peak == 2
+        assert _most_at_once(drop) == 2
 
 
-async def test_without_the_limit_runs_fall_back_to_connections_of_their_own(
-    small_daemon: Daemon,
-) -> None:
-    """What the limit prevents: the server refuses the third session and ssh quietly
-    makes a full connection for it instead."""
+async def test_without_the_limit_more_sessions_run_at_once(small_daemon: Daemon) -> None:
+    """What the limit prevents: the server refuses the third session, and ssh quietly
+    makes a full connection of its own for it instead."""
     loose = make_host(small_daemon, name="loose")  # max_sessions=10 > the server's 2
-    result = await run_concurrent(*(loose(SERVED_BY) for _ in range(4)))
-    assert result.ok and len({r.stdout for r in result.results}) > 1
+    with drop_dir() as drop:
+        result = await run_concurrent(*(loose(_timed(drop, "2")) for _ in range(4)))
+        assert result.ok and _most_at_once(drop) > 2
     POOL.close_blocking(loose)
 
 
@@ -137,16 +151,18 @@ async def test_a_pipeline_needing_more_sessions_than_allowed_is_refused(two: Ssh
 
 
 def test_the_limit_holds_across_threads_and_event_loops(two: SshHost) -> None:
-    served: list[str | None] = []
+    codes: list[int] = []
+    with drop_dir() as drop:
 
-    def worker(backend: Literal["asyncio", "trio"]) -> None:
-        for _ in range(3):
-            served.append(two(SERVED_BY).run_sync(backend=backend).stdout)
+        def worker(backend: Literal["asyncio", "trio"]) -> None:
+            for _ in range(3):
+                codes.append(two(_timed(drop)).run_sync(backend=backend).exit_code)
 
-    backends: list[Literal["asyncio", "trio"]] = ["asyncio", "trio", "asyncio", "trio"]
-    threads = [threading.Thread(target=worker, args=(b,)) for b in backends]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(120)
-    assert len(served) == 12 and len(set(served)) == 1  # never beyond the master's two
+        backends: list[Literal["asyncio", "trio"]] = ["asyncio", "trio", "asyncio", "trio"]
+        threads = [threading.Thread(target=worker, args=(b,)) for b in backends]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(120)
+        assert codes == [0] * 12
+        assert _most_at_once(drop) == 2
