@@ -27,7 +27,7 @@ from cuprum._core.secret import Secret, reveal, secrets_in
 from cuprum._runtime.request import RunRequest
 from cuprum.remote._spec import HostSpec
 from cuprum.remote.launch import RemoteLaunch
-from cuprum.remote.master import POOL, OutOfTime
+from cuprum.remote.master import POOL
 from cuprum.remote.quoting import check_env, secret_preamble
 from cuprum.remote.secret_stdin import with_preamble
 
@@ -101,11 +101,7 @@ class RemoteCmd(SafeCmd):
     async def prepare(self, budget: float | None = None) -> bool:
         """Open the host's master connection (before any hook or process) within
         ``budget``, what is left of the run's timeout; ``False`` if that ran out."""
-        try:
-            await POOL.ensure(self.host, budget)
-        except OutOfTime:
-            return False
-        return True
+        return await POOL.ensure(self.host, budget) is not None
 
     def _request(self, call: dict[str, Any]) -> RunRequest:
         """The run's request; with ``secret_env`` its stdin starts with the preamble."""

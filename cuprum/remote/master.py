@@ -30,7 +30,7 @@ from cuprum._core.errors import (
 from cuprum.remote._spec import HostSpec
 from cuprum.remote.options import control_argv, master_argv
 
-__all__ = ["POOL", "MasterPool", "OutOfTime", "classify", "key_of"]
+__all__ = ["POOL", "MasterPool", "classify", "key_of"]
 
 _HOST_KEY = (
     "host key verification failed",
@@ -38,10 +38,6 @@ _HOST_KEY = (
     "remote host identification has changed",
     "host key for",
 )
-
-
-class OutOfTime(Exception):
-    """The run's own timeout ran out while its host's master was being opened."""
 
 
 def classify(host: HostSpec, stderr: str) -> RemoteError:
@@ -101,11 +97,12 @@ class MasterPool:
         )
         return probe.returncode == 0
 
-    def ensure_blocking(self, host: HostSpec, budget: float | None = None) -> str:
+    def ensure_blocking(self, host: HostSpec, budget: float | None = None) -> str | None:
         """Open ``host``'s master unless it is up; return its control path.
 
-        ``budget``: seconds left of the run's own timeout, when shorter than the
-        host's ``connect_timeout`` (then running out raises :class:`OutOfTime`).
+        ``budget``: seconds left of the run's own timeout; when it is shorter than the
+        host's ``connect_timeout`` and runs out, ``None`` (the run's timeout, not a
+        :class:`RemoteTimeoutError`).
         """
         key = key_of(host)
         path = self.control_path(host)
@@ -129,17 +126,17 @@ class MasterPool:
                 )
             except subprocess.TimeoutExpired:
                 if short:
-                    raise OutOfTime from None
+                    return None
                 raise RemoteTimeoutError(host.label, "connection timed out") from None
             if done.returncode != 0:
                 error = classify(host, done.stderr.decode("utf-8", "replace"))
                 if short and isinstance(error, RemoteTimeoutError):
-                    raise OutOfTime from None
+                    return None
                 raise error
             self._open[key] = host
             return path
 
-    async def ensure(self, host: HostSpec, budget: float | None = None) -> str:
+    async def ensure(self, host: HostSpec, budget: float | None = None) -> str | None:
         """:meth:`ensure_blocking` in a worker thread (asyncio and trio alike); an
         open master is used without one."""
         if self.is_open(host):
