@@ -34,7 +34,12 @@ from cuprum._model.io import Stream
 from cuprum._model.results import CommandResult
 from cuprum._runtime.blame import Blame
 from cuprum._runtime.emit import Emitter
-from cuprum._runtime.enclosure import Enclosure, prepare_commands, stop_far_ends
+from cuprum._runtime.enclosure import (
+    Enclosure,
+    prepare_commands,
+    settle_far_ends,
+    stop_far_ends,
+)
 from cuprum._runtime.environment import child_env
 from cuprum._runtime.failures import cause, deadline_expired, error_kind, fail, unwrap
 from cuprum._runtime.outcome import result, timeout_error
@@ -112,6 +117,7 @@ class _Run:
         strategy: Strategy,
         on_spawned: OnSpawned | None,
         on_cancelled: OnCancelled | None,
+        deadline: float | None = None,
     ) -> None:
         self.req = req
         self.strategy = strategy
@@ -125,7 +131,8 @@ class _Run:
         self.plan: Plan | None = None
         self.announced = 0  # stages whose plan event went out: each gets a terminal one
         self.tap: StreamTap | None = None  # a streamed, observed stdout, read by the caller
-        self.enclosure = Enclosure()  # cgroups, limits, host-shutdown listing
+        # cgroups, limits, host-shutdown listing, remote sessions, the deadline
+        self.enclosure = Enclosure(deadline)
 
     async def execute(self) -> tuple[Results, int | None]:
         try:
@@ -133,6 +140,8 @@ class _Run:
             await self.enclosure.enter(self.req.context, self.stages)
             self._start()
             await self._supervise()
+            if self.enclosure.launches:  # remote stages: a lost session raises here
+                await settle_far_ends(self.stages, self.req.context.cancel_grace)
         except BaseException as exc:
             failure = exc
         else:
@@ -145,9 +154,9 @@ class _Run:
         for stage in self.stages:
             self.announced += 1
             self.events.emit(stage, "plan")
-        timeout = self.req.timeout
+        timeout = self.enclosure.left(self.req.timeout)
         if timeout is not None and timeout <= 0:
-            raise deadline_expired(f"timeout of {timeout}s expired at once")
+            raise deadline_expired(f"timeout of {self.req.timeout}s expired at once")
 
     def _start(self) -> None:
         """Wire every fd, spawn every stage, tell the caller, then ``start`` events."""
@@ -225,7 +234,8 @@ class _Run:
         if plan.readers:
             jobs.append(self._read)
         supervisor = Supervisor(self.stages, plan.hops, self.blame, self.req.context.cancel_grace)
-        if await supervisor.run(jobs, self.req.timeout, reads=bool(plan.readers)):
+        timeout = self.enclosure.left(self.req.timeout)
+        if await supervisor.run(jobs, timeout, reads=bool(plan.readers)):
             raise deadline_expired(f"timed out after {self.req.timeout}s")
 
     async def _failure_tail(self, exc: BaseException) -> BaseException:
@@ -376,12 +386,12 @@ async def run_stages(
     # trio's run_process: no before hook, no event, no process. (On trio a
     # deadline that has passed cancels only at the next checkpoint, hence the
     # deadline test rather than checkpoint_if_cancelled.)
-    deadline = anyio.current_effective_deadline()  # -inf in a cancelled scope
-    if deadline != math.inf and deadline <= anyio.current_time():
+    scope_deadline = anyio.current_effective_deadline()  # -inf in a cancelled scope
+    if scope_deadline != math.inf and scope_deadline <= anyio.current_time():
         await anyio.lowlevel.checkpoint()
-    await prepare_commands(req.stages)
+    deadline = await prepare_commands(req.stages, req.timeout)
     if policy.before_hooks:
         for cmd in req.stages:
             for hook in policy.before_hooks:
                 hook(cmd)
-    return await _Run(req, strategy, on_spawned, on_cancelled).execute()
+    return await _Run(req, strategy, on_spawned, on_cancelled, deadline).execute()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Protocol
 
 from cuprum._core.secret import shown_argv
@@ -17,13 +17,20 @@ __all__ = ["RemoteLaunch", "Stage", "make_stages"]
 
 
 class RemoteLaunch(Protocol):
-    """What a command with a ``launch()`` method (a remote one) gives each run."""
+    """What a command with a ``launch()`` method (a remote one) gives each run
+    (``cuprum.remote.launch``; used by ``enclosure.py``)."""
 
     @property
     def argv(self) -> tuple[str, ...]: ...
     @property
     def tags(self) -> Mapping[str, object]: ...
-    async def stop(self, grace: float) -> None: ...
+    @property
+    def session_key(self) -> str: ...
+    async def hold(self, peers: Sequence[RemoteLaunch]) -> None: ...
+    def release(self) -> None: ...
+    async def ended(self, exit_code: int | None, stopped: bool, grace: float) -> None: ...
+    async def settle(self, exit_code: int | None, stopped: bool, grace: float) -> None: ...
+    async def stop(self, grace: float) -> bool: ...
 
 
 class Stage:

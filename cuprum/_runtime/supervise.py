@@ -1,9 +1,10 @@
 """Supervision: a run's jobs and exit watchers, under its deadline, with fail-fast.
 
-The jobs (stdin feeder, hop relays, the output reader) and, in a pipeline, one
-exit watcher per stage run in one anyio task group inside the deadline's cancel
-scope. A watcher hands each exit to :class:`~.blame.Blame`; when a stage fails on
-its own, the others are terminated (SIGTERM, grace, SIGKILL) in the same group.
+The jobs (stdin feeder, hop relays, the output reader) and, in a pipeline or for a
+remote command, one exit watcher per stage run in one anyio task group inside the
+deadline's cancel scope. A watcher hands each exit to :class:`~.blame.Blame`; when a
+stage fails on its own, the others are terminated (SIGTERM, grace, SIGKILL) in the
+same group, remote ones at their far end too (``enclosure.stop_far_ends``).
 A single command with at most one job runs it in the host task, without a group.
 """
 
@@ -19,6 +20,7 @@ import anyio.lowlevel
 
 from cuprum._runtime.blame import Blame
 from cuprum._runtime.child import terminate_groups
+from cuprum._runtime.enclosure import stop_far_ends
 from cuprum._runtime.stage import Stage
 from cuprum._transport.hop import Hop
 
@@ -51,7 +53,10 @@ class Supervisor:
         return deadline.cancelled_caught
 
     async def _run(self, jobs: Sequence[Job], *, reads: bool) -> None:
-        if len(self._stages) == 1 and len(jobs) <= 1:
+        # Each stage's exit is watched as it happens in a pipeline (fail-fast), and for
+        # a remote stage (its ssh may end before its output does: see watch).
+        watched = len(self._stages) > 1 or self._stages[0].launch is not None
+        if not watched and len(jobs) <= 1:
             # The common case, one command with at most one job: the host task
             # does it, no task group needed. Like any async call the run must be
             # a checkpoint even if the child is done before we look: the output
@@ -68,14 +73,13 @@ class Supervisor:
                     *others, last = jobs or [anyio.lowlevel.checkpoint]
                     for job in others:
                         tg.start_soon(job)
-                    if len(self._stages) > 1:
-                        # Watchers see each exit as it happens, for fail-fast.
+                    if watched:
                         for stage in self._stages:
                             tg.start_soon(self.watch, stage)
                     await last()  # the host task does one job itself: one task fewer
             finally:
                 self._tg = None
-        if len(self._stages) == 1:
+        if not watched:
             # One command: the output reader waited for its exit too (or its
             # output is at EOF, so it has usually exited already).
             await self.watch(self._stages[0])
@@ -91,9 +95,16 @@ class Supervisor:
         stage.ended = time.perf_counter()
         if stage.index:
             self._hops[stage.index - 1].downstream_exited()
+        if stage.launch is not None and self._tg is not None:
+            # The master holds the remote stage's fds until its far end ends: a
+            # session lost or cut short is stopped now, or its output never ends.
+            self._tg.start_soon(stage.launch.ended, child.exit_code, child.stopped, self._grace)
         failed = await self._blame.exited(stage, self._output_closed, self._grace)
         if failed and self._tg is not None:
             others = [s.child for s in self._stages if s.child is not None]
             live = [c for c in others if c.exit_code is None]
             if live:
                 self._tg.start_soon(terminate_groups, live, self._grace)
+                far = [s for s in self._stages if s.launch is not None and s.child in live]
+                if far:
+                    self._tg.start_soon(stop_far_ends, far, self._grace)

@@ -58,6 +58,7 @@ class HostSpec:
     config_file: str | os.PathLike[str] | None = None
     remote_path: str = DEFAULT_REMOTE_PATH
     persist: float = 60.0
+    max_sessions: int = 10
 
     def __post_init__(self) -> None:
         if not isinstance(self.host, str) or not (
@@ -84,6 +85,12 @@ class HostSpec:
             raise _bad("remote_path", self.remote_path, "must be absolute directories, ':'-joined")
         if not (0 < self.connect_timeout <= 3600):
             raise _bad("connect_timeout", self.connect_timeout, "must be in (0, 3600] seconds")
+        if not (
+            isinstance(self.max_sessions, int)
+            and not isinstance(self.max_sessions, bool)
+            and 1 <= self.max_sessions <= 1000
+        ):
+            raise _bad("max_sessions", self.max_sessions, "must be an int in [1, 1000]")
         if not (0 <= self.persist <= 86400):
             raise _bad("persist", self.persist, "must be in [0, 86400] seconds")
 

@@ -4,11 +4,13 @@ It is a ``SafeCmd`` (same program, argv and project, so the allowlist, hooks, re
 and events see the remote command), plus the host. The engine asks three things of
 it, by duck typing, and of no local command:
 
-- ``await prepare()`` before any hook or process: the host's master connection is
-  opened (a :class:`RemoteError` if it cannot be);
+- ``await prepare(budget)`` before any hook or process: the host's master connection
+  is opened (a :class:`RemoteError` if it cannot be);
 - ``launch()`` per stage per run: a :class:`~cuprum.remote.launch.RemoteLaunch` with
-  the ssh argv to spawn, the ``host`` event tag, and ``stop(grace)``;
-- the launch's ``stop`` after a timeout, cancellation or failure tears the run down.
+  the ssh argv to spawn, the ``host`` event tag, its sessions (``hold``/``release``),
+  ``settle`` once the stage has ended and ``stop(grace)`` for a teardown.
+
+Its ``run``/``run_sync``/``stream`` are ``SafeCmd``'s, typed per call the same way.
 """
 
 from __future__ import annotations
@@ -20,9 +22,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from cuprum._api.command import SafeCmd
-from cuprum._core.errors import InvalidArgumentError, RemoteConnectError
-from cuprum._core.secret import Secret, redact, reveal, secrets_in
-from cuprum._model.results import CommandResult
+from cuprum._core.errors import InvalidArgumentError
+from cuprum._core.secret import Secret, reveal, secrets_in
+from cuprum._runtime.request import RunRequest
 from cuprum.remote._spec import HostSpec
 from cuprum.remote.launch import RemoteLaunch
 from cuprum.remote.master import POOL
@@ -96,30 +98,29 @@ class RemoteCmd(SafeCmd):
             secret_env=tuple((secret_env or {}).items()),
         )
 
-    async def prepare(self) -> None:
-        """Open the host's master connection (before any hook or process)."""
-        await POOL.ensure(self.host)
+    async def prepare(self, budget: float | None = None) -> bool:
+        """Open the host's master connection (before any hook or process) within
+        ``budget``, what is left of the run's timeout; ``False`` if that ran out."""
+        return await POOL.ensure(self.host, budget) is not None
 
-    async def run(self, **options: Any) -> CommandResult[Any]:
-        """As :meth:`SafeCmd.run`; a session that ends with ssh's 255 because the
-        connection went away raises :class:`RemoteConnectError` instead of a result."""
-        check = options.pop("check", False)
+    def _request(self, call: dict[str, Any]) -> RunRequest:
+        """The run's request; with ``secret_env`` its stdin starts with the preamble."""
         if self.secret_env:
-            options["stdin"] = with_preamble(
+            call = dict(call)
+            call["stdin"] = with_preamble(
                 self.program,
                 secret_preamble({name: reveal(value) for name, value in self.secret_env}),
-                options.get("stdin"),
+                call.get("stdin"),
             )
+        return SafeCmd._request(self, call)
+
+    async def _run(self, request: RunRequest) -> Any:
+        """As a ``SafeCmd``'s; this command's own run may feed its secret preamble."""
         token = _FEEDING.set(self)
         try:
-            result: CommandResult[Any] = await SafeCmd.run(self, **options)
+            return await SafeCmd._run(self, request)
         finally:
             _FEEDING.reset(token)
-        if result.exit_code == 255 and await POOL.lost(self.host):
-            detail = result.stderr if isinstance(result.stderr, str) else ""
-            detail = redact(detail, secrets_in(value for _, value in self.secret_env))
-            raise RemoteConnectError(self.host.label, "the connection was lost", detail.strip())
-        return result.check() if check else result
 
     def launch(self) -> RemoteLaunch:
         """This run's ssh argv, tags and remote stop (a fresh token every time)."""

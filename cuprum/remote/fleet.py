@@ -18,21 +18,24 @@ import anyio
 import anyio.lowlevel
 
 from cuprum._core.context import current_context
+from cuprum._core.errors import RemoteError
 from cuprum._model.results import CommandResult, Outcome
 from cuprum._runtime.engine import run_stages
 from cuprum._runtime.request import build_request
 from cuprum._runtime.sync import Backend, run_sync
 from cuprum.remote.command import RemoteCmd
 
-__all__ = ["FleetConfig", "FleetResult", "run_fleet", "run_fleet_sync"]
+__all__ = ["FleetConfig", "FleetResult", "run_fleet", "run_fleet_sync", "sessions_for"]
 
 
 @dataclass(frozen=True, slots=True)
 class FleetConfig:
     """How :func:`run_fleet` runs: ``concurrency`` in all, ``per_host`` on each host.
 
-    ``None`` means no limit. ``fail_fast``: the first failure cancels the rest.
-    ``timeout``: per command, as ``run(timeout=...)``.
+    ``None`` means no limit; ``per_host`` is clamped to each host's ``max_sessions``
+    (the sessions its server allows per connection: more would only wait).
+    ``fail_fast``: the first failure cancels the rest. ``timeout``: per command, as
+    ``run(timeout=...)``, counting the time to open the host's connection.
     """
 
     concurrency: int | None = 10
@@ -68,6 +71,12 @@ class FleetResult:
         return {host: tuple(results) for host, results in grouped.items()}
 
 
+def sessions_for(cfg: FleetConfig, max_sessions: int) -> int:
+    """How many of one host's commands the fleet runs at once: ``per_host``, clamped
+    to the host's ``max_sessions``."""
+    return max_sessions if cfg.per_host is None else min(cfg.per_host, max_sessions)
+
+
 def _unfinished(cmd: RemoteCmd, outcome: Outcome) -> CommandResult[Any]:
     return CommandResult(
         program=cmd.program,
@@ -96,6 +105,7 @@ class _Fleet:
         self.scopes = [anyio.CancelScope() for _ in commands]
         self.limit = anyio.CapacityLimiter(cfg.concurrency) if cfg.concurrency else None
         self.stopping = False
+        self.errors: list[RemoteError] = []  # without fail_fast: raised once all ended
 
     def _stop_others(self, index: int) -> None:
         self.stopping = True
@@ -103,7 +113,7 @@ class _Fleet:
             if i != index:
                 scope.cancel()
 
-    async def one(self, index: int, host_limit: anyio.CapacityLimiter | None, slot: object) -> None:
+    async def one(self, index: int, host_limit: anyio.CapacityLimiter, slot: object) -> None:
         started = False
         try:
             with self.scopes[index]:
@@ -124,28 +134,28 @@ class _Fleet:
                 finally:
                     if self.limit is not None:
                         self.limit.release()
-        except Exception:
+        except Exception as exc:
+            if not self.cfg.fail_fast and isinstance(exc, RemoteError):
+                self.errors.append(exc)  # the other hosts go on; raised at the end
+                return
             if self.cfg.fail_fast and not self.stopping:
                 self._stop_others(index)
             raise
         finally:
-            if host_limit is not None:
-                host_limit.release_on_behalf_of(slot)
+            host_limit.release_on_behalf_of(slot)
             if self.results[index] is None:
                 outcome: Outcome = "cancelled" if started else "not_started"
                 self.results[index] = _unfinished(self.commands[index], outcome)
 
     async def admit_host(self, indices: list[int], tg: anyio.abc.TaskGroup) -> None:
         """Let one host's commands in, in order, each under the host's limit."""
-        per_host = self.cfg.per_host
-        host_limit = anyio.CapacityLimiter(per_host) if per_host else None
+        per_host = sessions_for(self.cfg, self.commands[indices[0]].host.max_sessions)
+        host_limit = anyio.CapacityLimiter(per_host)
         for index in indices:
             slot = object()
-            if host_limit is not None:
-                await host_limit.acquire_on_behalf_of(slot)
+            await host_limit.acquire_on_behalf_of(slot)
             if self.stopping:
-                if host_limit is not None:
-                    host_limit.release_on_behalf_of(slot)
+                host_limit.release_on_behalf_of(slot)
                 return
             tg.start_soon(self.one, index, host_limit, slot)
 
@@ -154,8 +164,10 @@ async def run_fleet(*commands: RemoteCmd, config: FleetConfig | None = None) -> 
     """Run remote ``commands`` across their hosts; see :class:`FleetConfig`.
 
     Raises :class:`ForbiddenProgramError` before connecting anywhere when a program
-    is not permitted; a host that cannot be reached raises its :class:`RemoteError`
-    (a single failure surfaces as itself, several as an exception group).
+    is not permitted. A host that cannot be reached, or whose connection is lost,
+    raises its :class:`RemoteError` once the other commands have ended (at once,
+    stopping them, with ``fail_fast``); a single failure surfaces as itself, several
+    as an exception group.
     """
     cfg = config if config is not None else FleetConfig()
     for cmd in commands:
@@ -176,6 +188,10 @@ async def run_fleet(*commands: RemoteCmd, config: FleetConfig | None = None) -> 
         if len(group.exceptions) == 1:
             raise group.exceptions[0] from None
         raise
+    if len(fleet.errors) == 1:
+        raise fleet.errors[0]
+    if fleet.errors:
+        raise ExceptionGroup(f"run_fleet: {len(fleet.errors)} commands failed", fleet.errors)
     results = tuple(
         r if r is not None else _unfinished(c, "not_started")
         for r, c in zip(fleet.results, commands, strict=True)

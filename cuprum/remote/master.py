@@ -30,7 +30,7 @@ from cuprum._core.errors import (
 from cuprum.remote._spec import HostSpec
 from cuprum.remote.options import control_argv, master_argv
 
-__all__ = ["POOL", "MasterPool", "classify"]
+__all__ = ["POOL", "MasterPool", "classify", "key_of"]
 
 _HOST_KEY = (
     "host key verification failed",
@@ -53,7 +53,8 @@ def classify(host: HostSpec, stderr: str) -> RemoteError:
     return RemoteConnectError(host.label, "could not connect", detail)
 
 
-def _key(host: HostSpec) -> str:
+def key_of(host: HostSpec) -> str:
+    """The name of ``host``'s connection: its socket's, and its sessions' key."""
     fields = (host.label, host.host, host.user, host.port, host.identity_file, host.known_hosts)
     extra = (host.host_key_alias, host.config_file)
     return hashlib.sha256(repr((fields, extra)).encode()).hexdigest()[:20]
@@ -78,7 +79,7 @@ class MasterPool:
 
     def control_path(self, host: HostSpec) -> str:
         """Where ``host``'s master listens."""
-        return os.path.join(self.directory(), _key(host))
+        return os.path.join(self.directory(), key_of(host))
 
     def _host_lock(self, key: str) -> threading.Lock:
         with self._lock:
@@ -96,9 +97,14 @@ class MasterPool:
         )
         return probe.returncode == 0
 
-    def ensure_blocking(self, host: HostSpec) -> str:
-        """Open ``host``'s master unless it is up; return its control path."""
-        key = _key(host)
+    def ensure_blocking(self, host: HostSpec, budget: float | None = None) -> str | None:
+        """Open ``host``'s master unless it is up; return its control path.
+
+        ``budget``: seconds left of the run's own timeout; when it is shorter than the
+        host's ``connect_timeout`` and runs out, ``None`` (the run's timeout, not a
+        :class:`RemoteTimeoutError`).
+        """
+        key = key_of(host)
         path = self.control_path(host)
         with self._host_lock(key):
             if key in self._open and os.path.exists(path):
@@ -106,43 +112,61 @@ class MasterPool:
             if self._alive(host, path):
                 self._open[key] = host
                 return path
+            with contextlib.suppress(OSError):
+                os.unlink(path)  # a dead master's socket would disable the new one
+            short = budget is not None and budget < host.connect_timeout
+            limit = budget if short and budget is not None else host.connect_timeout + 10
             try:
                 done = subprocess.run(
-                    master_argv(host, path),
+                    master_argv(host, path, connect=budget),
                     stdin=subprocess.DEVNULL,
                     capture_output=True,
-                    timeout=host.connect_timeout + 10,
+                    timeout=max(limit, 0.01),
                     check=False,
                 )
             except subprocess.TimeoutExpired:
+                if short:
+                    return None
                 raise RemoteTimeoutError(host.label, "connection timed out") from None
             if done.returncode != 0:
-                raise classify(host, done.stderr.decode("utf-8", "replace"))
+                error = classify(host, done.stderr.decode("utf-8", "replace"))
+                if short and isinstance(error, RemoteTimeoutError):
+                    return None
+                raise error
             self._open[key] = host
             return path
 
-    async def ensure(self, host: HostSpec) -> str:
-        """:meth:`ensure_blocking` in a worker thread (asyncio and trio alike)."""
-        return await anyio.to_thread.run_sync(self.ensure_blocking, host, abandon_on_cancel=True)
+    async def ensure(self, host: HostSpec, budget: float | None = None) -> str | None:
+        """:meth:`ensure_blocking` in a worker thread (asyncio and trio alike); an
+        open master is used without one."""
+        if self.is_open(host):
+            return self.control_path(host)
+        return await anyio.to_thread.run_sync(
+            self.ensure_blocking, host, budget, abandon_on_cancel=True
+        )
 
-    def lost_blocking(self, host: HostSpec) -> bool:
-        """Whether ``host``'s master is gone (after a session ended with ssh's 255)."""
-        try:
-            return not self._alive(host, self.control_path(host))
-        except (OSError, subprocess.SubprocessError):
-            return True
-
-    async def lost(self, host: HostSpec) -> bool:
-        """:meth:`lost_blocking` in a worker thread."""
-        return await anyio.to_thread.run_sync(self.lost_blocking, host)
+    def forget(self, host: HostSpec) -> None:
+        """After a lost session: if ``host``'s master is gone, the next run opens a
+        new one (its dead socket removed)."""
+        key = key_of(host)
+        path = self.control_path(host)
+        with self._host_lock(key):
+            try:
+                alive = self._alive(host, path)
+            except (OSError, subprocess.SubprocessError):
+                alive = False
+            if not alive:
+                self._open.pop(key, None)
+                with contextlib.suppress(OSError):
+                    os.unlink(path)
 
     def is_open(self, host: HostSpec) -> bool:
         """Whether this pool opened ``host``'s master and its socket still exists."""
-        return _key(host) in self._open and os.path.exists(self.control_path(host))
+        return key_of(host) in self._open and os.path.exists(self.control_path(host))
 
     def close_blocking(self, host: HostSpec) -> None:
         """Ask ``host``'s master to exit (no error if there is none)."""
-        key = _key(host)
+        key = key_of(host)
         with self._host_lock(key):
             self._open.pop(key, None)
             if self._dir is None:

@@ -7,11 +7,16 @@ forwarding, and every value was validated by :class:`~cuprum.remote.SshHost`.
 
 from __future__ import annotations
 
+import math
 import shutil
 
 from cuprum.remote._spec import HostSpec
 
-__all__ = ["command_argv", "control_argv", "master_argv", "ssh_program"]
+__all__ = ["command_argv", "control_argv", "direct_argv", "master_argv", "ssh_program"]
+
+#: What a session's log (``-E``) says when ssh got the remote exit status: through
+#: the master, or on a connection of its own (the master had gone).
+STATUS_MARKERS = ("Received exit status from master", "rtype exit-status")
 
 
 def ssh_program() -> str:
@@ -19,7 +24,10 @@ def ssh_program() -> str:
     return shutil.which("ssh") or "/usr/bin/ssh"
 
 
-def _base(host: HostSpec, control_path: str) -> list[str]:
+def _base(
+    host: HostSpec, control_path: str, *, level: str = "ERROR", connect: float | None = None
+) -> list[str]:
+    seconds = host.connect_timeout if connect is None else min(connect, host.connect_timeout)
     argv = [
         ssh_program(),
         "-F",
@@ -36,9 +44,9 @@ def _base(host: HostSpec, control_path: str) -> list[str]:
         "-o",
         "UpdateHostKeys=no",
         "-o",
-        "LogLevel=ERROR",
+        f"LogLevel={level}",
         "-o",
-        f"ConnectTimeout={max(1, round(host.connect_timeout))}",
+        f"ConnectTimeout={max(1, math.ceil(seconds))}",
         "-o",
         "ServerAliveInterval=15",
         "-o",
@@ -64,10 +72,11 @@ def _base(host: HostSpec, control_path: str) -> list[str]:
     return argv
 
 
-def master_argv(host: HostSpec, control_path: str) -> list[str]:
-    """Start the master connection: authenticate, then go to the background."""
+def master_argv(host: HostSpec, control_path: str, connect: float | None = None) -> list[str]:
+    """Start the master connection: authenticate, then go to the background
+    (``connect``: seconds for the TCP connect, at most the host's ``connect_timeout``)."""
     return [
-        *_base(host, control_path),
+        *_base(host, control_path, connect=connect),
         "-o",
         "ControlMaster=yes",
         "-o",
@@ -84,6 +93,17 @@ def control_argv(host: HostSpec, control_path: str, operation: str) -> list[str]
     return [*_base(host, control_path), "-O", operation, "--", host.host]
 
 
-def command_argv(host: HostSpec, control_path: str, line: str) -> list[str]:
-    """Run ``line`` over the master connection (never opening one of its own)."""
-    return [*_base(host, control_path), "-o", "ControlMaster=no", "--", host.host, line]
+def command_argv(host: HostSpec, control_path: str, line: str, log: str | None = None) -> list[str]:
+    """Run ``line`` over the master connection (ssh connects on its own only if the
+    master has gone). ``log``: ssh's own messages go to that file, not to the
+    program's stderr, with what says whether the remote exit status arrived
+    (:data:`STATUS_MARKERS`)."""
+    if log is None:
+        return [*_base(host, control_path), "-o", "ControlMaster=no", "--", host.host, line]
+    argv = _base(host, control_path, level="DEBUG2")
+    return [*argv, "-E", log, "-o", "ControlMaster=no", "--", host.host, line]
+
+
+def direct_argv(host: HostSpec, line: str) -> list[str]:
+    """Run ``line`` on a connection of its own (no master): the kill's last resort."""
+    return [*_base(host, "none"), "-o", "ControlMaster=no", "--", host.host, line]

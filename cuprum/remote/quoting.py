@@ -2,16 +2,19 @@
 
 sshd hands the command to the user's login shell (``$SHELL -c LINE``), and sh, bash,
 fish and tcsh each split and expand words differently. So nothing the caller built
-is ever shell syntax: the line is one fixed ``exec /bin/sh -c '<wrapper>' cuprum``
-followed by words of ``[A-Za-z0-9_./:=@+,-]`` only, which every shell passes through
-unchanged. Each word is ``r<text>`` (the text is already in that set) or ``x<octal
-digits>`` (three per byte, UTF-8), and the wrapper, a POSIX sh script with no
-backslash pair, no single quote and no newline, decodes them with ``printf``.
+is ever shell syntax: the line is one fixed ``exec /usr/bin/env CUPRUM_RUN=<token>
+/bin/sh -c '<wrapper>' cuprum`` (the token is hex: teardown finds the run by it from
+the login shell's command line on) followed by words of ``[A-Za-z0-9_./:=@+,-]``
+only, which every shell passes through unchanged. Each word is ``r<text>`` (the
+text is already in that set) or ``x<octal digits>`` (three per byte, UTF-8), and
+the wrapper, a POSIX sh script with no backslash pair, no single quote and no
+newline, decodes them with ``printf``.
 
 The wrapper then pins ``PATH``, marks the run with ``CUPRUM_RUN=<token>`` in the
 environment (so teardown can find every process of the run), applies the remote cwd
-and env, and ``exec``s the program, which keeps the pid of the session sshd made:
-the program leads its own process group.
+and env, and runs the program as its child (no ``exec``): the shell then always ends
+with an exit status, 128+N for a program killed by signal N, so a session that ends
+without one is ssh's own failure (a lost connection), never the program's.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ __all__ = ["WRAPPER", "decode_word", "encode_word", "remote_line", "secret_pream
 
 _SAFE = re.compile(r"[A-Za-z0-9_./:=@+,-]*")
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_TOKEN = re.compile(r"[0-9a-f]{16,64}")
 
 # Read by /bin/sh after the login shell passed it through single quotes untouched:
 # no "'" and no backslash pair (fish would fold it), no "!" (csh history), one line.
@@ -43,7 +47,8 @@ WRAPPER = "; ".join(
         '[ "$s" = 0 ] || while IFS= read -r l; do [ -n "$l" ] || break;'
         ' v=$(d "${l#*=}"); export "${l%%=*}=${v%x}"; done',
         '[ -z "$c" ] || cd "$c" || exit 126',
-        'exec "$@"',
+        '"$@"',
+        "exit $?",
     )
 )
 assert "'" not in WRAPPER and "\\\\" not in WRAPPER and "\n" not in WRAPPER
@@ -94,7 +99,10 @@ def remote_line(
     pairs = [part for item in (env or {}).items() for part in item]
     flag = "1" if secret_stdin else "0"
     words = [token, path, cwd or "", str(len(pairs) // 2), *pairs, flag, *argv]
-    return f"exec /bin/sh -c '{WRAPPER}' cuprum " + " ".join(encode_word(w) for w in words)
+    if not _TOKEN.fullmatch(token):
+        raise ValueError(f"run token {token!r} must be lowercase hex")
+    head = f"exec /usr/bin/env CUPRUM_RUN={token} /bin/sh -c '{WRAPPER}' cuprum "
+    return head + " ".join(encode_word(w) for w in words)
 
 
 def secret_preamble(env: Mapping[str, str | bytes]) -> bytes:

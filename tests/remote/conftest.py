@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+import cuprum
 from cuprum.remote import SshHost, disconnect_all
 
 from .remote_support import make_host
@@ -35,6 +36,13 @@ def daemon(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Daemon]:
     disconnect_all()
 
 
+@pytest.fixture(scope="session")
+def small_daemon(tmp_path_factory: pytest.TempPathFactory, daemon: Daemon) -> Iterator[Daemon]:
+    """A second daemon that allows only two sessions per connection (MaxSessions 2)."""
+    with start_sshd(Path(tmp_path_factory.mktemp("sshd-small")), max_sessions=2) as running:
+        yield running
+
+
 @pytest.fixture
 def host(daemon: Daemon) -> SshHost:
     """The daemon as the default test user."""
@@ -51,3 +59,13 @@ def shell_host(request: pytest.FixtureRequest, daemon: Daemon) -> SshHost:
             pytest.fail(f"no test user with login shell {label}")
         pytest.skip(f"no test user with login shell {label} (needs root and the shell)")
     return make_host(daemon, daemon.users[label], name=f"shell-{label}")
+
+
+@pytest.fixture(params=["direct", "python", "rust"])
+def stream_backend(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Every stream strategy for pipelines with remote stages (``rust``: when built)."""
+    strategy = str(request.param)
+    if strategy == "rust" and not cuprum.is_rust_available():
+        pytest.skip("stream strategy 'rust' needs the cuprum_native extension (not installed)")
+    monkeypatch.setenv("CUPRUM_STREAM_BACKEND", strategy)
+    return strategy

@@ -88,7 +88,9 @@ def _users() -> dict[str, str]:
     return users
 
 
-def _config(directory: Path, public: Path, port: int, users: dict[str, str]) -> Path:
+def _config(
+    directory: Path, public: Path, port: int, users: dict[str, str], max_sessions: int
+) -> Path:
     lines = [
         f"Port {port}",
         "ListenAddress 127.0.0.1",
@@ -102,7 +104,7 @@ def _config(directory: Path, public: Path, port: int, users: dict[str, str]) -> 
         "StrictModes no",
         "PermitRootLogin prohibit-password",
         f"AllowUsers {' '.join(users.values())}",
-        "MaxSessions 100",
+        f"MaxSessions {max_sessions}",
         "MaxStartups 100:30:200",
         "LogLevel ERROR",
         "Subsystem sftp internal-sftp",
@@ -125,8 +127,10 @@ def _wait_listening(port: int, proc: subprocess.Popen[bytes], deadline: float) -
 
 
 @contextmanager
-def start_sshd(directory: Path) -> Iterator[Daemon]:
-    """Run a daemon for the duration of the block; kill it and its sessions after."""
+def start_sshd(directory: Path, max_sessions: int = 100) -> Iterator[Daemon]:
+    """Run a daemon for the duration of the block; kill it and its sessions after.
+
+    ``max_sessions``: its ``MaxSessions`` (sessions per connection)."""
     assert SSHD is not None
     directory.mkdir(parents=True, exist_ok=True)
     os.chmod(directory, 0o755)  # the test users read the authorized keys
@@ -144,7 +148,7 @@ def start_sshd(directory: Path) -> Iterator[Daemon]:
     users = _users()
     if os.geteuid() == 0:  # sshd's privilege separation needs this directory
         os.makedirs("/run/sshd", mode=0o755, exist_ok=True)
-    config = _config(directory, public, port, users)
+    config = _config(directory, public, port, users, max_sessions)
     subprocess.run([SSHD, "-t", "-f", str(config)], check=True)
     proc = subprocess.Popen([SSHD, "-D", "-e", "-f", str(config)], stderr=subprocess.DEVNULL)
     try:

@@ -56,7 +56,7 @@ def test_the_wrapper_is_one_line_without_single_quotes_or_backslash_pairs() -> N
 def test_every_login_shell_passes_the_line_through(shell: str) -> None:
     if not os.path.exists(shell):
         pytest.skip(f"{shell} is not installed")
-    line = remote_line(["printf", "%s\\0", *NASTY], token="t", path="/usr/bin:/bin")
+    line = remote_line(["printf", "%s\\0", *NASTY], token="0123456789abcdef", path="/usr/bin:/bin")
     out = subprocess.run([shell, "-c", line], capture_output=True, check=True)
     assert out.stdout.decode().split("\0")[:-1] == NASTY
 

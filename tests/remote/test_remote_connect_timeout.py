@@ -1,0 +1,59 @@
+"""Opening the master is bounded by the run's own timeout too, not only connect_timeout.
+
+The host is a socket that accepts connections and never speaks: ssh waits for a
+banner that never comes, so only a timeout ends the attempt.
+"""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Iterator
+
+import pytest
+
+from cuprum import ExecEvent, TimeoutExpired, observe
+from cuprum.remote import RemoteTimeoutError, SshHost
+
+from .remote_support import echo
+from .sshd_daemon import Daemon
+
+pytestmark = pytest.mark.anyio
+
+
+@pytest.fixture
+def silent_port() -> Iterator[int]:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen(16)
+        yield int(s.getsockname()[1])
+
+
+def _host(daemon: Daemon, port: int, connect_timeout: float) -> SshHost:
+    return SshHost(
+        "127.0.0.1",
+        port=port,
+        known_hosts=daemon.known_hosts,
+        connect_timeout=connect_timeout,
+        name=f"silent-{connect_timeout:g}",
+    )
+
+
+async def test_the_run_timeout_bounds_the_connection(daemon: Daemon, silent_port: int) -> None:
+    events: list[ExecEvent] = []
+    host = _host(daemon, silent_port, connect_timeout=120)
+    with observe(events.append), pytest.raises(TimeoutExpired) as info:
+        await host(echo("x")).run(timeout=0.5)
+    assert info.value.timeout == 0.5
+    assert [(e.phase, e.error) for e in events] == [("plan", None), ("error", "timeout")]
+
+
+async def test_connect_timeout_bounds_it_when_shorter(daemon: Daemon, silent_port: int) -> None:
+    host = _host(daemon, silent_port, connect_timeout=1)
+    with pytest.raises(RemoteTimeoutError, match="silent-1"):
+        await host(echo("x")).run(timeout=60)
+
+
+async def test_the_connection_time_counts_against_the_run_timeout(host: SshHost) -> None:
+    """A cold host and a generous timeout: the run still completes."""
+    await host.disconnect()
+    assert (await host(echo("x")).run(timeout=30)).stdout == "x\n"
