@@ -40,6 +40,7 @@ ErrorKind = Literal[
     "stdin_failed",
     "relay_failed",
     "output_failed",
+    "remote_failed",
     "internal_error",
 ]
 """Why an attempt ended in ``error``, from what actually failed (docs/users-guide.md,

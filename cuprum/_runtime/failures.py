@@ -15,7 +15,7 @@ from typing import Literal, NoReturn
 
 import anyio
 
-from cuprum._core.errors import SpawnError
+from cuprum._core.errors import RemoteError, SpawnError
 from cuprum._core.events import ErrorKind
 from cuprum._runtime.streams import CaptureLimitExceeded
 
@@ -80,7 +80,8 @@ def error_kind(exc: BaseException) -> ErrorKind:
 
     ``cancelled`` only for cancellation (and Ctrl+C); ``timeout`` for the deadline;
     ``capture_limit`` for ``on_limit="raise"``; ``spawn_failed`` for any failure to
-    start; the tagged part's kind for hooks, stdin, relays and output; and
+    start; the tagged part's kind for hooks, stdin, relays and output;
+    ``remote_failed`` for a remote command's connection (lost, or not reached); and
     ``internal_error`` for anything else (cuprum itself failed).
     """
     if isinstance(exc, anyio.get_cancelled_exc_class() | KeyboardInterrupt):
@@ -93,4 +94,6 @@ def error_kind(exc: BaseException) -> ErrorKind:
         return "spawn_failed"
     if isinstance(exc, _Tagged):
         return exc.kind
+    if isinstance(exc, RemoteError):
+        return "remote_failed"
     return "internal_error"

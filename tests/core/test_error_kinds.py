@@ -22,6 +22,7 @@ from cuprum._runtime.engine import run_stages
 from cuprum._runtime.failures import Source, deadline_expired, error_kind, fail
 from cuprum._runtime.request import RunRequest
 from cuprum._runtime.streams import CaptureLimitExceeded
+from cuprum.remote import RemoteConnectError
 
 pytestmark = pytest.mark.anyio
 
@@ -147,6 +148,7 @@ async def test_error_kind_names_each_exception_type(anyio_backend: str) -> None:
         (tagged("stdin_failed", RuntimeError("s")), "stdin_failed"),
         (tagged("relay_failed", OSError(5, "EIO")), "relay_failed"),
         (tagged("output_failed", ValueError("sink")), "output_failed"),
+        (RemoteConnectError("h", "the connection was lost"), "remote_failed"),
         (RuntimeError("a bug"), "internal_error"),
     ]
     for exc, kind in cases:

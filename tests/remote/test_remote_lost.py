@@ -89,12 +89,14 @@ async def _lose_while_running(
 async def test_a_lost_connection_raises_and_the_remote_program_is_stopped(
     fresh: SshHost, loss: str
 ) -> None:
-    with drop_dir() as drop:
+    events: list[ExecEvent] = []
+    with drop_dir() as drop, observe(events.append):
         cmd = fresh(shell("-c", drop.script("far")))
         with pytest.raises(RemoteConnectError, match=rf"^{fresh.label}: the connection was lost"):
             await _lose_while_running(fresh, drop, LOSSES[loss], cmd.run)
         assert survivors(await drop.token("far")) == []
         assert (await fresh(shell("-c", "exit 7")).run()).exit_code == 7  # a new master
+    assert [ev.error for ev in events if ev.phase == "error"] == ["remote_failed"]
 
 
 async def test_a_killed_ssh_client_raises_and_the_remote_program_is_stopped(
