@@ -18,6 +18,7 @@ import atexit
 import contextlib
 import contextvars
 import importlib
+import os
 import signal
 import sys
 import threading
@@ -163,16 +164,24 @@ class _ThreadLoop:
 
     Only the thread-local slot may refer to it (see :func:`_thread_loop`), so it is
     released, and the loop closed, in its own thread as that thread ends.
+
+    A forked child inherits the loop but must never close it: the epoll set and the
+    self-pipe are the parent's too, and closing the loop there would take the
+    self-pipe out of the parent's epoll set, so wake-ups from other threads
+    (``anyio.to_thread``, ``call_soon_threadsafe``) would never reach the parent's
+    loop again. A fork from another thread frees this thread's locals in the child
+    (so ``__del__`` runs there), and a child that exits normally runs ``atexit``.
     """
 
-    __slots__ = ("loop",)
+    __slots__ = ("loop", "pid")
 
     def __init__(self) -> None:
         self.loop = asyncio.new_event_loop()
+        self.pid = os.getpid()
 
     def close(self) -> None:
         loop = self.loop
-        if loop.is_closed() or loop.is_running():
+        if loop.is_closed() or loop.is_running() or os.getpid() != self.pid:
             return
         try:
             loop.run_until_complete(loop.shutdown_asyncgens())
@@ -235,6 +244,14 @@ def _close_main_loop() -> None:
 
 
 atexit.register(_close_main_loop)
+
+
+def _forget_loop_in_child() -> None:
+    """In a forked child: the inherited loop is the parent's; the next call makes one."""
+    _local.__dict__.pop("loop", None)
+
+
+os.register_at_fork(after_in_child=_forget_loop_in_child)
 
 
 def _refuse_inside_event_loop(what: str) -> None:
