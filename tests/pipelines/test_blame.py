@@ -14,7 +14,7 @@ from .pipeline_support import SIGPIPE_EXIT, SIGTERM_EXIT, cat, python, shell, ye
 pytestmark = pytest.mark.anyio
 
 #: Repeats per test: the verdict must not depend on which exit is seen first.
-RUNS = 50
+RUNS = 25
 
 READ_ALL_THEN_EXIT = "import sys; sys.stdin.buffer.read(); sys.exit(int(sys.argv[1]))"
 
