@@ -1,4 +1,5 @@
-"""Shared fixtures: every async test runs on asyncio and on trio."""
+"""Shared fixtures: every async test runs on asyncio and on trio; a test that asks for
+``stream_backend`` runs once per stream strategy."""
 
 from __future__ import annotations
 
@@ -11,6 +12,20 @@ import pytest
 def anyio_backend(request: pytest.FixtureRequest) -> str:
     """Run each ``@pytest.mark.anyio`` test once per event loop backend."""
     return str(request.param)
+
+
+@pytest.fixture(params=["direct", "python", "rust"])
+def stream_backend(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Force ``CUPRUM_STREAM_BACKEND`` to one strategy for the test.
+
+    ``direct`` hands kernel pipes straight to the children; ``python`` and ``rust``
+    relay every hop through the parent. ``rust`` is skipped without the extension.
+    """
+    strategy = str(request.param)
+    if strategy == "rust" and not _native_available():
+        pytest.skip("stream strategy 'rust' needs the cuprum_native extension (not installed)")
+    monkeypatch.setenv("CUPRUM_STREAM_BACKEND", strategy)
+    return strategy
 
 
 def _native_available() -> bool:

@@ -12,7 +12,6 @@ from pathlib import Path
 
 import pytest
 
-import cuprum
 from cuprum.remote import SshHost, disconnect_all
 
 from .remote_support import make_host
@@ -59,13 +58,3 @@ def shell_host(request: pytest.FixtureRequest, daemon: Daemon) -> SshHost:
             pytest.fail(f"no test user with login shell {label}")
         pytest.skip(f"no test user with login shell {label} (needs root and the shell)")
     return make_host(daemon, daemon.users[label], name=f"shell-{label}")
-
-
-@pytest.fixture(params=["direct", "python", "rust"])
-def stream_backend(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
-    """Every stream strategy for pipelines with remote stages (``rust``: when built)."""
-    strategy = str(request.param)
-    if strategy == "rust" and not cuprum.is_rust_available():
-        pytest.skip("stream strategy 'rust' needs the cuprum_native extension (not installed)")
-    monkeypatch.setenv("CUPRUM_STREAM_BACKEND", strategy)
-    return strategy
