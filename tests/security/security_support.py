@@ -15,7 +15,6 @@ from typing import Any
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-from opentelemetry.trace import StatusCode
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 
 from cuprum import (
@@ -37,7 +36,8 @@ from cuprum.adapters.metrics_adapter import (
     STDOUT_LINES_TOTAL,
     MetricsHook,
 )
-from cuprum.adapters.tracing_adapter import Attributes, AttributeValue, TracingHook
+from cuprum.adapters.otel import OTelTracer
+from cuprum.adapters.tracing_adapter import TracingHook
 
 PY = Program(sys.executable)
 SH = Program("sh")
@@ -83,31 +83,6 @@ class Recorder:
     @property
     def phases(self) -> list[str]:
         return [e.phase for e in self.events]
-
-
-class _OTelSpan:
-    def __init__(self, span: Any) -> None:
-        self._span = span
-
-    def set_attribute(self, key: str, value: AttributeValue) -> None:
-        self._span.set_attribute(key, value)
-
-    def add_event(self, name: str, attributes: Attributes | None = None) -> None:
-        self._span.add_event(name, attributes=attributes or {})
-
-    def set_status(self, *, ok: bool) -> None:
-        self._span.set_status(StatusCode.OK if ok else StatusCode.ERROR)
-
-    def end(self) -> None:
-        self._span.end()
-
-
-class _OTelTracer:
-    def __init__(self, tracer: Any) -> None:
-        self._tracer = tracer
-
-    def start_span(self, name: str, attributes: Attributes | None = None) -> _OTelSpan:
-        return _OTelSpan(self._tracer.start_span(name, attributes=attributes))
 
 
 class _Prometheus:
@@ -190,7 +165,7 @@ def observed() -> Iterator[Observed]:
     handlers: list[logging.Handler] = [plain, as_json, _Keep(seen.records)]
     for handler in handlers:
         logger.addHandler(handler)
-    tracer = _OTelTracer(seen.provider.get_tracer("cuprum-security-tests"))
+    tracer = OTelTracer(seen.provider.get_tracer("cuprum-security-tests"))
     with ExitStack() as stack:
         stack.enter_context(sh.observe(seen.recorder))
         stack.enter_context(sh.observe(structured_logging_hook(logger=logger)))
