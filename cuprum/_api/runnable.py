@@ -151,7 +151,9 @@ class Runnable(
 
         if request.stdin is Stream.PIPE:  # a usage error: refused before any hook or event
             raise ValueError("stdin=PIPE is only for streaming: use cmd.stream(stdin=PIPE)")
-        results, failure = await run_stages(request)
+        return self._deliver(request, *await run_stages(request))
+
+    def _deliver(self, request: RunRequest, results: tuple[Any, ...], failure: int | None) -> Any:
         result = self._result(results, failure)
         if request.check:
             result.check()
@@ -223,13 +225,18 @@ class Runnable(
     ) -> Any:
         """:meth:`run` from synchronous code; ``backend`` picks asyncio (default) or trio.
 
-        Takes the same options and returns the same result. Raises ``RuntimeError``
-        when called inside a running event loop.
+        Same options, same result; ``RuntimeError`` inside a running event loop.
         """
+        from cuprum._runtime.direct import refuse_inside_event_loop, run_direct, runs_direct
+
+        refuse_inside_event_loop("run_sync")
+        call = dict(options, capture=capture, text=text, stdout=stdout, stderr=stderr)
+        request = self._request(call)
+        if backend == "asyncio" and runs_direct(request):  # needs no event loop
+            return self._deliver(request, *run_direct(request))
         from cuprum._runtime.sync import run_sync
 
-        call = dict(options, capture=capture, text=text, stdout=stdout, stderr=stderr)
-        return run_sync(lambda: self._run(self._request(call)), backend=backend)
+        return run_sync(lambda: self._run(request), backend=backend)
 
     # -- stream ---------------------------------------------------------------
 

@@ -15,8 +15,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-import anyio
-
 from cuprum._core.results import ACCEPT_ZERO
 from cuprum._runtime.child import ChildProcess
 from cuprum._runtime.stage import Stage
@@ -63,6 +61,8 @@ class Blame:
         before they exit) is given up to ``settle`` seconds to exit on its own; and
         the most upstream of the stages found failed is blamed.
         """
+        if not stage.index:
+            return self.exited_first(stage)
         if self.failure_index is not None or not self._failed(stage):
             return False
         for earlier in self._stages[: stage.index]:
@@ -72,6 +72,8 @@ class Blame:
             if _exiting(child):
                 await child.wait_exit()
             elif settle > 0 and output_closed(earlier.index):
+                import anyio  # a pipeline's: the runs without an event loop have one stage
+
                 with anyio.move_on_after(settle):
                     await child.wait_exit()
         if self.failure_index is not None:  # the wait let another watcher decide
@@ -80,6 +82,14 @@ class Blame:
             if self._failed(earlier):
                 self.failure_index = earlier.index
                 return True
+        self.failure_index = stage.index
+        return True
+
+    def exited_first(self, stage: Stage) -> bool:
+        """:meth:`exited` for the first stage (a single command's): nothing before it
+        to wait for, so it needs no event loop."""
+        if self.failure_index is not None or not self._failed(stage):
+            return False
         self.failure_index = stage.index
         return True
 

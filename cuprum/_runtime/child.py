@@ -21,8 +21,7 @@ import subprocess
 import threading
 import time
 from collections.abc import Iterable, Mapping, Sequence
-
-import anyio
+from typing import TYPE_CHECKING
 
 from cuprum._core.pinning import PinPolicy
 from cuprum._core.pinning import executable as pinned_executable
@@ -32,6 +31,11 @@ from cuprum._core.usage import ResourceUsage
 from cuprum._runtime.reap import reap as wait4_reap
 from cuprum._runtime.reap import reap_popen
 from cuprum._runtime.spawn_errors import spawn_error
+
+# anyio is imported where a wait is awaited: a run_sync() that needs no event loop
+# (cuprum._runtime.direct) never loads it.
+if TYPE_CHECKING:
+    import anyio
 
 __all__ = [
     "ChildProcess",
@@ -105,6 +109,12 @@ class ChildProcess:
             return self.exit_code
         return self.peek()
 
+    def exited(self) -> int | None:
+        """The exit code, recorded, if the child has exited (unreaped); never blocks."""
+        if self.exit_code is None and not self.reaped:
+            self.exit_code = self.peek()
+        return self.exit_code
+
     def exit_fd(self) -> int | None:
         """The child's pidfd (opened now if need be; None without pidfd support).
 
@@ -128,6 +138,8 @@ class ChildProcess:
             code = self.peek()  # most often it has exited: no event, no wait
             if code is not None:
                 self.exit_code = code
+        import anyio
+
         while self.exit_code is None:
             if self._waiter is not None:
                 await self._waiter.wait()
@@ -145,6 +157,8 @@ class ChildProcess:
 
     async def _await_exit(self) -> int:
         """Block (cancellably) until the running child exits; its exit code, unreaped."""
+        import anyio
+
         if self._pidfd is None:
             with contextlib.suppress(AttributeError, OSError):
                 self._pidfd = os.pidfd_open(self.pid)
@@ -302,6 +316,8 @@ async def terminate_groups(children: Iterable[ChildProcess], grace: float) -> No
     already being terminated before the death of the one feeding it can show it
     a clean end of input.
     """
+    import anyio
+
     live = [child for child in children if not child.reaped]
     entry = (anyio.get_current_task().id, live)
     _graces.waiting.append(entry)

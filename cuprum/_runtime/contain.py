@@ -23,8 +23,6 @@ from collections.abc import Collection, Mapping, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
-import anyio
-
 from cuprum._core.errors import SpawnError
 from cuprum._core.pinning import PinPolicy
 from cuprum._core.pinning import executable as pinned_executable
@@ -337,6 +335,8 @@ async def release(boxes: Sequence[Box] | None) -> None:
             pass
         doomed.append(run)
     if doomed:
+        import anyio  # only a contained run gets here: it runs on an event loop
+
         with anyio.CancelScope(shield=True):
             for run in doomed:
                 await run.destroy()

@@ -11,9 +11,8 @@ private carrier, which does not leave the engine.
 
 from __future__ import annotations
 
+import sys
 from typing import Literal, NoReturn
-
-import anyio
 
 from cuprum._core.errors import RemoteError, SpawnError
 from cuprum._core.events import ErrorKind
@@ -84,7 +83,7 @@ def error_kind(exc: BaseException) -> ErrorKind:
     ``remote_failed`` for a remote command's connection (lost, or not reached); and
     ``internal_error`` for anything else (cuprum itself failed).
     """
-    if isinstance(exc, anyio.get_cancelled_exc_class() | KeyboardInterrupt):
+    if _cancellation(exc):
         return "cancelled"
     if isinstance(exc, _DeadlineExpired):
         return "timeout"
@@ -97,3 +96,15 @@ def error_kind(exc: BaseException) -> ErrorKind:
     if isinstance(exc, RemoteError):
         return "remote_failed"
     return "internal_error"
+
+
+def _cancellation(exc: BaseException) -> bool:
+    """Ctrl+C, or the event loop's cancellation (asyncio's or trio's: what anyio's
+    ``get_cancelled_exc_class()`` names on each, known without a running loop)."""
+    if isinstance(exc, KeyboardInterrupt):
+        return True
+    asyncio = sys.modules.get("asyncio")
+    if asyncio is not None and isinstance(exc, asyncio.CancelledError):
+        return True
+    cancelled = getattr(sys.modules.get("trio"), "Cancelled", None)
+    return cancelled is not None and isinstance(exc, cancelled)

@@ -23,8 +23,6 @@ import codecs
 from collections.abc import Callable, Sequence
 from typing import TextIO
 
-import anyio
-
 from cuprum._core.errors import CaptureLimitExceeded  # re-exported: defined there
 from cuprum._model.io import OnLimit
 from cuprum._runtime.capture import Capture, decode
@@ -364,6 +362,8 @@ class StreamTap:
     __slots__ = ("_collector", "closed")
 
     def __init__(self, collector: StreamCollector) -> None:
+        import anyio  # a stream handle's, on its event loop
+
         self._collector = collector
         self.closed = anyio.Event()
 

@@ -26,6 +26,7 @@ from collections.abc import Callable, Coroutine
 from typing import Any, Literal, TypeVar
 
 from cuprum._runtime.child import cut_graces_short, in_grace, restore_graces
+from cuprum._runtime.direct import refuse_inside_event_loop
 
 # (child imports anyio, which imports sniffio when it is installed: see _declared)
 
@@ -254,29 +255,6 @@ def _forget_loop_in_child() -> None:
 os.register_at_fork(after_in_child=_forget_loop_in_child)
 
 
-def _refuse_inside_event_loop(what: str) -> None:
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        pass
-    else:
-        raise RuntimeError(
-            f"{what}() cannot be called from a running asyncio event loop; "
-            "use `await cmd.run()` instead"
-        )
-    # A trio still being imported (by another thread) has no ``lowlevel`` yet; and
-    # this thread cannot be inside a trio.run then.
-    lowlevel = getattr(sys.modules.get("trio"), "lowlevel", None)
-    if lowlevel is not None:
-        try:
-            lowlevel.current_trio_token()
-        except RuntimeError:
-            return
-        raise RuntimeError(
-            f"{what}() cannot be called from inside trio; use `await cmd.run()` instead"
-        )
-
-
 def _run_trio(make_coro: Callable[[], Coroutine[Any, Any, T]]) -> T:
     """A ``trio.run`` of ``make_coro()``, with Ctrl+C handled as on asyncio."""
     import trio
@@ -308,7 +286,7 @@ def run_sync(
     what: str = "run_sync",
 ) -> T:
     """Run ``make_coro()`` to completion on ``backend`` from synchronous code."""
-    _refuse_inside_event_loop(what)
+    refuse_inside_event_loop(what)
     if backend == "asyncio":
         return _run_on_loop(_thread_loop(), make_coro(), contextvars.copy_context())
     if backend == "trio":

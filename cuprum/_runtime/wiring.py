@@ -29,7 +29,7 @@ from cuprum._model.io import Stream
 from cuprum._model.terminal import Terminal
 from cuprum._runtime.child import ChildProcess, spawn
 from cuprum._runtime.emit import HopCollector
-from cuprum._runtime.pipes import drain_nonblocking
+from cuprum._runtime.outputs import drain_nonblocking
 from cuprum._runtime.redirect import open_target
 from cuprum._runtime.request import RunRequest
 from cuprum._runtime.spawn_errors import spawn_error

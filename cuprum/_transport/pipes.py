@@ -11,8 +11,6 @@ import fcntl
 import os
 import select
 
-import anyio
-
 __all__ = [
     "DEFAULT_PIPE_SIZE",
     "PIPE_SIZE",
@@ -87,6 +85,8 @@ async def write_all(fd: int, data: bytes | memoryview) -> int:
 
     Stops early (returning the count so far) when the reader has gone (EPIPE).
     """
+    import anyio  # on an event loop; making and sizing pipes needs none
+
     view = memoryview(data)
     written = 0
     while written < len(view):

@@ -1,0 +1,286 @@
+"""``run_sync()`` of one local command in the calling thread, without an event loop.
+
+When nothing in a run needs an event loop (one local command; no terminal,
+containment or limits; stdin from nowhere, a file or a descriptor),
+``run_sync()`` on its default backend drives the run itself. It takes the steps of
+:mod:`.run`, the same as the engine's, and waits where the engine awaits: the output
+pipes and the child's pidfd in one epoll set (:class:`~.outputs.OutputReader`), with
+the run's deadline as the wait's timeout. The result, the events and the errors are
+the engine's; what it saves is the event loop's share of the call (about half of its
+CPU) and the import of asyncio.
+
+Ctrl+C (in the main thread, with SIGINT at its default handler) behaves as on the
+loop (:mod:`.sync`). The handler counts, and raises only into a wait of this
+module, never into the middle of a run. The first Ctrl+C cancels the run (SIGTERM,
+grace, SIGKILL), a second cuts the grace short, and once the run is over,
+``KeyboardInterrupt`` is raised.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import importlib
+import os
+import select
+import signal
+import sys
+import threading
+import time
+from collections.abc import AsyncIterable
+from typing import Any
+
+from cuprum._model.io import Stream
+from cuprum._runtime.child import ChildProcess
+from cuprum._runtime.failures import deadline_expired, fail, unwrap
+from cuprum._runtime.request import RunRequest
+from cuprum._runtime.run import Results, Run, admit, output_reader, run_before_hooks
+from cuprum._runtime.shutdown import add_live, remove_live
+from cuprum._runtime.teardown import account, reap_all
+
+__all__ = ["refuse_inside_event_loop", "run_direct", "runs_direct"]
+
+# signal.signal()/getsignal() convert handlers to enums on every call; the C module does not.
+_csignal: Any = importlib.import_module("_signal")
+_SIGINT = int(signal.SIGINT)
+
+
+def refuse_inside_event_loop(what: str) -> None:
+    """``RuntimeError`` when called from a running asyncio loop or inside trio.
+
+    Neither can be running in this thread unless its module is loaded: nothing is
+    imported to find out.
+    """
+    asyncio = sys.modules.get("asyncio")
+    if asyncio is not None:
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            pass
+        else:
+            raise RuntimeError(
+                f"{what}() cannot be called from a running asyncio event loop; "
+                "use `await cmd.run()` instead"
+            )
+    # A trio still being imported (by another thread) has no ``lowlevel`` yet; and
+    # this thread cannot be inside a trio.run then.
+    lowlevel = getattr(sys.modules.get("trio"), "lowlevel", None)
+    if lowlevel is not None:
+        try:
+            lowlevel.current_trio_token()
+        except RuntimeError:
+            return
+        raise RuntimeError(
+            f"{what}() cannot be called from inside trio; use `await cmd.run()` instead"
+        )
+
+
+def runs_direct(req: RunRequest) -> bool:
+    """Whether ``req`` needs nothing an event loop gives: one local command, no
+    terminal, no cgroup or limits, and no stdin to feed."""
+    if len(req.stages) != 1 or req.tty is not None:
+        return False
+    cmd = req.stages[0]
+    if getattr(cmd, "launch", None) is not None or getattr(cmd, "prepare", None) is not None:
+        return False  # a remote command: its connection is opened on the loop
+    ctx = req.context
+    if ctx.limits is not None or ctx.contain is True:
+        return False
+    stdin = req.stdin
+    if stdin is None or stdin is Stream.DEVNULL or stdin is Stream.INHERIT:
+        return True
+    if isinstance(stdin, os.PathLike):
+        return True
+    # A file (not bytes or text to feed, nor an async iterable).
+    return hasattr(stdin, "fileno") and not isinstance(
+        stdin, str | bytes | bytearray | memoryview | AsyncIterable
+    )
+
+
+class _Woken(BaseException):
+    """Raised by the SIGINT handler, only into a wait of :class:`_Waits`."""
+
+
+class _Waits:
+    """Where a direct run's thread waits: against the run's deadline, and Ctrl+C."""
+
+    __slots__ = ("count", "waiting")
+
+    def __init__(self) -> None:
+        self.count = 0  # Ctrl+C received during the call
+        self.waiting = False  # in a wait: the handler may raise _Woken
+
+    def on_sigint(self, signum: int, frame: object) -> None:
+        self.count += 1
+        if self.waiting:
+            self.waiting = False
+            raise _Woken
+
+    def _left(self, deadline: float | None, message: str) -> float:
+        """Seconds to wait at most (-1: no limit); a Ctrl+C so far cancels the run."""
+        if self.count:
+            raise KeyboardInterrupt
+        if deadline is None:
+            return -1
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise deadline_expired(message)
+        return left
+
+    def poll(self, watch: select.epoll, deadline: float | None, message: str) -> list[Any]:
+        """``watch.poll()`` until the deadline; nothing when woken by Ctrl+C (level-
+        triggered: what was ready is ready again at the next poll)."""
+        timeout = self._left(deadline, message)
+        try:
+            self.waiting = True
+            ready = watch.poll(timeout)
+            self.waiting = False
+        except _Woken:
+            return []
+        return ready
+
+    def nap(self, seconds: float, deadline: float | None, message: str) -> None:
+        """Sleep ``seconds`` at most (no pidfd here: the exit is polled)."""
+        left = self._left(deadline, message)
+        try:
+            self.waiting = True
+            time.sleep(seconds if left < 0 else min(seconds, left))
+            self.waiting = False
+        except _Woken:
+            return
+
+    def grace(self, child: ChildProcess, grace: float) -> None:
+        """Up to ``grace`` seconds for ``child`` to exit; a second Ctrl+C ends it now."""
+        until = time.monotonic() + grace
+        pidfd = child.exit_fd()
+        poller = select.poll()
+        if pidfd is not None:
+            poller.register(pidfd, select.POLLIN)
+        while child.exited() is None and self.count < 2:
+            left = until - time.monotonic()
+            if left <= 0:
+                return
+            try:
+                self.waiting = True
+                poller.poll(1000 * (left if pidfd is not None else min(left, 0.01)))
+                self.waiting = False
+            except _Woken:
+                continue
+
+
+def _owns_ctrl_c() -> bool:
+    return (
+        threading.current_thread() is threading.main_thread()
+        and _csignal.getsignal(_SIGINT) is signal.default_int_handler
+    )
+
+
+def run_direct(req: RunRequest) -> tuple[Results, int | None]:
+    """Run ``req`` (see :func:`runs_direct`) in this thread; the engine's results."""
+    waits = _Waits()
+    context = contextvars.copy_context()  # as a task would: hooks' variables stay inside
+    if not _owns_ctrl_c():
+        return context.run(_run, req, waits)
+    handler = waits.on_sigint
+    _csignal.signal(_SIGINT, handler)
+    try:
+        outcome = context.run(_run, req, waits)
+    except BaseException as exc:
+        if _csignal.getsignal(_SIGINT) is handler:
+            _csignal.signal(_SIGINT, signal.default_int_handler)
+        if not waits.count:
+            raise
+        if isinstance(exc, KeyboardInterrupt):
+            raise KeyboardInterrupt from None
+        # Ctrl+C wins over how the run ended, which it keeps as its context.
+        raise KeyboardInterrupt  # noqa: B904
+    if _csignal.getsignal(_SIGINT) is handler:
+        _csignal.signal(_SIGINT, signal.default_int_handler)
+    if waits.count:  # it landed after the run's last wait (hooks, decoding)
+        raise KeyboardInterrupt
+    return outcome
+
+
+def _run(req: RunRequest, waits: _Waits) -> tuple[Results, int | None]:
+    """The engine's life cycle (``_Run.execute``), with the thread's own waits."""
+    strategy = admit(req, None)
+    run_before_hooks(req)
+    run = Run(req, strategy)
+    live: int | None = None
+    try:
+        run.announce(req.timeout)
+        stages = run.stages
+        live = add_live(
+            lambda: [s.child for s in stages if s.child is not None],
+            None,
+            req.context.cancel_grace,
+        )
+        run.start()
+        _supervise(run, waits)
+    except BaseException as exc:
+        failure = exc
+    else:
+        try:
+            reap_all(run.stages)
+        finally:
+            remove_live(live)
+            account(run.stages)
+        return run.complete()
+    # Raised outside the handler, so the exception keeps its own context.
+    raise _failure_tail(run, failure, waits, live)
+
+
+def _supervise(run: Run, waits: _Waits) -> None:
+    """Read the outputs until EOF and the exit, within the run's timeout."""
+    plan, stage = run.plan, run.stages[0]
+    child = stage.child
+    assert plan is not None and child is not None
+    timeout = run.req.timeout
+    deadline = None if timeout is None else time.monotonic() + timeout
+    message = f"timed out after {timeout}s"
+
+    try:
+        reader = output_reader(plan, child)
+    except Exception as exc:
+        fail("output_failed", exc)
+    try:
+        while not reader.done:
+            ready = waits.poll(reader.watch, deadline, message)
+            try:
+                reader.handle(ready)
+            except Exception as exc:  # an echo sink or a line hook raised, or a read failed
+                fail("output_failed", exc)
+    finally:
+        reader.close()
+    delay = 0.001
+    while child.exit_fd() is None and child.exited() is None:  # no pidfd: polled
+        waits.nap(delay, deadline, message)
+        delay = min(delay * 2, 0.05)
+    # It has exited: reaped now (what is left of its group killed), for its status.
+    child.reap()
+    stage.ended = time.perf_counter()
+    run.blame.exited_first(stage)
+
+
+def _failure_tail(run: Run, exc: BaseException, waits: _Waits, live: int | None) -> BaseException:
+    """Teardown (SIGTERM, grace, SIGKILL, reap, drain), then the run's report."""
+    failure = unwrap(exc)
+    stage, plan = run.stages[0], run.plan
+    child = stage.child
+    try:
+        if child is not None and not child.reaped:
+            if child.exit_code is None:
+                child.signal_group(signal.SIGTERM)
+            waits.grace(child, run.req.context.cancel_grace)
+    finally:
+        if child is not None:
+            child.signal_group(signal.SIGKILL)
+        try:
+            reap_all(run.stages)
+            if not stage.ended:
+                stage.ended = time.perf_counter()
+            if plan is not None:
+                plan.drain_and_close()
+        finally:
+            remove_live(live)
+            account(run.stages)
+    return run.report(failure)

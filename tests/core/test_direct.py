@@ -1,0 +1,221 @@
+"""``run_sync()`` without an event loop: one local command, driven by the calling thread.
+
+The same results, events and errors as the engine gives the same command on a
+loop (compared here with ``await cmd.run()`` on asyncio and trio), asyncio and
+anyio never imported for it, and the runs that need a loop still get one.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import anyio
+import pytest
+from core_support import DEADLINE, WITH_GRANDCHILD, open_fds, py, shell, wait_until
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from processes import is_dead
+
+from cuprum import (
+    DEVNULL,
+    STDOUT,
+    ExecEvent,
+    ExecutionContext,
+    Limits,
+    ScopeConfig,
+    TimeoutExpired,
+    scoped,
+)
+from cuprum._runtime.direct import runs_direct
+
+ROOT = Path(__file__).resolve().parents[2]
+OUTPUT = ("stdout", "stderr")
+SCRIPT = 'printf "%s" "$1"; printf "%s" "$2" >&2; exit "$3"'
+
+
+def _events(run: Callable[[], Any]) -> tuple[Any, list[tuple[str, Any]]]:
+    """What ``run()`` returned or raised, and the run's events (phase, a stable field)."""
+    seen: list[ExecEvent] = []
+    with scoped(ScopeConfig(observe_hooks=(seen.append,))):
+        try:
+            outcome: Any = run()
+        except Exception as exc:  # compared as a value below
+            outcome = exc
+    # An error event's exit code says whether the child had exited before the teardown
+    # reached it (a capture limit, say): timing, on a loop or not.
+    shape = [(e.phase, e.line if e.phase in ("stdout", "stderr") else e.exit_code) for e in seen]
+    return outcome, [(phase, None if phase == "error" else value) for phase, value in shape]
+
+
+def _fields(outcome: Any) -> Any:
+    if isinstance(outcome, Exception):
+        return (type(outcome).__name__, str(outcome))
+    return (
+        outcome.exit_code,
+        outcome.stdout,
+        outcome.stderr,
+        outcome.outcome,
+        outcome.stdout_truncated,
+        outcome.stderr_truncated,
+        outcome.ok,
+    )
+
+
+OPTIONS: list[dict[str, Any]] = [
+    {},
+    {"text": False},
+    {"capture": False},
+    {"stderr": STDOUT},
+    {"stdout": DEVNULL},
+    {"check": True},
+    {"accept": (0, 3)},
+    {"capture_limit": 5},
+    {"capture_limit": 5, "on_limit": "raise"},
+]
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    out=st.text(st.characters(blacklist_categories=["Cs"], blacklist_characters="\0"), max_size=40),
+    err=st.text(st.characters(blacklist_categories=["Cs"], blacklist_characters="\0"), max_size=40),
+    code=st.sampled_from([0, 1, 3, 127]),
+    options=st.sampled_from(OPTIONS),
+    backend=st.sampled_from(["asyncio", "trio"]),
+)
+def test_the_same_run_as_on_an_event_loop(
+    out: str, err: str, code: int, options: dict[str, Any], backend: str
+) -> None:
+    cmd = shell(SCRIPT, "sh", out, err, str(code))
+    direct, direct_events = _events(lambda: cmd.run_sync(**options))
+    looped, looped_events = _events(lambda: anyio.run(_run, cmd, options, backend=backend))
+    assert _fields(direct) == _fields(looped)
+    if options.get("on_limit") == "raise":
+        # Which lines were read before the limit stopped the run is timing, anywhere.
+        direct_events = [event for event in direct_events if event[0] not in OUTPUT]
+        looped_events = [event for event in looped_events if event[0] not in OUTPUT]
+    assert direct_events == looped_events
+
+
+async def _run(cmd: Any, options: dict[str, Any]) -> Any:
+    return await cmd.run(**options)
+
+
+def test_a_timeout_keeps_the_output_and_leaves_nothing_running() -> None:
+    before = open_fds()
+    cmd = shell('echo partial; echo oops >&2; sleep 300 & echo "$!"; wait')
+    direct, direct_events = _events(lambda: cmd.run_sync(timeout=0.5))
+    assert isinstance(direct, TimeoutExpired)
+    assert direct.output is not None and direct.output.startswith("partial\n")
+    stderr: Any = direct.stderr  # typed as subprocess's: bytes
+    assert stderr == "oops\n"
+    grandchild = int(direct.output.split()[1])
+    wait_until(lambda: is_dead(grandchild), what="the grandchild killed with its group")
+    assert direct_events[-1] == ("error", None)
+    assert open_fds() == before
+    looped, looped_events = _events(lambda: anyio.run(_run, cmd, {"timeout": 0.5}))
+    assert type(looped) is type(direct)
+    assert [phase for phase, _ in looped_events if phase != "stdout"] == [
+        phase for phase, _ in direct_events if phase != "stdout"
+    ]
+
+
+def test_a_grandchild_holding_the_pipes_is_read_to_the_end() -> None:
+    result = shell("(sleep 0.2; echo late) & echo early").run_sync()
+    assert result.stdout == "early\nlate\n"
+
+
+def test_a_grandchild_left_behind_is_killed_with_the_group() -> None:
+    # The grandchild keeps its own stdout away from the pipes, so the run ends at the
+    # child's exit; what is left of the group is killed then.
+    result = shell("sleep 300 >/dev/null 2>&1 & echo $!").run_sync()
+    wait_until(lambda: is_dead(int(result.stdout)), what="the grandchild killed")
+
+
+def test_without_pidfd_the_exit_is_polled(monkeypatch: pytest.MonkeyPatch) -> None:
+    def refused(pid: int, flags: int = 0) -> int:
+        raise OSError(38, "pidfd_open: not implemented here")
+
+    monkeypatch.setattr(os, "pidfd_open", refused)
+    result = shell("echo out; exec >&- 2>&-; sleep 0.2; exit 4").run_sync(timeout=DEADLINE)
+    assert (result.exit_code, result.stdout) == (4, "out\n")
+    with pytest.raises(TimeoutExpired):
+        shell("exec >&- 2>&-; sleep 300").run_sync(timeout=0.3)
+
+
+def test_a_hook_error_in_line_events_tears_the_run_down() -> None:
+    def boom(event: ExecEvent) -> None:
+        if event.phase == "stdout":
+            raise LookupError("hook")
+
+    cmd = shell(WITH_GRANDCHILD)
+    with scoped(ScopeConfig(observe_hooks=(boom,))), pytest.raises(LookupError):
+        cmd.run_sync()
+
+
+@pytest.mark.parametrize(
+    ("cmd", "options", "direct"),
+    [
+        (shell("true"), {}, True),
+        (shell("true"), {"stdin": DEVNULL}, True),
+        (shell("true"), {"stdin": Path(os.devnull)}, True),
+        (shell("true"), {"stdin": b"data"}, False),
+        (shell("true"), {"stdin": "text"}, False),
+        (shell("true"), {"context": ExecutionContext(contain=True)}, False),
+        (shell("true"), {"context": ExecutionContext(limits=Limits(open_files=64))}, False),
+        (shell("true") | shell("cat"), {}, False),
+    ],
+    ids=["plain", "devnull", "file", "bytes", "text", "contain", "limits", "pipeline"],
+)
+def test_which_runs_need_no_event_loop(cmd: Any, options: dict[str, Any], direct: bool) -> None:
+    call = dict({"capture": True, "text": True, "stdout": None, "stderr": None}, **options)
+    assert runs_direct(cmd._request(call)) is direct
+
+
+def test_no_event_loop_is_imported() -> None:
+    # A fresh interpreter: a plain run, an observed one and a timed-out one.
+    code = (
+        "import sys\n"
+        "from cuprum import ExecutionContext, Program, ProgramCatalogue, ProjectSettings\n"
+        "from cuprum import ScopeConfig, TimeoutExpired, scoped, sh\n"
+        "c = ProgramCatalogue(projects=(ProjectSettings('t', (Program('sh'),)),))\n"
+        "cmd = sh.make(Program('sh'), catalogue=c)\n"
+        "assert cmd('-c', 'echo hi').run_sync().stdout == 'hi\\n'\n"
+        "with scoped(ScopeConfig(observe_hooks=(lambda e: None,))):\n"
+        "    cmd('-c', 'echo a; echo b >&2').run_sync()\n"
+        "try:\n"
+        "    cmd('-c', 'sleep 5').run_sync(timeout=0.1)\n"
+        "except TimeoutExpired:\n"
+        "    pass\n"
+        "loops = {'asyncio', 'anyio', 'trio', 'sniffio'} & set(sys.modules)\n"
+        "print(__import__('json').dumps(sorted(loops)))\n"
+    )
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        check=False,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=DEADLINE,
+    )
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == []
+
+
+def test_ctrl_c_from_another_thread_is_not_cuprums() -> None:
+    # Off the main thread nothing is installed for SIGINT, and the run is as usual.
+    import threading
+
+    got: list[Any] = []
+    thread = threading.Thread(target=lambda: got.append(py("print('x')").run_sync()))
+    thread.start()
+    thread.join(DEADLINE)
+    assert got and got[0].stdout == "x\n"
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
