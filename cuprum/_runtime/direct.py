@@ -32,6 +32,7 @@ from typing import Any
 from cuprum._model.io import Stream
 from cuprum._runtime.child import ChildProcess
 from cuprum._runtime.failures import deadline_expired, fail, unwrap
+from cuprum._runtime.outputs import OutputReader
 from cuprum._runtime.request import RunRequest
 from cuprum._runtime.run import Results, Run, admit, output_reader, run_before_hooks
 from cuprum._runtime.shutdown import add_live, remove_live
@@ -126,13 +127,13 @@ class _Waits:
             raise deadline_expired(message)
         return left
 
-    def poll(self, watch: select.epoll, deadline: float | None, message: str) -> list[Any]:
-        """``watch.poll()`` until the deadline; nothing when woken by Ctrl+C (level-
+    def poll(self, reader: OutputReader, deadline: float | None, message: str) -> list[Any]:
+        """``reader.wait()`` until the deadline; nothing when woken by Ctrl+C (level-
         triggered: what was ready is ready again at the next poll)."""
         timeout = self._left(deadline, message)
         try:
             self.waiting = True
-            ready = watch.poll(timeout)
+            ready = reader.wait(timeout)
             self.waiting = False
         except _Woken:
             return []
@@ -239,12 +240,12 @@ def _supervise(run: Run, waits: _Waits) -> None:
     message = f"timed out after {timeout}s"
 
     try:
-        reader = output_reader(plan, child)
+        reader = output_reader(plan, child, in_thread=True)
     except Exception as exc:
         fail("output_failed", exc)
     try:
         while not reader.done:
-            ready = waits.poll(reader.watch, deadline, message)
+            ready = waits.poll(reader, deadline, message)
             try:
                 reader.handle(ready)
             except Exception as exc:  # an echo sink or a line hook raised, or a read failed

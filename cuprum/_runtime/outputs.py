@@ -12,6 +12,7 @@ import errno
 import os
 import select
 from collections.abc import Callable, Collection, Mapping
+from typing import Any
 
 from cuprum._transport.pipes import DEFAULT_PIPE_SIZE, PIPE_SIZE, READ_SIZE, grow_pipe
 
@@ -28,9 +29,13 @@ class OutputReader:
     wakes it once, not the pipes' end and then the exit). ``grow``: fds enlarged to
     :data:`PIPE_SIZE` when a read first finds them full. A pty master (``tty=``)
     reads EIO at its end: that is EOF. Close it (:meth:`close`) when done.
+
+    ``watch`` is an epoll set, whose own fd an event loop can await; with
+    ``in_thread`` (a thread that waits itself, in :meth:`wait`) a ``select.poll``:
+    nothing to create, register in the kernel or close.
     """
 
-    __slots__ = ("_exit_fd", "_growing", "_on_eof", "_on_exit", "_pending", "watch")
+    __slots__ = ("_exit_fd", "_growing", "_on_eof", "_on_exit", "_pending", "_polled", "watch")
 
     def __init__(
         self,
@@ -40,21 +45,30 @@ class OutputReader:
         grow: Collection[int] = (),
         exit_fd: int | None = None,
         on_exit: Callable[[], object] | None = None,
+        in_thread: bool = False,
     ) -> None:
         self._pending = dict(sinks)
         self._growing = set(grow)
         self._exit_fd = exit_fd
         self._on_eof = on_eof
         self._on_exit = on_exit
-        self.watch = watch = select.epoll(len(sinks) + 1)
+        self._polled = in_thread
+        self.watch: Any = select.poll() if in_thread else select.epoll(len(sinks) + 1)
         try:
             for fd in sinks:
-                watch.register(fd, select.EPOLLIN)
+                self.watch.register(fd, select.EPOLLIN)  # == POLLIN
             if exit_fd is not None:
-                watch.register(exit_fd, select.EPOLLIN | select.EPOLLONESHOT)
+                once = 0 if in_thread else select.EPOLLONESHOT
+                self.watch.register(exit_fd, select.EPOLLIN | once)
         except BaseException:
-            watch.close()
+            self.close()
             raise
+
+    def wait(self, timeout: float) -> list[tuple[int, int]]:
+        """Block until something is ready, or ``timeout`` seconds (negative: no limit)."""
+        if self._polled:
+            return self.watch.poll(None if timeout < 0 else timeout * 1000)  # type: ignore[no-any-return]
+        return self.watch.poll(timeout)  # type: ignore[no-any-return]
 
     @property
     def done(self) -> bool:
@@ -67,7 +81,9 @@ class OutputReader:
         pending = self._pending
         for fd, _ in ready:
             if fd == self._exit_fd:
-                self._exit_fd = None  # one-shot: epoll reports it no more
+                self._exit_fd = None  # one-shot in an epoll set: reported no more
+                if self._polled:
+                    self.watch.unregister(fd)
                 if self._on_exit is not None:
                     self._on_exit()
                 # The pipes most often end with the exit (their last write ends were
@@ -98,7 +114,8 @@ class OutputReader:
         return True
 
     def close(self) -> None:
-        self.watch.close()
+        if not self._polled:
+            self.watch.close()
 
 
 def _read_chunk(fd: int) -> bytes | None:

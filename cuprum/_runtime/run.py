@@ -247,11 +247,14 @@ class Run:
         return real
 
 
-def output_reader(plan: Plan, child: ChildProcess | None) -> OutputReader:
+def output_reader(
+    plan: Plan, child: ChildProcess | None, *, in_thread: bool = False
+) -> OutputReader:
     """The run's output reader: every read pipe into its collector, finished and closed
     at its EOF. With ``child`` (one command) its pidfd is in the epoll set too, and the
     pipes' write ends are held until its exit (``Plan.let_go_writers``): one wake-up.
-    After a teardown, ``Plan.drain_and_close`` drains what is still buffered instead."""
+    After a teardown, ``Plan.drain_and_close`` drains what is still buffered instead.
+    ``in_thread``: waited on by this thread (see :class:`OutputReader`)."""
     exit_fd = child.exit_fd() if child is not None else None
     if exit_fd is None:  # no pidfd: the pipes end by themselves, the exit is polled
         plan.let_go_writers()
@@ -262,7 +265,12 @@ def output_reader(plan: Plan, child: ChildProcess | None) -> OutputReader:
 
     sinks = {fd: collector.feed for fd, collector in plan.readers.items()}
     return OutputReader(
-        sinks, finished, grow=plan.growing, exit_fd=exit_fd, on_exit=plan.let_go_writers
+        sinks,
+        finished,
+        grow=plan.growing,
+        exit_fd=exit_fd,
+        on_exit=plan.let_go_writers,
+        in_thread=in_thread,
     )
 
 
