@@ -7,10 +7,12 @@ absolute goal of 40 ms extra. An informational row shows the same for ``import
 anyio, anyio.lowlevel`` (cuprum's only dependency).
 
 ``ready.cuprum``: importing cuprum, building a command and one ``run_sync()`` of
-``true`` (the peers' "ready" row), goal 45 ms extra. Two informational rows say
-where the floor is: ``ready.anyio_asyncio``, one ``anyio.run`` on asyncio (the
-event loop and anyio's asyncio backend that any ``run_sync`` needs), and
-``ready.subprocess``, one ``subprocess.run``. Each row keeps the children's CPU
+``true`` (the peers' "ready" row), goal 45 ms extra. Informational rows say where
+the floor is: ``ready.stdlib``, the standard library such a run loads (``typing``,
+``dataclasses``, ``enum``, ``re``, ``subprocess``...) and one ``subprocess.run``;
+``ready.subprocess``, one ``subprocess.run`` alone; and ``ready.anyio_asyncio``, one
+``anyio.run`` on asyncio (what a run on the event loop starts from; a ``run_sync()``
+of one command needs none). Each row keeps the children's CPU
 time too (``cpu_ms``, less sensitive to a busy machine than the wall time).
 """
 
@@ -41,6 +43,10 @@ CODES = {
     "ready": READY,
     "ready_floor": "import anyio, anyio.lowlevel; anyio.run(anyio.lowlevel.checkpoint)",
     "ready_subprocess": "import subprocess; subprocess.run(['true'], capture_output=True)",
+    "ready_stdlib": (
+        "import typing, dataclasses, enum, re, subprocess, contextvars, select, signal, "
+        "threading, functools, collections.abc; subprocess.run(['true'], capture_output=True)"
+    ),
 }
 _CPU: dict[str, list[float]] = {}
 
@@ -113,7 +119,14 @@ def bench_import(quick: bool) -> list[Case]:
             "ready_floor",
             samples,
             goal=None,
-            note="informational floor: one anyio.run on asyncio (loop + anyio's backend)",
+            note="informational: one anyio.run on asyncio (loop + anyio's backend)",
+        ),
+        _row(
+            "ready.stdlib",
+            "ready_stdlib",
+            samples,
+            goal=None,
+            note="informational floor: the standard library cuprum loads, one subprocess.run",
         ),
         _row(
             "ready.subprocess",

@@ -43,6 +43,9 @@ __all__ = ["refuse_inside_event_loop", "run_direct", "runs_direct"]
 # signal.signal()/getsignal() convert handlers to enums on every call; the C module does not.
 _csignal: Any = importlib.import_module("_signal")
 _SIGINT = int(signal.SIGINT)
+# One wait at most this long (then another): a huge timeout or grace (1e300, inf) would
+# overflow the OS's time_t.
+_LONGEST_WAIT = 3600.0
 
 
 def refuse_inside_event_loop(what: str) -> None:
@@ -125,7 +128,7 @@ class _Waits:
         left = deadline - time.monotonic()
         if left <= 0:
             raise deadline_expired(message)
-        return left
+        return min(left, _LONGEST_WAIT)
 
     def poll(self, reader: OutputReader, deadline: float | None, message: str) -> list[Any]:
         """``reader.wait()`` until the deadline; nothing when woken by Ctrl+C (level-
@@ -162,7 +165,7 @@ class _Waits:
                 return
             try:
                 self.waiting = True
-                poller.poll(1000 * (left if pidfd is not None else min(left, 0.01)))
+                poller.poll(1000 * min(left, _LONGEST_WAIT if pidfd is not None else 0.01))
                 self.waiting = False
             except _Woken:
                 continue

@@ -219,3 +219,18 @@ def test_ctrl_c_from_another_thread_is_not_cuprums() -> None:
     thread.join(DEADLINE)
     assert got and got[0].stdout == "x\n"
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+@pytest.mark.parametrize("timeout", [float("inf"), 1e300, 10**20, 1e-300])
+def test_any_timeout_the_loop_takes(timeout: float) -> None:
+    # A wait is bounded by the OS's time_t: huge timeouts are waited in turns.
+    cmd = shell("echo hi")
+    direct, _ = _events(lambda: cmd.run_sync(timeout=timeout))
+    looped, _ = _events(lambda: anyio.run(_run, cmd, {"timeout": timeout}))
+    assert _fields(direct) == _fields(looped)
+
+
+def test_a_huge_grace_ends_when_the_child_does() -> None:
+    ctx = ExecutionContext(cancel_grace=1e300)
+    with pytest.raises(TimeoutExpired):
+        shell("echo ready; sleep 300").run_sync(timeout=0.3, context=ctx)
