@@ -10,10 +10,10 @@ the engine's; what it saves is the event loop's share of the call (about half of
 CPU) and the import of asyncio.
 
 Ctrl+C (in the main thread, with SIGINT at its default handler) behaves as on the
-loop (:mod:`.sync`). The handler counts, and raises only into a wait of this
-module, never into the middle of a run. The first Ctrl+C cancels the run (SIGTERM,
-grace, SIGKILL), a second cuts the grace short, and once the run is over,
-``KeyboardInterrupt`` is raised.
+loop (:mod:`.sync`). The handler counts and wakes the thread's wait, and raises
+nothing, neither into the middle of a run nor into another signal handler it
+interrupts. The first Ctrl+C cancels the run (SIGTERM, grace, SIGKILL), a second
+cuts the grace short, and once the run is over, ``KeyboardInterrupt`` is raised.
 """
 
 from __future__ import annotations
@@ -44,12 +44,29 @@ _csignal: Any = importlib.import_module("_signal")
 _SIGINT = int(signal.SIGINT)
 
 
-def refuse_inside_event_loop(what: str) -> None:
-    """``RuntimeError`` when called from a running asyncio loop or inside trio.
+class _Running(threading.local):
+    """Whether this thread is inside a direct run (in one of its hooks, then)."""
 
-    Neither can be running in this thread unless its module is loaded: nothing is
-    imported to find out.
+    run = False
+
+
+_running = _Running()
+# A forked child is not inside its parent's run.
+os.register_at_fork(after_in_child=lambda: setattr(_running, "run", False))
+
+
+def refuse_inside_event_loop(what: str) -> None:
+    """``RuntimeError`` when called from a running asyncio loop or inside trio, or
+    from a hook of a direct run (whose hooks, on a loop, would run inside it).
+
+    Neither loop can be running in this thread unless its module is loaded: nothing
+    is imported to find out.
     """
+    if _running.run:
+        raise RuntimeError(
+            f"{what}() cannot be called from a hook of a run in progress in this "
+            "thread; run it from another thread, or once the run is over"
+        )
     asyncio = sys.modules.get("asyncio")
     if asyncio is not None:
         try:
@@ -96,24 +113,61 @@ def runs_direct(req: RunRequest) -> bool:
     )
 
 
-class _Woken(BaseException):
-    """Raised by the SIGINT handler, only into a wait of :class:`_Waits`."""
+_LONGEST_WAIT = 86400.0  # seconds: one epoll_wait at most (-1, no limit, stays -1)
 
 
 class _Waits:
-    """Where a direct run's thread waits: against the run's deadline, and Ctrl+C."""
+    """Where a direct run's thread waits: against the run's deadline, and Ctrl+C.
 
-    __slots__ = ("count", "waiting")
+    The SIGINT handler never raises (like the loop's): it may run inside another
+    signal handler that interrupted the wait (the host's, or host shutdown's
+    teardown), which an exception would break off. It counts, and wakes the wait in
+    progress through an eventfd added to its epoll set; the wait's caller then acts.
+    """
+
+    __slots__ = ("count", "waiting", "woken")
 
     def __init__(self) -> None:
         self.count = 0  # Ctrl+C received during the call
-        self.waiting = False  # in a wait: the handler may raise _Woken
+        self.waiting: select.epoll | None = None  # the epoll set of the wait in progress
+        self.woken: int | None = None  # the eventfd that woke it
 
     def on_sigint(self, signum: int, frame: object) -> None:
         self.count += 1
-        if self.waiting:
-            self.waiting = False
-            raise _Woken
+        poller = self.waiting
+        if poller is None or self.woken is not None or not _running.run:
+            # Not waiting (seen at the next wait), or woken already; or a forked
+            # child, which shares the epoll set with its parent: leave it alone.
+            return
+        try:
+            fd = os.eventfd(1, os.EFD_CLOEXEC | os.EFD_NONBLOCK)  # readable at once
+        except OSError:
+            return  # seen when the wait ends
+        try:
+            poller.register(fd, select.EPOLLIN)
+        except OSError:
+            os.close(fd)
+            return
+        self.woken = fd
+
+    def _wait(self, poller: select.epoll, timeout: float) -> list[Any]:
+        """``poller.poll(timeout)``, woken early by Ctrl+C: what was ready, without
+        the eventfd (level-triggered: what else was ready is ready again)."""
+        try:
+            self.waiting = poller
+            # A longer wait (a timeout or grace of days, or inf) is taken in parts:
+            # epoll takes at most INT_MAX ms; the callers wait again until their end.
+            ready: list[Any] = poller.poll(min(timeout, _LONGEST_WAIT))
+        finally:
+            self.waiting = None
+            woken = self.woken
+            if woken is not None:
+                self.woken = None
+                poller.unregister(woken)
+                os.close(woken)
+        if woken is not None:
+            ready = [event for event in ready if event[0] != woken]
+        return ready
 
     def _left(self, deadline: float | None, message: str) -> float:
         """Seconds to wait at most (-1: no limit); a Ctrl+C so far cancels the run."""
@@ -127,44 +181,29 @@ class _Waits:
         return left
 
     def poll(self, watch: select.epoll, deadline: float | None, message: str) -> list[Any]:
-        """``watch.poll()`` until the deadline; nothing when woken by Ctrl+C (level-
-        triggered: what was ready is ready again at the next poll)."""
-        timeout = self._left(deadline, message)
-        try:
-            self.waiting = True
-            ready = watch.poll(timeout)
-            self.waiting = False
-        except _Woken:
-            return []
-        return ready
+        """``watch.poll()`` until the deadline; what is ready (nothing if woken by Ctrl+C)."""
+        return self._wait(watch, self._left(deadline, message))
 
     def nap(self, seconds: float, deadline: float | None, message: str) -> None:
-        """Sleep ``seconds`` at most (no pidfd here: the exit is polled)."""
+        """Sleep ``seconds`` at most (no pidfd here: the exit is polled; a Ctrl+C is
+        seen after the nap, at most 50 ms)."""
         left = self._left(deadline, message)
-        try:
-            self.waiting = True
-            time.sleep(seconds if left < 0 else min(seconds, left))
-            self.waiting = False
-        except _Woken:
-            return
+        time.sleep(seconds if left < 0 else min(seconds, left))
 
     def grace(self, child: ChildProcess, grace: float) -> None:
         """Up to ``grace`` seconds for ``child`` to exit; a second Ctrl+C ends it now."""
         until = time.monotonic() + grace
         pidfd = child.exit_fd()
-        poller = select.poll()
-        if pidfd is not None:
-            poller.register(pidfd, select.POLLIN)
-        while child.exited() is None and self.count < 2:
-            left = until - time.monotonic()
-            if left <= 0:
-                return
-            try:
-                self.waiting = True
-                poller.poll(1000 * (left if pidfd is not None else min(left, 0.01)))
-                self.waiting = False
-            except _Woken:
-                continue
+        # epoll, not select.poll: one registered by the handler must count at once
+        # (select.poll retries after a signal with the fds it had).
+        with select.epoll(2) as poller:
+            if pidfd is not None:
+                poller.register(pidfd, select.EPOLLIN)
+            while child.exited() is None and self.count < 2:
+                left = until - time.monotonic()
+                if left <= 0:
+                    return
+                self._wait(poller, left if pidfd is not None else min(left, 0.01))
 
 
 def _owns_ctrl_c() -> bool:
@@ -201,6 +240,15 @@ def run_direct(req: RunRequest) -> tuple[Results, int | None]:
 
 
 def _run(req: RunRequest, waits: _Waits) -> tuple[Results, int | None]:
+    """:func:`_life`, marked as running in this thread (see :func:`refuse_inside_event_loop`)."""
+    _running.run = True
+    try:
+        return _life(req, waits)
+    finally:
+        _running.run = False
+
+
+def _life(req: RunRequest, waits: _Waits) -> tuple[Results, int | None]:
     """The engine's life cycle (``_Run.execute``), with the thread's own waits."""
     strategy = admit(req, None)
     run_before_hooks(req)
