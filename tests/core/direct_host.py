@@ -210,7 +210,35 @@ def handler_from_a_hook(backend: str, workdir: Path) -> None:
     ended(caught, workdir, calls=len(calls), kept=kept, stdout=stdout)
 
 
+def threads(backend: str, workdir: Path) -> None:
+    """Ctrl+C to a run in the main thread while worker threads run commands too: only
+    the main thread's run is cancelled."""
+    outcomes: list[object] = []
+
+    def work(index: int) -> None:
+        try:
+            for turn in range(20):
+                result = run(sh.make(SH, catalogue=CATALOGUE)("-c", f"echo {turn}"), backend)
+                outcomes.append(result.stdout == f"{turn}\n")
+        except BaseException as exc:  # reported
+            outcomes.append(f"{type(exc).__name__}: {exc}")
+
+    workers = [threading.Thread(target=work, args=(i,)) for i in range(3)]
+    for worker in workers:
+        worker.start()
+    once_waiting(workdir, lambda: os.kill(os.getpid(), signal.SIGINT))
+    caught: BaseException | None = None
+    try:
+        run(shell(READY_THEN_WAIT, workdir), backend, timeout=DEADLINE)
+    except BaseException as exc:  # reported
+        caught = exc
+    for worker in workers:
+        worker.join(DEADLINE)
+    ended(caught, workdir, workers=sorted(set(map(str, outcomes))), runs=len(outcomes))
+
+
 SCENARIOS = {
+    "threads": threads,
     "foreign_handler": foreign_handler,
     "shutdown": shutdown,
     "from_a_hook": from_a_hook,

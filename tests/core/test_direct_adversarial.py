@@ -34,12 +34,14 @@ from cuprum import (
     ExecEvent,
     ExecutionContext,
     ScopeConfig,
+    Secret,
     TimeoutExpired,
     after,
     before,
     scoped,
     sh,
 )
+from cuprum.testing import FakePrograms
 
 HOST = Path(__file__).with_name("direct_host.py")
 ROOT = Path(__file__).resolve().parents[2]
@@ -203,6 +205,19 @@ def test_a_sigint_handler_installed_by_a_hook_is_left_in_force(path: str, tmp_pa
     }
 
 
+@pytest.mark.parametrize("path", PUBLIC_PATHS)
+def test_ctrl_c_cancels_the_main_threads_run_only(path: str, tmp_path: Path) -> None:
+    with host("threads", path, tmp_path) as proc:
+        found = report(proc)
+    assert found == {
+        "outcome": "KeyboardInterrupt",
+        "context": None,
+        "child_states": [None],
+        "workers": ["True"],
+        "runs": 60,
+    }
+
+
 # -- run_sync from a hook ----------------------------------------------------------------
 
 
@@ -362,6 +377,29 @@ def test_bytes_and_options_as_on_a_loop(out: bytes, err: bytes, options: dict[st
     )
     make = lambda: py(script, out.hex(), err.hex())  # noqa: E731
     _same_as_on_a_loop(make, options, lines=options.get("on_limit") != "raise")
+
+
+def test_fakes_as_on_a_loop(tmp_path: Path) -> None:
+    with FakePrograms(tmp_path) as fake:
+        fake.expect(("sh", "-c", "one"), stdout="faked\n", stderr="e\n", exit_code=3)
+        fake.expect(("sh", "-c", "slow"), stdout="s\n", delay=DEADLINE)
+        _same_as_on_a_loop(lambda: shell("one"), {})
+        _same_as_on_a_loop(lambda: shell("one"), {"check": True})
+        unexpected = _same_as_on_a_loop(lambda: shell("other"), {})
+        timed_out = _same_as_on_a_loop(lambda: shell("slow"), {"timeout": 0.2}, lines=False)
+    assert unexpected[0][0] == "UnexpectedCommandError"
+    assert timed_out[0][0] == "TimeoutExpired"
+
+
+@pytest.mark.parametrize(
+    ("script", "options"),
+    [('echo "$1"; exit 4', {"check": True}), ('echo "$1"; exec sleep 300', {"timeout": 0.2})],
+)
+def test_secrets_are_redacted_as_on_a_loop(script: str, options: dict[str, Any]) -> None:
+    secret = Secret("hunter2")
+    outcome = _same_as_on_a_loop(lambda: shell(script, "sh", secret), options)
+    assert "hunter2" not in outcome[0][1]
+    assert "hunter2" not in repr(outcome[1])
 
 
 # -- threads, fds, context ---------------------------------------------------------------
