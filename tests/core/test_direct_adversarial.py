@@ -24,13 +24,22 @@ from typing import Any
 
 import anyio
 import pytest
-from core_support import DEADLINE, open_fds, py, shell, wait_until
+from core_support import (
+    DEADLINE,
+    MISSING,
+    TEST_CATALOGUE,
+    open_fds,
+    py,
+    shell,
+    wait_until,
+)
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from processes import is_dead
 
 from cuprum import (
     DEVNULL,
+    PIPE,
     ExecEvent,
     ExecutionContext,
     ScopeConfig,
@@ -293,6 +302,78 @@ def test_a_child_forked_by_a_hook_may_run_sync() -> None:
     with before(hook):
         assert shell("echo outer").run_sync().stdout == "outer\n"
     assert codes == [0]
+
+
+def _raises_on(phase: str) -> Any:
+    def hook(event: ExecEvent) -> None:
+        if event.phase == phase:
+            raise LookupError(f"hook on {phase}")
+
+    return sh.observe(hook)
+
+
+def _before_raises(cmd: object) -> None:
+    raise LookupError("before hook")
+
+
+def _after_raises(cmd: object, result: object) -> None:
+    raise LookupError("after hook")
+
+
+FAILURES: dict[str, tuple[Callable[[], Any], dict[str, Any], Any]] = {
+    "missing cwd": (lambda: shell("true"), {"context": ExecutionContext(cwd="/no/such/dir")}, None),
+    "cwd is a file": (
+        lambda: shell("true"),
+        {"context": ExecutionContext(cwd="/etc/hostname")},
+        None,
+    ),
+    "env name with =": (
+        lambda: shell("true"),
+        {"context": ExecutionContext(env={"A=B": "1"})},
+        None,
+    ),
+    "env value with NUL": (
+        lambda: shell("true"),
+        {"context": ExecutionContext(env={"A": "\0"})},
+        None,
+    ),
+    "missing program": (sh.make(MISSING, catalogue=TEST_CATALOGUE), {}, None),
+    "not allowed": (
+        lambda: shell("true"),
+        {},
+        lambda: scoped(ScopeConfig(allowlist=frozenset(), fail_closed=True)),
+    ),
+    "stdout=PIPE": (lambda: shell("true"), {"stdout": PIPE}, None),
+    "killed by a signal": (lambda: shell("kill -9 $$"), {"check": True}, None),
+    "strict decoding": (
+        lambda: shell("printf '\\377'"),
+        {"context": ExecutionContext(errors="strict")},
+        None,
+    ),
+    "timeout 0": (lambda: shell("echo hi"), {"timeout": 0}, None),
+    "before hook": (lambda: shell("echo a"), {}, lambda: before(_before_raises)),
+    "after hook": (lambda: shell("echo a"), {}, lambda: after(_after_raises)),
+    "observer on plan": (lambda: shell("echo a"), {}, lambda: _raises_on("plan")),
+    "observer on a line": (
+        lambda: shell("echo a; exec sleep 300"),
+        {},
+        lambda: _raises_on("stdout"),
+    ),
+    "observer on exit": (lambda: shell("echo a"), {}, lambda: _raises_on("exit")),
+    "observer on error": (
+        lambda: shell("exec sleep 300"),
+        {"timeout": 0.1},
+        lambda: _raises_on("error"),
+    ),
+}
+
+
+@pytest.mark.parametrize("case", FAILURES)
+def test_a_failure_as_on_a_loop(case: str) -> None:
+    make, options, scope = FAILURES[case]
+    with scope() if scope is not None else contextlib.nullcontext():
+        outcome = _same_as_on_a_loop(make, options)
+    assert isinstance(outcome[0][0], str), outcome  # it raised
 
 
 # -- timeouts and graces -----------------------------------------------------------------
