@@ -40,6 +40,7 @@ from processes import is_dead
 from cuprum import (
     DEVNULL,
     PIPE,
+    STDOUT,
     ExecEvent,
     ExecutionContext,
     ScopeConfig,
@@ -62,7 +63,8 @@ LOOPS = ["asyncio", "trio"]
 
 def _outcome(run: Callable[[], Any]) -> tuple[Any, list[tuple[Any, ...]]]:
     """What ``run()`` gave (result fields, or the exception's type, text and output),
-    and its events (every field but times, pids, and an error event's exit code)."""
+    and its events (every field but times, pids, and an error event's exit code; the
+    lines of each stream in order, not interleaved as they happened to be read)."""
     seen: list[ExecEvent] = []
     with scoped(ScopeConfig(observe_hooks=(seen.append,))):
         try:
@@ -81,8 +83,10 @@ def _outcome(run: Callable[[], Any]) -> tuple[Any, list[tuple[Any, ...]]]:
                 result.stderr_truncated,
                 result.ok,
             )
-    events = [
-        (
+    events: list[tuple[Any, ...]] = []
+    lines: list[tuple[Any, ...]] = []  # a run of line events: in order within each stream
+    for e in seen:
+        event = (
             e.phase,
             e.argv,
             e.line,
@@ -91,9 +95,13 @@ def _outcome(run: Callable[[], Any]) -> tuple[Any, list[tuple[Any, ...]]]:
             e.message,
             e.ok,
         )
-        for e in seen
-    ]
-    return fields, events
+        if e.phase in ("stdout", "stderr"):
+            lines.append(event)
+            continue
+        events += sorted(lines, key=lambda line: line[0])  # stable: which stream was
+        lines = []  # read first, when both had data, is timing
+        events.append(event)
+    return fields, events + sorted(lines, key=lambda line: line[0])
 
 
 def _on_loop(cmd: Any, options: dict[str, Any], backend: str) -> Any:
@@ -304,6 +312,24 @@ def test_a_child_forked_by_a_hook_may_run_sync() -> None:
     assert codes == [0]
 
 
+EDGES: dict[str, tuple[str, dict[str, Any]]] = {
+    "stdout closed early": ("echo a; exec >&-; echo b >&2; exit 2", {}),
+    "both closed, then exit": ("echo a; exec >&- 2>&-; sleep 0.1; exit 5", {}),
+    "a grandchild holds the pipes": ("(sleep 0.1; echo late >&2) & echo early; exit 3", {}),
+    "no trailing newline, CRs": ("printf 'a\\rb\\r\\nc'; printf 'x\\r' >&2", {}),
+    "stdin from a path": ("cat", {"stdin": Path("/etc/hostname")}),
+    "stdin from devnull": ("cat", {"stdin": DEVNULL}),
+    "stderr into stdout": ("echo a; echo b >&2", {"stderr": STDOUT}),
+    "not captured": ("echo a", {"capture": False}),
+}
+
+
+@pytest.mark.parametrize("case", EDGES)
+def test_an_edge_as_on_a_loop(case: str) -> None:
+    script, options = EDGES[case]
+    _same_as_on_a_loop(lambda: shell(script), options)
+
+
 def _raises_on(phase: str) -> Any:
     def hook(event: ExecEvent) -> None:
         if event.phase == phase:
@@ -391,7 +417,7 @@ def test_a_grace_of_any_size_is_the_loops(grace: float) -> None:
     """Regression (direct): so did a cancel_grace over that limit, in a teardown."""
     context = ExecutionContext(cancel_grace=grace)
     outcome = _same_as_on_a_loop(
-        lambda: shell("echo hi; exec sleep 300"), {"timeout": 0.2, "context": context}
+        lambda: shell("exec sleep 300"), {"timeout": 0.05, "context": context}
     )
     assert outcome[0][0] == "TimeoutExpired"
 
