@@ -193,17 +193,27 @@ class _Waits:
     def grace(self, child: ChildProcess, grace: float) -> None:
         """Up to ``grace`` seconds for ``child`` to exit; a second Ctrl+C ends it now."""
         until = time.monotonic() + grace
-        pidfd = child.exit_fd()
         # epoll, not select.poll: one registered by the handler must count at once
         # (select.poll retries after a signal with the fds it had).
-        with select.epoll(2) as poller:
-            if pidfd is not None:
+        try:
+            poller: select.epoll | None = select.epoll(2)
+        except OSError:  # no fd left for it: the exit is polled
+            poller = None
+        try:
+            pidfd = None if poller is None else child.exit_fd()
+            if poller is not None and pidfd is not None:
                 poller.register(pidfd, select.EPOLLIN)
             while child.exited() is None and self.count < 2:
                 left = until - time.monotonic()
                 if left <= 0:
                     return
-                self._wait(poller, left if pidfd is not None else min(left, 0.01))
+                if poller is None:
+                    time.sleep(min(left, 0.01))
+                else:
+                    self._wait(poller, left if pidfd is not None else min(left, 0.01))
+        finally:
+            if poller is not None:
+                poller.close()
 
 
 def _owns_ctrl_c() -> bool:

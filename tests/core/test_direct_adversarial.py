@@ -422,6 +422,31 @@ def test_a_grace_of_any_size_is_the_loops(grace: float) -> None:
     assert outcome[0][0] == "TimeoutExpired"
 
 
+def test_a_teardown_without_an_fd_to_spare_still_waits_out_the_grace(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The grace's epoll set cannot be made (EMFILE, say): the exit is polled, and the
+    run ends with its TimeoutExpired, not that OSError."""
+    import select
+
+    made: list[int] = []
+    real = select.epoll
+
+    def epoll(*args: Any) -> select.epoll:
+        made.append(1)
+        if len(made) > 1:  # the reader's was first: the teardown's is refused
+            raise OSError(24, "Too many open files")
+        return real(*args)
+
+    shell("true").run_sync()  # the shared /dev/null descriptor, opened once
+    before_fds = open_fds()
+    monkeypatch.setattr(select, "epoll", epoll)
+    with pytest.raises(TimeoutExpired):
+        shell("exec sleep 300").run_sync(timeout=0.05)
+    assert len(made) == 2
+    assert open_fds() == before_fds
+
+
 # -- outputs -----------------------------------------------------------------------------
 
 BOTH = "import os\nfor _ in range({n}):\n    os.write(1, b'o' * 65536); os.write(2, b'e' * 65536)\n"
