@@ -10,14 +10,16 @@ the engine's; what it saves is the event loop's share of the call (about half of
 CPU) and the import of asyncio.
 
 Ctrl+C (in the main thread, with SIGINT at its default handler) behaves as on the
-loop (:mod:`.sync`). The handler counts, and raises only into a wait of this
-module, never into the middle of a run. The first Ctrl+C cancels the run (SIGTERM,
+loop (:mod:`.sync`). The handler counts and wakes the thread's wait (an eventfd in
+every wait's set), and raises nothing, neither into the middle of a run nor into
+another signal handler it interrupts. The first Ctrl+C cancels the run (SIGTERM,
 grace, SIGKILL), a second cuts the grace short, and once the run is over,
 ``KeyboardInterrupt`` is raised.
 """
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import importlib
 import os
@@ -45,15 +47,52 @@ _csignal: Any = importlib.import_module("_signal")
 _SIGINT = int(signal.SIGINT)
 # One wait at most this long (then another): a huge timeout or grace (1e300, inf) would
 # overflow the OS's time_t.
-_LONGEST_WAIT = 3600.0
+_LONGEST_WAIT = 86400.0
+# Without a wake-up fd (none could be made) a Ctrl+C is seen within this.
+_UNWOKEN_WAIT = 0.05
+
+
+class _Running(threading.local):
+    """Whether this thread is inside a direct run (in one of its hooks, then)."""
+
+    run = False
+
+
+_running = _Running()
+_wake: list[int] = []  # the main thread's wake-up eventfd, made on first use
+
+
+def _forget_in_child() -> None:
+    """A forked child is not inside its parent's run, and makes its own eventfd."""
+    _running.run = False
+    _wake.clear()  # the parent's (shared with it): left open, never written here
+
+
+os.register_at_fork(after_in_child=_forget_in_child)
+
+
+def _wake_fd() -> int | None:
+    """The main thread's eventfd that Ctrl+C writes to wake a wait (None: none to be had)."""
+    if not _wake:
+        try:
+            _wake.append(os.eventfd(0, os.EFD_CLOEXEC | os.EFD_NONBLOCK))
+        except OSError:  # no fd to spare: waits are short instead
+            return None
+    return _wake[0]
 
 
 def refuse_inside_event_loop(what: str) -> None:
-    """``RuntimeError`` when called from a running asyncio loop or inside trio.
+    """``RuntimeError`` when called from a running asyncio loop or inside trio, or
+    from a hook of a direct run (whose hooks, on a loop, would run inside it).
 
-    Neither can be running in this thread unless its module is loaded: nothing is
-    imported to find out.
+    Neither loop can be running in this thread unless its module is loaded: nothing
+    is imported to find out.
     """
+    if _running.run:
+        raise RuntimeError(
+            f"{what}() cannot be called from a hook of a run in progress in this "
+            "thread; run it from another thread, or once the run is over"
+        )
     asyncio = sys.modules.get("asyncio")
     if asyncio is not None:
         try:
@@ -100,75 +139,86 @@ def runs_direct(req: RunRequest) -> bool:
     )
 
 
-class _Woken(BaseException):
-    """Raised by the SIGINT handler, only into a wait of :class:`_Waits`."""
-
-
 class _Waits:
-    """Where a direct run's thread waits: against the run's deadline, and Ctrl+C."""
+    """Where a direct run's thread waits: against the run's deadline, and Ctrl+C.
 
-    __slots__ = ("count", "waiting")
+    The SIGINT handler never raises (like the loop's): it may run inside another
+    signal handler that interrupted the wait (the host's, or host shutdown's
+    teardown), which an exception would break off. It counts, and writes to
+    ``wake``, an eventfd in the set of every wait of the call, so the wait in
+    progress returns (a ``select.poll`` retried after a signal keeps its fds: the
+    eventfd is there from the start); the wait's caller then acts.
+    """
 
-    def __init__(self) -> None:
+    __slots__ = ("count", "longest", "wake")
+
+    def __init__(self, wake: int | None = None, *, owned: bool = False) -> None:
         self.count = 0  # Ctrl+C received during the call
-        self.waiting = False  # in a wait: the handler may raise _Woken
+        self.wake = wake
+        self.longest = _UNWOKEN_WAIT if owned and wake is None else _LONGEST_WAIT
 
     def on_sigint(self, signum: int, frame: object) -> None:
         self.count += 1
-        if self.waiting:
-            self.waiting = False
-            raise _Woken
+        if self.wake is not None and _running.run:  # not in a child forked by a hook
+            with contextlib.suppress(OSError):  # its counter is full: readable anyway
+                os.eventfd_write(self.wake, 1)
+
+    def _settle(self, ready: list[Any]) -> None:
+        """Read the eventfd if it was what woke the wait (or it stays ready)."""
+        wake = self.wake
+        if wake is not None:
+            for fd, _ in ready:
+                if fd == wake:
+                    try:  # noqa: SIM105 (on the path of every wait)
+                        os.eventfd_read(wake)
+                    except OSError:  # read already
+                        pass
+                    return
 
     def _left(self, deadline: float | None, message: str) -> float:
         """Seconds to wait at most (-1: no limit); a Ctrl+C so far cancels the run."""
         if self.count:
             raise KeyboardInterrupt
         if deadline is None:
-            return -1
+            return -1 if self.longest == _LONGEST_WAIT else self.longest
         left = deadline - time.monotonic()
         if left <= 0:
             raise deadline_expired(message)
-        return min(left, _LONGEST_WAIT)
+        return min(left, self.longest)
+
+    def watch(self, reader: OutputReader) -> None:
+        """Let Ctrl+C wake the waits on ``reader`` (the reader ignores the eventfd)."""
+        if self.wake is not None:
+            reader.watch.register(self.wake, select.POLLIN)
 
     def poll(self, reader: OutputReader, deadline: float | None, message: str) -> list[Any]:
-        """``reader.wait()`` until the deadline; nothing when woken by Ctrl+C (level-
-        triggered: what was ready is ready again at the next poll)."""
-        timeout = self._left(deadline, message)
-        try:
-            self.waiting = True
-            ready = reader.wait(timeout)
-            self.waiting = False
-        except _Woken:
-            return []
+        """``reader.wait()`` until the deadline: what is ready (the eventfd included,
+        which the reader ignores, when Ctrl+C woke it)."""
+        ready = reader.wait(self._left(deadline, message))
+        self._settle(ready)
         return ready
 
     def nap(self, seconds: float, deadline: float | None, message: str) -> None:
-        """Sleep ``seconds`` at most (no pidfd here: the exit is polled)."""
+        """Sleep ``seconds`` at most (no pidfd here: the exit is polled; a Ctrl+C is
+        seen after the nap, at most 50 ms)."""
         left = self._left(deadline, message)
-        try:
-            self.waiting = True
-            time.sleep(seconds if left < 0 else min(seconds, left))
-            self.waiting = False
-        except _Woken:
-            return
+        time.sleep(seconds if left < 0 else min(seconds, left))
 
     def grace(self, child: ChildProcess, grace: float) -> None:
         """Up to ``grace`` seconds for ``child`` to exit; a second Ctrl+C ends it now."""
         until = time.monotonic() + grace
         pidfd = child.exit_fd()
-        poller = select.poll()
+        poller = select.poll()  # no fd of its own: a run out of fds still ends
         if pidfd is not None:
             poller.register(pidfd, select.POLLIN)
+        if self.wake is not None:
+            poller.register(self.wake, select.POLLIN)
+        longest = self.longest if pidfd is not None else 0.01
         while child.exited() is None and self.count < 2:
             left = until - time.monotonic()
             if left <= 0:
                 return
-            try:
-                self.waiting = True
-                poller.poll(1000 * min(left, _LONGEST_WAIT if pidfd is not None else 0.01))
-                self.waiting = False
-            except _Woken:
-                continue
+            self._settle(poller.poll(1000 * min(left, longest)))
 
 
 def _owns_ctrl_c() -> bool:
@@ -180,10 +230,10 @@ def _owns_ctrl_c() -> bool:
 
 def run_direct(req: RunRequest) -> tuple[Results, int | None]:
     """Run ``req`` (see :func:`runs_direct`) in this thread; the engine's results."""
-    waits = _Waits()
     context = contextvars.copy_context()  # as a task would: hooks' variables stay inside
     if not _owns_ctrl_c():
-        return context.run(_run, req, waits)
+        return context.run(_run, req, _Waits())
+    waits = _Waits(_wake_fd(), owned=True)
     handler = waits.on_sigint
     _csignal.signal(_SIGINT, handler)
     try:
@@ -205,6 +255,15 @@ def run_direct(req: RunRequest) -> tuple[Results, int | None]:
 
 
 def _run(req: RunRequest, waits: _Waits) -> tuple[Results, int | None]:
+    """:func:`_life`, marked as running in this thread (see :func:`refuse_inside_event_loop`)."""
+    _running.run = True
+    try:
+        return _life(req, waits)
+    finally:
+        _running.run = False
+
+
+def _life(req: RunRequest, waits: _Waits) -> tuple[Results, int | None]:
     """The engine's life cycle (``_Run.execute``), with the thread's own waits."""
     strategy = admit(req, None)
     run_before_hooks(req)
@@ -246,6 +305,7 @@ def _supervise(run: Run, waits: _Waits) -> None:
         reader = output_reader(plan, child, in_thread=True)
     except Exception as exc:
         fail("output_failed", exc)
+    waits.watch(reader)
     try:
         while not reader.done:
             ready = waits.poll(reader, deadline, message)
