@@ -10,16 +10,15 @@ the engine's; what it saves is the event loop's share of the call (about half of
 CPU) and the import of asyncio.
 
 Ctrl+C (in the main thread, with SIGINT at its default handler) behaves as on the
-loop (:mod:`.sync`). The handler counts and wakes the thread's wait (an eventfd in
-every wait's set), and raises nothing, neither into the middle of a run nor into
-another signal handler it interrupts. The first Ctrl+C cancels the run (SIGTERM,
+loop (:mod:`.sync`). The handler only counts, and raises nothing, neither into the
+middle of a run nor into another signal handler it interrupts; Python's wake-up fd
+(a pipe in every wait's set) wakes the thread's wait. The first Ctrl+C cancels the run (SIGTERM,
 grace, SIGKILL), a second cuts the grace short, and once the run is over,
 ``KeyboardInterrupt`` is raised.
 """
 
 from __future__ import annotations
 
-import contextlib
 import contextvars
 import importlib
 import os
@@ -59,23 +58,23 @@ class _Running(threading.local):
 
 
 _running = _Running()
-_wake: list[int] = []  # the main thread's wake-up eventfd, made on first use
+_wake: list[tuple[int, int]] = []  # the wake-up pipe of the main thread's waits
 
 
 def _forget_in_child() -> None:
-    """A forked child is not inside its parent's run, and makes its own eventfd."""
+    """A forked child is not inside its parent's run, and makes its own wake-up pipe."""
     _running.run = False
-    _wake.clear()  # the parent's (shared with it): left open, never written here
+    _wake.clear()  # the parent's (shared with it): left open, never used here
 
 
 os.register_at_fork(after_in_child=_forget_in_child)
 
 
-def _wake_fd() -> int | None:
-    """The main thread's eventfd that Ctrl+C writes to wake a wait (None: none to be had)."""
+def _wake_pipe() -> tuple[int, int] | None:
+    """The pipe signals wake the main thread's waits through (made on first use)."""
     if not _wake:
         try:
-            _wake.append(os.eventfd(0, os.EFD_CLOEXEC | os.EFD_NONBLOCK))
+            _wake.append(os.pipe2(os.O_CLOEXEC | os.O_NONBLOCK))
         except OSError:  # no fd to spare: waits are short instead
             return None
     return _wake[0]
@@ -144,33 +143,36 @@ class _Waits:
 
     The SIGINT handler never raises (like the loop's): it may run inside another
     signal handler that interrupted the wait (the host's, or host shutdown's
-    teardown), which an exception would break off. It counts, and writes to
-    ``wake``, an eventfd in the set of every wait of the call, so the wait in
-    progress returns (a ``select.poll`` retried after a signal keeps its fds: the
-    eventfd is there from the start); the wait's caller then acts.
+    teardown), which an exception would break off. It only counts. What wakes the
+    wait is Python's own wake-up fd (``signal.set_wakeup_fd``), the write end of
+    ``wake``'s pipe while the run lasts: its byte is written whichever thread the
+    kernel gives the signal to, where the handler itself runs only once the main
+    thread is back from its wait. The read end is in every wait's set from the start
+    (a ``select.poll`` retried after a signal keeps its fds).
     """
 
     __slots__ = ("count", "longest", "wake")
 
     def __init__(self, wake: int | None = None, *, owned: bool = False) -> None:
         self.count = 0  # Ctrl+C received during the call
-        self.wake = wake
+        self.wake = wake  # the wake-up pipe's read end
         self.longest = _UNWOKEN_WAIT if owned and wake is None else _LONGEST_WAIT
 
     def on_sigint(self, signum: int, frame: object) -> None:
         self.count += 1
-        if self.wake is not None and _running.run:  # not in a child forked by a hook
-            with contextlib.suppress(OSError):  # its counter is full: readable anyway
-                os.eventfd_write(self.wake, 1)
 
     def _settle(self, ready: list[Any]) -> None:
-        """Read the eventfd if it was what woke the wait (or it stays ready)."""
+        """Empty the wake-up pipe if it was ready (it stays ready otherwise).
+
+        A function call: the handlers of the signals that wrote it have run when it
+        starts (Python runs them as a function begins), so a Ctrl+C among them is
+        counted before the wait's caller looks again."""
         wake = self.wake
         if wake is not None:
             for fd, _ in ready:
                 if fd == wake:
                     try:  # noqa: SIM105 (on the path of every wait)
-                        os.eventfd_read(wake)
+                        os.read(wake, 512)
                     except OSError:  # read already
                         pass
                     return
@@ -187,13 +189,13 @@ class _Waits:
         return min(left, self.longest)
 
     def watch(self, reader: OutputReader) -> None:
-        """Let Ctrl+C wake the waits on ``reader`` (the reader ignores the eventfd)."""
+        """Let signals wake the waits on ``reader`` (the reader ignores the pipe)."""
         if self.wake is not None:
             reader.watch.register(self.wake, select.POLLIN)
 
     def poll(self, reader: OutputReader, deadline: float | None, message: str) -> list[Any]:
-        """``reader.wait()`` until the deadline: what is ready (the eventfd included,
-        which the reader ignores, when Ctrl+C woke it)."""
+        """``reader.wait()`` until the deadline: what is ready (the wake-up pipe
+        included, which the reader ignores, when a signal woke it)."""
         ready = reader.wait(self._left(deadline, message))
         self._settle(ready)
         return ready
@@ -233,25 +235,37 @@ def run_direct(req: RunRequest) -> tuple[Results, int | None]:
     context = contextvars.copy_context()  # as a task would: hooks' variables stay inside
     if not _owns_ctrl_c():
         return context.run(_run, req, _Waits())
-    waits = _Waits(_wake_fd(), owned=True)
+    wake = _wake_pipe()
+    if wake is not None:
+        previous = signal.set_wakeup_fd(wake[1], warn_on_full_buffer=False)
+        if previous != -1:  # the host's own: left in force, and the waits are short
+            signal.set_wakeup_fd(previous)
+            wake = None
+    waits = _Waits(None if wake is None else wake[0], owned=True)
     handler = waits.on_sigint
     _csignal.signal(_SIGINT, handler)
     try:
         outcome = context.run(_run, req, waits)
     except BaseException as exc:
-        if _csignal.getsignal(_SIGINT) is handler:
-            _csignal.signal(_SIGINT, signal.default_int_handler)
+        _restore(handler, wake)
         if not waits.count:
             raise
         if isinstance(exc, KeyboardInterrupt):
             raise KeyboardInterrupt from None
         # Ctrl+C wins over how the run ended, which it keeps as its context.
         raise KeyboardInterrupt  # noqa: B904
-    if _csignal.getsignal(_SIGINT) is handler:
-        _csignal.signal(_SIGINT, signal.default_int_handler)
+    _restore(handler, wake)
     if waits.count:  # it landed after the run's last wait (hooks, decoding)
         raise KeyboardInterrupt
     return outcome
+
+
+def _restore(handler: object, wake: tuple[int, int] | None) -> None:
+    """SIGINT's default handler back (unless a hook installed its own), no wake-up fd."""
+    if wake is not None:
+        signal.set_wakeup_fd(-1)
+    if _csignal.getsignal(_SIGINT) is handler:
+        _csignal.signal(_SIGINT, signal.default_int_handler)
 
 
 def _run(req: RunRequest, waits: _Waits) -> tuple[Results, int | None]:
