@@ -5,10 +5,17 @@ Every wait here is for a condition with a deadline; nothing sleeps in place of o
 
 from __future__ import annotations
 
+import contextlib
+import json
+import os
+import signal
+import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
 
 import anyio
 
@@ -122,3 +129,33 @@ def first_int_line(event: ExecEvent) -> int | None:
     if event.phase == "stdout" and event.line and event.line.isdigit():
         return int(event.line)
     return None
+
+
+@contextmanager
+def host_program(
+    argv: Sequence[str], workdir: Path, env: dict[str, str] | None = None
+) -> Iterator[subprocess.Popen[str]]:
+    """A host program (``sync_host.py``, ``direct_host.py``) for a signal test; killed if
+    left running, and the groups its children named in ``pids.*`` files killed too."""
+    try:
+        with subprocess.Popen(
+            list(argv), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
+        ) as proc:
+            try:
+                yield proc
+            finally:
+                if proc.poll() is None:
+                    proc.kill()
+    finally:
+        for pids in workdir.glob("pids.*"):  # whatever a failed run left behind
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(int(pids.read_text().split()[0]), signal.SIGKILL)
+
+
+def host_report(proc: subprocess.Popen[str]) -> dict[str, Any]:
+    """The host's JSON report, its last line (its stderr in the failure message otherwise)."""
+    stdout, stderr = proc.communicate(timeout=DEADLINE)
+    lines = stdout.splitlines()
+    assert lines, stderr
+    found: dict[str, Any] = json.loads(lines[-1])
+    return found

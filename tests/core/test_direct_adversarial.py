@@ -12,13 +12,11 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import functools
-import json
 import os
 import signal
-import subprocess
 import sys
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +26,8 @@ from core_support import (
     DEADLINE,
     MISSING,
     TEST_CATALOGUE,
+    host_program,
+    host_report,
     open_fds,
     py,
     shell,
@@ -133,32 +133,13 @@ PATHS = ["direct", "asyncio", "trio"]
 PUBLIC_PATHS = ["direct", "trio"]
 
 
-@contextlib.contextmanager
-def host(scenario: str, path: str, workdir: Path, **env: str) -> Iterator[subprocess.Popen[str]]:
+def host(scenario: str, path: str, workdir: Path, **env: str) -> Any:
     """``direct_host.py`` running ``scenario``; killed (with its child) if left running."""
     argv = [sys.executable, str(HOST), scenario, path, str(workdir)]
-    environ = dict(os.environ, PYTHONPATH=str(ROOT), **env)
-    try:
-        with subprocess.Popen(
-            argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=environ
-        ) as proc:
-            try:
-                yield proc
-            finally:
-                if proc.poll() is None:
-                    proc.kill()
-    finally:
-        for pids in workdir.glob("pids.*"):  # whatever a failed run left behind
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(int(pids.read_text().split()[0]), signal.SIGKILL)
+    return host_program(argv, workdir, dict(os.environ, PYTHONPATH=str(ROOT), **env))
 
 
-def report(proc: subprocess.Popen[str]) -> dict[str, Any]:
-    stdout, stderr = proc.communicate(timeout=DEADLINE)
-    lines = stdout.splitlines()
-    assert lines, stderr
-    found: dict[str, Any] = json.loads(lines[-1])
-    return found
+report = host_report
 
 
 @pytest.mark.parametrize("path", PATHS)

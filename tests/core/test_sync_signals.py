@@ -6,50 +6,26 @@ signals it with ``os.kill``; the children say when they are ready through files.
 
 from __future__ import annotations
 
-import contextlib
-import json
-import os
 import signal
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from core_support import DEADLINE, wait_until
+from core_support import host_program, host_report, wait_until
 from processes import group_members
 
 BACKENDS = ["asyncio", "trio"]
 HOST = Path(__file__).with_name("sync_host.py")
 
 
-@contextlib.contextmanager
-def host(scenario: str, backend: str, workdir: Path, arg: str) -> Iterator[subprocess.Popen[str]]:
+def host(scenario: str, backend: str, workdir: Path, arg: str) -> Any:
     """The host program running ``scenario``; killed (with its children) if left running."""
-    argv = [sys.executable, str(HOST), scenario, backend, str(workdir), arg]
-    try:
-        with subprocess.Popen(
-            argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-        ) as proc:
-            try:
-                yield proc
-            finally:
-                if proc.poll() is None:
-                    proc.kill()
-    finally:
-        for pids in workdir.glob("pids.*"):  # whatever a failed run left behind
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(int(pids.read_text().split()[0]), signal.SIGKILL)
+    return host_program([sys.executable, str(HOST), scenario, backend, str(workdir), arg], workdir)
 
 
-def outcome(proc: subprocess.Popen[str]) -> dict[str, Any]:
-    """The host's JSON report (its stderr in the failure message otherwise)."""
-    stdout, stderr = proc.communicate(timeout=DEADLINE)
-    lines = stdout.splitlines()
-    assert lines, stderr
-    report: dict[str, Any] = json.loads(lines[-1])
-    return report
+outcome = host_report
 
 
 def ready(workdir: Path, count: int, proc: subprocess.Popen[str], name: str = "pids") -> None:
