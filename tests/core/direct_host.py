@@ -11,10 +11,12 @@ Every wait here is for a condition, with a deadline.
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import sys
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -22,7 +24,6 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # tests/, for processes.py
 
 from processes import process_state
-from sync_host import leaders, report, wait_for
 
 from cuprum import (
     ExecEvent,
@@ -47,7 +48,20 @@ READY_THEN_WAIT = 'echo "$$" > "$1/tmp.$$"; mv "$1/tmp.$$" "$1/pids.$$"; exec sl
 WAIT_FRAMES = {"wait", "grace", "select", "get_events"}
 
 
-pids = leaders  # the pids the children wrote, as sync_host reads them
+def wait_for(predicate: Callable[[], bool], what: str) -> None:
+    deadline = time.monotonic() + DEADLINE
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.001)
+
+
+def report(**fields: Any) -> None:
+    print(json.dumps(fields), flush=True)
+
+
+def pids(workdir: Path) -> list[int]:
+    return sorted(int(p.read_text().split()[0]) for p in workdir.glob("pids.*"))
 
 
 def shell(script: str, workdir: Path) -> SafeCmd:
