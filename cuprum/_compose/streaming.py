@@ -216,7 +216,7 @@ class StreamHandle(Conversation, Generic[R_co]):
 @asynccontextmanager
 async def open_stream(request: RunRequest, wrap: Any) -> AsyncIterator[StreamHandle[Any]]:
     """Start ``request`` and yield its handle; tear down whatever still runs on exit."""
-    request = dataclasses.replace(request, stdout=Stream.PIPE)
+    request = request._replace(stdout=Stream.PIPE)
     handle: StreamHandle[Any] = StreamHandle(request, wrap)
     # The run task keeps a later error for wait(), so a group out of the task
     # group holds just what the block (or the start-up) raised: re-raise that

@@ -9,15 +9,14 @@ from __future__ import annotations
 
 import os
 import subprocess
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from cuprum._core.usage import ResourceUsage
 
 __all__ = ["Reaped", "ResourceUsage", "reap", "reap_popen"]
 
 
-@dataclass(frozen=True)
-class Reaped:
+class Reaped(NamedTuple):
     """A reaped child: ``returncode`` as ``Popen`` reports it (negative: killed by signal).
 
     Both are None when the host ignores SIGCHLD: the kernel then reaps

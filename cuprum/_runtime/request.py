@@ -17,8 +17,7 @@ needs back from a run while it is going on comes through the engine's callbacks
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping
-from dataclasses import dataclass, fields
-from typing import Any, Final, TypedDict
+from typing import Any, Final, NamedTuple, TypedDict
 
 from cuprum._core.context import CuprumContext, current_context
 from cuprum._core.errors import InvalidArgumentError
@@ -82,8 +81,7 @@ SHAPE_OPTIONS: Final = frozenset({"capture", "text", "stdout", "stderr"})
 per call, never bound (a bound ``text=False`` would make the types lie)."""
 
 
-@dataclass(frozen=True, slots=True)
-class RunRequest:
+class RunRequest(NamedTuple):
     """Everything one run needs, resolved by the caller (timeout precedence included).
 
     Beyond the stages, the policy and the options, ``stage_accept`` holds each
@@ -115,7 +113,7 @@ class RunRequest:
 
 _DEFAULT_CONTEXT = ExecutionContext()
 _REQUEST_ONLY = frozenset({"stages", "policy", "stage_accept"})
-OPTION_NAMES: Final = frozenset(f.name for f in fields(RunRequest)) - _REQUEST_ONLY
+OPTION_NAMES: Final = frozenset(RunRequest._fields) - _REQUEST_ONLY
 """Every keyword :func:`build_request` takes: :class:`RunOptions` and :data:`SHAPE_OPTIONS`."""
 _NOTHING: Mapping[str, Any] = {}
 

@@ -14,8 +14,7 @@ from __future__ import annotations
 import functools
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from cuprum._core.secret import Secret
 from cuprum._model.io import Stream
@@ -53,8 +52,7 @@ __all__ = [
 Results = tuple[CommandResult[Any], ...]
 
 
-@dataclass(frozen=True, slots=True)
-class Spawned:
+class Spawned(NamedTuple):
     """What ``on_spawned`` hears once every stage runs.
 
     ``stdin_fd`` / ``stdout_fd``: the parent's ends of ``stdin=PIPE`` /
