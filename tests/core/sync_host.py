@@ -317,8 +317,6 @@ def worker_sigint(backend: Any, workdir: Path, arg: str) -> None:
         wait_for(main_thread_waits, "the main thread to wait for the run")
         if to == "worker":
             signal.pthread_kill(workers[0].ident or 0, signal.SIGINT)
-        elif to == "self":
-            os.kill(os.getpid(), signal.SIGINT)
         else:
             (workdir / "waiting.main").touch()
 
