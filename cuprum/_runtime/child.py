@@ -212,15 +212,25 @@ class ChildProcess:
 
 
 _devnull: int | None = None
+_kept: dict[str, int] = {}  # the descriptor that won the first use (see null_fd)
 
 
 def null_fd() -> int:
     """One shared ``/dev/null`` descriptor (``O_CLOEXEC``) for the streams nobody wires,
-    opened on first use: not an open and a close per spawn."""
+    opened on first use: not an open and a close per spawn.
+
+    Threads in their first spawn at once may each open one; ``dict.setdefault`` (one
+    step under the GIL) keeps the first, the others close theirs. No lock: a fork
+    while another thread held it would leave the child's spawns waiting for ever."""
     global _devnull
-    if _devnull is None:
-        _devnull = os.open(os.devnull, os.O_RDWR | os.O_CLOEXEC)
-    return _devnull
+    fd = _devnull
+    if fd is None:
+        opened = os.open(os.devnull, os.O_RDWR | os.O_CLOEXEC)
+        fd = _kept.setdefault("fd", opened)
+        if fd != opened:
+            os.close(opened)
+        _devnull = fd
+    return fd
 
 
 def spawn(

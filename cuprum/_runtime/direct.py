@@ -37,6 +37,7 @@ from cuprum._runtime.outputs import OutputReader
 from cuprum._runtime.request import RunRequest
 from cuprum._runtime.run import Results, Run, admit, output_reader, run_before_hooks
 from cuprum._runtime.shutdown import add_live, remove_live
+from cuprum._runtime.sigint import owns_ctrl_c
 from cuprum._runtime.teardown import account, reap_all
 
 __all__ = ["refuse_inside_event_loop", "run_direct", "runs_direct"]
@@ -223,17 +224,10 @@ class _Waits:
             self._settle(poller.poll(1000 * min(left, longest)))
 
 
-def _owns_ctrl_c() -> bool:
-    return (
-        threading.current_thread() is threading.main_thread()
-        and _csignal.getsignal(_SIGINT) is signal.default_int_handler
-    )
-
-
 def run_direct(req: RunRequest) -> tuple[Results, int | None]:
     """Run ``req`` (see :func:`runs_direct`) in this thread; the engine's results."""
     context = contextvars.copy_context()  # as a task would: hooks' variables stay inside
-    if not _owns_ctrl_c():
+    if not owns_ctrl_c():
         return context.run(_run, req, _Waits())
     wake = _wake_pipe()
     if wake is not None:

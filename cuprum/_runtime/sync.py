@@ -17,7 +17,6 @@ import asyncio
 import atexit
 import contextlib
 import contextvars
-import importlib
 import os
 import signal
 import sys
@@ -27,6 +26,7 @@ from typing import Any, Literal, TypeVar
 
 from cuprum._runtime.child import cut_graces_short, in_grace, restore_graces
 from cuprum._runtime.direct import refuse_inside_event_loop
+from cuprum._runtime.sigint import SIGINT, LoopWake, csignal, owns_ctrl_c
 
 # (child imports anyio, which imports sniffio when it is installed: see _declared)
 
@@ -35,12 +35,6 @@ __all__ = ["Backend", "run_sync"]
 T = TypeVar("T")
 A = TypeVar("A")
 Backend = Literal["asyncio", "trio"]
-
-
-# signal.getsignal()/signal.signal() convert handlers to enums on every call, which
-# costs more than the rest of a run's bookkeeping; the C module does not.
-_csignal: Any = importlib.import_module("_signal")
-_SIGINT = int(signal.SIGINT)
 
 
 class _CtrlC:
@@ -96,13 +90,13 @@ class _CtrlC:
     def run(self, call: Callable[[A], T], arg: A) -> T:
         """``call(arg)`` with this handler for SIGINT; the default handler back afterwards."""
         handler = self._on_signal
-        _csignal.signal(_SIGINT, handler)
+        csignal.signal(SIGINT, handler)
         try:
             result = call(arg)
         except BaseException as exc:
             self._detach()
-            if _csignal.getsignal(_SIGINT) is handler:
-                _csignal.signal(_SIGINT, signal.default_int_handler)
+            if csignal.getsignal(SIGINT) is handler:
+                csignal.signal(SIGINT, signal.default_int_handler)
             if not self.count:
                 raise
             if isinstance(exc, KeyboardInterrupt | asyncio.CancelledError):
@@ -110,8 +104,8 @@ class _CtrlC:
             # Ctrl+C wins over how the run ended, which it keeps as its context.
             raise KeyboardInterrupt  # noqa: B904
         self._detach()
-        if _csignal.getsignal(_SIGINT) is handler:
-            _csignal.signal(_SIGINT, signal.default_int_handler)
+        if csignal.getsignal(SIGINT) is handler:
+            csignal.signal(SIGINT, signal.default_int_handler)
         if self.count:  # it landed after the run's last await (hooks, decoding)
             raise KeyboardInterrupt
         return result
@@ -150,14 +144,6 @@ class _TrioCtrlC(_CtrlC):
 
     def _cancel(self) -> None:
         self._scope.cancel()  # a shielded teardown in progress is left to finish
-
-
-def _owns_ctrl_c() -> bool:
-    """Ctrl+C is cuprum's to handle: the main thread, SIGINT at its default handler."""
-    return (
-        threading.current_thread() is threading.main_thread()
-        and _csignal.getsignal(_SIGINT) is signal.default_int_handler
-    )
 
 
 class _ThreadLoop:
@@ -229,12 +215,27 @@ def _run_on_loop(
     if _declared is not None:
         context.run(_declared.set, "asyncio")
     task = loop.create_task(coro, context=context)
-    if (  # _owns_ctrl_c(), inlined
-        threading.current_thread() is not threading.main_thread()
-        or _csignal.getsignal(_SIGINT) is not signal.default_int_handler
-    ):
+    if not owns_ctrl_c():
         return loop.run_until_complete(task)
-    return _AsyncioCtrlC(loop, task).run(loop.run_until_complete, task)
+    wake = _main_wake(loop)
+    wake.begin()
+    try:
+        return _AsyncioCtrlC(loop, task).run(loop.run_until_complete, task)
+    finally:
+        wake.end()
+
+
+_wake: list[LoopWake] = []  # the main thread's loop's (see LoopWake)
+
+
+def _main_wake(loop: asyncio.AbstractEventLoop) -> LoopWake:
+    """The wake-up pipe of ``loop``, the main thread's: made with it, on first use."""
+    if _wake:
+        if _wake[0].serves(loop):
+            return _wake[0]
+        _wake.pop().close()  # its loop was closed (at exit): a new one serves now
+    _wake.append(LoopWake(loop))
+    return _wake[0]
 
 
 def _close_main_loop() -> None:
@@ -248,8 +249,10 @@ atexit.register(_close_main_loop)
 
 
 def _forget_loop_in_child() -> None:
-    """In a forked child: the inherited loop is the parent's; the next call makes one."""
+    """In a forked child: the inherited loop is the parent's; the next call makes one,
+    and its own wake-up pipe (the parent's is left open: it may be the wake-up fd)."""
     _local.__dict__.pop("loop", None)
+    _wake.clear()
 
 
 os.register_at_fork(after_in_child=_forget_loop_in_child)
@@ -259,7 +262,7 @@ def _run_trio(make_coro: Callable[[], Coroutine[Any, Any, T]]) -> T:
     """A ``trio.run`` of ``make_coro()``, with Ctrl+C handled as on asyncio."""
     import trio
 
-    if not _owns_ctrl_c():  # trio leaves SIGINT alone then, too
+    if not owns_ctrl_c():  # trio leaves SIGINT alone then, too
 
         async def plain() -> T:
             return await make_coro()

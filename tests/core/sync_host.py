@@ -275,7 +275,113 @@ def trio_import(backend: Any, workdir: Path, threads: str) -> None:
     report(during=during, after=outcomes)
 
 
-SCENARIOS = {"grace": grace, "tail": tail, "own_handler": own_handler, "trio_import": trio_import}
+# Says "ready" by a pid file, then waits until it is killed.
+READY_THEN_WAIT = 'echo "$$" > "$1/tmp.$$"; mv "$1/tmp.$$" "$1/pids.$$"; exec sleep 300'
+# The innermost frame of the main thread blocked in a loop's wait: asyncio's
+# selector, trio's I/O manager.
+WAIT_FRAMES = {"select", "get_events"}
+
+
+def main_thread_waits() -> bool:
+    frame = sys._current_frames().get(threading.main_thread().ident or -1)
+    return frame is not None and frame.f_code.co_name in WAIT_FRAMES
+
+
+def busy_workers(count: int, stop: threading.Event) -> list[threading.Thread]:
+    """``count`` threads running Python code until ``stop``: the kernel may give a
+    signal for the process to any of them, where Python's handler cannot run."""
+
+    def spin() -> None:
+        while not stop.is_set():
+            sum(range(1000))
+
+    workers = [threading.Thread(target=spin, daemon=True) for _ in range(count)]
+    for worker in workers:
+        worker.start()
+    return workers
+
+
+def worker_sigint(backend: Any, workdir: Path, arg: str) -> None:
+    """Ctrl+C to a loop run in the main thread, received by a worker thread. ``arg`` is
+    ``SHAPE:TO``: a ``pipeline`` or a command with ``stdin`` data (both on a loop);
+    ``TO`` is ``process`` (the test signals the process once ``waiting.main`` says
+    the main thread waits) or ``worker`` (sent here to a busy worker thread)."""
+    shape, to = arg.split(":")
+    stop = threading.Event()
+    workers = busy_workers(3, stop)
+    cmd = sh.make(SH, catalogue=CATALOGUE)("-c", READY_THEN_WAIT, "sh", str(workdir))
+    count = 2 if shape == "pipeline" else 1
+
+    def signal_when_waiting() -> None:
+        wait_for(lambda: len(leaders(workdir)) == count, "the children")
+        wait_for(main_thread_waits, "the main thread to wait for the run")
+        if to == "worker":
+            signal.pthread_kill(workers[0].ident or 0, signal.SIGINT)
+        else:
+            (workdir / "waiting.main").touch()
+
+    threading.Thread(target=signal_when_waiting, daemon=True).start()
+    timeout = 6 * DEADLINE  # longer than the test waits: only Ctrl+C ends it in time
+    try:
+        if shape == "pipeline":
+            (cmd | cmd).run_sync(backend=backend, timeout=timeout)
+        else:
+            cmd.run_sync(backend=backend, timeout=timeout, stdin=b"data")
+    except KeyboardInterrupt as exc:
+        context = None if exc.__suppress_context__ else exc.__context__
+        states = [process_state(pid) for pid in leaders(workdir)]
+        report(
+            outcome="KeyboardInterrupt",
+            context=None if context is None else type(context).__name__,
+            leader_states=states,
+        )
+    except BaseException as exc:  # reported
+        report(outcome=type(exc).__name__)
+    else:
+        report(outcome="returned")
+    finally:
+        stop.set()
+
+
+def own_wakeup_fd(backend: Any, workdir: Path, arg: str) -> None:
+    """The host's own wake-up fd, and a Ctrl+C a worker thread receives during a
+    pipeline's run: what the host's pipe got, and whether its fd is in force after."""
+    read, write = os.pipe2(os.O_NONBLOCK)
+    signal.set_wakeup_fd(write)
+    stop = threading.Event()
+    workers = busy_workers(3, stop)
+    cmd = sh.make(SH, catalogue=CATALOGUE)("-c", READY_THEN_WAIT, "sh", str(workdir))
+
+    def signal_when_waiting() -> None:
+        wait_for(lambda: len(leaders(workdir)) == 2, "the children")
+        wait_for(main_thread_waits, "the main thread to wait for the run")
+        signal.pthread_kill(workers[0].ident or 0, signal.SIGINT)
+
+    threading.Thread(target=signal_when_waiting, daemon=True).start()
+    try:
+        (cmd | cmd).run_sync(backend=backend, timeout=6 * DEADLINE)
+    except BaseException as exc:  # reported
+        outcome = type(exc).__name__
+    else:
+        outcome = "returned"
+    stop.set()
+    in_force = signal.set_wakeup_fd(-1) == write
+    try:
+        got = list(os.read(read, 512))
+    except BlockingIOError:
+        got = []
+    states = [process_state(pid) for pid in leaders(workdir)]
+    report(outcome=outcome, leader_states=states, in_force=in_force, got=got)
+
+
+SCENARIOS = {
+    "own_wakeup_fd": own_wakeup_fd,
+    "grace": grace,
+    "tail": tail,
+    "own_handler": own_handler,
+    "trio_import": trio_import,
+    "worker_sigint": worker_sigint,
+}
 
 if __name__ == "__main__":
     scenario, backend, workdir, arg = sys.argv[1:5]

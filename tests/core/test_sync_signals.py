@@ -6,6 +6,7 @@ signals it with ``os.kill``; the children say when they are ready through files.
 
 from __future__ import annotations
 
+import asyncio
 import signal
 import subprocess
 import sys
@@ -13,8 +14,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from core_support import host_program, host_report, wait_until
+from core_support import host_program, host_report, shell, wait_until
 from processes import group_members
+
+from cuprum import before
+from cuprum._runtime.sigint import owns_ctrl_c
 
 BACKENDS = ["asyncio", "trio"]
 HOST = Path(__file__).with_name("sync_host.py")
@@ -148,3 +152,69 @@ def test_run_sync_while_another_thread_first_imports_trio(backend: str, tmp_path
         assert report == {"during": {**finished, "main": 0}, "after": {**finished, "main": 0}}
     else:
         assert report == {"during": {}, "after": finished}
+
+
+# -- Ctrl+C received by another thread -------------------------------------------------
+
+
+@pytest.mark.parametrize("to", ["worker", "process"])
+@pytest.mark.parametrize("shape", ["pipeline", "stdin"])
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_ctrl_c_another_thread_receives_still_cancels_the_loops_run(
+    backend: str, shape: str, to: str, tmp_path: Path
+) -> None:
+    """Regression (asyncio): a SIGINT the kernel gave to a worker thread left the main
+    thread's loop asleep until the run's timeout (a minute here), as Python's handler
+    runs only in the main thread, once it is awake. Now the wake-up fd wakes the loop:
+    the run is cancelled, every child reaped, and KeyboardInterrupt raised."""
+    with host("worker_sigint", backend, tmp_path, f"{shape}:{to}") as proc:
+        count = 2 if shape == "pipeline" else 1
+        if to == "process":
+            ready(tmp_path, 1, proc, name="waiting")
+            proc.send_signal(signal.SIGINT)
+        report = outcome(proc)
+    assert report == {
+        "outcome": "KeyboardInterrupt",
+        "context": None,
+        "leader_states": [None] * count,
+    }
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_hosts_own_wakeup_fd_is_left_in_force(backend: str, tmp_path: Path) -> None:
+    """The host's wake-up fd stays its own on asyncio (it gets the SIGINT's byte; the
+    loop wakes every 50 ms instead, so a Ctrl+C a worker thread receives still
+    cancels the run). trio sets its own for each ``trio.run`` (with a RuntimeWarning),
+    and puts the host's back afterwards."""
+    with host("own_wakeup_fd", backend, tmp_path, "") as proc:
+        report = outcome(proc)
+    got = [signal.SIGINT] if backend == "asyncio" else []
+    assert report == {
+        "outcome": "KeyboardInterrupt",
+        "leader_states": [None, None],
+        "in_force": True,
+        "got": got,
+    }
+
+
+def test_a_wakeup_fd_set_during_the_call_is_left_in_force() -> None:
+    """asyncio's own signal handling (``add_signal_handler``, here from a before hook
+    of a pipeline, which runs on the loop) sets a wake-up fd of its own: it stays."""
+    assert owns_ctrl_c()  # else the run would not touch the wake-up fd at all
+    loops: list[asyncio.AbstractEventLoop] = []
+
+    def install(cmd: object) -> None:
+        loop = asyncio.get_running_loop()
+        loop.add_signal_handler(signal.SIGUSR1, lambda: None)
+        loops.append(loop)
+
+    try:
+        with before(install):
+            result = (shell("echo a") | shell("cat")).run_sync()
+        assert result.stdout == "a\n"
+        kept = signal.set_wakeup_fd(-1)
+        signal.set_wakeup_fd(kept)  # asyncio's, for remove_signal_handler to take back
+        assert kept != -1
+    finally:
+        for loop in loops:
+            loop.remove_signal_handler(signal.SIGUSR1)
