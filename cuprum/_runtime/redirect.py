@@ -9,16 +9,30 @@ from typing import Any
 
 from cuprum._model.io import AppendTo, Stream
 
-__all__ = ["open_target"]
+__all__ = ["inherited", "open_target"]
 
 
-def open_target(keep: Callable[[int], int], target: Any, default_fd: int) -> int:
+def inherited(fd: int) -> int | None:
+    """``INHERIT`` of the host's standard fd ``fd``: ``fd`` when the host has it open and
+    inheritable, else None (the child gets it closed, as from ``subprocess.run``).
+
+    A host that closed its fd 0, 1 or 2 has cuprum's own fds (a wake-up pipe, an event
+    loop's epoll set) there, close-on-exec: handing ``fd`` over by number would give
+    the child one of those."""
+    try:
+        return fd if os.get_inheritable(fd) else None
+    except OSError:  # not open
+        return None
+
+
+def open_target(keep: Callable[[int], int], target: Any, default_fd: int) -> int | None:
     """A child-side fd for ``target``; a path is opened here and handed to ``keep``
-    (the plan closes it once the child runs)."""
+    (the plan closes it once the child runs). None: the child inherits nothing there
+    (see :func:`inherited`)."""
     if target is Stream.DEVNULL:
         return subprocess.DEVNULL
     if target is Stream.INHERIT:
-        return default_fd
+        return inherited(default_fd)
     if isinstance(target, AppendTo | str | os.PathLike):
         append = isinstance(target, AppendTo)
         path = target.path if isinstance(target, AppendTo) else target

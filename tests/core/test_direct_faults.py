@@ -1,0 +1,145 @@
+"""``run_sync()`` under hostile conditions: the host's own state, odd inputs, faults.
+
+Each scenario that alters process state (closed standard fds, signal dispositions,
+fd limits) runs in a fresh interpreter (:data:`HOST_PRELUDE` plus the scenario),
+which prints one JSON report; the direct path (the default ``run_sync()`` of one
+command) is compared with the loop's (``run_sync(backend="trio")`` and the asyncio
+loop of ``sync.run_sync``) and, where the behaviour is subprocess's, with
+``subprocess.run`` itself.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import textwrap
+from pathlib import Path
+from typing import Any
+
+from core_support import host_program, host_report
+
+ROOT = Path(__file__).resolve().parents[2]
+PATHS = ("direct", "trio", "asyncio")
+
+# The start of every host script: a catalogue with sh and this Python, the three
+# paths of run_sync, and report(), which writes the JSON line to the fd the test
+# reads (REPORT_FD, the host's stdout until the scenario moves it).
+HOST_PRELUDE = textwrap.dedent(
+    """
+    import json, os, subprocess, sys
+    from cuprum import DEVNULL, INHERIT, STDOUT, Program, ProgramCatalogue, ProjectSettings, sh
+    from cuprum._runtime.sync import run_sync as loop_run_sync
+
+    SH, PY = Program("sh"), Program(sys.executable)
+    CATALOGUE = ProgramCatalogue(projects=(ProjectSettings(name="h", programs=(SH, PY)),))
+    REPORT_FD = 1
+
+    def shell(script, *args):
+        return sh.make(SH, catalogue=CATALOGUE)("-c", script, "sh", *args)
+
+    def py(code, *args):
+        return sh.make(PY, catalogue=CATALOGUE)("-c", code, *args)
+
+    def run(path, cmd, **options):
+        if path == "direct":
+            return cmd.run_sync(**options)
+        if path == "trio":
+            return cmd.run_sync(backend="trio", **options)
+        return loop_run_sync(lambda: cmd.run(**options))
+
+    def outcome(call):
+        try:
+            result = call()
+        except Exception as exc:
+            return [type(exc).__name__, str(exc)]
+        return [result.exit_code, result.stdout, result.stderr]
+
+    def report(**fields):
+        os.write(REPORT_FD, (json.dumps(fields) + "\\n").encode())
+    """
+)
+
+# A child that says what its fds 0-2 are ("closed", or what /proc shows), into a file.
+SHOW_FDS = textwrap.dedent(
+    """
+    import os, sys
+    seen = []
+    for fd in (0, 1, 2):
+        try:
+            seen.append(os.readlink(f"/proc/self/fd/{fd}"))
+        except OSError:
+            seen.append("closed")
+    with open(sys.argv[1], "w") as out:
+        out.write(" ".join(seen))
+    """
+)
+
+
+def host(scenario: str, workdir: Path) -> dict[str, Any]:
+    """Run ``scenario`` after :data:`HOST_PRELUDE` in a fresh interpreter; its report."""
+    script = workdir / "host.py"
+    script.write_text(HOST_PRELUDE + textwrap.dedent(scenario))
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    with host_program([sys.executable, str(script), str(workdir)], workdir, env) as proc:
+        return host_report(proc)
+
+
+# -- the host's own standard fds -----------------------------------------------------
+
+
+def test_inherit_of_a_closed_standard_fd_gives_the_child_none_of_cuprums_fds(
+    tmp_path: Path,
+) -> None:
+    """Regression: with the host's fds 0-2 closed, ``INHERIT`` handed the child
+    whatever cuprum (or the loop) had opened there since (the wake-up pipe, trio's
+    epoll fd and wake-up socket): the child could read cuprum's pipe or write into
+    it. Now the child gets what ``subprocess.run`` gives it: those fds closed."""
+    found = host(
+        f"""
+        SHOW = {SHOW_FDS!r}
+        workdir = sys.argv[1]
+        REPORT_FD = os.dup(1)
+        for fd in (0, 1, 2):
+            os.close(fd)
+        seen = {{}}
+        for path in ("direct", "trio", "asyncio", "subprocess"):
+            where = os.path.join(workdir, path)
+            if path == "subprocess":
+                subprocess.run([sys.executable, "-c", SHOW, where], check=True)
+            else:
+                run(path, py(SHOW, where), stdin=INHERIT, stdout=INHERIT, stderr=INHERIT)
+            with open(where) as f:
+                seen[path] = f.read()
+        report(**seen)
+        """,
+        tmp_path,
+    )
+    assert found == dict.fromkeys([*PATHS, "subprocess"], "closed closed closed")
+
+
+def test_an_open_file_on_a_standard_fd_is_still_passed_when_named(tmp_path: Path) -> None:
+    """A file the host opened on fd 1 (close-on-exec, as Python opens files) given as
+    ``stdout=`` reaches the child, as with ``subprocess.run(stdout=f)``; and
+    ``INHERIT`` of an inheritable fd 1 (merged with ``stderr=STDOUT``) still works."""
+    found = host(
+        """
+        workdir = sys.argv[1]
+        REPORT_FD = os.dup(1)
+        seen = {}
+        for path in ("direct", "trio", "asyncio"):
+            os.close(1)
+            named = os.path.join(workdir, path + ".named")
+            with open(named, "w") as f:  # lands on fd 1, not inheritable
+                assert f.fileno() == 1 and not os.get_inheritable(1)
+                run(path, shell("echo out; echo err >&2"), stdout=f, stderr=DEVNULL)
+            inherited = os.path.join(workdir, path + ".inherited")
+            assert os.open(inherited, os.O_WRONLY | os.O_CREAT) == 1
+            os.set_inheritable(1, True)  # as a shell's redirect leaves it
+            run(path, shell("echo out; echo err >&2"), stdout=INHERIT, stderr=STDOUT)
+            with open(named) as a, open(inherited) as b:
+                seen[path] = [a.read(), b.read()]
+        report(**seen)
+        """,
+        tmp_path,
+    )
+    assert found == {key: ["out\n", "out\nerr\n"] for key in PATHS}
