@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import subprocess
 from collections.abc import Callable
@@ -9,7 +10,9 @@ from typing import Any
 
 from cuprum._model.io import AppendTo, Stream
 
-__all__ = ["inherited", "open_target"]
+__all__ = ["inherited", "open_path", "open_target"]
+
+_OUT_OF_FDS = (errno.EMFILE, errno.ENFILE)
 
 
 def inherited(fd: int) -> int | None:
@@ -25,10 +28,23 @@ def inherited(fd: int) -> int | None:
         return None
 
 
-def open_target(keep: Callable[[int], int], target: Any, default_fd: int) -> int | None:
-    """A child-side fd for ``target``; a path is opened here and handed to ``keep``
-    (the plan closes it once the child runs). None: the child inherits nothing there
-    (see :func:`inherited`)."""
+def open_path(path: str | os.PathLike[str], flags: int, program: str, name: str) -> int:
+    """``os.open(path, flags)`` for the stream ``name`` of ``program``; a refusal is the
+    same ``OSError`` (subclass, errno, filename) naming both (out of fds: as it is)."""
+    try:
+        return os.open(path, flags, 0o666)
+    except OSError as exc:
+        if exc.errno in _OUT_OF_FDS:
+            raise
+        raise type(exc)(exc.errno, f"{program}: {name}: {exc.strerror}", exc.filename) from None
+
+
+def open_target(
+    keep: Callable[[int], int], target: Any, default_fd: int, program: str
+) -> int | None:
+    """A child-side fd for ``target`` (of ``program``'s fd ``default_fd``); a path is
+    opened here and handed to ``keep`` (the plan closes it once the child runs).
+    None: the child inherits nothing there (see :func:`inherited`)."""
     if target is Stream.DEVNULL:
         return subprocess.DEVNULL
     if target is Stream.INHERIT:
@@ -36,8 +52,8 @@ def open_target(keep: Callable[[int], int], target: Any, default_fd: int) -> int
     if isinstance(target, AppendTo | str | os.PathLike):
         append = isinstance(target, AppendTo)
         path = target.path if isinstance(target, AppendTo) else target
-        flags = os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC
-        return keep(os.open(path, flags | (os.O_APPEND if append else os.O_TRUNC), 0o666))
+        flags = os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC | (os.O_APPEND if append else os.O_TRUNC)
+        return keep(open_path(path, flags, program, "stdout" if default_fd == 1 else "stderr"))
     if hasattr(target, "fileno"):
         if hasattr(target, "flush"):
             target.flush()

@@ -30,7 +30,7 @@ from cuprum._model.terminal import Terminal
 from cuprum._runtime.child import ChildProcess, spawn
 from cuprum._runtime.emit import HopCollector
 from cuprum._runtime.outputs import drain_nonblocking
-from cuprum._runtime.redirect import inherited, open_target
+from cuprum._runtime.redirect import inherited, open_path, open_target
 from cuprum._runtime.request import RunRequest
 from cuprum._runtime.spawn_errors import spawn_error
 from cuprum._runtime.stage import Stage
@@ -288,7 +288,7 @@ def _stdin(plan: Plan, req: RunRequest, first: Stage) -> int | None:
         plan.feed = (plan.parent(w), data)
         return r
     if isinstance(source, os.PathLike):
-        return plan.child(os.open(source, os.O_RDONLY | os.O_CLOEXEC))
+        return plan.child(open_path(source, os.O_RDONLY | os.O_CLOEXEC, first.cmd.program, "stdin"))
     if hasattr(source, "fileno"):
         return int(source.fileno())
     if isinstance(source, AsyncIterable):
@@ -323,7 +323,7 @@ def _stdout(
         return w
     if req.stdout is None:
         return subprocess.DEVNULL
-    return open_target(plan.child, req.stdout, 1)
+    return open_target(plan.child, req.stdout, 1, last.cmd.program)
 
 
 def _stderr(
@@ -342,7 +342,8 @@ def _stderr(
         # Into a stdout the host does not have (INHERIT of a closed fd 1): nowhere.
         shared = subprocess.DEVNULL if stdout is None else stdout
     elif req.stderr is not None:
-        shared = open_target(plan.child, req.stderr, 2)  # None: INHERIT of a closed fd 2
+        # None: INHERIT of a closed fd 2
+        shared = open_target(plan.child, req.stderr, 2, stages[0].cmd.program)
     for stage, fds in zip(stages, plan.stage_fds, strict=True):
         if not piped:
             fds[2] = shared

@@ -10,13 +10,18 @@ loop of ``sync.run_sync``) and, where the behaviour is subprocess's, with
 
 from __future__ import annotations
 
+import functools
 import os
 import sys
 import textwrap
 from pathlib import Path
 from typing import Any
 
-from core_support import host_program, host_report
+import anyio
+import pytest
+from core_support import host_program, host_report, shell
+
+from cuprum import AppendTo, ExecEvent, SafeCmd, sh
 
 ROOT = Path(__file__).resolve().parents[2]
 PATHS = ("direct", "trio", "asyncio")
@@ -143,3 +148,60 @@ def test_an_open_file_on_a_standard_fd_is_still_passed_when_named(tmp_path: Path
         tmp_path,
     )
     assert found == {key: ["out\n", "out\nerr\n"] for key in PATHS}
+
+
+# -- stdin and redirect paths that cannot be opened ----------------------------------
+
+
+def _on_each_path(cmd: SafeCmd, options: dict[str, Any]) -> list[BaseException]:
+    """What ``cmd`` raised with ``options`` on the direct path, trio's and asyncio's."""
+    calls = [
+        functools.partial(cmd.run_sync, **options),
+        functools.partial(cmd.run_sync, backend="trio", **options),
+        functools.partial(anyio.run, functools.partial(cmd.run, **options)),
+    ]
+    raised: list[BaseException] = []
+    for call in calls:
+        with pytest.raises(OSError) as info:
+            call()
+        raised.append(info.value)
+    return raised
+
+
+@pytest.mark.parametrize(
+    ("name", "target", "kind"),
+    [
+        ("stdin", "missing", FileNotFoundError),
+        ("stdin", "through a file", NotADirectoryError),
+        ("stdout", "missing", FileNotFoundError),
+        ("stdout", "a directory", IsADirectoryError),
+        ("stderr", "missing", FileNotFoundError),
+        ("stderr", "appended, missing", FileNotFoundError),
+    ],
+)
+def test_a_path_that_cannot_be_opened_names_the_program_and_parameter(
+    name: str, target: str, kind: type[OSError], tmp_path: Path
+) -> None:
+    """Regression: ``stdin=``/``stdout=``/``stderr=`` paths the OS refused to open
+    raised the bare ``OSError`` (``[Errno 2] No such file or directory: '...'``), which
+    named neither the program nor the parameter. The error stays the same ``OSError``
+    subclass with the same errno and filename, on every path."""
+    (tmp_path / "file").write_text("")
+    paths = {
+        "missing": tmp_path / "no" / "such",
+        "through a file": tmp_path / "file" / "x",
+        "a directory": tmp_path,
+        "appended, missing": AppendTo(tmp_path / "no" / "such"),
+    }
+    chosen = paths[target]
+    filename = os.fspath(chosen.path if isinstance(chosen, AppendTo) else chosen)
+    seen: list[ExecEvent] = []
+    with sh.observe(seen.append):
+        raised = _on_each_path(shell("echo hi"), {name: chosen})
+    for exc in raised:
+        assert type(exc) is kind, exc
+        assert str(exc).startswith(f"[Errno {exc.errno}] sh: {name}: "), exc
+        assert exc.filename == filename
+    assert len({str(exc) for exc in raised}) == 1
+    errors = [event.error for event in seen if event.phase == "error"]
+    assert errors == ["spawn_failed"] * len(PATHS)
