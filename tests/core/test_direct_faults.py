@@ -187,7 +187,7 @@ def test_a_path_that_cannot_be_opened_names_the_program_and_parameter(
     named neither the program nor the parameter. The error stays the same ``OSError``
     subclass with the same errno and filename, on every path."""
     (tmp_path / "file").write_text("")
-    paths = {
+    paths: dict[str, Path | AppendTo] = {
         "missing": tmp_path / "no" / "such",
         "through a file": tmp_path / "file" / "x",
         "a directory": tmp_path,
