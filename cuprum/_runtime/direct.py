@@ -62,8 +62,22 @@ _wake: list[tuple[int, int]] = []  # the wake-up pipe of the main thread's waits
 
 
 def _forget_in_child() -> None:
-    """A forked child is not inside its parent's run, and makes its own wake-up pipe."""
+    """A forked child is not inside its parent's run, and makes its own wake-up pipe.
+
+    Forked (from another thread) during the main thread's run, it also has that run's
+    SIGINT handler, which counts for the parent's run only, and the parent's wake-up
+    fd: Python's default handler and no wake-up fd instead, or Ctrl+C would never
+    interrupt the child. (The forking thread is the child's main thread.)"""
     _running.run = False
+    try:
+        if getattr(_csignal.getsignal(_SIGINT), "__func__", None) is _Waits.on_sigint:
+            _csignal.signal(_SIGINT, signal.default_int_handler)
+        if _wake:
+            previous = signal.set_wakeup_fd(-1)
+            if previous not in (-1, _wake[0][1]):  # the host's own: kept
+                signal.set_wakeup_fd(previous)
+    except (ValueError, OSError):  # pragma: no cover - not the main thread after all
+        pass
     _wake.clear()  # the parent's (shared with it): left open, never used here
 
 

@@ -205,3 +205,62 @@ def test_a_path_that_cannot_be_opened_names_the_program_and_parameter(
     assert len({str(exc) for exc in raised}) == 1
     errors = [event.error for event in seen if event.phase == "error"]
     assert errors == ["spawn_failed"] * len(PATHS)
+
+
+# -- a fork from another thread during a run ------------------------------------------
+
+
+def test_a_child_forked_during_a_run_has_its_own_ctrl_c(tmp_path: Path) -> None:
+    """Regression: a process forked (from another thread) while the main thread was in
+    a direct run kept that run's SIGINT handler, which only counts for the parent's
+    run, and the parent's wake-up fd: Ctrl+C was ignored in the child forever. The
+    child now has Python's default handler and no wake-up fd, and a run of its own
+    owns Ctrl+C as usual."""
+    found = host(
+        """
+        import signal, threading, time
+        done = os.path.join(sys.argv[1], "done")
+        r, w = os.pipe()
+
+        def in_child():
+            seen = {"handler": signal.getsignal(signal.SIGINT) is signal.default_int_handler}
+            seen["wake-up fd"] = signal.set_wakeup_fd(-1)
+            seen["run"] = shell("echo child").run_sync().stdout
+            try:
+                os.kill(os.getpid(), signal.SIGINT)
+                for _ in range(50):  # the handler runs at once (one thread here)
+                    time.sleep(0.01)
+                seen["ctrl-c"] = "ignored"
+            except KeyboardInterrupt:
+                seen["ctrl-c"] = "KeyboardInterrupt"
+            os.write(w, json.dumps(seen).encode())
+
+        def fork_during_the_run():
+            deadline = time.monotonic() + 10
+            while signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+                assert time.monotonic() < deadline, "the run never started"
+                time.sleep(0.001)
+            pid = os.fork()
+            if pid == 0:
+                try:
+                    in_child()
+                finally:
+                    os._exit(0)
+            os.waitpid(pid, 0)
+            open(done, "w").close()
+
+        thread = threading.Thread(target=fork_during_the_run)
+        thread.start()
+        shell('while [ ! -e "$1" ]; do sleep 0.01; done', done).run_sync(timeout=10)
+        thread.join()
+        os.close(w)
+        report(**json.loads(os.read(r, 4096)))
+        """,
+        tmp_path,
+    )
+    assert found == {
+        "handler": True,
+        "wake-up fd": -1,
+        "run": "child\n",
+        "ctrl-c": "KeyboardInterrupt",
+    }
