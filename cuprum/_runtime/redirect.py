@@ -1,16 +1,20 @@
-"""Redirect targets (``stdout=``/``stderr=``): the child-side fd each one stands for."""
+"""Redirect targets (``stdout=``/``stderr=``) and a ``stdin=`` path: the child-side fd
+each one stands for."""
 
 from __future__ import annotations
 
 import errno
 import os
+import stat
 import subprocess
+import threading
 from collections.abc import Callable
 from typing import Any
 
 from cuprum._model.io import AppendTo, Stream
+from cuprum._runtime.failures import deadline_expired
 
-__all__ = ["inherited", "open_path", "open_target"]
+__all__ = ["inherited", "open_input", "open_path", "open_target"]
 
 _OUT_OF_FDS = (errno.EMFILE, errno.ENFILE)
 
@@ -59,3 +63,43 @@ def open_target(
             target.flush()
         return int(target.fileno())
     raise TypeError(f"cannot redirect to {target!r}")
+
+
+def open_input(path: os.PathLike[str], program: str, timeout: float | None) -> int:
+    """``stdin=path``, opened for reading (blocking, as the child reads it).
+
+    A FIFO's open waits for a writer, as a shell's ``< fifo`` does: here within
+    ``timeout`` (the run's), in a thread; when time runs out, opening the FIFO for
+    writing ends that wait, both fds are closed, and the run times out."""
+    flags = os.O_RDONLY | os.O_CLOEXEC
+    try:
+        fifo = stat.S_ISFIFO(os.stat(path).st_mode)
+    except OSError:  # refused by the open too, with its reason
+        fifo = False
+    if not fifo:  # (a reader of ours, to probe, would let a writer come and go unread)
+        return open_path(path, flags, program, "stdin")
+    got: list[int | OSError] = []
+
+    def wait_for_a_writer() -> None:
+        try:
+            got.append(os.open(path, flags))
+        except OSError as exc:
+            got.append(exc)
+
+    opener = threading.Thread(target=wait_for_a_writer, name="cuprum-fifo-open", daemon=True)
+    opener.start()
+    opener.join(None if timeout is None or timeout >= threading.TIMEOUT_MAX else timeout)
+    if opener.is_alive():
+        try:  # the waiting open has its writer (ENXIO: it just ended anyway)
+            writer: int | None = os.open(path, os.O_WRONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+        except OSError:
+            writer = None
+        opener.join()
+        for end in (writer, got[0]):
+            if isinstance(end, int):
+                os.close(end)
+        raise deadline_expired(f"timed out after {timeout}s waiting for a writer to {path}")
+    if isinstance(got[0], OSError):
+        exc = got[0]
+        raise type(exc)(exc.errno, f"{program}: stdin: {exc.strerror}", exc.filename)
+    return got[0]

@@ -30,7 +30,7 @@ from cuprum._model.terminal import Terminal
 from cuprum._runtime.child import ChildProcess, spawn
 from cuprum._runtime.emit import HopCollector
 from cuprum._runtime.outputs import drain_nonblocking
-from cuprum._runtime.redirect import inherited, open_path, open_target
+from cuprum._runtime.redirect import inherited, open_input, open_target
 from cuprum._runtime.request import RunRequest
 from cuprum._runtime.spawn_errors import spawn_error
 from cuprum._runtime.stage import Stage
@@ -288,7 +288,7 @@ def _stdin(plan: Plan, req: RunRequest, first: Stage) -> int | None:
         plan.feed = (plan.parent(w), data)
         return r
     if isinstance(source, os.PathLike):
-        return plan.child(open_path(source, os.O_RDONLY | os.O_CLOEXEC, first.cmd.program, "stdin"))
+        return plan.child(open_input(source, first.cmd.program, req.timeout))
     if hasattr(source, "fileno"):
         return int(source.fileno())
     if isinstance(source, AsyncIterable):

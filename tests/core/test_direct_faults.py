@@ -14,14 +14,16 @@ import functools
 import os
 import sys
 import textwrap
+import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import anyio
 import pytest
-from core_support import host_program, host_report, shell
+from core_support import DEADLINE, host_program, host_report, open_fds, shell, wait_until
 
-from cuprum import AppendTo, ExecEvent, SafeCmd, sh
+from cuprum import AppendTo, ExecEvent, SafeCmd, TimeoutExpired, sh
 
 ROOT = Path(__file__).resolve().parents[2]
 PATHS = ("direct", "trio", "asyncio")
@@ -264,3 +266,63 @@ def test_a_child_forked_during_a_run_has_its_own_ctrl_c(tmp_path: Path) -> None:
         "run": "child\n",
         "ctrl-c": "KeyboardInterrupt",
     }
+
+
+# -- a FIFO as stdin -------------------------------------------------------------------
+
+
+def _on_each(
+    cmd: SafeCmd, options: dict[str, Any], before: Callable[[], object] = lambda: None
+) -> list[Any]:
+    """``cmd`` with ``options`` on each path (``before()`` each time): the result, or
+    what it raised."""
+    calls = [
+        functools.partial(cmd.run_sync, **options),
+        functools.partial(cmd.run_sync, backend="trio", **options),
+        functools.partial(anyio.run, functools.partial(cmd.run, **options)),
+    ]
+    outcomes: list[Any] = []
+    for call in calls:
+        before()
+        try:
+            outcomes.append(call())
+        except Exception as exc:  # compared by the caller
+            outcomes.append(exc)
+    return outcomes
+
+
+def test_a_fifo_without_a_writer_times_out(tmp_path: Path) -> None:
+    """Regression: ``stdin=Path(fifo)`` was opened with a blocking ``open()``, which
+    waits for a writer: with none, the run hung past its timeout on every path. The
+    open still waits for the writer (as a shell's ``< fifo`` does), within the
+    run's timeout, and leaves no fd or thread behind."""
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    shell("true").run_sync()  # the shared /dev/null descriptor, opened once
+    fds, threads = open_fds(), threading.active_count()
+    seen: list[ExecEvent] = []
+    with sh.observe(seen.append):
+        outcomes = _on_each(shell("cat"), {"stdin": fifo, "timeout": 0.2})
+    for outcome in outcomes:
+        assert isinstance(outcome, TimeoutExpired), outcome
+        stderr: Any = outcome.stderr  # typed as subprocess's: bytes
+        assert (outcome.output, stderr) == ("", "")
+    assert [e.error for e in seen if e.phase == "error"] == ["timeout"] * len(PATHS)
+    assert "start" not in [e.phase for e in seen]
+    assert open_fds() == fds
+    wait_until(lambda: threading.active_count() == threads, what="the opener thread to end")
+
+
+def test_a_fifo_is_read_once_its_writer_opens_it(tmp_path: Path) -> None:
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+
+    def writer() -> None:
+        with fifo.open("w") as f:  # blocks until the run opens the FIFO
+            f.write("through the fifo\n")
+
+    def start_a_writer() -> None:
+        threading.Thread(target=writer, daemon=True).start()
+
+    outcomes = _on_each(shell("cat"), {"stdin": fifo, "timeout": DEADLINE}, start_a_writer)
+    assert [o.stdout for o in outcomes] == ["through the fifo\n"] * len(PATHS)
