@@ -12,7 +12,10 @@ from __future__ import annotations
 
 import functools
 import os
+import signal
+import subprocess
 import sys
+import tempfile
 import textwrap
 import threading
 from collections.abc import Callable
@@ -21,9 +24,11 @@ from typing import Any
 
 import anyio
 import pytest
-from core_support import DEADLINE, host_program, host_report, open_fds, shell, wait_until
+from core_support import DEADLINE, host_program, host_report, open_fds, py, shell, wait_until
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
-from cuprum import AppendTo, ExecEvent, SafeCmd, TimeoutExpired, sh
+from cuprum import AppendTo, ExecEvent, ExecutionContext, SafeCmd, TimeoutExpired, sh
 
 ROOT = Path(__file__).resolve().parents[2]
 PATHS = ("direct", "trio", "asyncio")
@@ -326,3 +331,73 @@ def test_a_fifo_is_read_once_its_writer_opens_it(tmp_path: Path) -> None:
 
     outcomes = _on_each(shell("cat"), {"stdin": fifo, "timeout": DEADLINE}, start_a_writer)
     assert [o.stdout for o in outcomes] == ["through the fifo\n"] * len(PATHS)
+
+
+# -- differential: the same program through subprocess.run ----------------------------
+
+# Writes the files its first two arguments name to stdout and stderr, then exits with
+# the third argument, or dies of the signal the fourth names (its default restored).
+WRITE_AND_END = (
+    "import os, signal, sys\n"
+    "for fd, path in ((1, sys.argv[1]), (2, sys.argv[2])):\n"
+    "    with open(path, 'rb') as f:\n"
+    "        os.write(fd, f.read()) if os.path.getsize(path) else None\n"
+    "sig = int(sys.argv[4])\n"
+    "if sig:\n"
+    "    signal.signal(sig, signal.SIG_DFL)\n"
+    "    os.kill(os.getpid(), sig)\n"
+    "os._exit(int(sys.argv[3]))\n"
+)
+OUTPUT = (
+    st.binary(max_size=200)
+    | st.sampled_from([b"a\r\nb\rc", b"\0\0x\0", b"\xff\xfe\xfd", b"\xe2\x82", b"x" * 300_000])
+    | st.text(max_size=50).map(lambda text: text.encode("utf-8", "surrogatepass"))
+)
+DEATHS = [signal.SIGTERM, signal.SIGKILL, signal.SIGSEGV, signal.SIGABRT, signal.SIGINT]
+DEATHS += [signal.SIGHUP, signal.SIGPIPE, signal.SIGUSR1, signal.SIGQUIT]
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    out=OUTPUT,
+    err=OUTPUT,
+    code=st.sampled_from([0, 1, 2, 126, 127, 128, 255]),
+    sig=st.sampled_from([0, 0, 0, *DEATHS]),
+    decoding=st.tuples(
+        st.sampled_from(["utf-8", "latin-1", "utf-16", "cp1252", "shift_jis"]),
+        st.sampled_from(["replace", "strict", "ignore", "backslashreplace", "surrogateescape"]),
+    ),
+)
+def test_the_same_bytes_status_and_text_as_subprocess_run(
+    out: bytes, err: bytes, code: int, sig: int, decoding: tuple[str, str]
+) -> None:
+    """``run_sync`` against ``subprocess.run(capture_output=True)`` of the same argv:
+    the same bytes, the same status (``-N`` for death by signal N, as subprocess
+    reports it), and the text is those bytes decoded with ``encoding``/``errors``
+    (``UnicodeDecodeError`` where that decode raises)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        args = (os.path.join(tmp, "out"), os.path.join(tmp, "err"), str(code), str(int(sig)))
+        Path(args[0]).write_bytes(out)
+        Path(args[1]).write_bytes(err)
+        _compare_with_subprocess_run(args, *decoding)
+
+
+def _compare_with_subprocess_run(args: tuple[str, ...], encoding: str, errors: str) -> None:
+    done = subprocess.run(  # the reference
+        [sys.executable, "-c", WRITE_AND_END, *args],
+        capture_output=True,
+        check=False,
+        timeout=DEADLINE,
+    )
+    raw = py(WRITE_AND_END, *args).run_sync(text=False)
+    assert (raw.exit_code, raw.stdout, raw.stderr) == (done.returncode, done.stdout, done.stderr)
+    assert raw.ok is (done.returncode == 0)
+    context = ExecutionContext(encoding=encoding, errors=errors)
+    try:
+        expected: Any = (done.stdout.decode(encoding, errors), done.stderr.decode(encoding, errors))
+    except UnicodeDecodeError:
+        with pytest.raises(UnicodeDecodeError):
+            py(WRITE_AND_END, *args).run_sync(context=context)
+        return
+    text = py(WRITE_AND_END, *args).run_sync(context=context)
+    assert (text.exit_code, text.stdout, text.stderr) == (done.returncode, *expected)
