@@ -24,7 +24,16 @@ from typing import Any
 
 import anyio
 import pytest
-from core_support import DEADLINE, host_program, host_report, open_fds, py, shell, wait_until
+from core_support import (
+    DEADLINE,
+    host_program,
+    host_report,
+    is_dead,
+    open_fds,
+    py,
+    shell,
+    wait_until,
+)
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -401,3 +410,78 @@ def _compare_with_subprocess_run(args: tuple[str, ...], encoding: str, errors: s
         return
     text = py(WRITE_AND_END, *args).run_sync(context=context)
     assert (text.exit_code, text.stdout, text.stderr) == (done.returncode, *expected)
+
+
+# -- the host's signal handlers ---------------------------------------------------------
+
+
+def test_a_host_that_reaps_its_children_itself(tmp_path: Path) -> None:
+    """A SIGCHLD handler that reaps every child (``waitpid(-1)``) takes each status
+    from cuprum: as documented, the run ends at the exit, its output whole, with
+    status 0; a timeout still ends the run and its group."""
+    found = host(
+        """
+        import signal
+        from cuprum import TimeoutExpired
+
+        def reap(signum, frame):
+            try:
+                while os.waitpid(-1, os.WNOHANG)[0]:
+                    pass
+            except ChildProcessError:
+                pass
+
+        signal.signal(signal.SIGCHLD, reap)
+        seen = {}
+        for path in ("direct", "trio", "asyncio"):
+            runs = [outcome(lambda: run(path, shell("echo out; echo err >&2; exit 3")))]
+            try:
+                run(path, shell('sleep 300 & echo "$!"; wait'), timeout=0.2)
+            except TimeoutExpired as exc:
+                runs.append(int(exc.output))
+            seen[path] = runs
+        report(**seen)
+        """,
+        tmp_path,
+    )
+    for path in PATHS:
+        result, grandchild = found[path]
+        assert result == [0, "out\n", "err\n"], path
+        wait_until(lambda g=grandchild: is_dead(g), what="the grandchild killed")
+
+
+def test_a_storm_of_signals_at_the_host(tmp_path: Path) -> None:
+    """SIGALRM every millisecond at a Python handler, while runs wait (in the main
+    thread and in another): every wait is resumed (no output lost, no early or late
+    end), and the timeout still holds."""
+    found = host(
+        """
+        import signal, threading
+        from cuprum import TimeoutExpired
+
+        BIG = "import os\\nfor _ in range(16): os.write(1, b'o' * 65536); os.write(2, b'e' * 65536)"
+        hits = []
+        signal.signal(signal.SIGALRM, lambda signum, frame: hits.append(1))
+        signal.setitimer(signal.ITIMER_REAL, 0.001, 0.001)
+        seen = {}
+        for path in ("direct", "trio", "asyncio"):
+            big = run(path, py(BIG), text=False)
+            in_thread = []
+            thread = threading.Thread(
+                target=lambda: in_thread.append(outcome(lambda: run(path, shell("echo t; exit 4"))))
+            )
+            thread.start()
+            try:
+                run(path, shell("exec sleep 300"), timeout=0.2)
+                timed_out = False
+            except TimeoutExpired:
+                timed_out = True
+            thread.join()
+            seen[path] = [len(big.stdout), len(big.stderr), big.exit_code, in_thread, timed_out]
+        signal.setitimer(signal.ITIMER_REAL, 0, 0)
+        report(hits=len(hits) > 100, **seen)
+        """,
+        tmp_path,
+    )
+    assert found.pop("hits")
+    assert found == {path: [1 << 20, 1 << 20, 0, [[4, "t\n", ""]], True] for path in PATHS}
