@@ -447,7 +447,7 @@ def test_a_host_that_reaps_its_children_itself(tmp_path: Path) -> None:
     for path in PATHS:
         result, grandchild = found[path]
         assert result == [0, "out\n", "err\n"], path
-        wait_until(lambda g=grandchild: is_dead(g), what="the grandchild killed")
+        wait_until(functools.partial(is_dead, grandchild), what="the grandchild killed")
 
 
 def test_a_storm_of_signals_at_the_host(tmp_path: Path) -> None:
