@@ -485,3 +485,52 @@ def test_a_storm_of_signals_at_the_host(tmp_path: Path) -> None:
     )
     assert found.pop("hits")
     assert found == {path: [1 << 20, 1 << 20, 0, [[4, "t\n", ""]], True] for path in PATHS}
+
+
+# -- out of file descriptors ------------------------------------------------------------
+
+
+def test_out_of_fds_is_a_spawn_error_naming_the_program_and_leaks_nothing(
+    tmp_path: Path,
+) -> None:
+    """With only ``free`` fds left (0 to 9: every step of the wiring and the spawn
+    runs out in turn), a direct run either runs or raises ``SpawnError`` (EMFILE)
+    naming the program; no fd is left open, and the next run works."""
+    found = host(
+        """
+        import errno
+        from cuprum import SpawnError
+        from pathlib import Path
+
+        source = Path(sys.argv[1], "in.txt")
+        source.write_text("in\\n")
+        shell("true").run_sync()  # the shared /dev/null and the wake-up pipe, made once
+        base = sorted(os.listdir("/proc/self/fd"), key=int)
+        seen = []
+        for options in ({}, {"timeout": 5}, {"stdin": source, "stderr": STDOUT}):
+            for free in range(10):
+                filler = []
+                while True:
+                    try:
+                        filler.append(os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC))
+                    except OSError:
+                        break
+                for _ in range(free):
+                    os.close(filler.pop())
+                try:
+                    got = shell("cat; echo e >&2").run_sync(**options).stdout
+                except SpawnError as exc:
+                    got = [exc.errno == errno.EMFILE, str(exc).startswith("[Errno 24] sh: ")]
+                for fd in filler:
+                    os.close(fd)
+                leaked = sorted(os.listdir("/proc/self/fd"), key=int) != base
+                seen.append([got, leaked])
+        report(seen=seen, next=shell("echo next").run_sync().stdout)
+        """,
+        tmp_path,
+    )
+    assert found["next"] == "next\n"
+    runs = {str(got) for got, _ in found["seen"]}
+    assert runs <= {"[True, True]", "", "in\ne\n"}, runs
+    assert len(runs) == 3  # each kind of run ran out of fds at some point, and ran at last
+    assert not any(leaked for _, leaked in found["seen"])
