@@ -20,6 +20,7 @@ grace, SIGKILL), a second cuts the grace short, and once the run is over,
 from __future__ import annotations
 
 import contextvars
+import fcntl
 import importlib
 import os
 import select
@@ -88,10 +89,24 @@ def _wake_pipe() -> tuple[int, int] | None:
     """The pipe signals wake the main thread's waits through (made on first use)."""
     if not _wake:
         try:
-            _wake.append(os.pipe2(os.O_CLOEXEC | os.O_NONBLOCK))
+            _wake.append(_above_stdio(*os.pipe2(os.O_CLOEXEC | os.O_NONBLOCK)))
         except OSError:  # no fd to spare: waits are short instead
             return None
     return _wake[0]
+
+
+def _above_stdio(*ends: int) -> tuple[int, int]:
+    """The pipe's ends moved above fd 2 (it lives as long as the process: a host that
+    closed its fd 0, 1 or 2 must not find it there, in its ``print()`` or next ``open()``)."""
+    moved = list(ends)
+    for i, fd in enumerate(ends):
+        if fd < 3:
+            try:
+                moved[i] = fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 3)  # O_NONBLOCK too
+            except OSError:  # no fd to spare: it stays, and works there
+                continue
+            os.close(fd)
+    return moved[0], moved[1]
 
 
 def refuse_inside_event_loop(what: str) -> None:

@@ -138,6 +138,29 @@ def test_inherit_of_a_closed_standard_fd_gives_the_child_none_of_cuprums_fds(
     assert found == dict.fromkeys([*PATHS, "subprocess"], "closed closed closed")
 
 
+def test_a_direct_run_keeps_no_pipe_on_a_closed_standard_fd(tmp_path: Path) -> None:
+    """Regression: the wake-up pipe (made once, kept for the process's life) took the
+    lowest free fds: in a host that closed fds 0-2, its fds 0 and 1 for good, where
+    the host's ``print()`` or next ``open()`` would find them."""
+    found = host(
+        """
+        REPORT_FD = os.dup(1)
+        for fd in (0, 1, 2):
+            os.close(fd)
+        result = shell("echo out; echo err >&2").run_sync()
+        held = []
+        for fd in (0, 1, 2):
+            try:
+                held.append(os.readlink(f"/proc/self/fd/{fd}"))
+            except OSError:
+                held.append("closed")
+        report(result=[result.stdout, result.stderr], pipes=[h for h in held if "pipe" in h])
+        """,
+        tmp_path,
+    )
+    assert found == {"result": ["out\n", "err\n"], "pipes": []}
+
+
 def test_an_open_file_on_a_standard_fd_is_still_passed_when_named(tmp_path: Path) -> None:
     """A file the host opened on fd 1 (close-on-exec, as Python opens files) given as
     ``stdout=`` reaches the child, as with ``subprocess.run(stdout=f)``; and
