@@ -473,6 +473,34 @@ def test_a_host_that_reaps_its_children_itself(tmp_path: Path) -> None:
         wait_until(functools.partial(is_dead, grandchild), what="the grandchild killed")
 
 
+def test_the_childs_signal_dispositions_and_mask_are_subprocess_runs(tmp_path: Path) -> None:
+    """What the child starts with, from a host that ignores SIGINT and SIGHUP, catches
+    SIGUSR2, blocks SIGUSR1 and SIGTERM in the calling thread (and, as Python does,
+    ignores SIGPIPE and SIGXFSZ): the ignored signals stay ignored, SIGPIPE and SIGXFSZ
+    are back to their default (``restore_signals``), caught ones are default after the
+    exec, and nothing is blocked, as with ``subprocess.run``."""
+    found = host(
+        """
+        import signal
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGHUP, signal.SIG_IGN)
+        signal.signal(signal.SIGUSR2, lambda signum, frame: None)
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGUSR1, signal.SIGTERM})
+        script = "grep -E '^Sig(Ign|Blk)' /proc/self/status"
+        done = subprocess.run(["sh", "-c", script], capture_output=True, text=True)
+        seen = {"subprocess": done.stdout}
+        for path in ("direct", "trio", "asyncio"):
+            seen[path] = run(path, shell(script)).stdout
+        report(**seen)
+        """,
+        tmp_path,
+    )
+    reference = found.pop("subprocess")
+    ignored = int(reference.split("SigIgn:")[1].split()[0], 16)
+    assert ignored == (1 << (signal.SIGINT - 1)) | (1 << (signal.SIGHUP - 1))
+    assert found == dict.fromkeys(PATHS, reference)
+
+
 def test_a_storm_of_signals_at_the_host(tmp_path: Path) -> None:
     """SIGALRM every millisecond at a Python handler, while runs wait (in the main
     thread and in another): every wait is resumed (no output lost, no early or late
