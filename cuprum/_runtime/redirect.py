@@ -78,28 +78,66 @@ def open_input(path: os.PathLike[str], program: str, timeout: float | None) -> i
         fifo = False
     if not fifo:  # (a reader of ours, to probe, would let a writer come and go unread)
         return open_path(path, flags, program, "stdin")
-    got: list[int | OSError] = []
+    wait = None if timeout is None or timeout >= threading.TIMEOUT_MAX else timeout
+    got = _WaitingOpen(path, flags).result(wait)
+    if got is None:
+        raise deadline_expired(f"timed out after {timeout}s waiting for a writer to {path}")
+    if isinstance(got, OSError):
+        raise type(got)(got.errno, f"{program}: stdin: {got.strerror}", got.filename)
+    return got
 
-    def wait_for_a_writer() -> None:
+
+class _WaitingOpen:
+    """A blocking ``open()`` of a FIFO, in a thread (it waits for the FIFO's writer).
+
+    Given up on (the time ran out, or the wait was interrupted), it is ended by
+    opening the FIFO for writing ourselves, and whatever it opens is closed; should
+    it still be waiting (the path was replaced meanwhile), its thread closes what it
+    opens, whenever that is."""
+
+    __slots__ = ("_abandoned", "_got", "_lock", "_path", "_thread")
+
+    def __init__(self, path: os.PathLike[str], flags: int) -> None:
+        self._path = path
+        self._lock = threading.Lock()
+        self._got: int | OSError | None = None
+        self._abandoned = False
+        self._thread = threading.Thread(
+            target=self._open, args=(flags,), name="cuprum-fifo-open", daemon=True
+        )
+        self._thread.start()
+
+    def _open(self, flags: int) -> None:
         try:
-            got.append(os.open(path, flags))
+            got: int | OSError = os.open(self._path, flags)
         except OSError as exc:
-            got.append(exc)
+            got = exc
+        with self._lock:
+            if not self._abandoned:
+                self._got = got
+                return
+        if isinstance(got, int):
+            os.close(got)
 
-    opener = threading.Thread(target=wait_for_a_writer, name="cuprum-fifo-open", daemon=True)
-    opener.start()
-    opener.join(None if timeout is None or timeout >= threading.TIMEOUT_MAX else timeout)
-    if opener.is_alive():
-        try:  # the waiting open has its writer (ENXIO: it just ended anyway)
-            writer: int | None = os.open(path, os.O_WRONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    def result(self, timeout: float | None) -> int | OSError | None:
+        """The fd (or the refusal) within ``timeout`` seconds; None: given up on."""
+        try:
+            self._thread.join(timeout)
+        finally:
+            if self._thread.is_alive():
+                self._give_up()
+        with self._lock:
+            return self._got
+
+    def _give_up(self) -> None:
+        try:  # the waiting open has a writer now (ENXIO: it just ended anyway)
+            writer: int | None = os.open(self._path, os.O_WRONLY | os.O_NONBLOCK | os.O_CLOEXEC)
         except OSError:
             writer = None
-        opener.join()
-        for end in (writer, got[0]):
-            if isinstance(end, int):
-                os.close(end)
-        raise deadline_expired(f"timed out after {timeout}s waiting for a writer to {path}")
-    if isinstance(got[0], OSError):
-        exc = got[0]
-        raise type(exc)(exc.errno, f"{program}: stdin: {exc.strerror}", exc.filename)
-    return got[0]
+        self._thread.join(1.0)
+        with self._lock:
+            self._abandoned = True
+            got, self._got = self._got, None
+        for fd in (writer, got):
+            if isinstance(fd, int):
+                os.close(fd)
