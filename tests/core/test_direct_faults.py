@@ -473,6 +473,48 @@ def test_a_host_that_reaps_its_children_itself(tmp_path: Path) -> None:
         wait_until(functools.partial(is_dead, grandchild), what="the grandchild killed")
 
 
+def test_a_host_handler_that_raises_during_the_wait_tears_the_run_down(tmp_path: Path) -> None:
+    """A host's SIGTERM handler that raises (``sys.exit()``, a common pattern) while a
+    direct run waits: the run is torn down (its group killed, every fd closed,
+    SIGINT and the wake-up fd as they were) and the handler's exception is raised.
+    (On the loop paths, run_sync(backend="trio") and the asyncio loop, the same
+    exception still leaves the child running and the run's fds open.)"""
+    found = host(
+        """
+        import signal, threading, time
+        pid_file = os.path.join(sys.argv[1], "pid")
+        signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(7))
+        shell("true").run_sync()  # the shared /dev/null and the wake-up pipe, made once
+        base = sorted(os.listdir("/proc/self/fd"), key=int)
+
+        def terminate_once_running():
+            deadline = time.monotonic() + 10
+            while not os.path.exists(pid_file):
+                assert time.monotonic() < deadline, "the child never started"
+                time.sleep(0.001)
+            os.kill(os.getpid(), signal.SIGTERM)
+
+        threading.Thread(target=terminate_once_running).start()
+        try:
+            shell('echo "$$" > "$1.tmp"; mv "$1.tmp" "$1"; exec sleep 300', pid_file).run_sync()
+            raised = None
+        except SystemExit as exc:
+            raised = exc.code
+        report(
+            raised=raised,
+            child=int(open(pid_file).read()),
+            leaked=sorted(os.listdir("/proc/self/fd"), key=int) != base,
+            sigint=signal.getsignal(signal.SIGINT) is signal.default_int_handler,
+            wakeup=signal.set_wakeup_fd(-1),
+            next=shell("echo next").run_sync().stdout,
+        )
+        """,
+        tmp_path,
+    )
+    wait_until(functools.partial(is_dead, found.pop("child")), what="the child killed")
+    assert found == {"raised": 7, "leaked": False, "sigint": True, "wakeup": -1, "next": "next\n"}
+
+
 def test_the_childs_signal_dispositions_and_mask_are_subprocess_runs(tmp_path: Path) -> None:
     """What the child starts with, from a host that ignores SIGINT and SIGHUP, catches
     SIGUSR2, blocks SIGUSR1 and SIGTERM in the calling thread (and, as Python does,
