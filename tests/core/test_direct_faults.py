@@ -627,3 +627,17 @@ def test_out_of_fds_is_a_spawn_error_naming_the_program_and_leaks_nothing(
     assert runs <= {"[True, True]", "", "in\ne\n"}, runs
     assert len(runs) == 3  # each kind of run ran out of fds at some point, and ran at last
     assert not any(leaked for _, leaked in found["seen"])
+
+
+def test_text_keeps_carriage_returns_unlike_subprocess_text_mode() -> None:
+    """No newline translation (documented): ``subprocess.run(text=True)`` turns
+    ``\\r\\n`` and ``\\r`` into ``\\n``; cuprum's text is the bytes decoded as they are,
+    and its line events split at ``\\n`` only."""
+    script = "printf 'a\\r\\nb\\rc\\n\\rd'"
+    lines: list[str | None] = []
+    with sh.observe(lambda event: lines.append(event.line) if event.phase == "stdout" else None):
+        result = shell(script).run_sync()
+    translated = subprocess.run(["sh", "-c", script], capture_output=True, text=True, check=True)
+    assert translated.stdout == "a\nb\nc\n\nd"
+    assert result.stdout == "a\r\nb\rc\n\rd"
+    assert lines == ["a\r", "b\rc", "\rd"]
