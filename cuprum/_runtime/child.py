@@ -48,6 +48,8 @@ __all__ = [
 ]
 
 FdArg = int | None
+"""A child's standard stream: an fd, ``subprocess.DEVNULL``, or None for nothing done
+there (the child keeps the host's fd if it is inheritable, else has it closed)."""
 
 
 class ChildProcess:
@@ -248,7 +250,8 @@ def spawn(
     The file executed is the program's pin (:mod:`cuprum._core.pinning`, under
     ``project``'s policy), never a ``PATH`` search: ``argv[0]`` stays the program's
     name, and an ``env`` overlay's ``PATH`` reaches the child without choosing the
-    binary. Secrets in ``argv`` are revealed here, for the child only.
+    binary. Secrets in ``argv`` are revealed here, for the child only. A stream given
+    as None is left alone (see :data:`FdArg`).
 
     Any refusal (an OS error, or a value ``Popen`` rejects before forking, such
     as an environment variable name with ``=``) is raised as a :class:`SpawnError`
@@ -265,7 +268,7 @@ def spawn(
         popen = subprocess.Popen(
             args,
             executable=executable,
-            stdin=null if stdin is None or stdin == subprocess.DEVNULL else stdin,
+            stdin=null if stdin == subprocess.DEVNULL else stdin,
             stdout=null if stdout == subprocess.DEVNULL else stdout,
             stderr=null if stderr == subprocess.DEVNULL else stderr,
             cwd=cwd,

@@ -229,15 +229,15 @@ def spawn_stage(
     from cuprum._runtime.limits import apply_prlimits
 
     if box.native:
-        out = _native_fd(stdout, 1)
+        out = _native_fd(stdout)
         started = native_spawn.spawn_native(
             [reveal(arg) for arg in argv],
             executable=pinned_executable(Program(argv[0]), project),
             env=env,
             cwd=cwd,
-            stdin=None if stdin is None else _native_fd(stdin, 0),
+            stdin=_native_fd(stdin),
             stdout=out,
-            stderr=out if stderr == subprocess.STDOUT else _native_fd(stderr, 2),
+            stderr=out if stderr == subprocess.STDOUT else _native_fd(stderr),
             cgroup=box.run,
             limits=box.rlimits,
         )
@@ -256,11 +256,12 @@ def spawn_stage(
     return child
 
 
-def _native_fd(fd: FdArg, inherit: int) -> int | None:
-    """``Popen``'s stream argument as the native spawn's: None means ``/dev/null`` there."""
-    if fd is None:
-        return inherit
-    return None if fd == subprocess.DEVNULL else fd
+def _native_fd(fd: FdArg) -> int | None:
+    """``Popen``'s stream argument as the native spawn's: None means ``/dev/null`` there.
+
+    None (``FdArg``) is a host fd the child must not get (closed, or cuprum's own,
+    close-on-exec): ``/dev/null``, as the native spawn cannot leave an fd closed."""
+    return None if fd is None or fd == subprocess.DEVNULL else fd
 
 
 def terminate_trees(boxes: Sequence[Box] | None, groups: Collection[int] = ()) -> None:

@@ -20,6 +20,7 @@ grace, SIGKILL), a second cuts the grace short, and once the run is over,
 from __future__ import annotations
 
 import contextvars
+import fcntl
 import importlib
 import os
 import select
@@ -63,8 +64,22 @@ _wake: list[tuple[int, int]] = []  # the wake-up pipe of the main thread's waits
 
 
 def _forget_in_child() -> None:
-    """A forked child is not inside its parent's run, and makes its own wake-up pipe."""
+    """A forked child is not inside its parent's run, and makes its own wake-up pipe.
+
+    Forked (from another thread) during the main thread's run, it also has that run's
+    SIGINT handler, which counts for the parent's run only, and the parent's wake-up
+    fd: Python's default handler and no wake-up fd instead, or Ctrl+C would never
+    interrupt the child. (The forking thread is the child's main thread.)"""
     _running.run = False
+    try:
+        if getattr(_csignal.getsignal(_SIGINT), "__func__", None) is _Waits.on_sigint:
+            _csignal.signal(_SIGINT, signal.default_int_handler)
+        if _wake:
+            previous = signal.set_wakeup_fd(-1)
+            if previous not in (-1, _wake[0][1]):  # the host's own: kept
+                signal.set_wakeup_fd(previous)
+    except (ValueError, OSError):  # pragma: no cover - not the main thread after all
+        pass
     _wake.clear()  # the parent's (shared with it): left open, never used here
 
 
@@ -75,10 +90,24 @@ def _wake_pipe() -> tuple[int, int] | None:
     """The pipe signals wake the main thread's waits through (made on first use)."""
     if not _wake:
         try:
-            _wake.append(os.pipe2(os.O_CLOEXEC | os.O_NONBLOCK))
+            _wake.append(_above_stdio(*os.pipe2(os.O_CLOEXEC | os.O_NONBLOCK)))
         except OSError:  # no fd to spare: waits are short instead
             return None
     return _wake[0]
+
+
+def _above_stdio(*ends: int) -> tuple[int, int]:
+    """The pipe's ends moved above fd 2 (it lives as long as the process: a host that
+    closed its fd 0, 1 or 2 must not find it there, in its ``print()`` or next ``open()``)."""
+    moved = list(ends)
+    for i, fd in enumerate(ends):
+        if fd < 3:
+            try:
+                moved[i] = fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 3)  # O_NONBLOCK too
+            except OSError:  # no fd to spare: it stays, and works there
+                continue
+            os.close(fd)
+    return moved[0], moved[1]
 
 
 def refuse_inside_event_loop(what: str) -> None:

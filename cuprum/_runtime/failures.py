@@ -41,9 +41,9 @@ def fail(kind: Source, error: BaseException) -> NoReturn:
     """Raise ``error`` (being handled) tagged with the part of the run ``kind`` names.
 
     An error already tagged (a hook's, raised through a relay's line events, say)
-    or of a kind of its own (``CaptureLimitExceeded``) is raised as it is.
+    or of a kind of its own (``CaptureLimitExceeded``, the deadline) is raised as it is.
     """
-    if isinstance(error, _Tagged | CaptureLimitExceeded):
+    if isinstance(error, _Tagged | CaptureLimitExceeded | _DeadlineExpired):
         raise error
     raise _Tagged(kind, error) from error
 

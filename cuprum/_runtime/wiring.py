@@ -30,7 +30,7 @@ from cuprum._model.terminal import Terminal
 from cuprum._runtime.child import ChildProcess, spawn
 from cuprum._runtime.emit import HopCollector
 from cuprum._runtime.outputs import drain_nonblocking
-from cuprum._runtime.redirect import open_target
+from cuprum._runtime.redirect import inherited, open_input, open_target
 from cuprum._runtime.request import RunRequest
 from cuprum._runtime.spawn_errors import spawn_error
 from cuprum._runtime.stage import Stage
@@ -77,8 +77,9 @@ class Plan:
 
     def __init__(self, count: int) -> None:
         self.wiring = 0  # the stage being wired: a failure names its program
-        #: Per stage: the child's stdin, stdout and stderr.
-        self.stage_fds: list[list[int]] = [[subprocess.DEVNULL] * 3 for _ in range(count)]
+        #: Per stage: the child's stdin, stdout and stderr (None: what the child inherits
+        #: by itself, nothing here: see ``redirect.inherited``).
+        self.stage_fds: list[list[int | None]] = [[subprocess.DEVNULL] * 3 for _ in range(count)]
         self.child_fds: list[int] = []  # ours to close once every stage is spawned
         self.held: list[int] = []  # write ends the child has, kept until it exits
         self.parent_fds: set[int] = set()  # our own ends (hops keep theirs)
@@ -267,13 +268,13 @@ def _hop_collector(req: RunRequest, stage: Stage) -> StreamCollector:
     return _collector(req, stage, "stdout", None, tap=True, kind=HopCollector)
 
 
-def _stdin(plan: Plan, req: RunRequest, first: Stage) -> int:
+def _stdin(plan: Plan, req: RunRequest, first: Stage) -> int | None:
     """The first stage's stdin, from ``req.stdin``."""
     source = req.stdin
     if source is None or source is Stream.DEVNULL:
         return subprocess.DEVNULL
     if source is Stream.INHERIT:
-        return 0
+        return inherited(0)
     if source is Stream.PIPE:
         r, w = make_pipe()
         plan.child(r)
@@ -287,7 +288,7 @@ def _stdin(plan: Plan, req: RunRequest, first: Stage) -> int:
         plan.feed = (plan.parent(w), data)
         return r
     if isinstance(source, os.PathLike):
-        return plan.child(os.open(source, os.O_RDONLY | os.O_CLOEXEC))
+        return plan.child(open_input(source, first.cmd.program, req.timeout))
     if hasattr(source, "fileno"):
         return int(source.fileno())
     if isinstance(source, AsyncIterable):
@@ -300,7 +301,7 @@ def _stdin(plan: Plan, req: RunRequest, first: Stage) -> int:
 
 def _stdout(
     plan: Plan, req: RunRequest, last: Stage, *, wants_pipe: bool, observed: bool, hold: bool
-) -> int:
+) -> int | None:
     """The final stage's stdout: a pipe we read, the caller's pipe, or a redirect.
 
     ``hold``: keep our copy of a read pipe's write end until the child exits.
@@ -322,28 +323,29 @@ def _stdout(
         return w
     if req.stdout is None:
         return subprocess.DEVNULL
-    return open_target(plan.child, req.stdout, 1)
+    return open_target(plan.child, req.stdout, 1, last.cmd.program)
 
 
 def _stderr(
     plan: Plan,
     req: RunRequest,
     stages: list[Stage],
-    stdout: int,
+    stdout: int | None,
     *,
     wants_pipe: bool,
     hold: bool = False,
 ) -> None:
     """Every stage's stderr: one shared target, or a pipe we read per stage."""
-    shared: int | None = None
+    piped = req.stderr is None and wants_pipe
+    shared: int | None = subprocess.DEVNULL
     if req.stderr is Stream.STDOUT:
-        shared = stdout
+        # Into a stdout the host does not have (INHERIT of a closed fd 1): nowhere.
+        shared = subprocess.DEVNULL if stdout is None else stdout
     elif req.stderr is not None:
-        shared = open_target(plan.child, req.stderr, 2)
-    elif not wants_pipe:
-        shared = subprocess.DEVNULL
+        # None: INHERIT of a closed fd 2
+        shared = open_target(plan.child, req.stderr, 2, stages[0].cmd.program)
     for stage, fds in zip(stages, plan.stage_fds, strict=True):
-        if shared is not None:
+        if not piped:
             fds[2] = shared
             continue
         plan.wiring = stage.index
