@@ -20,8 +20,6 @@ grace, SIGKILL), a second cuts the grace short, and once the run is over,
 from __future__ import annotations
 
 import contextvars
-import fcntl
-import importlib
 import os
 import select
 import signal
@@ -38,14 +36,18 @@ from cuprum._runtime.outputs import OutputReader
 from cuprum._runtime.request import RunRequest
 from cuprum._runtime.run import Results, Run, admit, output_reader, run_before_hooks
 from cuprum._runtime.shutdown import add_live, remove_live
-from cuprum._runtime.sigint import owns_ctrl_c
+from cuprum._runtime.sigint import (
+    Handler,
+    claim_wakeup,
+    give_back_sigint,
+    owns_ctrl_c,
+    release_wakeup,
+    take_sigint,
+)
 from cuprum._runtime.teardown import account, reap_all
 
 __all__ = ["refuse_inside_event_loop", "run_direct", "runs_direct"]
 
-# signal.signal()/getsignal() convert handlers to enums on every call; the C module does not.
-_csignal: Any = importlib.import_module("_signal")
-_SIGINT = int(signal.SIGINT)
 # One wait at most this long (then another): a huge timeout or grace (1e300, inf) would
 # overflow the OS's time_t.
 _LONGEST_WAIT = 86400.0
@@ -60,54 +62,14 @@ class _Running(threading.local):
 
 
 _running = _Running()
-_wake: list[tuple[int, int]] = []  # the wake-up pipe of the main thread's waits
 
 
 def _forget_in_child() -> None:
-    """A forked child is not inside its parent's run, and makes its own wake-up pipe.
-
-    Forked (from another thread) during the main thread's run, it also has that run's
-    SIGINT handler, which counts for the parent's run only, and the parent's wake-up
-    fd: Python's default handler and no wake-up fd instead, or Ctrl+C would never
-    interrupt the child. (The forking thread is the child's main thread.)"""
+    """A forked child is not inside its parent's run (its Ctrl+C: see sigint.py)."""
     _running.run = False
-    try:
-        if getattr(_csignal.getsignal(_SIGINT), "__func__", None) is _Waits.on_sigint:
-            _csignal.signal(_SIGINT, signal.default_int_handler)
-        if _wake:
-            previous = signal.set_wakeup_fd(-1)
-            if previous not in (-1, _wake[0][1]):  # the host's own: kept
-                signal.set_wakeup_fd(previous)
-    except (ValueError, OSError):  # pragma: no cover - not the main thread after all
-        pass
-    _wake.clear()  # the parent's (shared with it): left open, never used here
 
 
 os.register_at_fork(after_in_child=_forget_in_child)
-
-
-def _wake_pipe() -> tuple[int, int] | None:
-    """The pipe signals wake the main thread's waits through (made on first use)."""
-    if not _wake:
-        try:
-            _wake.append(_above_stdio(*os.pipe2(os.O_CLOEXEC | os.O_NONBLOCK)))
-        except OSError:  # no fd to spare: waits are short instead
-            return None
-    return _wake[0]
-
-
-def _above_stdio(*ends: int) -> tuple[int, int]:
-    """The pipe's ends moved above fd 2 (it lives as long as the process: a host that
-    closed its fd 0, 1 or 2 must not find it there, in its ``print()`` or next ``open()``)."""
-    moved = list(ends)
-    for i, fd in enumerate(ends):
-        if fd < 3:
-            try:
-                moved[i] = fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 3)  # O_NONBLOCK too
-            except OSError:  # no fd to spare: it stays, and works there
-                continue
-            os.close(fd)
-    return moved[0], moved[1]
 
 
 def refuse_inside_event_loop(what: str) -> None:
@@ -258,15 +220,10 @@ def run_direct(req: RunRequest) -> tuple[Results, int | None]:
     context = contextvars.copy_context()  # as a task would: hooks' variables stay inside
     if not owns_ctrl_c():
         return context.run(_run, req, _Waits())
-    wake = _wake_pipe()
-    if wake is not None:
-        previous = signal.set_wakeup_fd(wake[1], warn_on_full_buffer=False)
-        if previous != -1:  # the host's own: left in force, and the waits are short
-            signal.set_wakeup_fd(previous)
-            wake = None
-    waits = _Waits(None if wake is None else wake[0], owned=True)
+    wake = claim_wakeup()  # None: no pipe, or the host's own fd in force (short waits)
+    waits = _Waits(wake, owned=True)
     handler = waits.on_sigint
-    _csignal.signal(_SIGINT, handler)
+    take_sigint(handler)
     try:
         outcome = context.run(_run, req, waits)
     except BaseException as exc:
@@ -283,12 +240,11 @@ def run_direct(req: RunRequest) -> tuple[Results, int | None]:
     return outcome
 
 
-def _restore(handler: object, wake: tuple[int, int] | None) -> None:
+def _restore(handler: Handler, wake: int | None) -> None:
     """SIGINT's default handler back (unless a hook installed its own), no wake-up fd."""
     if wake is not None:
-        signal.set_wakeup_fd(-1)
-    if _csignal.getsignal(_SIGINT) is handler:
-        _csignal.signal(_SIGINT, signal.default_int_handler)
+        release_wakeup()
+    give_back_sigint(handler)
 
 
 def _run(req: RunRequest, waits: _Waits) -> tuple[Results, int | None]:

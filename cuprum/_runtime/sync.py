@@ -18,7 +18,6 @@ import atexit
 import contextlib
 import contextvars
 import os
-import signal
 import sys
 import threading
 from collections.abc import Callable, Coroutine
@@ -26,7 +25,7 @@ from typing import Any, Literal, TypeVar
 
 from cuprum._runtime.child import cut_graces_short, in_grace, restore_graces
 from cuprum._runtime.direct import refuse_inside_event_loop
-from cuprum._runtime.sigint import SIGINT, LoopWake, csignal, owns_ctrl_c
+from cuprum._runtime.sigint import LoopWake, give_back_sigint, owns_ctrl_c, take_sigint
 
 # (child imports anyio, which imports sniffio when it is installed: see _declared)
 
@@ -90,13 +89,12 @@ class _CtrlC:
     def run(self, call: Callable[[A], T], arg: A) -> T:
         """``call(arg)`` with this handler for SIGINT; the default handler back afterwards."""
         handler = self._on_signal
-        csignal.signal(SIGINT, handler)
+        take_sigint(handler)
         try:
             result = call(arg)
         except BaseException as exc:
             self._detach()
-            if csignal.getsignal(SIGINT) is handler:
-                csignal.signal(SIGINT, signal.default_int_handler)
+            give_back_sigint(handler)
             if not self.count:
                 raise
             if isinstance(exc, KeyboardInterrupt | asyncio.CancelledError):
@@ -104,8 +102,7 @@ class _CtrlC:
             # Ctrl+C wins over how the run ended, which it keeps as its context.
             raise KeyboardInterrupt  # noqa: B904
         self._detach()
-        if csignal.getsignal(SIGINT) is handler:
-            csignal.signal(SIGINT, signal.default_int_handler)
+        give_back_sigint(handler)
         if self.count:  # it landed after the run's last await (hooks, decoding)
             raise KeyboardInterrupt
         return result
