@@ -44,7 +44,9 @@ from cuprum._runtime.sigint import (
     release_wakeup,
     take_sigint,
 )
+from cuprum._runtime.stdin import PolledFeed
 from cuprum._runtime.teardown import account, reap_all
+from cuprum._runtime.wiring import Plan
 
 __all__ = ["refuse_inside_event_loop", "run_direct", "runs_direct"]
 
@@ -110,7 +112,7 @@ def refuse_inside_event_loop(what: str) -> None:
 
 def runs_direct(req: RunRequest) -> bool:
     """Whether ``req`` needs nothing an event loop gives: one local command, no
-    terminal, no cgroup or limits, and no stdin to feed."""
+    terminal, no cgroup or limits, and no async iterable for stdin."""
     if len(req.stages) != 1 or req.tty is not None:
         return False
     cmd = req.stages[0]
@@ -122,12 +124,10 @@ def runs_direct(req: RunRequest) -> bool:
     stdin = req.stdin
     if stdin is None or stdin is Stream.DEVNULL or stdin is Stream.INHERIT:
         return True
-    if isinstance(stdin, os.PathLike):
-        return True
-    # A file (not bytes or text to feed, nor an async iterable).
-    return hasattr(stdin, "fileno") and not isinstance(
-        stdin, str | bytes | bytearray | memoryview | AsyncIterable
-    )
+    if isinstance(stdin, os.PathLike | str | bytes | bytearray | memoryview):
+        return True  # a path, or data to feed (written from the same poll)
+    # A file (not an async iterable, which only a loop can pull).
+    return hasattr(stdin, "fileno") and not isinstance(stdin, AsyncIterable)
 
 
 class _Waits:
@@ -300,14 +300,19 @@ def _supervise(run: Run, waits: _Waits) -> None:
         fail("output_failed", exc)
     waits.watch(reader)
     try:
-        while not reader.done:
+        feed = _feed(plan, reader)
+        while not (reader.done and (feed is None or feed.done)):
             ready = waits.poll(reader, deadline, message)
+            if feed is not None and not feed.done:
+                _fed(plan, feed, ready)
             try:
                 reader.handle(ready)
             except Exception as exc:  # an echo sink or a line hook raised, or a read failed
                 fail("output_failed", exc)
     finally:
         reader.close()
+    if feed is not None:
+        run.input_dropped(feed.dropped)
     delay = 0.001
     while child.exit_fd() is None and child.exited() is None:  # no pidfd: polled
         waits.nap(delay, deadline, message)
@@ -316,6 +321,31 @@ def _supervise(run: Run, waits: _Waits) -> None:
     child.reap()
     stage.ended = time.perf_counter()
     run.blame.exited_first(stage)
+
+
+def _feed(plan: Plan, reader: OutputReader) -> PolledFeed | None:
+    """The stdin data to feed (``stdin=b"..."`` or text), its first write done."""
+    if plan.feed is None:
+        return None
+    fd, data = plan.feed
+    assert isinstance(data, bytes)  # an async iterable runs on the loop
+    try:
+        feed = PolledFeed(fd, data, reader.watch)
+    except Exception as exc:
+        fail("stdin_failed", exc)
+    if feed.done:
+        plan.close_fd(fd)  # the end of the input: the child reads EOF after it
+    return feed
+
+
+def _fed(plan: Plan, feed: PolledFeed, ready: list[Any]) -> None:
+    """More of the input, if the poll found room; our end closed once it is all in."""
+    try:
+        feed.handle(ready)
+    except Exception as exc:  # writing to the pipe failed (not EPIPE: the child went)
+        fail("stdin_failed", exc)
+    if feed.done:
+        plan.close_fd(feed.pending.fd)
 
 
 def _failure_tail(run: Run, exc: BaseException, waits: _Waits, live: int | None) -> BaseException:

@@ -144,9 +144,7 @@ class _Run(Run):
             fail("stdin_failed", exc)
         finally:
             self.plan.close_fd(fd)
-        if dropped > 0:
-            message = f"child closed stdin; {dropped} bytes of input dropped"
-            self.events.emit(self.stages[0], "stdin_closed", message=message)
+        self.input_dropped(dropped)
 
     async def _relay(self, index: int, hop: Hop) -> None:
         """Relay hop ``index``; with ``stage_events`` its bytes feed the stage's line events."""

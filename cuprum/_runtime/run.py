@@ -212,6 +212,12 @@ class Run:
                 streamed = self.tap is not None and stage is last and name == "stdout"
                 collector.bind_lines(self.events.line_emitter(stage, name, tagged=not streamed))
 
+    def input_dropped(self, dropped: int) -> None:
+        """Once stdin is fed: a ``stdin_closed`` event if the child left input untaken."""
+        if dropped > 0:
+            message = f"child closed stdin; {dropped} bytes of input dropped"
+            self.events.emit(self.stages[0], "stdin_closed", message=message)
+
     def complete(self) -> tuple[Results, int | None]:
         """After the reap and the usage: ``exit`` events, results (decoded here), after hooks."""
         if self.plan is not None:

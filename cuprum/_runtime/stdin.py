@@ -1,20 +1,21 @@
 """Feeding a child's stdin from ``bytes`` or an async iterable, with backpressure.
 
 The caller owns the fd (non-blocking, the write end of the child's stdin pipe) and
-closes it afterwards; both feeders return how many bytes the child never took
-because it closed its stdin early.
+closes it afterwards; the feeders say how many bytes the child never took because
+it closed its stdin early. :class:`PolledFeed` feeds ``bytes`` for a thread that
+waits in its own ``poll`` (a direct run); the others are awaited on a loop.
 """
 
 from __future__ import annotations
 
+import select
 from collections.abc import AsyncIterable
-
-import anyio
+from typing import Any
 
 from cuprum._runtime.child import ChildProcess
-from cuprum._transport.pipes import write_all
+from cuprum._transport.pipes import PendingWrite, write_all
 
-__all__ = ["feed_bytes", "feed_iterable"]
+__all__ = ["PolledFeed", "feed_bytes", "feed_iterable"]
 
 
 async def feed_bytes(fd: int, data: bytes) -> int:
@@ -30,6 +31,8 @@ async def feed_iterable(fd: int, source: AsyncIterable[bytes], reader: ChildProc
     so a pending pull is abandoned: a producer that is idle (or never ends) cannot
     hold the run open. The iterator is closed (``aclose``) in every case.
     """
+    import anyio
+
     iterator = source.__aiter__()
     pulling = anyio.CancelScope()  # the scope of the pull in progress
     dropped = 0
@@ -58,3 +61,33 @@ async def feed_iterable(fd: int, source: AsyncIterable[bytes], reader: ChildProc
             with anyio.CancelScope(shield=True):
                 await aclose()
     return dropped
+
+
+class PolledFeed:
+    """``data`` for the stdin pipe ``fd``, from a thread that waits in ``poller`` (a
+    ``select.poll``): what the pipe takes is written at once (most inputs fit), and
+    the rest each time ``poller`` reports room. Raises what a write raises, but EPIPE."""
+
+    __slots__ = ("_poller", "done", "pending")
+
+    def __init__(self, fd: int, data: bytes, poller: Any) -> None:
+        self._poller = poller
+        self.pending = PendingWrite(fd, data)
+        self.done = self.pending.step()
+        if not self.done:
+            poller.register(fd, select.POLLOUT)
+
+    def handle(self, ready: list[tuple[int, int]]) -> None:
+        """Write more if ``ready`` (what the poll returned) says the pipe has room."""
+        fd = self.pending.fd
+        for ready_fd, _ in ready:
+            if ready_fd == fd:
+                if self.pending.step():
+                    self.done = True
+                    self._poller.unregister(fd)
+                return
+
+    @property
+    def dropped(self) -> int:
+        """The bytes the child never took (it closed its stdin first)."""
+        return len(self.pending.view) - self.pending.written

@@ -19,6 +19,7 @@ __all__ = [
     "grow_pipe",
     "make_pipe",
     "set_nonblocking",
+    "PendingWrite",
     "write_all",
     "writers_gone",
 ]
@@ -83,6 +84,33 @@ def writers_gone(fd: int) -> bool:
     return any(events & select.POLLHUP for _, events in poller.poll(0))
 
 
+class PendingWrite:
+    """``data`` going into a non-blocking ``fd`` as fast as its reader makes room: the
+    writing without the waiting, for an awaiting driver (:func:`write_all`) and for a
+    thread that polls (a direct run's stdin)."""
+
+    __slots__ = ("broken", "fd", "view", "written")
+
+    def __init__(self, fd: int, data: bytes | memoryview) -> None:
+        self.fd = fd
+        self.view = memoryview(data)
+        self.written = 0
+        self.broken = False  # the reader went (EPIPE) before taking it all
+
+    def step(self) -> bool:
+        """Write what the pipe takes now; True once all is written or the reader went."""
+        view = self.view
+        while self.written < len(view):
+            try:
+                self.written += os.write(self.fd, view[self.written :])
+            except BlockingIOError:
+                return False
+            except BrokenPipeError:
+                self.broken = True
+                return True
+        return True
+
+
 async def write_all(fd: int, data: bytes | memoryview) -> int:
     """Write all of ``data`` to a non-blocking ``fd``; returns bytes written.
 
@@ -90,13 +118,7 @@ async def write_all(fd: int, data: bytes | memoryview) -> int:
     """
     import anyio  # on an event loop; making and sizing pipes needs none
 
-    view = memoryview(data)
-    written = 0
-    while written < len(view):
-        try:
-            written += os.write(fd, view[written:])
-        except BlockingIOError:
-            await anyio.wait_writable(fd)
-        except BrokenPipeError:
-            return written
-    return written
+    pending = PendingWrite(fd, data)
+    while not pending.step():
+        await anyio.wait_writable(fd)
+    return pending.written
