@@ -12,7 +12,7 @@ import os
 import signal
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
@@ -107,6 +107,84 @@ async def _run(cmd: Any, options: dict[str, Any]) -> Any:
     return await cmd.run(**options)
 
 
+async def _chunks() -> AsyncIterator[bytes]:
+    yield b"chunk"
+
+
+# Input sizes around the pipe's capacity (64 KiB; a larger input's pipe is grown to
+# 1 MiB), so the first write takes all, part, or none of it at once.
+_SIZES = [0, 1, 65535, 65536, 65537, (1 << 20) + 1, 3 << 20]
+_READERS = {
+    "cat": "cat",  # all of it
+    "count": "wc -c",  # all of it, says how much
+    "first line": 'IFS= read -r line; printf "%s" "$line"',  # one line; the rest dropped
+    "none": "exit 4",  # reads nothing
+}
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    data=st.one_of(
+        st.binary(max_size=200),
+        st.sampled_from(_SIZES).map(lambda n: (b"line\n" * (n // 5 + 1))[:n]),
+    ),
+    reader=st.sampled_from(list(_READERS)),
+    as_text=st.booleans(),
+    backend=st.sampled_from(["asyncio", "trio"]),
+)
+def test_stdin_data_as_on_an_event_loop(
+    data: bytes, reader: str, as_text: bool, backend: str
+) -> None:
+    """``stdin=`` bytes or text, fed from the direct run's own poll: the same results
+    and events as on a loop (a ``stdin_closed`` event, when the child leaves input
+    untaken, depends on when it exits: compared only for a child that reads it all)."""
+    cmd = shell(_READERS[reader])
+    stdin: bytes | str = data.decode("latin-1") if as_text else data
+    options: dict[str, Any] = {
+        "stdin": stdin,
+        "text": False,
+        "context": ExecutionContext(encoding="latin-1"),
+    }
+    assert runs_direct(cmd._request(dict(_SHAPE, **options)))
+    direct, direct_events = _events(lambda: cmd.run_sync(**options))
+    looped, looped_events = _events(lambda: anyio.run(_run, cmd, options, backend=backend))
+    assert _fields(direct) == _fields(looped)
+    if reader in ("cat", "count"):
+        assert direct.stdout == (data if reader == "cat" else b"%d\n" % len(data))
+    else:
+        direct_events = [e for e in direct_events if e[0] != "stdin_closed"]
+        looped_events = [e for e in looped_events if e[0] != "stdin_closed"]
+    assert direct_events == looped_events
+
+
+_SHAPE = {"capture": True, "text": True, "stdout": None, "stderr": None}
+
+
+def test_input_the_child_never_reads_ends_with_its_timeout() -> None:
+    """More input than the pipe holds, for a child that never reads: the run waits
+    to feed it (as on a loop) until its timeout, then tears down and leaks nothing."""
+    shell("true").run_sync()  # the shared /dev/null descriptor, opened once
+    fds = open_fds()
+    cmd = shell("echo started; exec sleep 30")
+    with pytest.raises(TimeoutExpired) as caught:
+        cmd.run_sync(stdin=b"x" * (4 << 20), timeout=0.5)
+    assert caught.value.output == "started\n"  # partial output kept
+    assert open_fds() == fds
+
+
+def test_a_child_that_closes_its_stdin_early_is_told_in_an_event() -> None:
+    """The rest of the input is dropped (EPIPE is not an error), as ``subprocess.run``
+    drops it, and a ``stdin_closed`` event says how much."""
+    seen: list[ExecEvent] = []
+    data = b"y" * (3 << 20)
+    with scoped(ScopeConfig(observe_hooks=(seen.append,))):
+        result = shell("head -c 10; exec 0<&-").run_sync(stdin=data, text=False)
+    assert result.stdout == b"y" * 10 and result.ok
+    [closed] = [e for e in seen if e.phase == "stdin_closed"]
+    dropped = int(str(closed.message).split("; ")[1].split()[0])
+    assert 0 < dropped <= len(data) - 10
+
+
 def test_a_timeout_keeps_the_output_and_leaves_nothing_running() -> None:
     before = open_fds()
     cmd = shell('echo partial; echo oops >&2; sleep 300 & echo "$!"; wait')
@@ -165,13 +243,14 @@ def test_a_hook_error_in_line_events_tears_the_run_down() -> None:
         (shell("true"), {}, True),
         (shell("true"), {"stdin": DEVNULL}, True),
         (shell("true"), {"stdin": Path(os.devnull)}, True),
-        (shell("true"), {"stdin": b"data"}, False),
-        (shell("true"), {"stdin": "text"}, False),
+        (shell("true"), {"stdin": b"data"}, True),
+        (shell("true"), {"stdin": "text"}, True),
+        (shell("true"), {"stdin": _chunks()}, False),
         (shell("true"), {"context": ExecutionContext(contain=True)}, False),
         (shell("true"), {"context": ExecutionContext(limits=Limits(open_files=64))}, False),
         (shell("true") | shell("cat"), {}, False),
     ],
-    ids=["plain", "devnull", "file", "bytes", "text", "contain", "limits", "pipeline"],
+    ids=["plain", "devnull", "file", "bytes", "text", "iterable", "contain", "limits", "pipeline"],
 )
 def test_which_runs_need_no_event_loop(cmd: Any, options: dict[str, Any], direct: bool) -> None:
     call = dict({"capture": True, "text": True, "stdout": None, "stderr": None}, **options)
