@@ -97,8 +97,10 @@ def tests(session: nox.Session, flavour: str) -> None:
 
     Both flavours on the first interpreter; the later ones test the native wheel
     only (the Python code is the same in both, and the pure one's only difference,
-    the missing extension, is what the first interpreter's pure run covers), which
-    keeps CI within its time budget.
+    the missing extension, is what the first interpreter's pure run covers), and
+    leave out ``tests/remote`` (a real sshd on loopback: the remote layer is plain
+    Python over the same engine, run on the first interpreter in both flavours),
+    which keeps CI within its time budget.
     """
     if flavour == "pure" and session.python != PYTHONS[0]:
         session.skip(f"the pure wheel is tested on Python {PYTHONS[0]}")
@@ -114,7 +116,8 @@ def tests(session: nox.Session, flavour: str) -> None:
             session.run("cargo", "test", "--workspace", "--quiet", external=True)
     # The `pytest` script (not `python -m pytest`) keeps the source tree off
     # sys.path, so the installed wheel is what gets tested.
-    session.run("pytest", "-q", "-p", "no:cacheprovider", *session.posargs, env=env)
+    later = [] if session.python == PYTHONS[0] or session.posargs else ["--ignore=tests/remote"]
+    session.run("pytest", "-q", "-p", "no:cacheprovider", *later, *session.posargs, env=env)
 
 
 @nox.session(python=PYTHONS[0])

@@ -6,6 +6,9 @@
   exit wait and its event loop.
 * ``run_sync.true_cpu``: the same two, the parent's CPU time per call (user +
   system, ``getrusage``), interleaved in the same run (issue 16).
+* ``run_sync.stdin``: ``cmd.run_sync(stdin=b"hello\\n")`` of ``cat`` vs
+  ``subprocess.run(["cat"], input=..., capture_output=True)``: input to feed, on the
+  direct path since issue 16's third pass (informational).
 * ``run_sync.true_syscalls``: the system calls the parent makes per call, each
   side traced by ``strace`` in a fresh interpreter (informational; skipped
   without ``strace``).
@@ -36,8 +39,9 @@ from _harness import Case, async_interleaved, bench_catalogue, interleaved, skip
 
 from cuprum import Program, sh
 
-CATALOGUE = bench_catalogue("true", "head")
+CATALOGUE = bench_catalogue("true", "head", "cat")
 TRUE = sh.make(Program("true"), catalogue=CATALOGUE)
+CAT = sh.make(Program("cat"), catalogue=CATALOGUE)
 HEAD = sh.make(Program("head"), catalogue=CATALOGUE)
 
 
@@ -66,6 +70,35 @@ def bench_run_sync(quick: bool) -> list[Case]:
             samples["baseline"],
             goal=1.0,
             note="wall per call; vs subprocess.run(capture_output=True)",
+            baseline_label="subprocess.run",
+        )
+    ]
+
+
+def bench_run_sync_stdin(quick: bool) -> list[Case]:
+    cmd, data = CAT(), b"hello\n"
+
+    def cuprum_call() -> None:
+        assert cmd.run_sync(stdin=data, text=False).stdout == data
+
+    def baseline_call() -> None:
+        done = subprocess.run(["cat"], input=data, capture_output=True, check=False)
+        assert done.stdout == data
+
+    samples = interleaved(
+        {"cuprum": cuprum_call, "baseline": baseline_call},
+        reps=15 if quick else 40,
+        inner=10,
+        warmup=2,
+    )
+    return [
+        Case.time_ratio(
+            "run_sync.stdin",
+            16,
+            samples["cuprum"],
+            samples["baseline"],
+            goal=None,
+            note="informational: wall per call, stdin=bytes; vs subprocess.run(input=...)",
             baseline_label="subprocess.run",
         )
     ]
@@ -308,6 +341,7 @@ def bench_capture(quick: bool) -> list[Case]:
 BENCHMARKS: dict[str, Callable[[bool], list[Case]]] = {
     "runtime.run_sync": bench_run_sync,
     "runtime.run_sync_cpu": bench_run_sync_cpu,
+    "runtime.run_sync_stdin": bench_run_sync_stdin,
     "runtime.run_sync_syscalls": bench_run_sync_syscalls,
     "runtime.run_asyncio": bench_run_asyncio,
     "runtime.run_trio": bench_run_trio,

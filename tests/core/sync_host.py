@@ -16,7 +16,7 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
@@ -301,9 +301,13 @@ def busy_workers(count: int, stop: threading.Event) -> list[threading.Thread]:
     return workers
 
 
+async def _data() -> AsyncIterator[bytes]:
+    yield b"data"
+
+
 def worker_sigint(backend: Any, workdir: Path, arg: str) -> None:
     """Ctrl+C to a loop run in the main thread, received by a worker thread. ``arg`` is
-    ``SHAPE:TO``: a ``pipeline`` or a command with ``stdin`` data (both on a loop);
+    ``SHAPE:TO``: a ``pipeline`` or a command with an ``iterable`` stdin (both on a loop);
     ``TO`` is ``process`` (the test signals the process once ``waiting.main`` says
     the main thread waits) or ``worker`` (sent here to a busy worker thread)."""
     shape, to = arg.split(":")
@@ -326,7 +330,7 @@ def worker_sigint(backend: Any, workdir: Path, arg: str) -> None:
         if shape == "pipeline":
             (cmd | cmd).run_sync(backend=backend, timeout=timeout)
         else:
-            cmd.run_sync(backend=backend, timeout=timeout, stdin=b"data")
+            cmd.run_sync(backend=backend, timeout=timeout, stdin=_data())
     except KeyboardInterrupt as exc:
         context = None if exc.__suppress_context__ else exc.__context__
         states = [process_state(pid) for pid in leaders(workdir)]

@@ -158,7 +158,7 @@ def test_run_sync_while_another_thread_first_imports_trio(backend: str, tmp_path
 
 
 @pytest.mark.parametrize("to", ["worker", "process"])
-@pytest.mark.parametrize("shape", ["pipeline", "stdin"])
+@pytest.mark.parametrize("shape", ["pipeline", "iterable"])
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_a_ctrl_c_another_thread_receives_still_cancels_the_loops_run(
     backend: str, shape: str, to: str, tmp_path: Path
