@@ -17,7 +17,7 @@ needs back from a run while it is going on comes through the engine's callbacks
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping
-from typing import Any, Final, NamedTuple, TypedDict
+from typing import TYPE_CHECKING, Any, Final, NamedTuple, TypedDict
 
 from cuprum._core.context import CuprumContext, current_context
 from cuprum._core.errors import InvalidArgumentError
@@ -25,9 +25,11 @@ from cuprum._core.results import ACCEPT_ZERO
 from cuprum._model.execution import ExecutionContext
 from cuprum._model.io import OnLimit, StdinSource
 from cuprum._model.spec import CommandSpec
-from cuprum._model.terminal import Terminal
 from cuprum._runtime.validate import _who as who
 from cuprum._runtime.validate import check_accept, validate_request
+
+if TYPE_CHECKING:  # a terminal's model is loaded only for a run with tty=
+    from cuprum._model.terminal import Terminal
 
 __all__ = [
     "SHAPE_OPTIONS",

@@ -26,7 +26,6 @@ from typing import TYPE_CHECKING, Literal, TextIO
 
 from cuprum._core.secret import reveal
 from cuprum._model.io import Stream
-from cuprum._model.terminal import Terminal
 from cuprum._runtime.child import ChildProcess, spawn
 from cuprum._runtime.emit import HopCollector
 from cuprum._runtime.outputs import drain_nonblocking
@@ -371,6 +370,7 @@ def _wire_terminal(plan: Plan, req: RunRequest, stage: Stage, *, observed: bool)
     and writes the master; otherwise the output reader reads it. The master is
     never in ``parent_fds``: the :class:`Pty` closes it, once."""
     # Imported here: termios and ctypes are only for runs on a terminal.
+    from cuprum._model.terminal import Terminal
     from cuprum._runtime.terminal import Pty, TerminalCollector
     from cuprum._runtime.terminal_spawn import spawn_on_terminal
 
