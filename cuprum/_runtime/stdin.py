@@ -12,10 +12,52 @@ import select
 from collections.abc import AsyncIterable
 from typing import Any
 
+from cuprum._core.errors import InvalidArgumentError
+from cuprum._core.secret import reveal
 from cuprum._runtime.child import ChildProcess
 from cuprum._transport.pipes import PendingWrite, write_all
 
-__all__ = ["PolledFeed", "feed_bytes", "feed_iterable"]
+__all__ = ["PolledFeed", "StdinEncodeError", "encode_input", "feed_bytes", "feed_iterable"]
+
+
+class StdinEncodeError(InvalidArgumentError, UnicodeEncodeError):
+    """Text for stdin that the context's encoding cannot encode: bad input, worded with
+    the program and the parameter, and the ``UnicodeEncodeError`` that
+    ``subprocess.run(input=...)`` raises. A secret's text is in neither its message
+    nor its ``object`` (which is then empty)."""
+
+    def __init__(self, message: str, fields: tuple[str, str, int, int, str]) -> None:
+        """``fields``: UnicodeEncodeError's (encoding, object, start, end, reason)."""
+        UnicodeEncodeError.__init__(self, *fields)
+        self.args = (message,)
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        fields = (self.encoding, self.object, self.start, self.end, self.reason)
+        return (type(self), (self.args[0], fields))
+
+
+def encode_input(text: str, encoding: str, program: str) -> bytes:
+    """``text`` (a :class:`~cuprum.Secret`'s real value) in ``encoding``, for ``program``'s
+    stdin; :class:`StdinEncodeError` if it cannot be encoded."""
+    value = reveal(text)
+    if isinstance(value, bytes):  # a Secret holding bytes
+        return value
+    try:
+        return value.encode(encoding)
+    except UnicodeEncodeError as exc:
+        where = f"{program}: stdin: the text cannot be encoded with {encoding!r}"
+        if value is not text:  # a Secret: neither the character nor where it is
+            fields = (exc.encoding, "", 0, 0, exc.reason)
+            error = StdinEncodeError(f"{where} ({exc.reason})", fields)
+        else:
+            bad = value[exc.start : exc.end]
+            message = f"{where}: {bad!r} at position {exc.start} ({exc.reason})"
+            fields = (exc.encoding, value, exc.start, exc.end, exc.reason)
+            error = StdinEncodeError(message, fields)
+    raise error from None
 
 
 async def feed_bytes(fd: int, data: bytes) -> int:
