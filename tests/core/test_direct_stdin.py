@@ -7,14 +7,18 @@ compared with ``await cmd.run(stdin=...)`` on asyncio and trio, and with
 
 from __future__ import annotations
 
+import os
 import pickle
 import subprocess
+import sys
+import textwrap
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import anyio
 import pytest
-from core_support import open_fds, shell
+from core_support import host_program, host_report, open_fds, shell
 
 from cuprum import (
     ExecEvent,
@@ -27,6 +31,7 @@ from cuprum import (
 )
 
 BACKENDS = ["asyncio", "trio"]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _phases(run: Callable[[], Any]) -> tuple[Any, list[ExecEvent]]:
@@ -103,3 +108,90 @@ def test_text_the_encoding_cannot_encode_names_the_program_and_parameter(secret:
             assert "'\u20ac'" in str(error) and error.object == text
             assert (error.start, error.end) == (5, 6)
         assert pickle.loads(pickle.dumps(error)).args == error.args
+
+
+# A host for Ctrl+C: for each path, a child that never reads its 4 MiB of input (or
+# that closes its stdin first) says its pid in a file; once the main thread waits for
+# the run (and has seen ``stdin_closed``, for the second), a real SIGINT to the host.
+CTRL_C_HOST = textwrap.dedent(
+    """
+    import json, os, signal, sys, threading, time
+    from pathlib import Path
+    from cuprum import Program, ProgramCatalogue, ProjectSettings, ScopeConfig, scoped, sh
+    from cuprum._runtime.sync import run_sync as loop_run_sync
+
+    SH = Program("sh")
+    CATALOGUE = ProgramCatalogue(projects=(ProjectSettings(name="h", programs=(SH,)),))
+    WAIT_FRAMES = {"wait", "select", "get_events"}  # direct, asyncio, trio
+    workdir = Path(sys.argv[1])
+
+    def run(path, cmd, **options):
+        if path == "direct":
+            return cmd.run_sync(**options)
+        if path == "trio":
+            return cmd.run_sync(backend="trio", **options)
+        return loop_run_sync(lambda: cmd.run(**options))
+
+    def wait_for(predicate):
+        deadline = time.monotonic() + 10
+        while not predicate():
+            assert time.monotonic() < deadline
+            time.sleep(0.001)
+
+    def in_wait():
+        frame = sys._current_frames().get(threading.main_thread().ident)
+        return frame is not None and frame.f_code.co_name in WAIT_FRAMES
+
+    found = {}
+    for path in ("direct", "trio", "asyncio"):
+        run(path, sh.make(SH, catalogue=CATALOGUE)("-c", "cat"), stdin=b"warm")
+        before = sorted(os.listdir("/proc/self/fd"))
+        for close in ("", "exec 0<&-; "):
+            pidfile = workdir / f"{path}.{len(close)}"
+            script = close + 'echo "$$" > "$1.tmp"; mv "$1.tmp" "$1"; exec sleep 300'
+            cmd = sh.make(SH, catalogue=CATALOGUE)("-c", script, "sh", str(pidfile))
+            seen, closed = [], threading.Event()
+
+            def hook(event, seen=seen, closed=closed):
+                seen.append(event.phase)
+                if event.phase == "stdin_closed":
+                    closed.set()
+
+            def ctrl_c(pidfile=pidfile, closed=closed, close=close):
+                wait_for(pidfile.exists)
+                if close:
+                    closed.wait(5)  # (if it never comes, the report says so)
+                wait_for(in_wait)
+                os.kill(os.getpid(), signal.SIGINT)
+
+            threading.Thread(target=ctrl_c, daemon=True).start()
+            try:
+                with scoped(ScopeConfig(observe_hooks=(hook,))):
+                    run(path, cmd, stdin=b"x" * (4 << 20))
+                outcome = "returned"
+            except KeyboardInterrupt:
+                outcome = "KeyboardInterrupt"
+            pid = int(pidfile.read_text())
+            gone = not os.path.exists(f"/proc/{pid}")  # killed and reaped
+            leaked = sorted(os.listdir("/proc/self/fd")) != before
+            found[f"{path} {close or 'reads nothing'}"] = [outcome, seen, gone, leaked]
+    print(json.dumps(found))
+    """
+)
+
+
+def test_ctrl_c_while_the_input_waits_for_the_child(tmp_path: Path) -> None:
+    """A real Ctrl+C in a fresh interpreter while the feed waits for a child that does
+    not read (or that closed its stdin): ``KeyboardInterrupt`` on every path, the
+    child killed and reaped, no fd left; ``stdin_closed`` (when the child closed its
+    stdin) before the ``error`` event."""
+    script = tmp_path / "host.py"
+    script.write_text(CTRL_C_HOST)
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    with host_program([sys.executable, str(script), str(tmp_path)], tmp_path, env) as proc:
+        found = host_report(proc)
+    for path in ("direct", "trio", "asyncio"):
+        for closed in (False, True):
+            phases = ["plan", "start", *(["stdin_closed"] if closed else []), "error"]
+            name = f"{path} {'exec 0<&-; ' if closed else 'reads nothing'}"
+            assert found[name] == ["KeyboardInterrupt", phases, True, False], name
