@@ -17,7 +17,7 @@ from cuprum._core.secret import reveal
 from cuprum._runtime.child import ChildProcess
 from cuprum._transport.pipes import PendingWrite, write_all
 
-__all__ = ["PolledFeed", "StdinEncodeError", "encode_input", "feed_bytes", "feed_iterable"]
+__all__ = ["PolledFeed", "StdinEncodeError", "input_bytes", "feed_bytes", "feed_iterable"]
 
 
 class StdinEncodeError(InvalidArgumentError, UnicodeEncodeError):
@@ -39,9 +39,16 @@ class StdinEncodeError(InvalidArgumentError, UnicodeEncodeError):
         return (type(self), (self.args[0], fields))
 
 
-def encode_input(text: str, encoding: str, program: str) -> bytes:
-    """``text`` (a :class:`~cuprum.Secret`'s real value) in ``encoding``, for ``program``'s
-    stdin; :class:`StdinEncodeError` if it cannot be encoded."""
+def input_bytes(data: str | bytes | bytearray | memoryview, encoding: str, program: str) -> bytes:
+    """``program``'s stdin data as bytes: a copy of a buffer, or the text (a
+    :class:`~cuprum.Secret`'s real value) in ``encoding`` (:class:`StdinEncodeError` if
+    it cannot be encoded); a released memoryview is an ``InvalidArgumentError``."""
+    if not isinstance(data, str):
+        try:
+            return bytes(data)
+        except ValueError as exc:  # a released memoryview
+            raise InvalidArgumentError(f"{program}: stdin: {exc}") from None
+    text = data
     value = reveal(text)
     if isinstance(value, bytes):  # a Secret holding bytes
         return value

@@ -195,3 +195,17 @@ def test_ctrl_c_while_the_input_waits_for_the_child(tmp_path: Path) -> None:
             phases = ["plan", "start", *(["stdin_closed"] if closed else []), "error"]
             name = f"{path} {'exec 0<&-; ' if closed else 'reads nothing'}"
             assert found[name] == ["KeyboardInterrupt", phases, True, False], name
+
+
+def test_a_released_memoryview_names_the_program_and_parameter() -> None:
+    """The ``ValueError`` ``subprocess.run(input=...)`` raises, as an
+    ``InvalidArgumentError`` worded with the program and ``stdin``, on every path."""
+    view = memoryview(b"data")
+    view.release()
+    with pytest.raises(ValueError, match="released memoryview"):
+        subprocess.run(["cat"], input=view, check=False)
+    options: dict[str, Any] = {"stdin": view}
+    for run in _paths(shell("cat"), options):
+        error = _raised(run)
+        assert isinstance(error, InvalidArgumentError), error
+        assert str(error) == "sh: stdin: operation forbidden on released memoryview object"
