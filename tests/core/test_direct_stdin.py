@@ -18,7 +18,7 @@ from typing import Any
 
 import anyio
 import pytest
-from core_support import host_program, host_report, open_fds, shell
+from core_support import DEADLINE, host_program, host_report, open_fds, shell
 
 from cuprum import (
     ExecEvent,
@@ -29,6 +29,7 @@ from cuprum import (
     TimeoutExpired,
     scoped,
 )
+from cuprum._runtime.outputs import OutputReader
 
 BACKENDS = ["asyncio", "trio"]
 ROOT = Path(__file__).resolve().parents[2]
@@ -209,3 +210,26 @@ def test_a_released_memoryview_names_the_program_and_parameter() -> None:
         error = _raised(run)
         assert isinstance(error, InvalidArgumentError), error
         assert str(error) == "sh: stdin: operation forbidden on released memoryview object"
+
+
+def test_input_held_by_a_grandchild_is_waited_for_without_spinning(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The child exits at once; its grandchild keeps the stdin pipe open, reading
+    nothing, for a while. The run waits for it (as on a loop, and as
+    ``subprocess.run``) in a few waits: the last output pipe, closed at its EOF, was
+    left in the poll set, whose every wait then returned at once (POLLNVAL), a busy
+    loop until the grandchild let go."""
+    waits = 0
+    wait = OutputReader.wait
+
+    def counted(self: OutputReader, timeout: float) -> list[tuple[int, int]]:
+        nonlocal waits
+        waits += 1
+        return wait(self, timeout)
+
+    monkeypatch.setattr(OutputReader, "wait", counted)
+    cmd = shell("exec 3<&0; sleep 0.3 <&3 >/dev/null 2>&1 & echo out")
+    result = cmd.run_sync(stdin=b"x" * (4 << 20), timeout=DEADLINE)
+    assert result.stdout == "out\n" and result.ok
+    assert waits < 50, waits
