@@ -7,11 +7,13 @@ compared with ``await cmd.run(stdin=...)`` on asyncio and trio, and with
 
 from __future__ import annotations
 
+import array
 import os
 import pickle
 import subprocess
 import sys
 import textwrap
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -233,3 +235,66 @@ def test_input_held_by_a_grandchild_is_waited_for_without_spinning(
     result = cmd.run_sync(stdin=b"x" * (4 << 20), timeout=DEADLINE)
     assert result.stdout == "out\n" and result.ok
     assert waits < 50, waits
+
+
+_DATA = bytes(range(256)) * 300  # over the pipe's 64 KiB: fed in turns
+
+
+@pytest.mark.parametrize(
+    "stdin",
+    [
+        bytearray(_DATA),
+        memoryview(_DATA)[::3],  # not contiguous
+        memoryview(bytearray(_DATA)).cast("B", (300, 256)),  # two dimensions
+        memoryview(array.array("i", range(30000))),  # items of 4 bytes
+        b"",
+    ],
+    ids=["bytearray", "strided", "2-d", "int items", "empty"],
+)
+def test_buffers_as_subprocess_run_gives_them(stdin: Any) -> None:
+    """What the child reads, and its status, as ``subprocess.run(input=bytes(stdin))``
+    gives it, on every path: a buffer's bytes in their logical order (``subprocess.run``
+    given the view itself refuses one that is not contiguous, and on Python 3.11
+    mixes items and bytes for one of ``int`` items)."""
+    script = "cat; echo; wc -c </dev/null; exit 3"
+    expected = subprocess.run(
+        ["sh", "-c", script], input=bytes(stdin), capture_output=True, check=False
+    )
+    options: dict[str, Any] = {"stdin": stdin, "text": False}
+    for run in _paths(shell(script), options):
+        result = run()
+        assert (result.exit_code, result.stdout) == (expected.returncode, expected.stdout)
+
+
+def test_a_buffer_changed_once_the_run_started_is_fed_as_it_was() -> None:
+    """The input is copied when the run is wired: a change made from the ``start``
+    event on (the child runs) is not what the child reads."""
+    buffer = bytearray(b"before" * 20000)
+
+    def change(event: ExecEvent) -> None:
+        if event.phase == "start":
+            buffer[:] = b"after!" * 20000
+
+    with scoped(ScopeConfig(observe_hooks=(change,))):
+        result = shell("cat").run_sync(stdin=memoryview(buffer), text=False)
+    assert result.stdout == b"before" * 20000
+    assert buffer == b"after!" * 20000
+
+
+def test_several_threads_feeding_at_once() -> None:
+    """``run_sync`` with stdin data from eight threads at once (each its own poll):
+    every child reads its own input, and no fd is left."""
+    shell("true").run_sync(stdin=b"x")
+    before = open_fds()
+    found: dict[int, bytes] = {}
+
+    def feed(i: int) -> None:
+        found[i] = shell("cat").run_sync(stdin=b"%d," % i * 60000, text=False).stdout
+
+    threads = [threading.Thread(target=feed, args=(i,)) for i in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(DEADLINE)
+    assert found == {i: b"%d," % i * 60000 for i in range(8)}
+    assert open_fds() == before
