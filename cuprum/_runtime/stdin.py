@@ -43,9 +43,11 @@ def input_bytes(data: str | bytes | bytearray | memoryview, encoding: str, progr
     """``program``'s stdin data as bytes: a copy of a buffer, or the text (a
     :class:`~cuprum.Secret`'s real value) in ``encoding`` (:class:`StdinEncodeError` if
     it cannot be encoded); a released memoryview is an ``InvalidArgumentError``."""
+    if type(data) is bytes:
+        return data
     if not isinstance(data, str):
-        try:
-            return bytes(data)
+        try:  # the buffer itself, as subprocess.run writes it (never a __bytes__)
+            return memoryview(data).tobytes()
         except ValueError as exc:  # a released memoryview
             raise InvalidArgumentError(f"{program}: stdin: {exc}") from None
     text = data

@@ -298,3 +298,20 @@ def test_several_threads_feeding_at_once() -> None:
         thread.join(DEADLINE)
     assert found == {i: b"%d," % i * 60000 for i in range(8)}
     assert open_fds() == before
+
+
+class _Disguised(bytes):
+    """Bytes whose ``__bytes__`` says something else."""
+
+    def __bytes__(self) -> bytes:
+        return b"not the data"
+
+
+def test_a_bytes_subclass_is_fed_its_own_bytes() -> None:
+    """The buffer, as ``subprocess.run`` writes it, not what ``__bytes__`` returns."""
+    stdin = _Disguised(b"the data")
+    expected = subprocess.run(["cat"], input=stdin, capture_output=True, check=False).stdout
+    assert expected == b"the data"
+    options: dict[str, Any] = {"stdin": stdin, "text": False}
+    for run in _paths(shell("cat"), options):
+        assert run().stdout == expected
