@@ -315,3 +315,52 @@ def test_a_bytes_subclass_is_fed_its_own_bytes() -> None:
     options: dict[str, Any] = {"stdin": stdin, "text": False}
     for run in _paths(shell("cat"), options):
         assert run().stdout == expected
+
+
+FDS_HOST = textwrap.dedent(
+    """
+    import errno, json, os, resource, sys
+    from cuprum import Program, ProgramCatalogue, ProjectSettings, SpawnError, sh
+
+    resource.setrlimit(resource.RLIMIT_NOFILE, (256, resource.getrlimit(resource.RLIMIT_NOFILE)[1]))
+
+    SH = Program("sh")
+    CATALOGUE = ProgramCatalogue(projects=(ProjectSettings(name="h", programs=(SH,)),))
+    cmd = sh.make(SH, catalogue=CATALOGUE)("-c", "cat; echo e >&2")
+    cmd.run_sync(stdin=b"x")  # the shared /dev/null and the wake-up pipe, made once
+    base = sorted(os.listdir("/proc/self/fd"), key=int)
+    seen = []
+    for data in (b"in", b"x" * 300000):
+        for free in range(10):
+            filler = []
+            while True:
+                try:
+                    filler.append(os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC))
+                except OSError:
+                    break
+            for _ in range(free):
+                os.close(filler.pop())
+            try:
+                result = cmd.run_sync(stdin=data, text=False)
+                got = [len(result.stdout), result.stderr.decode()]
+            except SpawnError as exc:
+                got = [exc.errno == errno.EMFILE, str(exc).startswith("[Errno 24] sh: ")]
+            for fd in filler:
+                os.close(fd)
+            seen.append([got, sorted(os.listdir("/proc/self/fd"), key=int) != base])
+    print(json.dumps(seen))
+    """
+)
+
+
+def test_out_of_fds_with_input_is_a_spawn_error_and_leaks_nothing(tmp_path: Path) -> None:
+    """With 0 to 9 fds left, a run with stdin data (fitting the pipe, or not) either
+    runs in full or raises ``SpawnError`` (EMFILE) naming the program; no fd is left."""
+    script = tmp_path / "host.py"
+    script.write_text(FDS_HOST)
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    with host_program([sys.executable, str(script), str(tmp_path)], tmp_path, env) as proc:
+        seen = host_report(proc)
+    runs = {str(got) for got, _ in seen}
+    assert runs == {"[True, True]", "[2, 'e\\n']", "[300000, 'e\\n']"}, runs
+    assert not any(leaked for _, leaked in seen)
