@@ -12,31 +12,12 @@ import select
 from collections.abc import AsyncIterable
 from typing import Any
 
-from cuprum._core.errors import InvalidArgumentError
+from cuprum._core.errors import InvalidArgumentError, StdinEncodeError
 from cuprum._core.secret import reveal
 from cuprum._runtime.child import ChildProcess
 from cuprum._transport.pipes import PendingWrite, write_all
 
-__all__ = ["PolledFeed", "StdinEncodeError", "input_bytes", "feed_bytes", "feed_iterable"]
-
-
-class StdinEncodeError(InvalidArgumentError, UnicodeEncodeError):
-    """Text for stdin that the context's encoding cannot encode: bad input, worded with
-    the program and the parameter, and the ``UnicodeEncodeError`` that
-    ``subprocess.run(input=...)`` raises. A secret's text is in neither its message
-    nor its ``object`` (which is then empty)."""
-
-    def __init__(self, message: str, fields: tuple[str, str, int, int, str]) -> None:
-        """``fields``: UnicodeEncodeError's (encoding, object, start, end, reason)."""
-        UnicodeEncodeError.__init__(self, *fields)
-        self.args = (message,)
-
-    def __str__(self) -> str:
-        return str(self.args[0])
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        fields = (self.encoding, self.object, self.start, self.end, self.reason)
-        return (type(self), (self.args[0], fields))
+__all__ = ["PolledFeed", "feed_bytes", "feed_iterable", "input_bytes"]
 
 
 def input_bytes(data: str | bytes | bytearray | memoryview, encoding: str, program: str) -> bytes:

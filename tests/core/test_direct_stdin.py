@@ -28,6 +28,7 @@ from cuprum import (
     InvalidArgumentError,
     ScopeConfig,
     Secret,
+    StdinEncodeError,
     TimeoutExpired,
     scoped,
 )
@@ -99,6 +100,7 @@ def test_text_the_encoding_cannot_encode_names_the_program_and_parameter(secret:
         subprocess.run(["cat"], input=text, encoding="latin-1", check=False)
     errors = [_raised(run) for run in _paths(cmd, options)]
     for error in errors:
+        assert isinstance(error, StdinEncodeError)
         assert isinstance(error, InvalidArgumentError) and isinstance(error, UnicodeEncodeError)
         assert str(error).startswith("sh: stdin: ")
         assert "latin-1" in str(error)
@@ -348,7 +350,7 @@ FDS_HOST = textwrap.dedent(
             for fd in filler:
                 os.close(fd)
             seen.append([got, sorted(os.listdir("/proc/self/fd"), key=int) != base])
-    print(json.dumps(seen))
+    print(json.dumps({"seen": seen}))
     """
 )
 
@@ -360,7 +362,7 @@ def test_out_of_fds_with_input_is_a_spawn_error_and_leaks_nothing(tmp_path: Path
     script.write_text(FDS_HOST)
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     with host_program([sys.executable, str(script), str(tmp_path)], tmp_path, env) as proc:
-        seen = host_report(proc)
+        seen = host_report(proc)["seen"]
     runs = {str(got) for got, _ in seen}
     assert runs == {"[True, True]", "[2, 'e\\n']", "[300000, 'e\\n']"}, runs
     assert not any(leaked for _, leaked in seen)
