@@ -23,6 +23,8 @@ import pytest
 from core_support import DEADLINE, host_program, host_report, open_fds, shell
 
 from cuprum import (
+    DEVNULL,
+    STDOUT,
     ExecEvent,
     ExecutionContext,
     InvalidArgumentError,
@@ -366,3 +368,20 @@ def test_out_of_fds_with_input_is_a_spawn_error_and_leaks_nothing(tmp_path: Path
     runs = {str(got) for got, _ in seen}
     assert runs == {"[True, True]", "[2, 'e\\n']", "[300000, 'e\\n']"}, runs
     assert not any(leaked for _, leaked in seen)
+
+
+def test_input_to_a_child_whose_output_goes_to_a_file_or_nowhere(tmp_path: Path) -> None:
+    """No output pipe to read: the run still feeds it all, then ends with the child,
+    on every path (the file holds what ``subprocess.run`` puts there)."""
+    data = b"row\n" * 100000  # more than a pipe holds
+    script = "cat; echo done >&2"
+    with (tmp_path / "expected").open("wb") as out:
+        subprocess.run(["sh", "-c", script], input=data, stdout=out, stderr=out, check=True)
+    expected = (tmp_path / "expected").read_bytes()
+    for i, run in enumerate(_paths(shell(script), {"stdin": data, "stdout": DEVNULL})):
+        result = run()
+        assert (result.stdout, result.stderr, result.ok) == (None, "done\n", True)
+        target = tmp_path / f"out.{i}"
+        options: dict[str, Any] = {"stdin": data, "stdout": target, "stderr": STDOUT}
+        assert _paths(shell(script), options)[i]().stdout is None
+        assert target.read_bytes() == expected
