@@ -6,6 +6,7 @@ The hierarchy (a standard base in brackets: ``except`` that base catches it too)
     ├── UnknownProgramError         [LookupError]       not in the catalogue consulted
     ├── ForbiddenProgramError       [PermissionError]   the scope's allowlist refuses it
     ├── InvalidArgumentError        [ValueError]        a value cannot be passed to a program
+    │   └── StdinEncodeError        [UnicodeEncodeError]    stdin text the encoding cannot encode
     ├── SpawnError                  [OSError]           the OS refused to start the program
     │   ├── ProgramNotFoundError    [FileNotFoundError]
     │   │   └── InterpreterNotFoundError                 its #! interpreter is missing
@@ -64,6 +65,7 @@ __all__ = [
     "RemoteTimeoutError",
     "SpawnArgumentError",
     "SpawnError",
+    "StdinEncodeError",
     "StreamBackendError",
     "TimeoutExpired",
     "UnknownProgramError",
@@ -87,6 +89,25 @@ class ForbiddenProgramError(CuprumError, PermissionError):
 
 class InvalidArgumentError(CuprumError, ValueError):
     """An argument cannot be passed to a program (``None``, NUL bytes, ...)."""
+
+
+class StdinEncodeError(InvalidArgumentError, UnicodeEncodeError):
+    """Text for stdin that the context's encoding cannot encode, worded with the
+    program and the parameter; also the ``UnicodeEncodeError`` that
+    ``subprocess.run(input=...)`` raises. A secret's text is in neither its message
+    nor its ``object`` (which is then empty)."""
+
+    def __init__(self, message: str, fields: tuple[str, str, int, int, str]) -> None:
+        """``fields``: UnicodeEncodeError's (encoding, object, start, end, reason)."""
+        UnicodeEncodeError.__init__(self, *fields)
+        self.args = (message,)
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        fields = (self.encoding, self.object, self.start, self.end, self.reason)
+        return (type(self), (self.args[0], fields))
 
 
 class SpawnError(CuprumError, OSError):

@@ -300,19 +300,19 @@ def _supervise(run: Run, waits: _Waits) -> None:
         fail("output_failed", exc)
     waits.watch(reader)
     try:
-        feed = _feed(plan, reader)
+        feed = _feed(run, reader)
         while not (reader.done and (feed is None or feed.done)):
             ready = waits.poll(reader, deadline, message)
             if feed is not None and not feed.done:
-                _fed(plan, feed, ready)
+                _fed(run, feed, ready)
             try:
                 reader.handle(ready)
             except Exception as exc:  # an echo sink or a line hook raised, or a read failed
                 fail("output_failed", exc)
+            if reader.done and feed is not None and not feed.done:
+                _unwatch_outputs(plan, reader)
     finally:
         reader.close()
-    if feed is not None:
-        run.input_dropped(feed.dropped)
     delay = 0.001
     while child.exit_fd() is None and child.exited() is None:  # no pidfd: polled
         waits.nap(delay, deadline, message)
@@ -323,8 +323,10 @@ def _supervise(run: Run, waits: _Waits) -> None:
     run.blame.exited_first(stage)
 
 
-def _feed(plan: Plan, reader: OutputReader) -> PolledFeed | None:
+def _feed(run: Run, reader: OutputReader) -> PolledFeed | None:
     """The stdin data to feed (``stdin=b"..."`` or text), its first write done."""
+    plan = run.plan
+    assert plan is not None
     if plan.feed is None:
         return None
     fd, data = plan.feed
@@ -334,18 +336,38 @@ def _feed(plan: Plan, reader: OutputReader) -> PolledFeed | None:
     except Exception as exc:
         fail("stdin_failed", exc)
     if feed.done:
-        plan.close_fd(fd)  # the end of the input: the child reads EOF after it
+        _fed_all(run, plan, feed)
     return feed
 
 
-def _fed(plan: Plan, feed: PolledFeed, ready: list[Any]) -> None:
+def _fed(run: Run, feed: PolledFeed, ready: list[Any]) -> None:
     """More of the input, if the poll found room; our end closed once it is all in."""
     try:
         feed.handle(ready)
     except Exception as exc:  # writing to the pipe failed (not EPIPE: the child went)
         fail("stdin_failed", exc)
     if feed.done:
-        plan.close_fd(feed.pending.fd)
+        assert run.plan is not None
+        _fed_all(run, run.plan, feed)
+
+
+def _unwatch_outputs(plan: Plan, reader: OutputReader) -> None:
+    """The outputs are done but the input is not (a grandchild holds the stdin pipe):
+    no output fd stays in the poll set, where the last pipe (closed at its EOF, left
+    registered) would make every wait return at once (``POLLNVAL``)."""
+    for fd in plan.readers:
+        try:  # noqa: SIM105 (the usual case: unregistered already)
+            reader.watch.unregister(fd)
+        except KeyError:
+            pass
+
+
+def _fed_all(run: Run, plan: Plan, feed: PolledFeed) -> None:
+    """The end of the input (the child reads EOF after it), or of the child's reading:
+    our end closed, and the bytes it left told now, as on a loop, even if the run then
+    fails (a timeout, a capture limit, Ctrl+C)."""
+    plan.close_fd(feed.pending.fd)
+    run.input_dropped(feed.dropped)
 
 
 def _failure_tail(run: Run, exc: BaseException, waits: _Waits, live: int | None) -> BaseException:

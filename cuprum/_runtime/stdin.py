@@ -12,10 +12,42 @@ import select
 from collections.abc import AsyncIterable
 from typing import Any
 
+from cuprum._core.errors import InvalidArgumentError, StdinEncodeError
+from cuprum._core.secret import reveal
 from cuprum._runtime.child import ChildProcess
 from cuprum._transport.pipes import PendingWrite, write_all
 
-__all__ = ["PolledFeed", "feed_bytes", "feed_iterable"]
+__all__ = ["PolledFeed", "feed_bytes", "feed_iterable", "input_bytes"]
+
+
+def input_bytes(data: str | bytes | bytearray | memoryview, encoding: str, program: str) -> bytes:
+    """``program``'s stdin data as bytes: a copy of a buffer, or the text (a
+    :class:`~cuprum.Secret`'s real value) in ``encoding`` (:class:`StdinEncodeError` if
+    it cannot be encoded); a released memoryview is an ``InvalidArgumentError``."""
+    if type(data) is bytes:
+        return data
+    if not isinstance(data, str):
+        try:  # the buffer itself, as subprocess.run writes it (never a __bytes__)
+            return memoryview(data).tobytes()
+        except ValueError as exc:  # a released memoryview
+            raise InvalidArgumentError(f"{program}: stdin: {exc}") from None
+    text = data
+    value = reveal(text)
+    if isinstance(value, bytes):  # a Secret holding bytes
+        return value
+    try:
+        return value.encode(encoding)
+    except UnicodeEncodeError as exc:
+        where = f"{program}: stdin: the text cannot be encoded with {encoding!r}"
+        if value is not text:  # a Secret: neither the character nor where it is
+            fields = (exc.encoding, "", 0, 0, exc.reason)
+            error = StdinEncodeError(f"{where} ({exc.reason})", fields)
+        else:
+            bad = value[exc.start : exc.end]
+            message = f"{where}: {bad!r} at position {exc.start} ({exc.reason})"
+            fields = (exc.encoding, value, exc.start, exc.end, exc.reason)
+            error = StdinEncodeError(message, fields)
+    raise error from None
 
 
 async def feed_bytes(fd: int, data: bytes) -> int:

@@ -24,7 +24,6 @@ import sys
 from collections.abc import AsyncIterable, Callable
 from typing import TYPE_CHECKING, Literal, TextIO
 
-from cuprum._core.secret import reveal
 from cuprum._model.io import Stream
 from cuprum._runtime.child import ChildProcess, spawn
 from cuprum._runtime.emit import HopCollector
@@ -33,6 +32,7 @@ from cuprum._runtime.redirect import inherited, open_input, open_target
 from cuprum._runtime.request import RunRequest
 from cuprum._runtime.spawn_errors import spawn_error
 from cuprum._runtime.stage import Stage
+from cuprum._runtime.stdin import input_bytes
 from cuprum._runtime.streams import StreamCollector
 from cuprum._transport.dispatch import Strategy
 from cuprum._transport.hop import Hop, open_hop
@@ -280,8 +280,7 @@ def _stdin(plan: Plan, req: RunRequest, first: Stage) -> int | None:
         plan.pipe_stdin = plan.parent(w)
         return r
     if isinstance(source, str | bytes | bytearray | memoryview):
-        source = reveal(source) if isinstance(source, str) else source  # a Secret: its value
-        data = source.encode(req.context.encoding) if isinstance(source, str) else bytes(source)
+        data = input_bytes(source, req.context.encoding, first.cmd.program)
         r, w = make_pipe(size=PIPE_SIZE if len(data) > DEFAULT_PIPE_SIZE else None)
         plan.child(r)
         plan.feed = (plan.parent(w), data)
