@@ -228,7 +228,10 @@ def test_out_of_fds_before_the_loop_starts_is_a_spawn_error(backend: str, tmp_pa
         seen = []
         sync._close_main_loop()  # asyncio: a new loop for each call
         base = fds()
-        for free in range(24):
+        import resource  # a low limit: quick to fill
+        hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+        resource.setrlimit(resource.RLIMIT_NOFILE, (int(base[-1]) + 64, hard))
+        for free in range(20):
             filler = []
             while True:
                 try:
@@ -256,3 +259,105 @@ def test_out_of_fds_before_the_loop_starts_is_a_spawn_error(backend: str, tmp_pa
     runs = {str(got) for got, _ in found["seen"]}
     assert runs == {"[True, True]", "in\n"}, found["seen"]
     assert not any(leaked for _, leaked in found["seen"]), found["seen"]
+
+
+def test_a_handler_installed_during_the_call_that_raises(tmp_path: Path) -> None:
+    """A handler the run's own code installs (here a before hook, after the call took
+    the host's in hand) raises into the asyncio loop itself: the run's task is
+    cancelled and run to the end of its teardown before the exception goes on."""
+    found = host(
+        """
+        from cuprum import before
+
+        class Stop(Exception):
+            pass
+
+        def on_term(signum, frame):
+            raise Stop("late")
+
+        def install(cmd):
+            signal.signal(signal.SIGTERM, on_term)
+
+        def terminate_once_running():
+            deadline = time.monotonic() + 10
+            while len(PIDS) < 2:
+                assert time.monotonic() < deadline, "the stages never started"
+                time.sleep(0.001)
+            os.kill(os.getpid(), signal.SIGTERM)
+
+        (shell("true") | shell("cat")).run_sync()
+        base = fds()
+        thread = threading.Thread(target=terminate_once_running)
+        with sh.observe(on_event), before(install):
+            thread.start()
+            try:
+                (shell("exec sleep 30") | shell("cat")).run_sync()
+                raised = None
+            except Stop as exc:
+                raised = str(exc)
+            thread.join()
+        report(
+            raised=raised,
+            unreaped=[pid for pid in PIDS if os.path.exists(f"/proc/{pid}")],
+            leaked=fds() != base,
+            next=(shell("echo next") | shell("cat")).run_sync().stdout,
+        )
+        """,
+        "asyncio",
+        tmp_path,
+    )
+    assert found == {"raised": "late", "unreaped": [], "leaked": False, "next": "next\n"}
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_child_forked_during_the_call_has_the_hosts_handlers(
+    backend: str, tmp_path: Path
+) -> None:
+    """A process forked (from another thread) while the main thread is in a loop-path
+    ``run_sync()`` has the host's own handlers back, not the call's, which would hold
+    what they raise for a run the child does not have."""
+    found = host(
+        """
+        done = os.path.join(WORKDIR, "done")
+        r, w = os.pipe()
+
+        def on_term(signum, frame):
+            sys.exit(3)
+
+        def in_child():
+            seen = {"handler": signal.getsignal(signal.SIGTERM) is on_term}
+            try:
+                signal.raise_signal(signal.SIGTERM)
+                seen["raised"] = None
+            except SystemExit as exc:
+                seen["raised"] = exc.code
+            os.write(w, json.dumps(seen).encode())
+
+        def fork_during_the_run():
+            deadline = time.monotonic() + 10
+            while len(PIDS) < 2:
+                assert time.monotonic() < deadline, "the stages never started"
+                time.sleep(0.001)
+            pid = os.fork()
+            if pid == 0:
+                try:
+                    in_child()
+                finally:
+                    os._exit(0)
+            os.waitpid(pid, 0)
+            open(done, "w").close()
+
+        signal.signal(signal.SIGTERM, on_term)
+        thread = threading.Thread(target=fork_during_the_run)
+        with sh.observe(on_event):
+            thread.start()
+            wait = shell('while [ ! -e "$1" ]; do sleep 0.01; done', done)
+            (wait | shell("cat")).run_sync(backend=BACKEND, timeout=10)
+            thread.join()
+        os.close(w)
+        report(**json.loads(os.read(r, 4096)))
+        """,
+        backend,
+        tmp_path,
+    )
+    assert found == {"handler": True, "raised": 3}
