@@ -8,9 +8,9 @@ call; trio is imported only when asked for.
 
 Ctrl+C is handled the same on both (see :mod:`.interrupts`): in the main thread,
 while SIGINT has Python's default handler. A host's own handler, or SIG_IGN, is
-left in force and cuprum does nothing on Ctrl+C. A host's handler that raises
-during a call (``sys.exit()`` on SIGTERM) cancels the run, whose teardown ends
-before the exception leaves ``run_sync()``.
+left in force and cuprum does nothing on Ctrl+C. A host's handler (of any signal)
+that raises during a call (``sys.exit()`` on SIGTERM) cancels the run, whose
+teardown ends before the exception leaves ``run_sync()``.
 """
 
 from __future__ import annotations
