@@ -224,9 +224,7 @@ class Runnable(
         **options: Unpack[RunOptions],
     ) -> Any:
         """:meth:`run` from synchronous code; ``backend`` picks asyncio (default) or trio.
-
-        Same options, same result; ``RuntimeError`` inside a running event loop.
-        """
+        Same options, same result; ``RuntimeError`` inside a running event loop."""
         from cuprum._runtime.direct import refuse_inside_event_loop, run_direct, runs_direct
 
         refuse_inside_event_loop("run_sync")
@@ -236,7 +234,8 @@ class Runnable(
             return self._deliver(request, *run_direct(request))
         from cuprum._runtime.sync import run_sync
 
-        return run_sync(lambda: self._run(request), backend=backend)
+        program = str(request.stages[0].program)  # named if the loop cannot start
+        return run_sync(lambda: self._run(request), backend=backend, program=program)
 
     # -- stream ---------------------------------------------------------------
 

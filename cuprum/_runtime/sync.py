@@ -6,26 +6,30 @@ fresh loop per call costs more than the process itself. The caller's
 or at interpreter exit for the main thread. trio runs a fresh ``trio.run`` per
 call; trio is imported only when asked for.
 
-Ctrl+C is handled here, the same on both (see :class:`_CtrlC`): in the main
-thread, while SIGINT has Python's default handler. A host's own handler, or
-SIG_IGN, is left in force and cuprum does nothing on Ctrl+C.
+Ctrl+C is handled the same on both (see :mod:`.interrupts`): in the main thread,
+while SIGINT has Python's default handler. A host's own handler, or SIG_IGN, is
+left in force and cuprum does nothing on Ctrl+C. A host's handler (of any signal)
+that raises during a call (``sys.exit()`` on SIGTERM) cancels the run, whose
+teardown ends before the exception leaves ``run_sync()``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import atexit
-import contextlib
 import contextvars
+import errno
 import os
 import sys
 import threading
 from collections.abc import Callable, Coroutine
 from typing import Any, Literal, TypeVar
 
-from cuprum._runtime.child import cut_graces_short, in_grace, restore_graces
+from cuprum._runtime.child import cut_graces_short, restore_graces
 from cuprum._runtime.direct import refuse_inside_event_loop
-from cuprum._runtime.sigint import LoopWake, give_back_sigint, owns_ctrl_c, take_sigint
+from cuprum._runtime.interrupts import AsyncioCtrlC, TrioCtrlC
+from cuprum._runtime.sigint import LoopWake
+from cuprum._runtime.spawn_errors import spawn_error
 
 # (child imports anyio, which imports sniffio when it is installed: see _declared)
 
@@ -34,113 +38,6 @@ __all__ = ["Backend", "run_sync"]
 T = TypeVar("T")
 A = TypeVar("A")
 Backend = Literal["asyncio", "trio"]
-
-
-class _CtrlC:
-    """Ctrl+C during one ``run_sync`` call (main thread, SIGINT left at its default).
-
-    The handler only counts and hands the work to the event loop's thread, so no
-    exception is ever raised into the middle of a run. The first Ctrl+C cancels the
-    run, whose teardown (SIGTERM, grace, SIGKILL) then runs as for any cancellation.
-    A second cuts every grace period short, those in progress and those still to
-    come in this call: their groups get SIGKILL at once. Once the run is over,
-    whatever its outcome, ``KeyboardInterrupt`` is raised.
-    """
-
-    __slots__ = ("_acted", "_soon", "count")
-
-    def __init__(self) -> None:
-        self.count = 0  # Ctrl+C received
-        self._acted = 0  # ... and acted upon, in the loop's thread
-        self._soon: Callable[[Callable[[], None]], object] | None = None
-
-    def _on_signal(self, signum: int, frame: object) -> None:
-        self.count += 1
-        soon = self._soon
-        if soon is not None:
-            with contextlib.suppress(Exception):  # never raise into the interrupted code
-                soon(self._act)
-
-    def _attach(self, soon: Callable[[Callable[[], None]], object]) -> None:
-        """Start acting, through ``soon`` (signal-safe), on Ctrl+C from now and before."""
-        self._soon = soon
-        if self.count:
-            soon(self._act)
-
-    def _act(self) -> None:
-        while self._soon is not None and self._acted < self.count:
-            self._acted += 1
-            if self._acted == 1:
-                self._cancel()
-            elif self._acted == 2:
-                self._hurry()
-
-    def _cancel(self) -> None:
-        raise NotImplementedError
-
-    def _hurry(self) -> None:
-        cut_graces_short()
-
-    def _detach(self) -> None:
-        self._soon = None
-        if self._acted >= 2:
-            restore_graces()
-
-    def run(self, call: Callable[[A], T], arg: A) -> T:
-        """``call(arg)`` with this handler for SIGINT; the default handler back afterwards."""
-        handler = self._on_signal
-        take_sigint(handler)
-        try:
-            result = call(arg)
-        except BaseException as exc:
-            self._detach()
-            give_back_sigint(handler)
-            if not self.count:
-                raise
-            if isinstance(exc, KeyboardInterrupt | asyncio.CancelledError):
-                raise KeyboardInterrupt from None
-            # Ctrl+C wins over how the run ended, which it keeps as its context.
-            raise KeyboardInterrupt  # noqa: B904
-        self._detach()
-        give_back_sigint(handler)
-        if self.count:  # it landed after the run's last await (hooks, decoding)
-            raise KeyboardInterrupt
-        return result
-
-
-class _AsyncioCtrlC(_CtrlC):
-    """Ctrl+C for a run on this thread's asyncio loop."""
-
-    __slots__ = ("_task",)
-
-    def __init__(self, loop: asyncio.AbstractEventLoop, task: asyncio.Task[Any]) -> None:
-        # Per call, on the hot path: _CtrlC.__init__ and _attach inlined.
-        self.count = self._acted = 0
-        self._soon = loop.call_soon_threadsafe
-        self._task = task
-
-    def _cancel(self) -> None:
-        # A run already in a teardown's grace period is left to finish it.
-        if not self._task.done() and not in_grace(id(self._task)):
-            self._task.cancel()
-
-
-class _TrioCtrlC(_CtrlC):
-    """Ctrl+C for a ``trio.run``: installed first, it keeps trio from installing its own."""
-
-    __slots__ = ("_scope", "_trio")
-
-    def attach(self, trio: Any, scope: Any) -> None:
-        """Called in the run: Ctrl+C cancels ``scope``, which wraps the whole run."""
-        self._trio = trio
-        self._scope = scope
-        self._attach(trio.lowlevel.current_trio_token().run_sync_soon)
-
-    def detach(self) -> None:
-        self._detach()
-
-    def _cancel(self) -> None:
-        self._scope.cancel()  # a shielded teardown in progress is left to finish
 
 
 class _ThreadLoop:
@@ -159,8 +56,8 @@ class _ThreadLoop:
 
     __slots__ = ("loop", "pid")
 
-    def __init__(self) -> None:
-        self.loop = asyncio.new_event_loop()
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
         self.pid = os.getpid()
 
     def close(self) -> None:
@@ -190,8 +87,21 @@ def _thread_loop() -> asyncio.AbstractEventLoop:
     """
     holder: _ThreadLoop | None = getattr(_local, "loop", None)
     if holder is None:
-        holder = _local.loop = _ThreadLoop()
+        holder = _local.loop = _ThreadLoop(_new_loop())
     return holder.loop
+
+
+def _new_loop() -> asyncio.AbstractEventLoop:
+    """A new event loop; out of fds, the error comes before it is made: a loop half
+    made (no epoll set, or no self-pipe) fails again when collected, and says so."""
+    spare: list[int] = []
+    try:  # as many fds as the loop takes
+        spare.extend(os.pipe())
+        spare.append(os.dup(spare[0]))
+    finally:
+        for fd in spare:
+            os.close(fd)
+    return asyncio.new_event_loop()
 
 
 # sniffio (which anyio asks which loop runs, several times a run) answers from this
@@ -206,20 +116,47 @@ def _run_on_loop(
 ) -> T:
     """``asyncio.Runner.run`` semantics on a reused loop, without its per-call costs.
 
-    In the main thread with the default SIGINT handler, Ctrl+C is :class:`_AsyncioCtrlC`'s.
+    In the main thread with the default SIGINT handler, Ctrl+C is :class:`AsyncioCtrlC`'s.
     The run's context says it runs on asyncio (for sniffio, see ``_declared``).
     """
     if _declared is not None:
         context.run(_declared.set, "asyncio")
     task = loop.create_task(coro, context=context)
-    if not owns_ctrl_c():
-        return loop.run_until_complete(task)
+    if threading.current_thread() is not threading.main_thread():  # no signal handler here
+        return _to_the_end(task)
     wake = _main_wake(loop)
     wake.begin()
     try:
-        return _AsyncioCtrlC(loop, task).run(loop.run_until_complete, task)
+        return AsyncioCtrlC(loop, task).run(_to_the_end, task)
     finally:
         wake.end()
+
+
+def _to_the_end(task: asyncio.Task[T]) -> T:
+    """``run_until_complete(task)``; an exception raised into the loop (by a handler
+    installed during the call) cancels the task, run to its end before it goes on."""
+    try:
+        return task.get_loop().run_until_complete(task)
+    except BaseException:
+        if not task.done():
+            _finish(task)
+        raise
+
+
+def _finish(task: asyncio.Task[Any]) -> None:
+    """Cancel ``task`` and run it to its end (its teardown); a second exception raised
+    into the loop meanwhile cuts the grace periods short."""
+    task.cancel()
+    hurried = False
+    while not task.done():
+        try:
+            task.get_loop().run_until_complete(task)
+        except BaseException:
+            if not task.done() and not hurried:
+                cut_graces_short()
+                hurried = True
+    if hurried:
+        restore_graces()
 
 
 _wake: list[LoopWake] = []  # the main thread's loop's (see LoopWake)
@@ -255,28 +192,50 @@ def _forget_loop_in_child() -> None:
 os.register_at_fork(after_in_child=_forget_loop_in_child)
 
 
-def _run_trio(make_coro: Callable[[], Coroutine[Any, Any, T]]) -> T:
+def _run_trio(make_coro: Callable[[], Coroutine[Any, Any, T]], program: str) -> T:
     """A ``trio.run`` of ``make_coro()``, with Ctrl+C handled as on asyncio."""
     import trio
 
-    if not owns_ctrl_c():  # trio leaves SIGINT alone then, too
+    started: list[bool] = []
+    if threading.current_thread() is not threading.main_thread():  # no signal handler here
 
         async def plain() -> T:
+            started.append(True)
             return await make_coro()
 
-        return trio.run(plain)
-    ctrl_c = _TrioCtrlC()
+        return _trio_run(trio, plain, started, program)
+    ctrl_c = TrioCtrlC()
 
     async def main() -> T:
+        started.append(True)
         with trio.CancelScope() as scope:
             ctrl_c.attach(trio, scope)
             try:
                 return await make_coro()
             finally:
                 ctrl_c.detach()
-        raise KeyboardInterrupt  # the scope caught the cancellation Ctrl+C asked for
+        raise KeyboardInterrupt  # the scope caught the cancellation asked for
 
-    return ctrl_c.run(trio.run, main)
+    def run(main: Callable[[], Coroutine[Any, Any, T]]) -> T:
+        return _trio_run(trio, main, started, program)
+
+    return ctrl_c.run(run, main)
+
+
+def _trio_run(
+    trio: Any, main: Callable[[], Coroutine[Any, Any, T]], started: list[bool], program: str
+) -> T:
+    """``trio.run(main)``; no fd left for trio's own (before ``main`` starts) is a
+    :class:`SpawnError`, as no fd left for the run's pipes is."""
+    try:
+        result: T = trio.run(main)
+    except OSError as exc:
+        if started or exc.errno not in _OUT_OF_FDS:
+            raise
+        failure = _no_loop(exc, program)
+    else:
+        return result
+    raise failure  # outside the handler: nothing of the failed start is kept
 
 
 def run_sync(
@@ -284,11 +243,32 @@ def run_sync(
     *,
     backend: Backend = "asyncio",
     what: str = "run_sync",
+    program: str | None = None,
 ) -> T:
-    """Run ``make_coro()`` to completion on ``backend`` from synchronous code."""
+    """Run ``make_coro()`` to completion on ``backend`` from synchronous code.
+
+    ``program`` (else ``what``) is named by the :class:`SpawnError` raised when no fd
+    is left for the event loop itself."""
     refuse_inside_event_loop(what)
     if backend == "asyncio":
-        return _run_on_loop(_thread_loop(), make_coro(), contextvars.copy_context())
+        try:
+            loop = _thread_loop()
+        except OSError as exc:
+            failure = _no_loop(exc, program or what)
+        else:
+            return _run_on_loop(loop, make_coro(), contextvars.copy_context())
+        raise failure  # outside the handler: nothing of the failed start is kept
     if backend == "trio":
-        return _run_trio(make_coro)
+        return _run_trio(make_coro, program or what)
     raise ValueError(f"unknown backend {backend!r}: use 'asyncio' or 'trio'")
+
+
+_OUT_OF_FDS = (errno.EMFILE, errno.ENFILE)
+
+
+def _no_loop(exc: OSError, program: str) -> OSError:
+    """No fd left for the event loop's own (epoll set, self-pipe): ``program`` cannot
+    start, a :class:`SpawnError` as when no fd is left for its pipes."""
+    if exc.errno not in _OUT_OF_FDS:
+        return exc
+    return spawn_error(exc, (program,), cwd=None, env=None)
