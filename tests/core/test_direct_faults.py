@@ -492,8 +492,7 @@ def test_a_host_handler_that_raises_during_the_wait_tears_the_run_down(tmp_path:
     """A host's SIGTERM handler that raises (``sys.exit()``, a common pattern) while a
     direct run waits: the run is torn down (its group killed, every fd closed,
     SIGINT and the wake-up fd as they were) and the handler's exception is raised.
-    (On the loop paths, run_sync(backend="trio") and the asyncio loop, the same
-    exception still leaves the child running and the run's fds open.)"""
+    (The loop paths do the same: tests/core/test_loop_faults.py.)"""
     found = host(
         """
         import signal, threading, time
