@@ -90,6 +90,9 @@ def _one_wheel(folder: Path) -> Path:
     return wheels[0]
 
 
+_FIRST_ONLY = ["--ignore=tests/remote", "--ignore=tests/containment", "--ignore=tests/test_docs.py"]
+
+
 @nox.session(python=PYTHONS)
 @nox.parametrize("flavour", ["pure", "native"])
 def tests(session: nox.Session, flavour: str) -> None:
@@ -98,9 +101,9 @@ def tests(session: nox.Session, flavour: str) -> None:
     Both flavours on the first interpreter; the later ones test the native wheel
     only (the Python code is the same in both, and the pure one's only difference,
     the missing extension, is what the first interpreter's pure run covers), and
-    leave out ``tests/remote`` (a real sshd on loopback: the remote layer is plain
-    Python over the same engine, run on the first interpreter in both flavours),
-    which keeps CI within its time budget.
+    leave out the suites that depend on the machine, not the interpreter (a real
+    sshd on loopback, cgroups, the docs' examples: run on the first interpreter in
+    both flavours), which keeps CI within its time budget.
     """
     if flavour == "pure" and session.python != PYTHONS[0]:
         session.skip(f"the pure wheel is tested on Python {PYTHONS[0]}")
@@ -116,7 +119,7 @@ def tests(session: nox.Session, flavour: str) -> None:
             session.run("cargo", "test", "--workspace", "--quiet", external=True)
     # The `pytest` script (not `python -m pytest`) keeps the source tree off
     # sys.path, so the installed wheel is what gets tested.
-    later = [] if session.python == PYTHONS[0] or session.posargs else ["--ignore=tests/remote"]
+    later = [] if session.python == PYTHONS[0] or session.posargs else _FIRST_ONLY
     session.run("pytest", "-q", "-p", "no:cacheprovider", *later, *session.posargs, env=env)
 
 
