@@ -159,3 +159,19 @@ def host_report(proc: subprocess.Popen[str]) -> dict[str, Any]:
     assert lines, stderr
     found: dict[str, Any] = json.loads(lines[-1])
     return found
+
+
+# Host-program code (a host script cannot import this module): appended to a prelude.
+HOST_FD_HELPERS = """
+def fill_fds_but(free):
+    \"\"\"Open /dev/null until no fd is left, then close ``free`` of them: the rest.\"\"\"
+    filler = []
+    while True:
+        try:
+            filler.append(os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC))
+        except OSError:
+            break
+    for _ in range(free):
+        os.close(filler.pop())
+    return filler
+"""

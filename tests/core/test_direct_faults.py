@@ -26,6 +26,7 @@ import anyio
 import pytest
 from core_support import (
     DEADLINE,
+    HOST_FD_HELPERS,
     host_program,
     host_report,
     is_dead,
@@ -99,7 +100,7 @@ SHOW_FDS = textwrap.dedent(
 def host(scenario: str, workdir: Path) -> dict[str, Any]:
     """Run ``scenario`` after :data:`HOST_PRELUDE` in a fresh interpreter; its report."""
     script = workdir / "host.py"
-    script.write_text(HOST_PRELUDE + textwrap.dedent(scenario))
+    script.write_text(HOST_PRELUDE + HOST_FD_HELPERS + textwrap.dedent(scenario))
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     with host_program([sys.executable, str(script), str(workdir)], workdir, env) as proc:
         return host_report(proc)
@@ -616,14 +617,7 @@ def test_out_of_fds_is_a_spawn_error_naming_the_program_and_leaks_nothing(
         seen = []
         for options in ({}, {"timeout": 5}, {"stdin": source, "stderr": STDOUT}):
             for free in range(10):
-                filler = []
-                while True:
-                    try:
-                        filler.append(os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC))
-                    except OSError:
-                        break
-                for _ in range(free):
-                    os.close(filler.pop())
+                filler = fill_fds_but(free)
                 try:
                     got = shell("cat; echo e >&2").run_sync(**options).stdout
                 except SpawnError as exc:

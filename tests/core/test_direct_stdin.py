@@ -20,7 +20,14 @@ from typing import Any
 
 import anyio
 import pytest
-from core_support import DEADLINE, host_program, host_report, open_fds, shell
+from core_support import (
+    DEADLINE,
+    HOST_FD_HELPERS,
+    host_program,
+    host_report,
+    open_fds,
+    shell,
+)
 
 from cuprum import (
     DEVNULL,
@@ -327,6 +334,7 @@ FDS_HOST = textwrap.dedent(
     from cuprum import Program, ProgramCatalogue, ProjectSettings, SpawnError, sh
 
     resource.setrlimit(resource.RLIMIT_NOFILE, (256, resource.getrlimit(resource.RLIMIT_NOFILE)[1]))
+    # FD HELPERS
 
     SH = Program("sh")
     CATALOGUE = ProgramCatalogue(projects=(ProjectSettings(name="h", programs=(SH,)),))
@@ -336,14 +344,7 @@ FDS_HOST = textwrap.dedent(
     seen = []
     for data in (b"in", b"x" * 300000):
         for free in range(10):
-            filler = []
-            while True:
-                try:
-                    filler.append(os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC))
-                except OSError:
-                    break
-            for _ in range(free):
-                os.close(filler.pop())
+            filler = fill_fds_but(free)
             try:
                 result = cmd.run_sync(stdin=data, text=False)
                 got = [len(result.stdout), result.stderr.decode()]
@@ -361,7 +362,7 @@ def test_out_of_fds_with_input_is_a_spawn_error_and_leaks_nothing(tmp_path: Path
     """With 0 to 9 fds left, a run with stdin data (fitting the pipe, or not) either
     runs in full or raises ``SpawnError`` (EMFILE) naming the program; no fd is left."""
     script = tmp_path / "host.py"
-    script.write_text(FDS_HOST)
+    script.write_text(FDS_HOST.replace("# FD HELPERS", HOST_FD_HELPERS))
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     with host_program([sys.executable, str(script), str(tmp_path)], tmp_path, env) as proc:
         seen = host_report(proc)["seen"]

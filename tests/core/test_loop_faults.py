@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from core_support import DEADLINE, host_program, is_dead, wait_until
+from core_support import DEADLINE, HOST_FD_HELPERS, host_program, is_dead, wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 BACKENDS = ["asyncio", "trio"]
@@ -67,7 +67,7 @@ def _native() -> str:
 def host(scenario: str, backend: str, workdir: Path) -> dict[str, Any]:
     """Run ``scenario`` in a fresh interpreter on ``backend``; its report (stderr empty)."""
     script = workdir / "host.py"
-    script.write_text(PRELUDE + textwrap.dedent(scenario))
+    script.write_text(PRELUDE + HOST_FD_HELPERS + textwrap.dedent(scenario))
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     argv = [sys.executable, str(script), str(workdir), backend, _native()]
     with host_program(argv, workdir, env) as proc:
@@ -235,14 +235,7 @@ def test_out_of_fds_before_the_loop_starts_is_a_spawn_error(backend: str, tmp_pa
         hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
         resource.setrlimit(resource.RLIMIT_NOFILE, (int(base[-1]) + 64, hard))
         for free in range(20):
-            filler = []
-            while True:
-                try:
-                    filler.append(os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC))
-                except OSError:
-                    break
-            for _ in range(free):
-                os.close(filler.pop())
+            filler = fill_fds_but(free)
             try:
                 got = pipeline.run_sync(backend=BACKEND).stdout
             except SpawnError as exc:
