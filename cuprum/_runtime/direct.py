@@ -309,8 +309,6 @@ def _supervise(run: Run, waits: _Waits) -> None:
                 reader.handle(ready)
             except Exception as exc:  # an echo sink or a line hook raised, or a read failed
                 fail("output_failed", exc)
-            if reader.done and feed is not None and not feed.done:
-                _unwatch_outputs(plan, reader)
     finally:
         reader.close()
     delay = 0.001
@@ -349,17 +347,6 @@ def _fed(run: Run, feed: PolledFeed, ready: list[Any]) -> None:
     if feed.done:
         assert run.plan is not None
         _fed_all(run, run.plan, feed)
-
-
-def _unwatch_outputs(plan: Plan, reader: OutputReader) -> None:
-    """The outputs are done but the input is not (a grandchild holds the stdin pipe):
-    no output fd stays in the poll set, where the last pipe (closed at its EOF, left
-    registered) would make every wait return at once (``POLLNVAL``)."""
-    for fd in plan.readers:
-        try:  # noqa: SIM105 (the usual case: unregistered already)
-            reader.watch.unregister(fd)
-        except KeyError:
-            pass
 
 
 def _fed_all(run: Run, plan: Plan, feed: PolledFeed) -> None:

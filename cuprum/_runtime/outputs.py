@@ -103,7 +103,10 @@ class OutputReader:
         pending = self._pending
         if not data:
             del pending[fd]
-            if pending or self._exit_fd is not None:
+            # Out of the set before its EOF handler closes it (a closed fd left in a
+            # poll set reports POLLNVAL to every later wait: a direct run still feeding
+            # stdin waits on). The epoll set is the loop's alone: its last fd can stay.
+            if pending or self._exit_fd is not None or self._polled:
                 self.watch.unregister(fd)
             self._on_eof(fd)
             return False
