@@ -8,7 +8,7 @@
   system, ``getrusage``), interleaved in the same run (issue 16).
 * ``run_sync.stdin``: ``cmd.run_sync(stdin=b"hello\\n")`` of ``cat`` vs
   ``subprocess.run(["cat"], input=..., capture_output=True)``: input to feed, on the
-  direct path since issue 16's third pass (informational).
+  direct path (informational).
 * ``run_sync.true_syscalls``: the system calls the parent makes per call, each
   side traced by ``strace`` in a fresh interpreter (informational; skipped
   without ``strace``).
