@@ -35,7 +35,6 @@ from cuprum import (
 )
 from cuprum._runtime.direct import runs_direct
 
-ROOT = Path(__file__).resolve().parents[2]
 OUTPUT = ("stdout", "stderr")
 SCRIPT = 'printf "%s" "$1"; printf "%s" "$2" >&2; exit "$3"'
 
@@ -275,7 +274,7 @@ def test_no_event_loop_is_imported() -> None:
         "loops = {'asyncio', 'anyio', 'trio', 'sniffio'} & set(sys.modules)\n"
         "print(__import__('json').dumps(sorted(loops)))\n"
     )
-    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path))
     done = subprocess.run(
         [sys.executable, "-c", code],
         check=False,

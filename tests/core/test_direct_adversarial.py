@@ -54,7 +54,6 @@ from cuprum import (
 from cuprum.testing import FakePrograms
 
 HOST = Path(__file__).with_name("direct_host.py")
-ROOT = Path(__file__).resolve().parents[2]
 LOOPS = ["asyncio", "trio"]
 
 
@@ -136,7 +135,9 @@ PUBLIC_PATHS = ["direct", "trio"]
 def host(scenario: str, path: str, workdir: Path, **env: str) -> Any:
     """``direct_host.py`` running ``scenario``; killed (with its child) if left running."""
     argv = [sys.executable, str(HOST), scenario, path, str(workdir)]
-    return host_program(argv, workdir, dict(os.environ, PYTHONPATH=str(ROOT), **env))
+    return host_program(
+        argv, workdir, dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path), **env)
+    )
 
 
 report = host_report

@@ -40,7 +40,6 @@ from hypothesis import strategies as st
 
 from cuprum import AppendTo, ExecEvent, ExecutionContext, SafeCmd, TimeoutExpired, sh
 
-ROOT = Path(__file__).resolve().parents[2]
 PATHS = ("direct", "trio", "asyncio")
 
 # The start of every host script: a catalogue with sh and this Python, the three
@@ -101,7 +100,7 @@ def host(scenario: str, workdir: Path) -> dict[str, Any]:
     """Run ``scenario`` after :data:`HOST_PRELUDE` in a fresh interpreter; its report."""
     script = workdir / "host.py"
     script.write_text(HOST_PRELUDE + HOST_FD_HELPERS + textwrap.dedent(scenario))
-    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path))
     with host_program([sys.executable, str(script), str(workdir)], workdir, env) as proc:
         return host_report(proc)
 

@@ -44,7 +44,6 @@ from cuprum import (
 from cuprum._runtime.outputs import OutputReader
 
 BACKENDS = ["asyncio", "trio"]
-ROOT = Path(__file__).resolve().parents[2]
 
 
 def _phases(run: Callable[[], Any]) -> tuple[Any, list[ExecEvent]]:
@@ -201,7 +200,7 @@ def test_ctrl_c_while_the_input_waits_for_the_child(tmp_path: Path) -> None:
     stdin) before the ``error`` event."""
     script = tmp_path / "host.py"
     script.write_text(CTRL_C_HOST)
-    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path))
     with host_program([sys.executable, str(script), str(tmp_path)], tmp_path, env) as proc:
         found = host_report(proc)
     for path in ("direct", "trio", "asyncio"):
@@ -363,7 +362,7 @@ def test_out_of_fds_with_input_is_a_spawn_error_and_leaks_nothing(tmp_path: Path
     runs in full or raises ``SpawnError`` (EMFILE) naming the program; no fd is left."""
     script = tmp_path / "host.py"
     script.write_text(FDS_HOST.replace("# FD HELPERS", HOST_FD_HELPERS))
-    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path))
     with host_program([sys.executable, str(script), str(tmp_path)], tmp_path, env) as proc:
         seen = host_report(proc)["seen"]
     runs = {str(got) for got, _ in seen}

@@ -19,7 +19,6 @@ from typing import Any
 import pytest
 from core_support import DEADLINE, HOST_FD_HELPERS, host_program, is_dead, wait_until
 
-ROOT = Path(__file__).resolve().parents[2]
 BACKENDS = ["asyncio", "trio"]
 
 # A catalogue with sh, the backend under test (argv[2]), fds(), report() and a
@@ -68,7 +67,7 @@ def host(scenario: str, backend: str, workdir: Path) -> dict[str, Any]:
     """Run ``scenario`` in a fresh interpreter on ``backend``; its report (stderr empty)."""
     script = workdir / "host.py"
     script.write_text(PRELUDE + HOST_FD_HELPERS + textwrap.dedent(scenario))
-    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path))
     argv = [sys.executable, str(script), str(workdir), backend, _native()]
     with host_program(argv, workdir, env) as proc:
         stdout, stderr = proc.communicate(timeout=DEADLINE)
