@@ -25,8 +25,11 @@ BACKENDS = ["asyncio", "trio"]
 # recorder of the started pids (also written to pids.* files for the cleanup).
 PRELUDE = textwrap.dedent(
     """
-    import json, os, signal, sys, threading, time
+    import json, os, signal, sys, threading, time, warnings
     from cuprum import Program, ProgramCatalogue, ProjectSettings, sh
+
+    # Python 3.12+ warns about fork() in a threaded process: these hosts fork on purpose.
+    warnings.filterwarnings("ignore", "This process .* is multi-threaded", DeprecationWarning)
 
     SH = Program("sh")
     CATALOGUE = ProgramCatalogue(projects=(ProjectSettings(name="h", programs=(SH,)),))
