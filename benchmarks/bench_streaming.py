@@ -10,16 +10,19 @@ cost is what is measured. The baseline is the plain synchronous loop
 * ``stream.batches``: ``async for batch in handle.stdout_batches()``; goal at least
   1.0x.
 * ``stream.lines.trio``: the per-line form on trio, informational.
-* ``stream.floor`` / ``stream.floor.trio``: the ceiling for any per-line async
-  iterator, informational: ``async for`` over an async generator handing out
-  strings already in memory (no pipe, no decoding, no splitting), vs the same
-  baseline. An async generator is the cheapest ``async for`` there is on CPython
-  (a class whose ``__anext__`` is a coroutine, or returns a ready awaitable, costs
-  more per item); ``stream.lines`` adds reading, decoding and splitting to it.
+* ``stream.lines.pure``: the per-line form as a pure install runs it
+  (``CUPRUM_STREAM_BACKEND=python``: an async generator hands out the lines, not
+  the extension's cursor), informational.
+* ``stream.floor`` / ``stream.floor.trio``: the ceiling of the pure form,
+  informational: ``async for`` over an async generator handing out strings
+  already in memory (no pipe, no decoding, no splitting), vs the same baseline.
+  An async generator is the cheapest ``async for`` Python code can write; the
+  extension's cursor goes below it by handing out each line from C.
 """
 
 from __future__ import annotations
 
+import os
 import subprocess
 from collections.abc import AsyncIterator, Callable
 
@@ -65,6 +68,23 @@ def _floor(n: int, backend: str) -> Callable[[], None]:
     return run
 
 
+def _pure(run: Callable[[], None]) -> Callable[[], None]:
+    """``run`` as a pure install would do it (``CUPRUM_STREAM_BACKEND=python``)."""
+
+    def pure() -> None:
+        before = os.environ.get("CUPRUM_STREAM_BACKEND")
+        os.environ["CUPRUM_STREAM_BACKEND"] = "python"
+        try:
+            run()
+        finally:
+            if before is None:
+                del os.environ["CUPRUM_STREAM_BACKEND"]
+            else:
+                os.environ["CUPRUM_STREAM_BACKEND"] = before
+
+    return pure
+
+
 def _stream(n: int, *, batched: bool, backend: str) -> Callable[[], None]:
     cmd = SEQ(str(n))
 
@@ -99,6 +119,7 @@ def bench_streaming(quick: bool) -> list[Case]:
             "lines": _stream(n, batched=False, backend="asyncio"),
             "batches": _stream(n, batched=True, backend="asyncio"),
             "trio": _stream(n, batched=False, backend="trio"),
+            "pure": _pure(_stream(n, batched=False, backend="asyncio")),
             "floor": _floor(n, "asyncio"),
             "floor.trio": _floor(n, "trio"),
         },
@@ -134,6 +155,15 @@ def bench_streaming(quick: bool) -> list[Case]:
             note=f"stdout_lines() on trio; {what}",
             baseline_label="Popen loop",
         ),
+        Case.throughput_fraction(
+            "stream.lines.pure",
+            6,
+            samples["pure"],
+            samples["popen"],
+            goal=None,
+            note=f"stdout_lines() as a pure install runs it (an async generator); {what}",
+            baseline_label="Popen loop",
+        ),
         *(
             Case.throughput_fraction(
                 f"stream.{name}",
@@ -142,7 +172,7 @@ def bench_streaming(quick: bool) -> list[Case]:
                 samples["popen"],
                 goal=None,
                 note=f"async for over an async generator of strings in memory ({backend}): "
-                f"the ceiling of any line iterator; {what}",
+                f"the ceiling of the pure form; {what}",
                 baseline_label="Popen loop",
             )
             for name, backend in (("floor", "asyncio"), ("floor.trio", "trio"))

@@ -2,9 +2,10 @@
 
 The run itself (spawn, stderr, hooks, events, deadline, teardown) happens in a
 background task of the block's task group; the handle reads the final stdout
-pipe directly in the caller's task, so iterating costs a ``split`` per chunk and a
-``yield`` per line. Leaving the block early, or cancelling it, tears the
-processes down exactly as ``run()`` would (SIGTERM, grace, SIGKILL).
+pipe directly in the caller's task, so iterating costs a ``split`` per chunk and one
+cursor step per line (:mod:`cuprum._compose.line_cursor`). Leaving the block early,
+or cancelling it, tears the processes down exactly as ``run()`` would (SIGTERM,
+grace, SIGKILL).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import anyio.abc
 import anyio.lowlevel
 
 from cuprum._compose.conversation import Conversation
+from cuprum._compose.line_cursor import line_cursor
 from cuprum._compose.output import LINES_READ_SIZE
 from cuprum._core.errors import TimeoutExpired
 from cuprum._model.io import Stream
@@ -133,25 +135,32 @@ class StreamHandle(Conversation, Generic[R_co]):
         if tail:
             yield [tail]
 
-    async def stdout_lines(self) -> AsyncIterator[str]:
+    def stdout_lines(self) -> AsyncIterator[str]:
         """Each line of stdout (without its newline) as soon as it is complete.
 
         A partial line is held until its newline (or EOF) arrives.
         """
-        out = self._out
+        return line_cursor(self._out, self._next_line)
+
+    async def _next_line(self) -> str:
+        """Read until a line is complete and return it (the cursor hands out the rest
+        of the batch itself); ``StopAsyncIteration`` once every line is delivered."""
+        out, ended = self._out, False
         while True:
             for line in out.ready:  # an iterator on the handle: where we stop, the next starts
-                yield line
+                return line
+            if ended:
+                break
             data = await self._read(LINES_READ_SIZE)
             out.ready = iter(out.split(data))
-            if not data:
-                break
-            await anyio.lowlevel.checkpoint()
-        for line in out.ready:
-            yield line
+            if data:
+                await anyio.lowlevel.checkpoint()
+            else:
+                ended = True
         tail = out.take_partial()
         if tail:
-            yield tail
+            return tail
+        raise StopAsyncIteration
 
     # -- completion -----------------------------------------------------------
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import functools
 import importlib
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from types import ModuleType
 from typing import Protocol
 
@@ -20,10 +20,12 @@ from cuprum._core.errors import NativeUnavailableError  # re-exported: defined t
 
 __all__ = [
     "EXTENSION",
+    "LineCursorFunction",
     "LineEventsFunction",
     "NativeUnavailableError",
     "PumpFunction",
     "is_available",
+    "line_cursor",
     "line_events",
     "line_marks",
     "pump",
@@ -74,6 +76,21 @@ class LineEventsFunction(Protocol):
         hooks: tuple[object, ...],
         /,
     ) -> None: ...
+
+
+class LineCursorFunction(Protocol):
+    """``cuprum._streams_rs.line_cursor``.
+
+    An async iterator of the lines in ``source.ready`` (re-read whenever the one it
+    holds runs out); when none are left, ``__anext__`` returns ``refill()``, which
+    returns the next line or raises ``StopAsyncIteration``. Each ready line's
+    awaitable completes at once, without an event-loop checkpoint, as an async
+    generator's would. See docs/native.md.
+    """
+
+    def __call__(
+        self, source: object, refill: Callable[[], Awaitable[str]], /
+    ) -> AsyncIterator[str]: ...
 
 
 @functools.cache
@@ -131,4 +148,14 @@ def line_marks() -> Callable[[bytes], tuple[int, int, int]] | None:
     if isinstance(loaded, BaseException):
         return None
     function: Callable[[bytes], tuple[int, int, int]] | None = getattr(loaded, "line_marks", None)
+    return function
+
+
+def line_cursor() -> LineCursorFunction | None:
+    """The native ``line_cursor``, or ``None`` without the extension (or with one
+    that lacks it). Never raises."""
+    loaded = _load()
+    if isinstance(loaded, BaseException):
+        return None
+    function: LineCursorFunction | None = getattr(loaded, "line_cursor", None)
     return function

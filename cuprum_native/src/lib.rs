@@ -3,6 +3,7 @@
 //! The transfer logic lives in [`pump`] (plain Rust, tested with `cargo test`);
 //! this file only binds it to Python.
 
+mod cursor;
 mod events;
 mod lines;
 pub mod pump;
@@ -148,6 +149,8 @@ fn transfer(
 /// Native helpers for cuprum (private API).
 #[pymodule]
 mod _streams_rs {
+    #[pymodule_export]
+    use super::cursor::line_cursor;
     #[pymodule_export]
     use super::events::{deliver_line_events, slot_offsets};
     #[pymodule_export]

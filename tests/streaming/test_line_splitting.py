@@ -74,7 +74,9 @@ def run_on(backend: str, check: Callable[[], Awaitable[None]]) -> None:
 
 @UNIT
 @given(text=TEXTS, data=st.data())
-def test_lines_at_any_chunk_boundary(anyio_backend: str, text: str, data: st.DataObject) -> None:
+def test_lines_at_any_chunk_boundary(
+    anyio_backend: str, line_cursor: str, text: str, data: st.DataObject
+) -> None:
     raw = text.encode()
     pieces = cut(raw, data.draw(st.lists(st.integers(0, len(raw)), max_size=12)))
 
@@ -91,7 +93,7 @@ def test_lines_at_any_chunk_boundary(anyio_backend: str, text: str, data: st.Dat
 @UNIT
 @given(raw=st.binary(max_size=40), data=st.data())
 def test_undecodable_bytes_split_like_a_one_shot_decode(
-    anyio_backend: str, raw: bytes, data: st.DataObject
+    anyio_backend: str, line_cursor: str, raw: bytes, data: st.DataObject
 ) -> None:
     pieces = cut(raw, data.draw(st.lists(st.integers(0, len(raw)), max_size=12)))
     whole = raw.decode("utf-8", "replace")
@@ -106,7 +108,7 @@ def test_undecodable_bytes_split_like_a_one_shot_decode(
 @UNIT
 @given(text=TEXTS, data=st.data())
 def test_switching_readers_midway_loses_nothing(
-    anyio_backend: str, text: str, data: st.DataObject
+    anyio_backend: str, line_cursor: str, text: str, data: st.DataObject
 ) -> None:
     """Take some lines, each from a fresh iterator, then the rest as raw chunks."""
     raw = text.encode()
@@ -132,7 +134,7 @@ def test_switching_readers_midway_loses_nothing(
     run_on(anyio_backend, check)
 
 
-def test_other_encodings_split_on_decoded_newlines(anyio_backend: str) -> None:
+def test_other_encodings_split_on_decoded_newlines(anyio_backend: str, line_cursor: str) -> None:
     text = "ligne é\nzweite ü\n€nd"
     raw = text.encode("utf-16-le")
     pieces = [raw[i : i + 3] for i in range(0, len(raw), 3)]  # odd cuts: mid code unit
@@ -176,7 +178,7 @@ def test_lines_from_a_child_writing_pieces(
         ("a\n\nb\n", ["a", "", "b"]),
     ],
 )
-def test_reference_cases(anyio_backend: str, text: str, lines: list[str]) -> None:
+def test_reference_cases(anyio_backend: str, line_cursor: str, text: str, lines: list[str]) -> None:
     async def check() -> None:
         got = [line async for line in ScriptedHandle([text.encode()]).stdout_lines()]
         assert got == lines == expected_lines(text)
