@@ -8,6 +8,7 @@ WORKDIR. Every wait here is for a condition, with a deadline.
 
 from __future__ import annotations
 
+import importlib
 import importlib.abc
 import importlib.util
 import json
@@ -287,9 +288,14 @@ def main_thread_waits() -> bool:
     return frame is not None and frame.f_code.co_name in WAIT_FRAMES
 
 
-def busy_workers(count: int, stop: threading.Event) -> list[threading.Thread]:
+def busy_workers(count: int, stop: threading.Event, backend: str) -> list[threading.Thread]:
     """``count`` threads running Python code until ``stop``: the kernel may give a
-    signal for the process to any of them, where Python's handler cannot run."""
+    signal for the process to any of them, where Python's handler cannot run.
+
+    The event loop's modules are imported first: against three spinning threads the
+    main thread holds the GIL a quarter of the time, and importing trio then took
+    seconds of the test's time."""
+    importlib.import_module(f"anyio._backends._{backend}")
 
     def spin() -> None:
         while not stop.is_set():
@@ -312,7 +318,7 @@ def worker_sigint(backend: Any, workdir: Path, arg: str) -> None:
     the main thread waits) or ``worker`` (sent here to a busy worker thread)."""
     shape, to = arg.split(":")
     stop = threading.Event()
-    workers = busy_workers(3, stop)
+    workers = busy_workers(3, stop, backend)
     cmd = sh.make(SH, catalogue=CATALOGUE)("-c", READY_THEN_WAIT, "sh", str(workdir))
     count = 2 if shape == "pipeline" else 1
 
@@ -353,7 +359,7 @@ def own_wakeup_fd(backend: Any, workdir: Path, arg: str) -> None:
     read, write = os.pipe2(os.O_NONBLOCK)
     signal.set_wakeup_fd(write)
     stop = threading.Event()
-    workers = busy_workers(3, stop)
+    workers = busy_workers(3, stop, backend)
     cmd = sh.make(SH, catalogue=CATALOGUE)("-c", READY_THEN_WAIT, "sh", str(workdir))
 
     def signal_when_waiting() -> None:
