@@ -90,7 +90,19 @@ def _one_wheel(folder: Path) -> Path:
     return wheels[0]
 
 
-_FIRST_ONLY = ["--ignore=tests/remote", "--ignore=tests/containment", "--ignore=tests/test_docs.py"]
+# Suites that depend on the machine, other tools or other libraries, not the interpreter.
+_FIRST_ONLY = [
+    f"--ignore=tests/{suite}"
+    for suite in (
+        "remote",  # a real sshd on loopback
+        "containment",  # cgroups
+        "test_docs.py",  # the docs' examples
+        "adapters",  # logging, prometheus-client, opentelemetry-sdk
+        "builders",  # git, rsync and tar argv, checked against the real tools
+        "cli",  # python -m cuprum
+        "testing",  # the pytest plugin
+    )
+]
 
 
 @nox.session(python=PYTHONS)
@@ -101,9 +113,9 @@ def tests(session: nox.Session, flavour: str) -> None:
     Both flavours on the first interpreter; the later ones test the native wheel
     only (the Python code is the same in both, and the pure one's only difference,
     the missing extension, is what the first interpreter's pure run covers), and
-    leave out the suites that depend on the machine, not the interpreter (a real
-    sshd on loopback, cgroups, the docs' examples: run on the first interpreter in
-    both flavours), which keeps CI within its time budget.
+    leave out the suites that depend on the machine, other tools or libraries, not
+    the interpreter (:data:`_FIRST_ONLY`: run on the first interpreter in both
+    flavours), which keeps CI within its time budget.
     """
     if flavour == "pure" and session.python != PYTHONS[0]:
         session.skip(f"the pure wheel is tested on Python {PYTHONS[0]}")
