@@ -5,6 +5,8 @@ async generator) must survive each and deliver every line once."""
 
 from __future__ import annotations
 
+import gc
+import sys
 import threading
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -16,6 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from cuprum._compose import line_cursor as cursor_module
+from cuprum._transport import native
 
 from .streaming_support import py
 
@@ -223,3 +226,40 @@ def test_cursors_on_two_threads_each_with_its_loop(line_cursor: str) -> None:
     for name in "xy":
         expected = [f"{name}{i}.{j}" for i in reversed(range(200)) for j in range(50)]
         assert results[name] == expected
+
+
+@pytest.mark.skipif(native.line_cursor() is None, reason="needs cuprum_native")
+def test_every_path_of_the_native_cursor_gives_back_its_references() -> None:
+    """Steps awaited, detached, thrown into, closed, failing, and aclose: the source,
+    the refill and each line end with the references they started with."""
+    made = native.line_cursor()
+    assert made is not None
+    line, source = "".join(["lin", "e"]), Source(None)  # a fresh str: no interning
+    refill = source.refill
+    counts = (sys.getrefcount(line), sys.getrefcount(source), sys.getrefcount(refill))
+
+    def drive(step: Any) -> object:
+        try:
+            step.__await__().__next__()
+        except StopIteration as done:
+            return done.value
+        except BaseException as error:  # the failing paths
+            return type(error)
+        raise AssertionError("a step completes at once")
+
+    for _ in range(3):
+        source.ready = iter([line, line, line, line])
+        lines = made(source, refill)
+        first, second = lines.__anext__(), lines.__anext__()  # the second is detached
+        assert (drive(second), drive(first)) == (line, line)
+        with pytest.raises(KeyError):
+            lines.__anext__().throw(KeyError)  # type: ignore[attr-defined]
+        assert lines.__anext__().close() is None  # type: ignore[attr-defined]
+        drive(lines.aclose())  # type: ignore[attr-defined]
+        assert drive(lines.__anext__()) is StopAsyncIteration
+        source.ready = [line]
+        assert drive(made(source, refill).__anext__()) is TypeError
+        del lines, first, second
+    source.ready = None
+    gc.collect()
+    assert (sys.getrefcount(line), sys.getrefcount(source), sys.getrefcount(refill)) == counts
