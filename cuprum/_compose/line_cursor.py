@@ -34,6 +34,9 @@ async def python_cursor(source: LineSource, refill: Refill) -> AsyncIterator[str
     """The cursor without the extension: the same lines, one frame resumed per line."""
     while True:
         ready = source.ready
+        if not isinstance(ready, Iterator):  # as the native cursor refuses it
+            kind = type(ready).__name__
+            raise TypeError(f"line_cursor: source.ready must be an iterator of lines, not {kind}")
         for line in ready:
             yield line
         if source.ready is not ready:
