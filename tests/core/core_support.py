@@ -162,6 +162,40 @@ def host_report(proc: subprocess.Popen[str]) -> dict[str, Any]:
 
 
 # Host-program code (a host script cannot import this module): appended to a prelude.
+HOST_RUN_PATHS = """
+def run(path, cmd, **options):
+    \"\"\"``cmd`` through one path of ``run_sync()``: direct, trio's loop, or asyncio's.\"\"\"
+    if path == "direct":
+        return cmd.run_sync(**options)
+    if path == "trio":
+        return cmd.run_sync(backend="trio", **options)
+    from cuprum._runtime.sync import run_sync as loop_run_sync
+
+    return loop_run_sync(lambda: cmd.run(**options))
+"""
+"""Host-script text: ``run(path, cmd, **options)``, the three ways a run_sync() goes."""
+
+HOST_FORK_HELPERS = """
+def fork_during_the_run(started, in_child, done):
+    \"\"\"Once ``started()`` holds, fork: the child runs ``in_child()`` and exits at once;
+    when it has, create the file ``done`` (the run's program waits for it).\"\"\"
+    import os, time
+
+    deadline = time.monotonic() + 10
+    while not started():
+        assert time.monotonic() < deadline, "the run never started"
+        time.sleep(0.001)
+    pid = os.fork()
+    if pid == 0:
+        try:
+            in_child()
+        finally:
+            os._exit(0)
+    os.waitpid(pid, 0)
+    open(done, "w").close()
+"""
+"""Host-script text: ``fork_during_the_run(started, in_child, done)``, for a thread."""
+
 HOST_FD_HELPERS = """
 def fill_fds_but(free):
     \"\"\"Open /dev/null until no fd is left, then close ``free`` of them: the rest.\"\"\"

@@ -27,6 +27,8 @@ import pytest
 from core_support import (
     DEADLINE,
     HOST_FD_HELPERS,
+    HOST_FORK_HELPERS,
+    HOST_RUN_PATHS,
     host_program,
     host_report,
     is_dead,
@@ -49,7 +51,6 @@ HOST_PRELUDE = textwrap.dedent(
     """
     import json, os, subprocess, sys
     from cuprum import DEVNULL, INHERIT, STDOUT, Program, ProgramCatalogue, ProjectSettings, sh
-    from cuprum._runtime.sync import run_sync as loop_run_sync
 
     SH, PY = Program("sh"), Program(sys.executable)
     CATALOGUE = ProgramCatalogue(projects=(ProjectSettings(name="h", programs=(SH, PY)),))
@@ -60,13 +61,6 @@ HOST_PRELUDE = textwrap.dedent(
 
     def py(code, *args):
         return sh.make(PY, catalogue=CATALOGUE)("-c", code, *args)
-
-    def run(path, cmd, **options):
-        if path == "direct":
-            return cmd.run_sync(**options)
-        if path == "trio":
-            return cmd.run_sync(backend="trio", **options)
-        return loop_run_sync(lambda: cmd.run(**options))
 
     def outcome(call):
         try:
@@ -99,7 +93,8 @@ SHOW_FDS = textwrap.dedent(
 def host(scenario: str, workdir: Path) -> dict[str, Any]:
     """Run ``scenario`` after :data:`HOST_PRELUDE` in a fresh interpreter; its report."""
     script = workdir / "host.py"
-    script.write_text(HOST_PRELUDE + HOST_FD_HELPERS + textwrap.dedent(scenario))
+    helpers = HOST_RUN_PATHS + HOST_FORK_HELPERS + HOST_FD_HELPERS
+    script.write_text(HOST_PRELUDE + helpers + textwrap.dedent(scenario))
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path))
     with host_program([sys.executable, str(script), str(workdir)], workdir, env) as proc:
         return host_report(proc)
@@ -283,21 +278,10 @@ def test_a_child_forked_during_a_run_has_its_own_ctrl_c(tmp_path: Path, during: 
                 seen["ctrl-c"] = "KeyboardInterrupt"
             os.write(w, json.dumps(seen).encode())
 
-        def fork_during_the_run():
-            deadline = time.monotonic() + 10
-            while signal.getsignal(signal.SIGINT) is signal.default_int_handler:
-                assert time.monotonic() < deadline, "the run never started"
-                time.sleep(0.001)
-            pid = os.fork()
-            if pid == 0:
-                try:
-                    in_child()
-                finally:
-                    os._exit(0)
-            os.waitpid(pid, 0)
-            open(done, "w").close()
+        def started():
+            return signal.getsignal(signal.SIGINT) is not signal.default_int_handler
 
-        thread = threading.Thread(target=fork_during_the_run)
+        thread = threading.Thread(target=fork_during_the_run, args=(started, in_child, done))
         thread.start()
         RUN
         thread.join()

@@ -23,6 +23,7 @@ import pytest
 from core_support import (
     DEADLINE,
     HOST_FD_HELPERS,
+    HOST_RUN_PATHS,
     host_program,
     host_report,
     open_fds,
@@ -131,19 +132,11 @@ CTRL_C_HOST = textwrap.dedent(
     import json, os, signal, sys, threading, time
     from pathlib import Path
     from cuprum import Program, ProgramCatalogue, ProjectSettings, ScopeConfig, scoped, sh
-    from cuprum._runtime.sync import run_sync as loop_run_sync
-
     SH = Program("sh")
     CATALOGUE = ProgramCatalogue(projects=(ProjectSettings(name="h", programs=(SH,)),))
     WAIT_FRAMES = {"wait", "select", "get_events"}  # direct, asyncio, trio
     workdir = Path(sys.argv[1])
-
-    def run(path, cmd, **options):
-        if path == "direct":
-            return cmd.run_sync(**options)
-        if path == "trio":
-            return cmd.run_sync(backend="trio", **options)
-        return loop_run_sync(lambda: cmd.run(**options))
+    # RUN PATHS
 
     def wait_for(predicate):
         deadline = time.monotonic() + 10
@@ -199,7 +192,7 @@ def test_ctrl_c_while_the_input_waits_for_the_child(tmp_path: Path) -> None:
     child killed and reaped, no fd left; ``stdin_closed`` (when the child closed its
     stdin) before the ``error`` event."""
     script = tmp_path / "host.py"
-    script.write_text(CTRL_C_HOST)
+    script.write_text(CTRL_C_HOST.replace("# RUN PATHS", HOST_RUN_PATHS))
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path))
     with host_program([sys.executable, str(script), str(tmp_path)], tmp_path, env) as proc:
         found = host_report(proc)

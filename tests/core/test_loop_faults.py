@@ -17,7 +17,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from core_support import DEADLINE, HOST_FD_HELPERS, host_program, is_dead, wait_until
+from core_support import (
+    DEADLINE,
+    HOST_FD_HELPERS,
+    HOST_FORK_HELPERS,
+    host_program,
+    is_dead,
+    wait_until,
+)
 
 BACKENDS = ["asyncio", "trio"]
 
@@ -69,7 +76,7 @@ def _native() -> str:
 def host(scenario: str, backend: str, workdir: Path) -> dict[str, Any]:
     """Run ``scenario`` in a fresh interpreter on ``backend``; its report (stderr empty)."""
     script = workdir / "host.py"
-    script.write_text(PRELUDE + HOST_FD_HELPERS + textwrap.dedent(scenario))
+    script.write_text(PRELUDE + HOST_FORK_HELPERS + HOST_FD_HELPERS + textwrap.dedent(scenario))
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path))
     argv = [sys.executable, str(script), str(workdir), backend, _native()]
     with host_program(argv, workdir, env) as proc:
@@ -331,22 +338,12 @@ def test_a_child_forked_during_the_call_has_the_hosts_handlers(
                 seen["raised"] = exc.code
             os.write(w, json.dumps(seen).encode())
 
-        def fork_during_the_run():
-            deadline = time.monotonic() + 10
-            while len(PIDS) < 2:
-                assert time.monotonic() < deadline, "the stages never started"
-                time.sleep(0.001)
-            pid = os.fork()
-            if pid == 0:
-                try:
-                    in_child()
-                finally:
-                    os._exit(0)
-            os.waitpid(pid, 0)
-            open(done, "w").close()
-
         signal.signal(signal.SIGTERM, on_term)
-        thread = threading.Thread(target=fork_during_the_run)
+
+        def started():
+            return len(PIDS) >= 2
+
+        thread = threading.Thread(target=fork_during_the_run, args=(started, in_child, done))
         with sh.observe(on_event):
             thread.start()
             wait = shell('while [ ! -e "$1" ]; do sleep 0.01; done', done)
