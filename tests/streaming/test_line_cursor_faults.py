@@ -5,6 +5,7 @@ async generator) must survive each and deliver every line once."""
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import sys
 import threading
@@ -95,7 +96,11 @@ async def test_a_ready_iterator_that_closes_the_cursor_while_it_runs(line_cursor
     source = Source(None)
 
     def ready() -> Iterator[str]:
-        lines.aclose().close()  # the pure form's aclose() only runs when awaited: a no-op
+        if line_cursor == "native":
+            lines.aclose().close()
+        else:  # an async generator's aclose() runs when awaited (3.13 refuses it at once)
+            with contextlib.suppress(RuntimeError):
+                lines.aclose().close()
         source.ready = iter(())
         yield "a"
 
