@@ -127,56 +127,26 @@ def bench_streaming(quick: bool) -> list[Case]:
         warmup=0,
     )
     what = f"seq {n}: {n / 1e6:.0f}M lines; vs `for line in Popen(text=True).stdout`"
+    floor = "async for over an async generator of strings in memory ({}): the pure form's ceiling"
+    rows = [  # (case, issue, sample, goal, what the contender does)
+        ("stream.lines", 6, "lines", 0.8, "async for line in handle.stdout_lines()"),
+        ("stream.batches", 6, "batches", 1.0, "async for batch in handle.stdout_batches()"),
+        ("stream.lines.trio", 6, "trio", None, "stdout_lines() on trio"),
+        ("stream.lines.pure", 6, "pure", None, "stdout_lines() as a pure install runs it"),
+        ("stream.floor", 16, "floor", None, floor.format("asyncio")),
+        ("stream.floor.trio", 16, "floor.trio", None, floor.format("trio")),
+    ]
     return [
         Case.throughput_fraction(
-            "stream.lines",
-            6,
-            samples["lines"],
+            name,
+            issue,
+            samples[sample],
             samples["popen"],
-            goal=0.8,
-            note=f"async for line in handle.stdout_lines(); {what}",
+            goal=goal,
+            note=f"{does}; {what}",
             baseline_label="Popen loop",
-        ),
-        Case.throughput_fraction(
-            "stream.batches",
-            6,
-            samples["batches"],
-            samples["popen"],
-            goal=1.0,
-            note=f"async for batch in handle.stdout_batches(); {what}",
-            baseline_label="Popen loop",
-        ),
-        Case.throughput_fraction(
-            "stream.lines.trio",
-            6,
-            samples["trio"],
-            samples["popen"],
-            goal=None,
-            note=f"stdout_lines() on trio; {what}",
-            baseline_label="Popen loop",
-        ),
-        Case.throughput_fraction(
-            "stream.lines.pure",
-            6,
-            samples["pure"],
-            samples["popen"],
-            goal=None,
-            note=f"stdout_lines() as a pure install runs it (an async generator); {what}",
-            baseline_label="Popen loop",
-        ),
-        *(
-            Case.throughput_fraction(
-                f"stream.{name}",
-                16,
-                samples[name],
-                samples["popen"],
-                goal=None,
-                note=f"async for over an async generator of strings in memory ({backend}): "
-                f"the ceiling of the pure form; {what}",
-                baseline_label="Popen loop",
-            )
-            for name, backend in (("floor", "asyncio"), ("floor.trio", "trio"))
-        ),
+        )
+        for name, issue, sample, goal, does in rows
     ]
 
 
