@@ -1,6 +1,7 @@
 """Spawning a child in its own process group, awaiting its exit, tearing the group down.
 
-The seam to the operating system is :func:`spawn`: ``subprocess.Popen`` with
+The seam to the operating system is :func:`spawn`: CPython's fork-and-exec
+(:mod:`.fork_exec`; ``subprocess.Popen`` on versions where it is not checked) with
 ``process_group=0`` (a new group inside the caller's session, so a program that
 needs the controlling terminal keeps it), ``close_fds=True`` (the child sees only
 fds 0-2) and ``restore_signals=True`` (SIGPIPE back to its default). No
@@ -9,8 +10,7 @@ pidfd with ``anyio.wait_readable``, the same on asyncio and trio, and without
 reaping (``WNOWAIT``) so the group id cannot be reused while cuprum still signals it.
 A host that ignores SIGCHLD has its children reaped by the kernel: the pidfd still
 says when the child exited, and its status is reported as 0, as ``subprocess`` does.
-The file executed is always the program's pinned absolute path.
-"""
+The file executed is always the program's pinned absolute path."""
 
 from __future__ import annotations
 
@@ -28,6 +28,7 @@ from cuprum._core.pinning import executable as pinned_executable
 from cuprum._core.programs import Program
 from cuprum._core.secret import reveal
 from cuprum._core.usage import ResourceUsage
+from cuprum._runtime import fork_exec as forking
 from cuprum._runtime.reap import reap as wait4_reap
 from cuprum._runtime.reap import reap_popen
 from cuprum._runtime.spawn_errors import spawn_error
@@ -264,20 +265,29 @@ def spawn(
             args = [reveal(a) for a in argv]
             break
     null = _devnull if _devnull is not None else null_fd()
+    fds = [
+        -1 if fd is None else null if fd == subprocess.DEVNULL else fd
+        for fd in (stdin, stdout, stderr)
+    ]
     try:
+        if forking.AVAILABLE:
+            pid = forking.fork_exec(
+                executable, args, cwd=cwd, env=env, stdin=fds[0], stdout=fds[1], stderr=fds[2]
+            )
+            return ChildProcess(None, pid=pid)
         popen = subprocess.Popen(
             args,
             executable=executable,
-            stdin=null if stdin == subprocess.DEVNULL else stdin,
-            stdout=null if stdout == subprocess.DEVNULL else stdout,
-            stderr=null if stderr == subprocess.DEVNULL else stderr,
+            stdin=None if fds[0] < 0 else fds[0],
+            stdout=None if fds[1] < 0 else fds[1],
+            stderr=None if fds[2] < 0 else fds[2],
             cwd=cwd,
             env=env,
             close_fds=True,
             restore_signals=True,
             process_group=0,
         )
-    except (OSError, ValueError, TypeError) as exc:
+    except (OSError, ValueError, TypeError, subprocess.SubprocessError) as exc:
         raise spawn_error(exc, argv, cwd=cwd, env=env) from exc
     return ChildProcess(popen)
 
