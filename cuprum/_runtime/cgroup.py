@@ -23,6 +23,7 @@ import threading
 from dataclasses import dataclass
 
 from cuprum._runtime import cgroupfs
+from cuprum._runtime.cgroupfs import Steps
 
 __all__ = [
     "ENV_BASE",
@@ -30,6 +31,8 @@ __all__ = [
     "CgroupSupport",
     "RunCgroup",
     "host",
+    "host_blocking",
+    "host_steps",
     "own_host_dirs",
     "probe",
     "sweep_stale",
@@ -115,7 +118,15 @@ async def sweep_stale(base: str, timeout: float = 2.0) -> list[str]:
     Returns the cgroups that could not be removed (a process that would not
     die within ``timeout``); the next sweep tries again.
     """
-    return [path for path in _stale_hosts(base) if not await _destroy(path, timeout)]
+    return await cgroupfs.run_steps(_sweep_steps(base, timeout))
+
+
+def _sweep_steps(base: str, timeout: float) -> Steps[list[str]]:
+    left = []
+    for path in _stale_hosts(base):
+        if not (yield from _destroy_steps(path, timeout)):
+            left.append(path)
+    return left
 
 
 def _stale_hosts(base: str) -> list[str]:
@@ -146,7 +157,7 @@ def _remove(path: str) -> bool:
     return True
 
 
-async def _destroy(path: str, timeout: float) -> bool:
+def _destroy_steps(path: str, timeout: float) -> Steps[bool]:
     """Kill everything in ``path`` (and below), wait for it to empty, remove it.
 
     The usual end of a run leaves an empty leaf, which one ``rmdir`` removes
@@ -164,7 +175,7 @@ async def _destroy(path: str, timeout: float) -> bool:
         return True
     for _ in range(3):
         _kill(path)
-        if await cgroupfs.wait_empty(path, timeout / 3):
+        if (yield from cgroupfs.empty_steps(path, timeout / 3)):
             break
     return _remove(path)
 
@@ -215,10 +226,18 @@ class RunCgroup:
 
     async def destroy(self, timeout: float = 5.0) -> bool:
         """Kill, wait for the run to empty, remove; False if something would not die."""
+        return await cgroupfs.run_steps(self.destroy_steps(timeout))
+
+    def destroy_blocking(self, timeout: float = 5.0) -> bool:
+        """:meth:`destroy` outside an event loop (``run_sync()``'s direct path)."""
+        return cgroupfs.run_steps_blocking(self.destroy_steps(timeout))
+
+    def destroy_steps(self, timeout: float) -> Steps[bool]:
+        """What :meth:`destroy` does, as :data:`~.cgroupfs.Steps`."""
         self.close_fd()
-        removed = await _destroy(self.path, timeout)
+        removed = yield from _destroy_steps(self.path, timeout)
         for linked in self.linked:
-            removed = await _destroy(linked, timeout) and removed
+            removed = (yield from _destroy_steps(linked, timeout)) and removed
         return removed
 
 
@@ -287,9 +306,12 @@ class CgroupHost:
 
     async def close(self, timeout: float = 5.0) -> bool:
         """Destroy every run left and the host directories themselves (at shutdown)."""
+        return await cgroupfs.run_steps(self._close_steps(timeout))
+
+    def _close_steps(self, timeout: float) -> Steps[bool]:
         removed = True
         for path in self._mirrors():
-            removed = await _destroy(path, timeout) and removed
+            removed = (yield from _destroy_steps(path, timeout)) and removed
         return removed
 
 
@@ -303,6 +325,16 @@ async def host(support: CgroupSupport) -> CgroupHost:
     A forked child of the host gets a directory of its own (the parent's is
     keyed by the parent's pid).
     """
+    return await cgroupfs.run_steps(host_steps(support))
+
+
+def host_blocking(support: CgroupSupport) -> CgroupHost:
+    """:func:`host` outside an event loop (``run_sync()``'s direct path)."""
+    return cgroupfs.run_steps_blocking(host_steps(support))
+
+
+def host_steps(support: CgroupSupport) -> Steps[CgroupHost]:
+    """What :func:`host` does, as :data:`~.cgroupfs.Steps`."""
     if not support.available or support.base is None:
         raise OSError(errno.ENOTSUP, f"cgroups are unavailable: {support.reason}")
     base = support.base
@@ -313,10 +345,10 @@ async def host(support: CgroupSupport) -> CgroupHost:
             found = _hosts[base] = CgroupHost(base)
     assert found is not None
     if fresh:
-        await sweep_stale(base)
+        yield from _sweep_steps(base, 2.0)
         v1_base = v1_pids_base()
         if v1_base is not None:
-            await sweep_stale(v1_base)
+            yield from _sweep_steps(v1_base, 2.0)
     return found
 
 

@@ -1,9 +1,10 @@
 """The cgroup filesystems as cuprum uses them: where they are mounted, and small file operations.
 
-Every function here is one or a few system calls (no waiting), except the two
-``wait_*`` helpers, which wait for a cgroup to become empty: one awaits it on
-the event loop (asyncio or trio) through an epoll set watching ``cgroup.events``,
-the other blocks with ``poll`` and is meant for code outside any event loop.
+Every function here is one or a few system calls (no waiting), except waiting for
+a cgroup to become empty (:func:`empty_steps`). An operation that waits is written
+once, as :data:`Steps` (a generator of the waits it needs), and run either on the
+event loop (asyncio or trio, :func:`run_steps`) or blocking in the calling thread
+(:func:`run_steps_blocking`, for ``run_sync()``'s direct path and host shutdown).
 """
 
 from __future__ import annotations
@@ -13,17 +14,22 @@ import os
 import select
 import signal
 import time
-
-import anyio
+from collections.abc import Generator, Iterator
+from typing import TypeVar
 
 __all__ = [
+    "Steps",
+    "Wait",
     "cgroup2_mount",
+    "empty_steps",
     "kill_members",
     "members",
     "own_cgroup",
     "populated",
     "read_keyed",
     "remove_tree",
+    "run_steps",
+    "run_steps_blocking",
     "v1_controller",
     "wait_empty",
     "wait_empty_blocking",
@@ -204,66 +210,91 @@ def _populated_at(fd: int) -> bool:
     return False
 
 
-async def wait_empty(cgroup: str, timeout: float) -> bool:
+Wait = tuple[int | None, float]
+"""One wait of a step-wise operation: the fd to wait on (readable; None: time only)
+and the seconds to wait at most."""
+
+T = TypeVar("T")
+Steps = Generator[Wait, None, T]
+"""An operation that waits, written once as the waits it needs (each yielded) and
+its result (returned), and run by :func:`run_steps` (on an event loop) or
+:func:`run_steps_blocking` (outside one)."""
+
+
+def _waits(steps: Steps[T], result: list[T]) -> Iterator[Wait]:
+    """The waits ``steps`` asks for; its result is put in ``result`` at the end."""
+    result.append((yield from steps))
+
+
+async def run_steps(steps: Steps[T]) -> T:
+    """Run ``steps`` on the event loop (asyncio or trio): each wait is awaited."""
+    import anyio
+
+    result: list[T] = []
+    try:
+        for fd, seconds in _waits(steps, result):
+            if fd is None:
+                await anyio.sleep(seconds)
+            else:
+                with anyio.move_on_after(seconds):
+                    await anyio.wait_readable(fd)
+    finally:
+        steps.close()  # cancelled mid-way: its fds are closed now
+    return result[0]
+
+
+def run_steps_blocking(steps: Steps[T]) -> T:
+    """Run ``steps`` in this thread, blocking in ``poll`` for each wait."""
+    result: list[T] = []
+    try:
+        for fd, seconds in _waits(steps, result):
+            watcher = select.poll()
+            if fd is not None:
+                watcher.register(fd, select.POLLIN)
+            watcher.poll(seconds * 1000)
+    finally:
+        steps.close()
+    return result[0]
+
+
+def empty_steps(cgroup: str, timeout: float) -> Steps[bool]:
     """Wait until ``cgroup`` holds no live process; False if ``timeout`` passed first.
 
     The kernel flags ``cgroup.events`` with ``POLLPRI`` when it changes; an
-    epoll set watching that lets anyio await it on asyncio and trio alike.
+    epoll set watching that is readable then, which both drivers wait on.
     That notification is rate-limited (at most one per 10 ms per file), while
     the file itself is always current, so the wait also re-reads it after
     short, growing timeouts (0.5 ms doubling to 50 ms): a cgroup emptied by a
     kill is seen within a millisecond. Without ``cgroup.events`` (the root
     cgroup) it polls the member lists the same way.
     """
-    fd = _events_fd(cgroup)
-    if fd is None:
-        return await _poll_members(cgroup, timeout)
     deadline = time.monotonic() + timeout
-    watcher = select.epoll()
+    fd = _events_fd(cgroup)
+    watcher = None
     try:
-        watcher.register(fd, select.EPOLLPRI)
+        if fd is not None:
+            watcher = select.epoll()
+            watcher.register(fd, select.EPOLLPRI)
         delay = _FIRST_RECHECK
-        while _populated_at(fd):
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                return False
-            with anyio.move_on_after(min(delay, remaining)):
-                await anyio.wait_readable(watcher.fileno())
-            delay = min(delay * 2, _LAST_RECHECK)
-        return True
-    finally:
-        watcher.close()
-        os.close(fd)
-
-
-async def _poll_members(cgroup: str, timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    delay = _FIRST_RECHECK
-    while populated(cgroup):
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            return False
-        await anyio.sleep(min(delay, remaining))
-        delay = min(delay * 2, _LAST_RECHECK)
-    return True
-
-
-def wait_empty_blocking(cgroup: str, timeout: float) -> bool:
-    """:func:`wait_empty` for code outside an event loop (blocks in ``poll``)."""
-    deadline = time.monotonic() + timeout
-    fd = _events_fd(cgroup)
-    watcher = select.poll()
-    if fd is not None:
-        watcher.register(fd, select.POLLPRI)
-    delay = _FIRST_RECHECK
-    try:
         while _populated_at(fd) if fd is not None else populated(cgroup):
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 return False
-            watcher.poll(min(delay, remaining) * 1000)
+            yield (None if watcher is None else watcher.fileno()), min(delay, remaining)
             delay = min(delay * 2, _LAST_RECHECK)
         return True
     finally:
+        if watcher is not None:
+            watcher.close()
         if fd is not None:
             os.close(fd)
+
+
+async def wait_empty(cgroup: str, timeout: float) -> bool:
+    """:func:`empty_steps` awaited on the event loop."""
+    return await run_steps(empty_steps(cgroup, timeout))
+
+
+def wait_empty_blocking(cgroup: str, timeout: float) -> bool:
+    """:func:`empty_steps` for code outside an event loop (blocks in ``poll``)."""
+    return run_steps_blocking(empty_steps(cgroup, timeout))

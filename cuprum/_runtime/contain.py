@@ -39,9 +39,19 @@ if TYPE_CHECKING:
     from cuprum._runtime import cgroup_pool
     from cuprum._runtime.cgroup import CgroupHost, CgroupSupport, RunCgroup
     from cuprum._runtime.cgroup_limits import CgroupEvents, CgroupLimits, CgroupUsage
+    from cuprum._runtime.cgroupfs import Steps
     from cuprum._runtime.limits import ResourceLimits
 
-__all__ = ["Box", "kill_trees", "prepare", "release", "spawn_stage", "terminate_trees"]
+__all__ = [
+    "Box",
+    "kill_trees",
+    "prepare",
+    "prepare_blocking",
+    "release",
+    "release_blocking",
+    "spawn_stage",
+    "terminate_trees",
+]
 
 _PUBLIC_NAMES: dict[str, LimitName] = {
     "cpu_seconds": "cpu_seconds",
@@ -156,11 +166,24 @@ def _rlimits(limits: Limits, applied: Mapping[str, str]) -> ResourceLimits | Non
 
 async def prepare(ctx: ExecutionContext, programs: Sequence[str]) -> list[Box] | None:
     """A :class:`Box` per stage, or None when the run needs neither cgroups nor limits."""
+    from cuprum._runtime.cgroupfs import run_steps
+
+    return await run_steps(_prepare_steps(ctx, programs))
+
+
+def prepare_blocking(ctx: ExecutionContext, programs: Sequence[str]) -> list[Box] | None:
+    """:func:`prepare` outside an event loop (``run_sync()``'s direct path)."""
+    from cuprum._runtime.cgroupfs import run_steps_blocking
+
+    return run_steps_blocking(_prepare_steps(ctx, programs))
+
+
+def _prepare_steps(ctx: ExecutionContext, programs: Sequence[str]) -> Steps[list[Box] | None]:
     limits = ctx.limits
     found = _wanted(ctx, programs[0])
     if found is not None:
         try:
-            return await _in_cgroups(found, limits, len(programs))
+            return (yield from _in_cgroups(found, limits, len(programs)))
         except OSError as exc:  # e.g. the host gave up the rights it had when probed
             if ctx.contain is True:
                 raise SpawnError(
@@ -173,13 +196,13 @@ async def prepare(ctx: ExecutionContext, programs: Sequence[str]) -> list[Box] |
     return [Box(None, rl, None, native=native_available()) for _ in programs]
 
 
-async def _in_cgroups(found: CgroupSupport, limits: Limits | None, count: int) -> list[Box]:
+def _in_cgroups(found: CgroupSupport, limits: Limits | None, count: int) -> Steps[list[Box]]:
     """A fresh cgroup per stage, with the limits a cgroup enforces written into it."""
     from cuprum._runtime import cgroup, cgroup_pool
     from cuprum._runtime.cgroup_limits import CgroupLimits, apply_limits
 
     native = native_available()
-    host: CgroupHost = await cgroup.host(found)
+    host: CgroupHost = yield from cgroup.host_steps(found)
     boxes: list[Box] = []
     try:
         for _ in range(count):
@@ -201,7 +224,7 @@ async def _in_cgroups(found: CgroupSupport, limits: Limits | None, count: int) -
                     )
                 box.rlimits = _rlimits(limits, applied)
     except BaseException:
-        await release(boxes)
+        yield from _release_steps(boxes)
         raise
     return boxes
 
@@ -316,6 +339,23 @@ async def release(boxes: Sequence[Box] | None) -> None:
     """
     if not boxes:
         return
+    import anyio  # only a contained run gets here: it runs on an event loop
+
+    from cuprum._runtime.cgroupfs import run_steps
+
+    with anyio.CancelScope(shield=True):
+        await run_steps(_release_steps(boxes))
+
+
+def release_blocking(boxes: Sequence[Box] | None) -> None:
+    """:func:`release` outside an event loop (``run_sync()``'s direct path)."""
+    if boxes:
+        from cuprum._runtime.cgroupfs import run_steps_blocking
+
+        run_steps_blocking(_release_steps(boxes))
+
+
+def _release_steps(boxes: Sequence[Box]) -> Steps[None]:
     from cuprum._runtime.cgroup_limits import read_events, read_usage
 
     doomed: list[RunCgroup] = []
@@ -335,9 +375,5 @@ async def release(boxes: Sequence[Box] | None) -> None:
         except OSError:
             pass
         doomed.append(run)
-    if doomed:
-        import anyio  # only a contained run gets here: it runs on an event loop
-
-        with anyio.CancelScope(shield=True):
-            for run in doomed:
-                await run.destroy()
+    for run in doomed:
+        yield from run.destroy_steps(5.0)

@@ -31,11 +31,12 @@ from typing import Any
 
 from cuprum._model.io import Stream
 from cuprum._runtime.child import ChildProcess
+from cuprum._runtime.contain import kill_trees, terminate_trees
+from cuprum._runtime.enclosure import Enclosure
 from cuprum._runtime.failures import deadline_expired, fail, unwrap
 from cuprum._runtime.outputs import OutputReader
 from cuprum._runtime.request import RunRequest
 from cuprum._runtime.run import Results, Run, admit, output_reader, run_before_hooks
-from cuprum._runtime.shutdown import add_live, remove_live
 from cuprum._runtime.sigint import (
     Handler,
     claim_wakeup,
@@ -45,7 +46,7 @@ from cuprum._runtime.sigint import (
     take_sigint,
 )
 from cuprum._runtime.stdin import PolledFeed
-from cuprum._runtime.teardown import account, reap_all
+from cuprum._runtime.teardown import reap_all
 from cuprum._runtime.wiring import Plan
 
 __all__ = ["refuse_inside_event_loop", "run_direct", "runs_direct"]
@@ -112,15 +113,13 @@ def refuse_inside_event_loop(what: str) -> None:
 
 def runs_direct(req: RunRequest) -> bool:
     """Whether ``req`` needs nothing an event loop gives: one local command, no
-    terminal, no cgroup or limits, and no async iterable for stdin."""
+    terminal, and no async iterable for stdin. (Its cgroup and limits, if any, are
+    set up and removed in this thread: see :class:`~.enclosure.Enclosure`.)"""
     if len(req.stages) != 1 or req.tty is not None:
         return False
     cmd = req.stages[0]
     if getattr(cmd, "launch", None) is not None or getattr(cmd, "prepare", None) is not None:
         return False  # a remote command: its connection is opened on the loop
-    ctx = req.context
-    if ctx.limits is not None or ctx.contain is True:
-        return False
     stdin = req.stdin
     if stdin is None or stdin is Stream.DEVNULL or stdin is Stream.INHERIT:
         return True
@@ -261,15 +260,10 @@ def _life(req: RunRequest, waits: _Waits) -> tuple[Results, int | None]:
     strategy = admit(req, None)
     run_before_hooks(req)
     run = Run(req, strategy)
-    live: int | None = None
+    enclosure = Enclosure()
     try:
         run.announce(req.timeout)
-        stages = run.stages
-        live = add_live(
-            lambda: [s.child for s in stages if s.child is not None],
-            None,
-            req.context.cancel_grace,
-        )
+        enclosure.enter_blocking(req.context, run.stages)
         run.start()
         _supervise(run, waits)
     except BaseException as exc:
@@ -278,11 +272,10 @@ def _life(req: RunRequest, waits: _Waits) -> tuple[Results, int | None]:
         try:
             reap_all(run.stages)
         finally:
-            remove_live(live)
-            account(run.stages)
+            enclosure.leave_blocking(run.stages)
         return run.complete()
     # Raised outside the handler, so the exception keeps its own context.
-    raise _failure_tail(run, failure, waits, live)
+    raise _failure_tail(run, failure, waits, enclosure)
 
 
 def _supervise(run: Run, waits: _Waits) -> None:
@@ -357,17 +350,22 @@ def _fed_all(run: Run, plan: Plan, feed: PolledFeed) -> None:
     run.input_dropped(feed.dropped)
 
 
-def _failure_tail(run: Run, exc: BaseException, waits: _Waits, live: int | None) -> BaseException:
-    """Teardown (SIGTERM, grace, SIGKILL, reap, drain), then the run's report."""
+def _failure_tail(
+    run: Run, exc: BaseException, waits: _Waits, enclosure: Enclosure
+) -> BaseException:
+    """Teardown (SIGTERM, grace, SIGKILL, reap, drain; a contained run's cgroup
+    members too, as ``teardown.tear_down`` does), then the run's report."""
     failure = unwrap(exc)
     stage, plan = run.stages[0], run.plan
     child = stage.child
     try:
         if child is not None and not child.reaped:
+            terminate_trees(enclosure.boxes, {child.pid})
             if child.exit_code is None:
                 child.signal_group(signal.SIGTERM)
             waits.grace(child, run.req.context.cancel_grace)
     finally:
+        kill_trees(enclosure.boxes)
         if child is not None:
             child.signal_group(signal.SIGKILL)
         try:
@@ -377,6 +375,5 @@ def _failure_tail(run: Run, exc: BaseException, waits: _Waits, live: int | None)
             if plan is not None:
                 plan.drain_and_close()
         finally:
-            remove_live(live)
-            account(run.stages)
+            enclosure.leave_blocking(run.stages)
     return run.report(failure)

@@ -3,7 +3,9 @@
 Each stage's box (its cgroup and limits, :mod:`.contain`), the run's listing for
 host shutdown (:mod:`.shutdown`), and the commands that start and stop something
 of their own (a remote command's connection and far end, ``cuprum.remote``). The
-engine enters it before spawning and leaves it after the reap or the teardown.
+engine enters it before spawning and leaves it after the reap or the teardown;
+``run_sync()``'s direct path does the same without an event loop (``*_blocking``),
+so this module imports anyio only where it waits on one.
 """
 
 from __future__ import annotations
@@ -11,8 +13,6 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Coroutine, Sequence
 from typing import Any
-
-import anyio
 
 from cuprum._model.execution import ExecutionContext
 from cuprum._model.spec import CommandSpec
@@ -40,26 +40,47 @@ class Enclosure:
     def left(self, timeout: float | None) -> float | None:
         """Seconds left of the run's ``timeout``: all of it, unless the run's clock
         started before (a remote command's connection was opened within it)."""
-        return timeout if self.deadline is None else self.deadline - anyio.current_time()
+        if self.deadline is None:
+            return timeout
+        import anyio
+
+        return self.deadline - anyio.current_time()
 
     async def enter(self, ctx: ExecutionContext, stages: Sequence[Stage]) -> None:
         """Each stage's cgroup and limits; the run listed for host shutdown."""
         try:
-            self.boxes = boxes = await contain.prepare(ctx, [s.cmd.program for s in stages])
+            boxes = await contain.prepare(ctx, [s.cmd.program for s in stages])
         except Exception as exc:  # no cgroup although contain=True, or the cgroup fs refused
             fail("spawn_failed", exc)
+        self._place(boxes, ctx, stages)
+        launches = [s.launch for s in stages if s.launch is not None]
+        if launches:
+            await self._hold(launches)
+
+    def enter_blocking(self, ctx: ExecutionContext, stages: Sequence[Stage]) -> None:
+        """:meth:`enter` outside an event loop (``run_sync()``'s direct path: no remote
+        stage, whose session is held on the loop)."""
+        try:
+            boxes = contain.prepare_blocking(ctx, [s.cmd.program for s in stages])
+        except Exception as exc:  # as in enter()
+            fail("spawn_failed", exc)
+        self._place(boxes, ctx, stages)
+
+    def _place(
+        self, boxes: list[contain.Box] | None, ctx: ExecutionContext, stages: Sequence[Stage]
+    ) -> None:
+        self.boxes = boxes
         if boxes is not None:
             for stage, box in zip(stages, boxes, strict=True):
                 stage.box = box
         self.live = add_live(
             lambda: [s.child for s in stages if s.child is not None], boxes, ctx.cancel_grace
         )
-        launches = [s.launch for s in stages if s.launch is not None]
-        if launches:
-            await self._hold(launches)
 
     async def _hold(self, launches: list[RemoteLaunch]) -> None:
         """Each remote stage's session on its host, waiting within the run's timeout."""
+        import anyio
+
         self.launches = launches
         with anyio.move_on_at(math.inf if self.deadline is None else self.deadline) as scope:
             for launch in sorted(launches, key=lambda launch: launch.session_key):
@@ -73,9 +94,19 @@ class Enclosure:
         try:
             await contain.release(self.boxes)
         finally:
-            remove_live(self.live)
-            for launch in self.launches:
-                launch.release()
+            self._left(stages)
+
+    def leave_blocking(self, stages: Sequence[Stage]) -> None:
+        """:meth:`leave` outside an event loop."""
+        try:
+            contain.release_blocking(self.boxes)
+        finally:
+            self._left(stages)
+
+    def _left(self, stages: Sequence[Stage]) -> None:
+        remove_live(self.live)
+        for launch in self.launches:
+            launch.release()
         account(list(stages))
 
 
@@ -84,6 +115,8 @@ async def prepare_commands(commands: Sequence[CommandSpec], timeout: float | Non
     within the run's ``timeout``, which then counts from here. Returns the run's
     deadline on anyio's clock (in the past when the time ran out here), or ``None``
     when nothing needed preparing or there is no timeout."""
+    import anyio
+
     deadline: float | None = None
     for cmd in commands:
         prepare = getattr(cmd, "prepare", None)
@@ -107,6 +140,8 @@ async def _each(
     if len(stages) == 1:
         await job(stages[0])
         return
+    import anyio
+
     async with anyio.create_task_group() as tg:
         for stage in stages:
             tg.start_soon(job, stage)

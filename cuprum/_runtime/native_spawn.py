@@ -84,9 +84,11 @@ def _program_path(program: str, env: Mapping[str, str] | None, cwd: str | None) 
     return found
 
 
-def _environment(program: str, env: Mapping[str, str] | None) -> list[bytes]:
-    if env is None:  # os.environ refuses what the OS could not pass, so no checks
-        return [name + b"=" + value for name, value in os.environb.items()]
+def _environment(program: str, env: Mapping[str, str] | None) -> list[bytes] | None:
+    """``env`` as ``NAME=value`` items; None (the process's own, which the extension
+    takes from libc's ``environ``: building it from ``os.environb`` costs ~25 us)."""
+    if env is None:
+        return None
     items = []
     for name, value in env.items():
         key, data = os.fsencode(name), os.fsencode(value)

@@ -40,7 +40,8 @@ fn spawn_error(err: &spawn::SpawnError, path: &[u8], cwd: Option<&[u8]>) -> PyEr
 /// kernels without pidfds). The GIL is released while the child starts.
 ///
 /// * `path`: absolute path of the program; `argv` includes the program name;
-///   `env` is the whole environment as `b"NAME=value"` items.
+///   `env` is the whole environment as `b"NAME=value"` items, or `None` for
+///   this process's own (libc's `environ`, as `execv` passes it).
 /// * `fds`: the parent descriptors that become the child's 0, 1 and 2; every
 ///   other descriptor is closed in the child.
 /// * `cgroup_fd`: a cgroup v2 directory descriptor; the child starts inside
@@ -65,7 +66,7 @@ pub fn spawn_process(
     py: Python<'_>,
     path: PyBackedBytes,
     argv: Vec<PyBackedBytes>,
-    env: Vec<PyBackedBytes>,
+    env: Option<Vec<PyBackedBytes>>,
     fds: (RawFd, RawFd, RawFd),
     cwd: Option<PyBackedBytes>,
     cgroup_fd: Option<RawFd>,
@@ -103,9 +104,8 @@ pub fn spawn_process(
             .map(|a| c_string("argv", a))
             .collect::<PyResult<_>>()?,
         env: env
-            .iter()
-            .map(|e| c_string("env", e))
-            .collect::<PyResult<_>>()?,
+            .map(|items| items.iter().map(|e| c_string("env", e)).collect())
+            .transpose()?,
         fds: [stdin, stdout, stderr],
         cwd: cwd.as_deref().map(|c| c_string("cwd", c)).transpose()?,
         cgroup: cgroup_fd,

@@ -1,12 +1,15 @@
 """Containment through the engine: whole-tree teardown, limits and accounting of real runs.
 
 Each test runs on asyncio and trio, with the native spawn (``clone3`` into the
-cgroup) and the pure one (the host visits the cgroup around ``Popen``). Under
-``CI=true`` a missing cgroup fails them (the ``support`` fixture).
+cgroup) and the pure one (the host visits the cgroup around ``Popen``); each
+single-command test also through ``run_sync()``, which contains a run without an
+event loop (its direct path, here from a worker thread). Under ``CI=true`` a
+missing cgroup fails them (the ``support`` fixture).
 """
 
 from __future__ import annotations
 
+import functools
 import sys
 import time
 from collections.abc import Iterator
@@ -16,12 +19,14 @@ import anyio
 import pytest
 
 from cuprum import (
+    CommandResult,
     ExecEvent,
     ExecutionContext,
     Limits,
     Program,
     ProgramCatalogue,
     ProjectSettings,
+    SafeCmd,
     ScopeConfig,
     TimeoutExpired,
     scoped,
@@ -81,14 +86,31 @@ def spawner(request: pytest.FixtureRequest, support: CgroupSupport) -> Iterator[
     contain._native.clear()
 
 
+@pytest.fixture(params=["run", "run_sync"])
+def entry(request: pytest.FixtureRequest) -> str:
+    """``await cmd.run()`` (the engine on the loop) or ``cmd.run_sync()`` (the direct
+    path, which needs no loop: called from a worker thread of the test's loop)."""
+    return str(request.param)
+
+
+async def run(
+    cmd: SafeCmd, entry: str, *, context: ExecutionContext, timeout: float | None = None
+) -> CommandResult[str | None, str | None]:
+    """``cmd`` run through ``entry`` (``run_sync`` in a worker thread, where it may be called)."""
+    if entry == "run":
+        return await cmd.run(context=context, timeout=timeout)
+    call = functools.partial(cmd.run_sync, context=context, timeout=timeout)
+    return await anyio.to_thread.run_sync(call)
+
+
 def daemon_ctx(tmp_path: Path) -> ExecutionContext:
     return ExecutionContext(contain=True, cancel_grace=0.2, env={"DAEMON": DAEMON}, cwd=tmp_path)
 
 
-async def test_escapees_die_on_timeout(spawner: str, tmp_path: Path) -> None:
+async def test_escapees_die_on_timeout(spawner: str, entry: str, tmp_path: Path) -> None:
     line, files = escapees(tmp_path)
     with pytest.raises(TimeoutExpired):
-        await shell("-c", line).run(context=daemon_ctx(tmp_path), timeout=3)
+        await run(shell("-c", line), entry, context=daemon_ctx(tmp_path), timeout=3)
     pids = read_pids(files)
     assert wait_until_dead(pids) == []
 
@@ -109,21 +131,23 @@ async def test_escapees_die_on_cancellation(spawner: str, tmp_path: Path) -> Non
     assert wait_until_dead(pids) == []
 
 
-async def test_escapees_left_by_a_finished_run_die_with_it(spawner: str, tmp_path: Path) -> None:
+async def test_escapees_left_by_a_finished_run_die_with_it(
+    spawner: str, entry: str, tmp_path: Path
+) -> None:
     # The command exits at once; what it detached is killed when its cgroup goes.
     # (Its output goes elsewhere: a captured pipe it held would keep the run open.)
     files = [tmp_path / "setsid.pid"]
     line = f"setsid sleep 300 >/dev/null 2>&1 & echo $! > {files[0]}"
-    result = await shell("-c", line).run(context=CONTAINED)
+    result = await run(shell("-c", line), entry, context=CONTAINED)
     assert result.exit_code == 0
     assert wait_until_dead(read_pids(files)) == []
 
 
-async def test_a_child_burning_cpu_reports_it(spawner: str) -> None:
+async def test_a_child_burning_cpu_reports_it(spawner: str, entry: str) -> None:
     burn = "import time\nt = time.process_time()\nwhile time.process_time() - t < 0.3: pass"
     events: list[ExecEvent] = []
     with scoped(ScopeConfig(observe_hooks=(events.append,))):
-        result = await python("-c", burn).run(context=CONTAINED)
+        result = await run(python("-c", burn), entry, context=CONTAINED)
     assert result.usage is not None
     assert result.usage.cpu_seconds >= 0.3
     assert result.usage.tree_cpu_seconds is not None
@@ -142,7 +166,7 @@ async def test_a_pipeline_reports_each_stage(spawner: str) -> None:
     assert second.cpu_seconds < 0.3
 
 
-async def test_the_tree_cpu_counts_orphans(spawner: str, tmp_path: Path) -> None:
+async def test_the_tree_cpu_counts_orphans(spawner: str, entry: str, tmp_path: Path) -> None:
     # The shell does not wait for its burner: wait4 cannot see it, the cgroup can.
     burn = (
         "import time\nt = time.process_time()\nwhile time.process_time() - t < 0.3: pass\n"
@@ -150,16 +174,16 @@ async def test_the_tree_cpu_counts_orphans(spawner: str, tmp_path: Path) -> None
     )
     line = f'{PY} -c "$BURN" >/dev/null 2>&1 & while [ ! -e done ]; do sleep 0.02; done'
     ctx = ExecutionContext(contain=True, env={"BURN": burn}, cwd=tmp_path)
-    result = await shell("-c", line).run(context=ctx)
+    result = await run(shell("-c", line), entry, context=ctx)
     assert result.usage is not None and result.usage.tree_cpu_seconds is not None
     assert result.usage.tree_cpu_seconds >= 0.3
 
 
-async def test_a_cpu_limit_is_named(spawner: str) -> None:
+async def test_a_cpu_limit_is_named(spawner: str, entry: str) -> None:
     events: list[ExecEvent] = []
     ctx = ExecutionContext(contain=True, limits=Limits(cpu_seconds=1))
     with scoped(ScopeConfig(observe_hooks=(events.append,))):
-        result = await python("-c", "while True: pass").run(context=ctx)
+        result = await run(python("-c", "while True: pass"), entry, context=ctx)
     assert result.exit_code < 0
     assert result.limit == "cpu_seconds"
     (exit_event,) = [e for e in events if e.phase == "exit"]
@@ -183,18 +207,20 @@ FORK_BOMB = (
 )
 
 
-async def test_a_fork_bomb_is_held_by_the_process_limit(spawner: str) -> None:
+async def test_a_fork_bomb_is_held_by_the_process_limit(spawner: str, entry: str) -> None:
     ctx = ExecutionContext(contain=True, limits=Limits(processes=20))
-    result = await python("-c", FORK_BOMB).run(context=ctx)
+    result = await run(python("-c", FORK_BOMB), entry, context=ctx)
     assert result.exit_code == 3, result.stderr
     assert int(result.stdout or "") < 20
     assert result.limit == "processes"
 
 
-async def test_a_memory_hog_is_stopped_by_the_memory_limit(spawner: str, host_memory: bool) -> None:
+async def test_a_memory_hog_is_stopped_by_the_memory_limit(
+    spawner: str, entry: str, host_memory: bool
+) -> None:
     hog = "blocks = [bytearray(16 << 20) for _ in range(64)]\nprint('allocated')"
     ctx = ExecutionContext(contain=True, limits=Limits(memory=256 << 20))
-    result = await python("-c", hog).run(context=ctx)
+    result = await run(python("-c", hog), entry, context=ctx)
     assert result.exit_code != 0
     assert "allocated" not in (result.stdout or "")
     if host_memory:  # the cgroup memory controller: the OOM kill names the limit
@@ -209,18 +235,20 @@ def host_memory(support: CgroupSupport) -> bool:
     return "memory" in anyio.run(cgroup.host, support).controllers()
 
 
-async def test_contain_true_without_cgroups_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_contain_true_without_cgroups_is_refused(
+    monkeypatch: pytest.MonkeyPatch, entry: str
+) -> None:
     monkeypatch.setattr(contain, "support", lambda: CgroupSupport(None, None, "no v2 here"))
     from cuprum import SpawnError
 
     with pytest.raises(SpawnError, match=r"^\[Errno 95\] sh: contain=True: no v2 here"):
-        await shell("-c", "true").run(context=CONTAINED)
+        await run(shell("-c", "true"), entry, context=CONTAINED)
 
 
-async def test_uncontained_limits_still_apply() -> None:
+async def test_uncontained_limits_still_apply(entry: str) -> None:
     ctx = ExecutionContext(contain=False, limits=Limits(open_files=12))
     probe = "import resource; print(resource.getrlimit(resource.RLIMIT_NOFILE))"
-    result = await python("-c", probe).run(context=ctx)
+    result = await run(python("-c", probe), entry, context=ctx)
     assert (result.stdout or "").strip() == "(12, 12)"
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import resource
 import stat
+import subprocess
 
 import pytest
 
@@ -55,6 +56,18 @@ def test_output_cwd_and_a_program_found_on_path(tmp_path: os.PathLike[str]) -> N
 def test_the_environment_is_exactly_the_one_given() -> None:
     out, _ = run(["/usr/bin/env"], env={"A": "1", "LANG": "C"})
     assert out == b"A=1\nLANG=C\n"
+
+
+def test_no_env_is_the_process_own_as_it_is_now(monkeypatch: pytest.MonkeyPatch) -> None:
+    # None: the extension passes libc's environ, which os.environ keeps in step (putenv,
+    # unsetenv): the child sees what Popen's child would, changes made at run time too.
+    monkeypatch.setenv("CUPRUM_TEST_ADDED", "yes \u00e9")
+    monkeypatch.delenv("HOME", raising=False)
+    out, _ = run(["/usr/bin/env"])
+    expected = subprocess.run(["/usr/bin/env"], capture_output=True, check=True).stdout
+    assert sorted(out.splitlines()) == sorted(expected.splitlines())
+    assert "CUPRUM_TEST_ADDED=yes \u00e9".encode() in out.splitlines()
+    assert not any(line.startswith(b"HOME=") for line in out.splitlines())
 
 
 def test_an_env_the_os_refuses_names_the_program() -> None:

@@ -245,8 +245,8 @@ def test_a_hook_error_in_line_events_tears_the_run_down() -> None:
         (shell("true"), {"stdin": b"data"}, True),
         (shell("true"), {"stdin": "text"}, True),
         (shell("true"), {"stdin": _chunks()}, False),
-        (shell("true"), {"context": ExecutionContext(contain=True)}, False),
-        (shell("true"), {"context": ExecutionContext(limits=Limits(open_files=64))}, False),
+        (shell("true"), {"context": ExecutionContext(contain=True)}, True),
+        (shell("true"), {"context": ExecutionContext(limits=Limits(open_files=64))}, True),
         (shell("true") | shell("cat"), {}, False),
     ],
     ids=["plain", "devnull", "file", "bytes", "text", "iterable", "contain", "limits", "pipeline"],
@@ -257,10 +257,11 @@ def test_which_runs_need_no_event_loop(cmd: Any, options: dict[str, Any], direct
 
 
 def test_no_event_loop_is_imported() -> None:
-    # A fresh interpreter: a plain run, an observed one and a timed-out one.
+    # A fresh interpreter: a plain run, an observed one, a timed-out one, a contained one
+    # (a cgroup of its own, made and removed in the thread) and one with limits.
     code = (
         "import sys\n"
-        "from cuprum import ExecutionContext, Program, ProgramCatalogue, ProjectSettings\n"
+        "from cuprum import ExecutionContext, Limits, Program, ProgramCatalogue, ProjectSettings\n"
         "from cuprum import ScopeConfig, TimeoutExpired, scoped, sh\n"
         "c = ProgramCatalogue(projects=(ProjectSettings('t', (Program('sh'),)),))\n"
         "cmd = sh.make(Program('sh'), catalogue=c)\n"
@@ -271,6 +272,8 @@ def test_no_event_loop_is_imported() -> None:
         "    cmd('-c', 'sleep 5').run_sync(timeout=0.1)\n"
         "except TimeoutExpired:\n"
         "    pass\n"
+        "cmd('-c', 'true').run_sync(context=ExecutionContext(contain=True))\n"
+        "cmd('-c', 'true').run_sync(context=ExecutionContext(limits=Limits(open_files=64)))\n"
         "loops = {'asyncio', 'anyio', 'trio', 'sniffio'} & set(sys.modules)\n"
         "print(__import__('json').dumps(sorted(loops)))\n"
     )
