@@ -4,8 +4,34 @@ use crate::spawn::{self, Rlimit, Spec, Stage};
 use pyo3::exceptions::{PyOSError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::pybacked::PyBackedBytes;
-use std::ffi::CString;
+use std::ffi::{CStr, CString, c_char};
 use std::os::fd::RawFd;
+
+unsafe extern "C" {
+    /// The process's environment (libc's).
+    static environ: *const *const c_char;
+}
+
+/// A copy of this process's environment, taken while the GIL is held.
+///
+/// Python threads change it (`os.environ[...] = ...`: `setenv`, which may move
+/// the array and free the old one) only with the GIL held; once it is released
+/// for the spawn, a child sharing our memory (`CLONE_VM`) must not exec with a
+/// pointer into an array another thread may be freeing (`EFAULT`, or a torn
+/// environment).
+fn own_environment(_py: Python<'_>) -> Vec<CString> {
+    let mut items = Vec::new();
+    // SAFETY: `environ` is libc's NULL-terminated array of C strings; the GIL
+    // (held: `_py`) keeps Python threads from changing it while it is read.
+    unsafe {
+        let mut entry = environ;
+        while !entry.is_null() && !(*entry).is_null() {
+            items.push(CStr::from_ptr(*entry).to_owned());
+            entry = entry.add(1);
+        }
+    }
+    items
+}
 
 /// A NUL-free C string, or a `ValueError` naming the parameter.
 fn c_string(name: &str, bytes: &[u8]) -> PyResult<CString> {
@@ -41,7 +67,7 @@ fn spawn_error(err: &spawn::SpawnError, path: &[u8], cwd: Option<&[u8]>) -> PyEr
 ///
 /// * `path`: absolute path of the program; `argv` includes the program name;
 ///   `env` is the whole environment as `b"NAME=value"` items, or `None` for
-///   this process's own (libc's `environ`, as `execv` passes it).
+///   this process's own (libc's `environ`, copied before the GIL is released).
 /// * `fds`: the parent descriptors that become the child's 0, 1 and 2; every
 ///   other descriptor is closed in the child.
 /// * `cgroup_fd`: a cgroup v2 directory descriptor; the child starts inside
@@ -103,9 +129,13 @@ pub fn spawn_process(
             .iter()
             .map(|a| c_string("argv", a))
             .collect::<PyResult<_>>()?,
-        env: env
-            .map(|items| items.iter().map(|e| c_string("env", e)).collect())
-            .transpose()?,
+        env: Some(match env {
+            Some(items) => items
+                .iter()
+                .map(|e| c_string("env", e))
+                .collect::<PyResult<_>>()?,
+            None => own_environment(py),
+        }),
         fds: [stdin, stdout, stderr],
         cwd: cwd.as_deref().map(|c| c_string("cwd", c)).transpose()?,
         cgroup: cgroup_fd,

@@ -6,6 +6,8 @@ import os
 import resource
 import stat
 import subprocess
+import threading
+import time
 
 import pytest
 
@@ -68,6 +70,35 @@ def test_no_env_is_the_process_own_as_it_is_now(monkeypatch: pytest.MonkeyPatch)
     assert sorted(out.splitlines()) == sorted(expected.splitlines())
     assert "CUPRUM_TEST_ADDED=yes \u00e9".encode() in out.splitlines()
     assert not any(line.startswith(b"HOME=") for line in out.splitlines())
+
+
+def test_no_env_is_read_safely_while_another_thread_changes_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # setenv may move libc's environ array (and free the old one) while the GIL is
+    # released for the spawn: a child sharing our memory must not exec with it.
+    monkeypatch.setenv("CUPRUM_TEST_STABLE", "kept")
+    names = [f"CUPRUM_TEST_CHURN_{i}" for i in range(64)]
+    stop = threading.Event()
+
+    def churn() -> None:
+        while not stop.is_set():
+            for name in names:
+                os.environ[name] = "v"
+            for name in names:
+                del os.environ[name]
+
+    thread = threading.Thread(target=churn)
+    thread.start()
+    outputs: list[bytes] = []
+    try:
+        deadline = time.monotonic() + 2.0
+        while time.monotonic() < deadline and len(outputs) < 300:
+            outputs.append(run(["/usr/bin/env"])[0])
+    finally:
+        stop.set()
+        thread.join()
+    assert all(b"CUPRUM_TEST_STABLE=kept" in out.splitlines() for out in outputs)
 
 
 def test_an_env_the_os_refuses_names_the_program() -> None:
