@@ -274,7 +274,11 @@ def spawn(
             pid = forking.fork_exec(
                 executable, args, cwd=cwd, env=env, stdin=fds[0], stdout=fds[1], stderr=fds[2]
             )
-            return ChildProcess(None, pid=pid)
+            try:
+                return ChildProcess(None, pid=pid)
+            except BaseException:  # a signal handler raised: no child outlives the call
+                forking.kill(pid)
+                raise
         popen = subprocess.Popen(
             args,
             executable=executable,

@@ -19,13 +19,14 @@ from __future__ import annotations
 
 import builtins
 import contextlib
+import itertools
 import os
 import signal
 import subprocess
 import sys
 from collections.abc import Callable, Mapping, Sequence
 
-__all__ = ["AVAILABLE", "fork_exec"]
+__all__ = ["AVAILABLE", "fork_exec", "kill"]
 
 _fork_exec: Callable[..., int] | None
 try:
@@ -131,29 +132,51 @@ def fork_exec(
     place = None if cwd is None else os.fspath(cwd)
     env_list = _environment(env)
     read, write = _error_pipe()
-    pid = None
+    assert _fork_exec is not None
+    # close_fds, but for the report's pipe (close-on-exec: the exec closes it)
+    call = (
+        args, candidates, True, (write,), place, env_list,
+        stdin, -1, -1, stdout, -1, stderr, read, write, *_child_settings(),
+    )  # fmt: skip
+    started: list[int] = []
     try:
         try:
-            assert _fork_exec is not None
-            # close_fds, but for the report's pipe (close-on-exec: the exec closes it)
-            pid = _fork_exec(
-                args, candidates, True, (write,), place, env_list,
-                stdin, -1, -1, stdout, -1, stderr, read, write, *_child_settings(),
-            )  # fmt: skip
+            try:
+                # The pid is stored by C code (extend calls fork_exec and appends): a
+                # signal handler that raises runs only once the call has returned, and
+                # its exception would lose a pid not yet stored in a variable.
+                started.extend(itertools.starmap(_fork_exec, (call,)))
+            finally:
+                os.close(write)
+            report = _read_report(read)
         finally:
-            os.close(write)
-        report = _read_report(read)
+            os.close(read)
+        if report:
+            kill(started[0])  # it has exited: reaped, however often interrupted
+            started.clear()
+            _raise_report(report, executable, cwd)
     except BaseException:
-        if pid is not None:  # interrupted after the fork: no child outlives the call
-            os.kill(pid, signal.SIGKILL)
-            _discard(pid)
+        for pid in started:  # interrupted after the fork: no child outlives the call
+            kill(pid)
         raise
-    finally:
-        os.close(read)
-    if report:
-        _discard(pid)
-        _raise_report(report, executable, cwd)
-    return pid
+    return started[0]
+
+
+def kill(pid: int) -> None:
+    """SIGKILL and reap a child whose start was interrupted (or failed), however often
+    signal handlers that raise interrupt this."""
+    killed = False
+    while True:
+        try:
+            if not killed:
+                os.kill(pid, signal.SIGKILL)
+                killed = True
+            _discard(pid)  # reaped already (interrupted after it): ECHILD, suppressed
+        except ProcessLookupError:
+            return
+        except BaseException:  # interrupted again: the reap is still owed
+            continue
+        return
 
 
 def _child_settings() -> tuple[object, ...]:

@@ -12,9 +12,12 @@ from __future__ import annotations
 import functools
 import json
 import os
+import signal
 import subprocess
 import sys
 import textwrap
+import threading
+import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
@@ -298,6 +301,71 @@ def _host(setup: str, finish: str = "") -> dict[str, object]:
     assert proc.returncode == 0, proc.stderr
     found: dict[str, object] = json.loads(data)
     return found
+
+
+class _Interrupted(Exception):
+    pass
+
+
+def _children() -> set[int]:
+    """This process's children, zombies included, from /proc."""
+    found = set()
+    me = str(os.getpid())
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat", encoding="ascii", errors="replace") as f:
+                    fields = f.read().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if fields[1] == me:
+                found.add(int(entry))
+    return found
+
+
+@pytest.mark.skipif(not forking.AVAILABLE, reason="fork_exec is not used here")
+def test_a_signal_handler_raising_during_the_spawn_leaves_no_child() -> None:
+    # A host handler that raises runs as fork_exec returns, before the pid would be
+    # stored: the child was started, and must still be killed and reaped.
+    armed = threading.Event()
+
+    def handler(signum: int, frame: object) -> None:
+        if armed.is_set():
+            armed.clear()
+            raise _Interrupted
+
+    before = _children()
+    previous = signal.signal(signal.SIGUSR1, handler)
+    stop = threading.Event()
+
+    def pester() -> None:
+        while not stop.wait(0.0005):
+            os.kill(os.getpid(), signal.SIGUSR1)
+
+    thread = threading.Thread(target=pester)
+    thread.start()
+    interrupted = 0
+    big = ["x" * 100] * 1000  # a longer exec: more signals land in the spawn
+    try:
+        deadline = time.monotonic() + 2.0
+        while time.monotonic() < deadline and interrupted < 200:
+            started: list[int] = []
+            armed.set()
+            try:
+                started.append(forking.fork_exec(
+                    "/bin/true", ["true", *big], cwd=None, env=None, stdin=-1, stdout=-1, stderr=-1
+                ))  # fmt: skip
+            except _Interrupted:
+                interrupted += 1
+            armed.clear()
+            for pid in started:
+                reap(pid)
+    finally:
+        stop.set()
+        thread.join()
+        signal.signal(signal.SIGUSR1, previous)
+    assert interrupted
+    assert _children() - before == set()
 
 
 def test_a_host_with_its_standard_fds_closed() -> None:
