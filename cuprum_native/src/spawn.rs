@@ -31,11 +31,6 @@ use std::ffi::CString;
 use std::io;
 use std::os::fd::RawFd;
 
-unsafe extern "C" {
-    /// The process's environment (libc's).
-    static environ: *const *const c_char;
-}
-
 /// What to start and how. Every string is already NUL-checked.
 #[derive(Debug, Default)]
 pub struct Spec {
@@ -43,9 +38,10 @@ pub struct Spec {
     pub path: CString,
     /// `argv`, program name first (not empty).
     pub argv: Vec<CString>,
-    /// The whole environment, `NAME=value` each; `None`: this process's own
-    /// (`environ`, which Python's `os.environ` keeps in step), as `execv` would.
-    pub env: Option<Vec<CString>>,
+    /// The whole environment, `NAME=value` each (an owned copy: a child sharing
+    /// our memory must not exec with libc's live array, which another thread's
+    /// `setenv` may move and free meanwhile).
+    pub env: Vec<CString>,
     /// Parent descriptors that become the child's 0, 1 and 2.
     pub fds: [RawFd; 3],
     /// Directory to change to before exec.
@@ -113,7 +109,7 @@ fn spawn_with(spec: &Spec, how: How) -> Result<Spawned, SpawnError> {
         return Err(SpawnError::os(Stage::Fds, libc::EBADF));
     }
     let argv = pointers(&spec.argv);
-    let envp = spec.env.as_deref().map(pointers);
+    let envp = pointers(&spec.env);
     let (read_end, write_end) = error_pipe().map_err(|error| SpawnError {
         stage: Stage::Clone,
         error,
@@ -121,10 +117,7 @@ fn spawn_with(spec: &Spec, how: How) -> Result<Spawned, SpawnError> {
     let ctx = ChildCtx {
         path: spec.path.as_ptr(),
         argv: argv.as_ptr(),
-        // SAFETY: `environ` is libc's NULL-terminated array; it is only read.
-        envp: envp
-            .as_ref()
-            .map_or_else(|| unsafe { environ }, |own| own.as_ptr()),
+        envp: envp.as_ptr(),
         fds: spec.fds,
         cwd: spec.cwd.as_ref().map_or(std::ptr::null(), |c| c.as_ptr()),
         new_session: spec.new_session,

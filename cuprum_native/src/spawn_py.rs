@@ -129,13 +129,13 @@ pub fn spawn_process(
             .iter()
             .map(|a| c_string("argv", a))
             .collect::<PyResult<_>>()?,
-        env: Some(match env {
+        env: match env {
             Some(items) => items
                 .iter()
                 .map(|e| c_string("env", e))
                 .collect::<PyResult<_>>()?,
             None => own_environment(py),
-        }),
+        },
         fds: [stdin, stdout, stderr],
         cwd: cwd.as_deref().map(|c| c_string("cwd", c)).transpose()?,
         cgroup: cgroup_fd,

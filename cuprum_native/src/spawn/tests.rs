@@ -14,7 +14,7 @@ fn spec(argv: &[&str]) -> Spec {
     Spec {
         path: cstr(argv[0]),
         argv: argv.iter().map(|a| cstr(a)).collect(),
-        env: Some(vec![cstr("PATH=/usr/bin:/bin")]),
+        env: vec![cstr("PATH=/usr/bin:/bin")],
         fds: [0, 1, 2],
         ..Spec::default()
     }
@@ -126,7 +126,7 @@ fn stdout_goes_to_the_given_descriptor_and_cwd_applies() {
 #[test]
 fn the_environment_is_exactly_the_one_given() {
     let mut s = spec(&["/usr/bin/env"]);
-    s.env = Some(vec![cstr("A=1"), cstr("B=two")]);
+    s.env = vec![cstr("A=1"), cstr("B=two")];
     assert_eq!(output(s).0, "A=1\nB=two\n");
 }
 
