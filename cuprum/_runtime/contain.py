@@ -31,15 +31,19 @@ from cuprum._core.secret import reveal
 from cuprum._core.usage import LimitName, ResourceUsage
 from cuprum._model.execution import ExecutionContext
 from cuprum._model.limits import Limits
+from cuprum._runtime import cgroupfs
+from cuprum._runtime.cgroupfs import Steps
 from cuprum._runtime.child import ChildProcess, FdArg, spawn
 
 # The cgroup machinery is imported on first use: a run that asks for no
-# containment (the common case) does not pay for importing it.
+# containment (the common case) does not pay for importing it. cgroupfs (small, no
+# anyio) is imported here: every direct run asks prepare_blocking(), and an import
+# on that path could be under way when another thread forks, leaving the child a
+# module lock held for ever.
 if TYPE_CHECKING:
     from cuprum._runtime import cgroup_pool
     from cuprum._runtime.cgroup import CgroupHost, CgroupSupport, RunCgroup
     from cuprum._runtime.cgroup_limits import CgroupEvents, CgroupLimits, CgroupUsage
-    from cuprum._runtime.cgroupfs import Steps
     from cuprum._runtime.limits import ResourceLimits
 
 __all__ = [
@@ -166,16 +170,12 @@ def _rlimits(limits: Limits, applied: Mapping[str, str]) -> ResourceLimits | Non
 
 async def prepare(ctx: ExecutionContext, programs: Sequence[str]) -> list[Box] | None:
     """A :class:`Box` per stage, or None when the run needs neither cgroups nor limits."""
-    from cuprum._runtime.cgroupfs import run_steps
-
-    return await run_steps(_prepare_steps(ctx, programs))
+    return await cgroupfs.run_steps(_prepare_steps(ctx, programs))
 
 
 def prepare_blocking(ctx: ExecutionContext, programs: Sequence[str]) -> list[Box] | None:
     """:func:`prepare` outside an event loop (``run_sync()``'s direct path)."""
-    from cuprum._runtime.cgroupfs import run_steps_blocking
-
-    return run_steps_blocking(_prepare_steps(ctx, programs))
+    return cgroupfs.run_steps_blocking(_prepare_steps(ctx, programs))
 
 
 def _prepare_steps(ctx: ExecutionContext, programs: Sequence[str]) -> Steps[list[Box] | None]:
@@ -341,18 +341,14 @@ async def release(boxes: Sequence[Box] | None) -> None:
         return
     import anyio  # only a contained run gets here: it runs on an event loop
 
-    from cuprum._runtime.cgroupfs import run_steps
-
     with anyio.CancelScope(shield=True):
-        await run_steps(_release_steps(boxes))
+        await cgroupfs.run_steps(_release_steps(boxes))
 
 
 def release_blocking(boxes: Sequence[Box] | None) -> None:
     """:func:`release` outside an event loop (``run_sync()``'s direct path)."""
     if boxes:
-        from cuprum._runtime.cgroupfs import run_steps_blocking
-
-        run_steps_blocking(_release_steps(boxes))
+        cgroupfs.run_steps_blocking(_release_steps(boxes))
 
 
 def _release_steps(boxes: Sequence[Box]) -> Steps[None]:

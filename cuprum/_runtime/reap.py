@@ -8,12 +8,17 @@ a whole tree, use the run's cgroup (``cgroup_limits.read_usage``).
 from __future__ import annotations
 
 import os
+import resource  # noqa: F401  # see below
 import subprocess
 from typing import NamedTuple
 
 from cuprum._core.usage import ResourceUsage
 
 __all__ = ["Reaped", "ResourceUsage", "reap", "reap_popen"]
+
+# ``resource`` is imported above because os.wait4 imports it (for its rusage) on its
+# first call: no import may be under way mid-run, when another thread may fork (the
+# child would find that module's import lock held for ever).
 
 
 class Reaped(NamedTuple):

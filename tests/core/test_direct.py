@@ -315,3 +315,35 @@ def test_a_huge_grace_ends_when_the_child_does() -> None:
     ctx = ExecutionContext(cancel_grace=1e300)
     with pytest.raises(TimeoutExpired):
         shell("echo ready; sleep 300").run_sync(timeout=0.3, context=ctx)
+
+
+def test_a_plain_run_imports_nothing_once_it_owns_ctrl_c() -> None:
+    # Regression: the first direct run imported a module (cgroupfs) after taking SIGINT;
+    # a thread forking then (test_a_child_forked_during_a_run_has_its_own_ctrl_c) left
+    # the child that module's import lock held, and its own first run hung. Everything
+    # a plain run needs is loaded before it takes Ctrl+C. A fresh interpreter.
+    code = (
+        "import json, sys\n"
+        "from cuprum import Program, ProgramCatalogue, ProjectSettings, sh\n"
+        "from cuprum._runtime import direct, sigint\n"
+        "seen = []\n"
+        "take = direct.take_sigint\n"
+        "def counting(handler):\n"
+        "    seen.append(set(sys.modules))\n"
+        "    take(handler)\n"
+        "direct.take_sigint = counting\n"
+        "c = ProgramCatalogue(projects=(ProjectSettings('t', (Program('sh'),)),))\n"
+        "assert sh.make(Program('sh'), catalogue=c)('-c', 'true').run_sync().exit_code == 0\n"
+        "print(json.dumps(sorted(set(sys.modules) - seen[0])))\n"
+    )
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path))
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        check=False,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=DEADLINE,
+    )
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == []
