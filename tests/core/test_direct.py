@@ -256,6 +256,21 @@ def test_which_runs_need_no_event_loop(cmd: Any, options: dict[str, Any], direct
     assert runs_direct(cmd._request(call)) is direct
 
 
+def _fresh_interpreter(code: str) -> Any:
+    """What ``code``, run by a fresh interpreter with this sys.path, prints as JSON."""
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path))
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        check=False,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=DEADLINE,
+    )
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)
+
+
 def test_no_event_loop_is_imported() -> None:
     # A fresh interpreter: a plain run, an observed one, a timed-out one, a contained one
     # (a cgroup of its own, made and removed in the thread) and one with limits.
@@ -277,17 +292,7 @@ def test_no_event_loop_is_imported() -> None:
         "loops = {'asyncio', 'anyio', 'trio', 'sniffio'} & set(sys.modules)\n"
         "print(__import__('json').dumps(sorted(loops)))\n"
     )
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path))
-    done = subprocess.run(
-        [sys.executable, "-c", code],
-        check=False,
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=DEADLINE,
-    )
-    assert done.returncode == 0, done.stderr
-    assert json.loads(done.stdout) == []
+    assert _fresh_interpreter(code) == []
 
 
 def test_ctrl_c_from_another_thread_is_not_cuprums() -> None:
@@ -336,14 +341,4 @@ def test_a_plain_run_imports_nothing_once_it_owns_ctrl_c() -> None:
         "assert sh.make(Program('sh'), catalogue=c)('-c', 'true').run_sync().exit_code == 0\n"
         "print(json.dumps(sorted(set(sys.modules) - seen[0])))\n"
     )
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path))
-    done = subprocess.run(
-        [sys.executable, "-c", code],
-        check=False,
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=DEADLINE,
-    )
-    assert done.returncode == 0, done.stderr
-    assert json.loads(done.stdout) == []
+    assert _fresh_interpreter(code) == []
