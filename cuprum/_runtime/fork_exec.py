@@ -152,8 +152,9 @@ def fork_exec(
         finally:
             os.close(read)
         if report:
-            kill(started[0])  # it has exited: reaped, however often interrupted
-            started.clear()
+            # Out of ``started`` first: an interruption after the reap must not make
+            # the handler below SIGKILL a pid that may already name another process.
+            kill(started.pop())  # it has exited: reaped, however often interrupted
             _raise_report(report, executable, cwd)
     except BaseException:
         for pid in started:  # interrupted after the fork: no child outlives the call
