@@ -143,6 +143,32 @@ async def test_escapees_left_by_a_finished_run_die_with_it(
     assert wait_until_dead(read_pids(files)) == []
 
 
+@pytest.mark.parametrize("phase", ["start", "stdout"])
+async def test_a_hook_raising_mid_run_takes_the_escapees_down(
+    spawner: str, entry: str, phase: str, tmp_path: Path
+) -> None:
+    # The observer raises once the child runs (its start event), or once the escapees
+    # are up (the line the shell prints after them): the run fails with the hook's
+    # error, and the teardown kills the whole cgroup, not only the shell's group.
+    line, files = escapees(tmp_path)
+    line = line.replace(
+        "& sleep 300", f"& while [ ! -s {files[1]} ]; do sleep 0.01; done; echo up; sleep 300"
+    )
+
+    def hook(event: ExecEvent) -> None:
+        if event.phase == phase:
+            raise LookupError(f"hook refused {phase}")
+
+    with scoped(ScopeConfig(observe_hooks=(hook,))):
+        with pytest.raises(LookupError, match=f"hook refused {phase}"):
+            await run(shell("-c", line), entry, context=daemon_ctx(tmp_path), timeout=30)
+    if phase == "stdout":  # they were up: killed with the cgroup
+        assert wait_until_dead(read_pids(files)) == []
+    else:  # torn down at its start: whatever it got to start is dead too
+        pids = [int(f.read_text()) for f in files if f.exists() and f.read_text().strip()]
+        assert wait_until_dead(pids) == []
+
+
 async def test_a_child_burning_cpu_reports_it(spawner: str, entry: str) -> None:
     burn = "import time\nt = time.process_time()\nwhile time.process_time() - t < 0.3: pass"
     events: list[ExecEvent] = []

@@ -1,9 +1,11 @@
-"""Host shutdown: a host that gets SIGTERM or SIGHUP leaves no descendant behind.
+"""Host shutdown: a host that gets SIGTERM, SIGHUP or Ctrl+C leaves no descendant behind.
 
 A real host process runs a contained command that detaches a ``setsid``
-sleeper and a double-forked daemon, under ``cuprum.shutdown_on_signals()``;
-the test signals the host and checks that the host died of the signal (its
-usual effect) and that nothing it started survives.
+sleeper and a double-forked daemon, under ``cuprum.shutdown_on_signals()``, on
+asyncio, on trio, or through ``run_sync()`` in its main thread (the direct path,
+without an event loop); the test signals the host and checks that the host died
+of the signal (its usual effect; Ctrl+C by the ``KeyboardInterrupt`` it raises),
+that nothing it started survives, and that its cgroups went with it.
 """
 
 from __future__ import annotations
@@ -40,11 +42,16 @@ HOST = textwrap.dedent(
     )
     ctx = ExecutionContext(contain=contain, env={"DAEMON": daemon}, cancel_grace=0.2)
 
+    cmd = sh.make(SH, catalogue=CAT)("-c", line)
+
     async def main() -> None:
-        await sh.make(SH, catalogue=CAT)("-c", line).run(context=ctx)
+        await cmd.run(context=ctx)
 
     with cuprum.shutdown_on_signals():
-        anyio.run(main, backend=backend)
+        if backend == "direct":  # run_sync() in this thread, without an event loop
+            cmd.run_sync(context=ctx)
+        else:
+            anyio.run(main, backend=backend)
     """
 )
 
@@ -59,8 +66,8 @@ def _pids(work: Path, names: list[str], host: subprocess.Popen[bytes]) -> list[i
     return [int(f.read_text()) for f in files]
 
 
-@pytest.mark.parametrize("backend", ["asyncio", "trio"])
-@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP])
+@pytest.mark.parametrize("backend", ["asyncio", "trio", "direct"])
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP, signal.SIGINT])
 def test_a_signalled_host_leaves_no_descendant(
     backend: str, signum: int, tmp_path: Path, support: CgroupSupport
 ) -> None:
@@ -73,9 +80,15 @@ def test_a_signalled_host_leaves_no_descendant(
     )
     pids = _pids(tmp_path, ["shell", "setsid", "daemon"], host)
     host.send_signal(signum)
-    host.communicate(timeout=15)
-    assert host.returncode == -signum  # the signal's usual effect, after the teardown
+    _, stderr = host.communicate(timeout=15)
+    # The signal's usual effect, after the teardown (Ctrl+C: the run is cancelled, and
+    # the KeyboardInterrupt it raises ends the host as SIGINT's default would)
+    assert host.returncode == -signum, stderr
+    if signum == signal.SIGINT:
+        assert stderr.decode().rstrip().endswith("KeyboardInterrupt"), stderr
     assert wait_until_dead(pids) == []
+    assert support.base is not None  # and the host's cgroups went with it
+    assert [e for e in os.listdir(support.base) if e.startswith(f"cuprum-{host.pid}.")] == []
 
 
 def test_without_cgroups_the_process_group_still_goes(tmp_path: Path) -> None:
