@@ -234,7 +234,8 @@ def bench_streaming(quick: bool) -> list[Case]:
     what = f"seq {n}: {n:,} lines, each counted"
     reps = 1 if quick else 3
     lines = timed_rounds(_per_line(n), reps=reps, warmup=0, slow_s=10.0)
-    batches = timed_rounds(_batches(n), reps=reps, warmup=0)
+    # Batches take about a second a run and no peer is slow here: more rounds, less noise.
+    batches = timed_rounds(_batches(n), reps=reps if quick else 7, warmup=0)
     return [
         time_row("peers.stream_lines", lines, what=f"{what}, one at a time", reference="Popen"),
         time_row("peers.stream_batches", batches, what=f"{what}, in batches"),
