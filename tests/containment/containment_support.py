@@ -17,6 +17,7 @@ from cuprum._runtime.limits import ResourceLimits
 
 __all__ = [
     "PY",
+    "host_cgroups",
     "is_dead",
     "leftover_runs",
     "read_pids",
@@ -100,6 +101,11 @@ def read_pids(path: str, count: int, timeout: float = 10.0) -> list[int]:
             return pids
         time.sleep(0.01)
     raise AssertionError(f"{path} did not get {count} pids in {timeout} s")
+
+
+def host_cgroups(base: str, pid: int) -> list[str]:
+    """The host directories (``cuprum-<pid>.*``) process ``pid`` has under ``base``."""
+    return [entry for entry in os.listdir(base) if entry.startswith(f"cuprum-{pid}.")]
 
 
 def leftover_runs(base: str) -> list[str]:

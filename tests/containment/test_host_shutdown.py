@@ -10,7 +10,6 @@ that nothing it started survives, and that its cgroups went with it.
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import textwrap
@@ -22,7 +21,7 @@ from processes import wait_until_dead
 
 from cuprum._runtime.cgroup import CgroupSupport
 
-from .containment_support import PY
+from .containment_support import PY, host_cgroups
 from .test_engine_containment import DAEMON
 
 HOST = textwrap.dedent(
@@ -88,7 +87,7 @@ def test_a_signalled_host_leaves_no_descendant(
         assert stderr.decode().rstrip().endswith("KeyboardInterrupt"), stderr
     assert wait_until_dead(pids) == []
     assert support.base is not None  # and the host's cgroups went with it
-    assert [e for e in os.listdir(support.base) if e.startswith(f"cuprum-{host.pid}.")] == []
+    assert host_cgroups(support.base, host.pid) == []
 
 
 def test_without_cgroups_the_process_group_still_goes(tmp_path: Path) -> None:
@@ -133,5 +132,4 @@ def test_two_hundred_contained_runs_leave_no_cgroup(tmp_path: Path, support: Cgr
     )
     pid = int(done.stdout)
     assert support.base is not None
-    left = [entry for entry in os.listdir(support.base) if entry.startswith(f"cuprum-{pid}.")]
-    assert left == []
+    assert host_cgroups(support.base, pid) == []
