@@ -26,7 +26,6 @@ _IPV6 = re.compile(r"[0-9A-Fa-f:.]{2,45}")
 _USER = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}")
 _LABEL = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.:@-]{0,127}")
 _PATH = re.compile(r"/[A-Za-z0-9_./+-]*")
-_PATH_LIST = re.compile(r"/[A-Za-z0-9_./+:-]*")
 
 
 def _bad(name: str, value: object, why: str) -> InvalidArgumentError:
@@ -81,8 +80,15 @@ class HostSpec:
                 raise _bad(attr, value, "must be letters, digits and _ . : @ - only")
         for attr in ("identity_file", "known_hosts", "config_file"):
             object.__setattr__(self, attr, _check_path(attr, getattr(self, attr)))
-        if not _PATH_LIST.fullmatch(self.remote_path):
-            raise _bad("remote_path", self.remote_path, "must be absolute directories, ':'-joined")
+        if not (
+            isinstance(self.remote_path, str)
+            and all(_PATH.fullmatch(entry) for entry in self.remote_path.split(":"))
+        ):
+            raise _bad(
+                "remote_path",
+                self.remote_path,
+                "must be absolute directories, ':'-joined (no empty or relative entry)",
+            )
         if not (0 < self.connect_timeout <= 3600):
             raise _bad("connect_timeout", self.connect_timeout, "must be in (0, 3600] seconds")
         if not (

@@ -10,11 +10,14 @@ text is already in that set) or ``x<octal digits>`` (three per byte, UTF-8), and
 the wrapper, a POSIX sh script with no backslash pair, no single quote and no
 newline, decodes them with ``printf``.
 
-The wrapper then pins ``PATH``, marks the run with ``CUPRUM_RUN=<token>`` in the
-environment (so teardown can find every process of the run), applies the remote cwd
-and env, and runs the program as its child (no ``exec``): the shell then always ends
-with an exit status, 128+N for a program killed by signal N, so a session that ends
-without one is ssh's own failure (a lost connection), never the program's.
+The wrapper then pins ``PATH``, finds the program as an executable file of that path
+(never a builtin of ``/bin/sh``, never through an env ``PATH``), marks the run with
+``CUPRUM_RUN=<token>`` in the environment (so teardown can find every process of the
+run), applies the remote cwd and env, and runs the program by its full path as its
+child (no ``exec``): the shell then always ends with an exit status, 128+N for a
+program killed by signal N, so a session that ends without one is ssh's own failure
+(a lost connection), never the program's. Its own shell variables are all
+``_cuprum_*`` (:data:`RESERVED`), so no env name can steer it.
 """
 
 from __future__ import annotations
@@ -22,33 +25,55 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 
-__all__ = ["WRAPPER", "decode_word", "encode_word", "remote_line", "secret_preamble"]
+__all__ = [
+    "RESERVED",
+    "WRAPPER",
+    "check_env",
+    "decode_word",
+    "encode_word",
+    "remote_line",
+    "secret_preamble",
+]
 
 _SAFE = re.compile(r"[A-Za-z0-9_./:=@+,-]*")
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _TOKEN = re.compile(r"[0-9a-f]{16,64}")
+#: Names the wrapper keeps for itself: an env= of one of them would steer the wrapper
+#: (its loop counters, the program it runs) or hide the run from teardown.
+RESERVED = re.compile(r"CUPRUM_RUN|_cuprum_.*")
 
 # Read by /bin/sh after the login shell passed it through single quotes untouched:
 # no "'" and no backslash pair (fish would fold it), no "!" (csh history), one line.
 # b holds one backslash ("\z" is two characters in sh and in fish; strip the z).
 WRAPPER = "; ".join(
     (
-        'b="\\z"',
-        "b=${b%z}",
-        'd() { f=; x=$1; while [ -n "$x" ]; do r=${x#???}; f="$f$b${x%"$r"}"; x=$r; done;'
-        ' printf "${f}x"; }',
-        "n=$#",
-        "while [ $n -gt 0 ]; do a=$1; shift; case $a in"
-        ' r*) set -- "$@" "${a#r}";;'
-        ' *) v=$(d "${a#x}"); set -- "$@" "${v%x}";; esac; n=$((n-1)); done',
-        "CUPRUM_RUN=$1; PATH=$2; export CUPRUM_RUN PATH; c=$3; e=$4; shift 4",
-        'while [ $e -gt 0 ]; do export "$1=$2"; shift 2; e=$((e-1)); done',
-        "s=$1; shift",
-        '[ "$s" = 0 ] || while IFS= read -r l; do [ -n "$l" ] || break;'
-        ' v=$(d "${l#*=}"); export "${l%%=*}=${v%x}"; done',
-        '[ -z "$c" ] || cd "$c" || exit 126',
-        '"$@"',
-        "exit $?",
+        '_cuprum_b="\\z"',
+        "_cuprum_b=${_cuprum_b%z}",
+        '_cuprum_d() { _cuprum_f=; _cuprum_x=$1; while [ -n "$_cuprum_x" ]; do'
+        ' _cuprum_r=${_cuprum_x#???}; _cuprum_f="$_cuprum_f$_cuprum_b${_cuprum_x%"$_cuprum_r"}";'
+        ' _cuprum_x=$_cuprum_r; done; printf "${_cuprum_f}x"; }',
+        "_cuprum_n=$#",
+        'while [ "$_cuprum_n" -gt 0 ]; do _cuprum_a=$1; shift; case $_cuprum_a in'
+        ' r*) set -- "$@" "${_cuprum_a#r}";;'
+        ' *) _cuprum_v=$(_cuprum_d "${_cuprum_a#x}"); set -- "$@" "${_cuprum_v%x}";; esac;'
+        " _cuprum_n=$((_cuprum_n-1)); done",
+        "CUPRUM_RUN=$1; PATH=$2; export CUPRUM_RUN PATH; _cuprum_c=$3; _cuprum_p=$4;"
+        " _cuprum_e=$5; shift 5",
+        # The program is a file of the pinned PATH, found before any env= is exported
+        # (never a builtin or function of /bin/sh, never through the caller's own PATH).
+        "case $_cuprum_p in */*) ;; *) _cuprum_w=; IFS=:; for _cuprum_i in $PATH; do"
+        ' if [ -f "$_cuprum_i/$_cuprum_p" ] && [ -x "$_cuprum_i/$_cuprum_p" ]; then'
+        " _cuprum_w=$_cuprum_i/$_cuprum_p; break; fi; done; unset IFS;"
+        ' [ -n "$_cuprum_w" ] || { printf "cuprum: %s: not found in PATH$_cuprum_b"n'
+        ' "$_cuprum_p" >&2; exit 127; }; _cuprum_p=$_cuprum_w;; esac',
+        'while [ "$_cuprum_e" -gt 0 ]; do export "$1=$2"; shift 2;'
+        " _cuprum_e=$((_cuprum_e-1)); done",
+        "_cuprum_s=$1; shift",
+        '[ "$_cuprum_s" = 0 ] || while IFS= read -r _cuprum_l; do [ -n "$_cuprum_l" ] || break;'
+        ' _cuprum_v=$(_cuprum_d "${_cuprum_l#*=}"); export "${_cuprum_l%%=*}=${_cuprum_v%x}"; done',
+        '[ -z "$_cuprum_c" ] || cd "$_cuprum_c" || exit 126',
+        '"$_cuprum_p" "$@"',
+        'exit "$?"',
     )
 )
 assert "'" not in WRAPPER and "\\\\" not in WRAPPER and "\n" not in WRAPPER
@@ -77,6 +102,10 @@ def check_env(program: str, env: Mapping[str, str]) -> None:
     for name, value in env.items():
         if not isinstance(name, str) or not _ENV_NAME.fullmatch(name):
             raise InvalidArgumentError(f"{program}: remote env name {name!r} is not an identifier")
+        if RESERVED.fullmatch(name):
+            raise InvalidArgumentError(
+                f"{program}: remote env name {name!r} is reserved for cuprum's remote wrapper"
+            )
         if not isinstance(value, str) or "\x00" in value:
             raise InvalidArgumentError(f"{program}: remote env {name} must be str without NUL")
 
@@ -98,7 +127,8 @@ def remote_line(
     """
     pairs = [part for item in (env or {}).items() for part in item]
     flag = "1" if secret_stdin else "0"
-    words = [token, path, cwd or "", str(len(pairs) // 2), *pairs, flag, *argv]
+    program, *args = argv
+    words = [token, path, cwd or "", program, str(len(pairs) // 2), *pairs, flag, *args]
     if not _TOKEN.fullmatch(token):
         raise ValueError(f"run token {token!r} must be lowercase hex")
     head = f"exec /usr/bin/env CUPRUM_RUN={token} /bin/sh -c '{WRAPPER}' cuprum "

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import os
 import subprocess
+from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from cuprum import InvalidArgumentError
 from cuprum.remote import SshHost
 from cuprum.remote.quoting import WRAPPER, decode_word, encode_word, remote_line
 
@@ -83,3 +85,55 @@ def test_hypothesis_round_trips_through_sshd(shell_host: SshHost, args: list[str
     import anyio
 
     assert anyio.run(_round_trip, shell_host, args) == args
+
+
+def _local(
+    argv: list[str], shell: str = "/bin/sh", **kw: object
+) -> subprocess.CompletedProcess[bytes]:
+    """The remote line run by a login shell here (what sshd does), for the wrapper's rules."""
+    line = remote_line(argv, token="0123456789abcdef", path="/usr/bin:/bin", **kw)  # type: ignore[arg-type]
+    return subprocess.run([shell, "-c", line], capture_output=True, check=False)
+
+
+def test_the_program_is_a_file_of_the_pinned_path_never_a_builtin() -> None:
+    # dash's builtin echo reads escapes and no options; coreutils' echo reads -e.
+    out = _local(["echo", "-e", "a\\tb"])
+    assert out.stdout == b"a\tb\n"
+
+
+def test_an_env_path_does_not_choose_the_program(tmp_path: Path) -> None:
+    fake = tmp_path / "printf"
+    fake.write_text("#!/bin/sh\necho hijacked\n")
+    fake.chmod(0o755)
+    out = _local(["printf", "%s", "real"], env={"PATH": str(tmp_path)})
+    assert out.stdout == b"real"
+
+
+def test_a_program_missing_from_the_path_exits_127_naming_it() -> None:
+    out = _local(["no-such-program-cuprum"])
+    assert out.returncode == 127
+    assert out.stderr == b"cuprum: no-such-program-cuprum: not found in PATH\n"
+
+
+@pytest.mark.parametrize("name", ["e", "n", "s", "c", "a", "IFS", "x", "b", "d", "l"])
+def test_env_names_never_steer_the_wrapper(name: str) -> None:
+    env = {name: "0", "ZZ": "1"}
+    out = _local(["printf", "%s|", "a", "b"], env=env)
+    assert (out.returncode, out.stdout) == (0, b"a|b|")
+    shown = _local(["/usr/bin/env"], env=env)
+    assert f"{name}=0\n".encode() in shown.stdout
+
+
+@pytest.mark.parametrize("name", ["CUPRUM_RUN", "_cuprum_e", "_cuprum_p", "_cuprum_"])
+def test_the_wrappers_own_names_are_refused_in_env_and_secret_env(name: str) -> None:
+    host = SshHost("127.0.0.1")
+    with pytest.raises(InvalidArgumentError, match=name):
+        host.cmd(printf("x"), env={name: "1"})
+    with pytest.raises(InvalidArgumentError, match=name):
+        host.cmd(printf("x"), secret_env={name: "1"})
+
+
+@pytest.mark.parametrize("path", ["/bin:rel", "/usr/bin:", ":/bin", "a::b", "/bin::/usr/bin", ""])
+def test_remote_path_entries_must_all_be_absolute(path: str) -> None:
+    with pytest.raises(InvalidArgumentError, match="remote_path"):
+        SshHost("127.0.0.1", remote_path=path)

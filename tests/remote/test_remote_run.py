@@ -8,7 +8,19 @@ from pathlib import Path
 
 import pytest
 
-from cuprum import ECHO, ExecEvent, ForbiddenProgramError, ScopeConfig, before, observe, scoped
+from cuprum import (
+    ECHO,
+    ExecEvent,
+    ForbiddenProgramError,
+    Program,
+    ProgramCatalogue,
+    ProjectSettings,
+    ScopeConfig,
+    before,
+    observe,
+    scoped,
+    sh,
+)
 from cuprum.remote import SshHost, disconnect_all
 from cuprum.remote.master import POOL
 from cuprum.remote.options import command_argv
@@ -57,6 +69,30 @@ async def test_remote_cwd_and_env(host: SshHost) -> None:
 async def test_programs_resolve_through_the_pinned_path(host: SshHost) -> None:
     result = await host(shell("-c", 'printf "%s" "$PATH"')).run()
     assert result.stdout == host.remote_path
+
+
+async def test_remote_echo_is_the_same_program_as_the_local_one(host: SshHost) -> None:
+    # Never /bin/sh's builtin echo, which reads escapes itself and takes no -e.
+    local = await echo("-e", "a\\tb", "\\101").run()
+    remote = await host(echo("-e", "a\\tb", "\\101")).run()
+    assert remote.stdout == local.stdout == "a\tb A\n"
+
+
+async def test_an_env_path_cannot_replace_the_program(host: SshHost, tmp_path: Path) -> None:
+    fake = tmp_path / "printf"
+    fake.write_text("#!/bin/sh\necho hijacked\n")
+    fake.chmod(0o755)
+    result = await host.cmd(printf("%s", "real"), env={"PATH": str(tmp_path)}).run()
+    assert result.stdout == "real"
+
+
+async def test_a_program_missing_on_the_host_exits_127(host: SshHost) -> None:
+    program = Program("no-such-program-cuprum")
+    project = ProjectSettings(name="missing", programs=(program,))
+    missing = sh.make(program, catalogue=ProgramCatalogue(projects=(project,)))
+    result = await host(missing()).run()
+    assert result.exit_code == 127
+    assert "no-such-program-cuprum: not found in PATH" in (result.stderr or "")
 
 
 async def test_pipeline_of_remote_and_local_stages(host: SshHost) -> None:
