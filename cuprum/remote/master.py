@@ -30,7 +30,7 @@ from cuprum._core.errors import (
 from cuprum.remote._spec import HostSpec
 from cuprum.remote.options import control_argv, master_argv
 
-__all__ = ["POOL", "MasterPool", "classify", "key_of"]
+__all__ = ["POOL", "MasterPool", "Opening", "classify", "key_of"]
 
 _HOST_KEY = (
     "host key verification failed",
@@ -58,6 +58,33 @@ def key_of(host: HostSpec) -> str:
     fields = (host.label, host.host, host.user, host.port, host.identity_file, host.known_hosts)
     extra = (host.host_key_alias, host.config_file)
     return hashlib.sha256(repr((fields, extra)).encode()).hexdigest()[:20]
+
+
+class Opening:
+    """The ``ssh -M`` of one :meth:`MasterPool.ensure` call: a caller cancelled while it
+    connects kills it, so no ``ssh`` lives on until its own connect timeout."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._process: subprocess.Popen[bytes] | None = None
+        self._cancelled = False
+
+    def start(self, argv: list[str]) -> subprocess.Popen[bytes] | None:
+        """``ssh`` started for ``argv``, or ``None`` once the caller has given up."""
+        with self._lock:
+            if self._cancelled:
+                return None
+            self._process = subprocess.Popen(
+                argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+            )
+            return self._process
+
+    def cancel(self) -> None:
+        """Kill the connecting ``ssh`` (its worker thread reaps it); none is started later."""
+        with self._lock:
+            self._cancelled = True
+            if self._process is not None and self._process.poll() is None:
+                self._process.kill()
 
 
 class MasterPool:
@@ -97,7 +124,9 @@ class MasterPool:
         )
         return probe.returncode == 0
 
-    def ensure_blocking(self, host: HostSpec, budget: float | None = None) -> str | None:
+    def ensure_blocking(
+        self, host: HostSpec, budget: float | None = None, opening: Opening | None = None
+    ) -> str | None:
         """Open ``host``'s master unless it is up; return its control path.
 
         ``budget``: seconds left of the run's own timeout; when it is shorter than the
@@ -106,6 +135,7 @@ class MasterPool:
         """
         key = key_of(host)
         path = self.control_path(host)
+        opening = opening or Opening()
         with self._host_lock(key):
             if key in self._open and os.path.exists(path):
                 return path
@@ -116,20 +146,19 @@ class MasterPool:
                 os.unlink(path)  # a dead master's socket would disable the new one
             short = budget is not None and budget < host.connect_timeout
             limit = budget if short and budget is not None else host.connect_timeout + 10
+            process = opening.start(master_argv(host, path, connect=budget))
+            if process is None:
+                raise RemoteConnectError(host.label, "cancelled before connecting")
             try:
-                done = subprocess.run(
-                    master_argv(host, path, connect=budget),
-                    stdin=subprocess.DEVNULL,
-                    capture_output=True,
-                    timeout=max(limit, 0.01),
-                    check=False,
-                )
+                _, stderr = process.communicate(timeout=max(limit, 0.01))
             except subprocess.TimeoutExpired:
+                process.kill()
+                process.communicate()
                 if short:
                     return None
                 raise RemoteTimeoutError(host.label, "connection timed out") from None
-            if done.returncode != 0:
-                error = classify(host, done.stderr.decode("utf-8", "replace"))
+            if process.returncode != 0:
+                error = classify(host, stderr.decode("utf-8", "replace"))
                 if short and isinstance(error, RemoteTimeoutError):
                     return None
                 raise error
@@ -141,9 +170,14 @@ class MasterPool:
         open master is used without one."""
         if self.is_open(host):
             return self.control_path(host)
-        return await anyio.to_thread.run_sync(
-            self.ensure_blocking, host, budget, abandon_on_cancel=True
-        )
+        opening = Opening()
+        try:
+            return await anyio.to_thread.run_sync(
+                self.ensure_blocking, host, budget, opening, abandon_on_cancel=True
+            )
+        except BaseException:
+            opening.cancel()
+            raise
 
     def forget(self, host: HostSpec) -> None:
         """After a lost session: if ``host``'s master is gone, the next run opens a

@@ -6,10 +6,14 @@ banner that never comes, so only a timeout ends the attempt.
 
 from __future__ import annotations
 
+import os
 import socket
+import time
 from collections.abc import Iterator
 
+import anyio
 import pytest
+from processes import is_dead
 
 from cuprum import ExecEvent, TimeoutExpired, observe
 from cuprum.remote import RemoteTimeoutError, SshHost
@@ -57,3 +61,44 @@ async def test_the_connection_time_counts_against_the_run_timeout(host: SshHost)
     """A cold host and a generous timeout: the run still completes."""
     await host.disconnect()
     assert (await host(echo("x")).run(timeout=30)).stdout == "x\n"
+
+
+def _connecting_ssh(port: int) -> list[int]:
+    """Live ``ssh`` processes of this test run dialling ``port``."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/cmdline", "rb") as f:
+                argv = f.read().split(b"\0")
+        except OSError:
+            continue
+        dialling = b"ControlMaster=yes" in argv and str(port).encode() in argv
+        if argv[0].endswith(b"ssh") and dialling and not is_dead(int(entry)):
+            found.append(int(entry))
+    return found
+
+
+async def test_a_run_cancelled_while_connecting_kills_the_connecting_ssh(
+    daemon: Daemon, silent_port: int
+) -> None:
+    host = _host(daemon, silent_port, connect_timeout=120)
+    started = anyio.Event()
+    with anyio.CancelScope() as scope:
+
+        async def cancel_once_dialling() -> None:
+            deadline = anyio.current_time() + 10
+            while not _connecting_ssh(silent_port) and anyio.current_time() < deadline:
+                await anyio.sleep(0.01)
+            started.set()
+            scope.cancel()
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(cancel_once_dialling)
+            await host(echo("x")).run()
+    assert started.is_set() and scope.cancelled_caught
+    deadline = time.monotonic() + 10
+    while _connecting_ssh(silent_port) and time.monotonic() < deadline:
+        await anyio.sleep(0.01)
+    assert _connecting_ssh(silent_port) == []
