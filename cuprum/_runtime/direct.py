@@ -20,6 +20,7 @@ grace, SIGKILL), a second cuts the grace short, and once the run is over,
 from __future__ import annotations
 
 import contextvars
+import functools
 import os
 import select
 import signal
@@ -34,6 +35,7 @@ from cuprum._runtime.child import ChildProcess
 from cuprum._runtime.contain import kill_trees, terminate_trees
 from cuprum._runtime.enclosure import Enclosure
 from cuprum._runtime.failures import deadline_expired, fail, unwrap
+from cuprum._runtime.fifo import open_fifos_blocking
 from cuprum._runtime.outputs import OutputReader
 from cuprum._runtime.request import RunRequest
 from cuprum._runtime.run import Results, Run, admit, output_reader, run_before_hooks
@@ -197,6 +199,13 @@ class _Waits:
         left = self._left(deadline, message)
         time.sleep(seconds if left < 0 else min(seconds, left))
 
+    def until(self, done: threading.Event, deadline: float | None, message: str) -> None:
+        """Wait for ``done`` (a FIFO's open, in its thread) in 50 ms slices, so the
+        deadline and a Ctrl+C are seen."""
+        while not done.is_set():
+            left = self._left(deadline, message)
+            done.wait(0.05 if left < 0 else min(0.05, left))
+
     def grace(self, child: ChildProcess, grace: float) -> None:
         """Up to ``grace`` seconds for ``child`` to exit; a second Ctrl+C ends it now."""
         until = time.monotonic() + grace
@@ -261,11 +270,17 @@ def _life(req: RunRequest, waits: _Waits) -> tuple[Results, int | None]:
     run_before_hooks(req)
     run = Run(req, strategy)
     enclosure = Enclosure()
+    # The run's clock starts here: a FIFO's wait for its other end counts against it.
+    deadline = None if req.timeout is None else time.monotonic() + req.timeout
+    message = f"timed out after {req.timeout}s"
     try:
         run.announce(req.timeout)
         enclosure.enter_blocking(req.context, run.stages)
+        run.req, run.fifos = open_fifos_blocking(
+            run.req, functools.partial(waits.until, deadline=deadline, message=message)
+        )
         run.start()
-        _supervise(run, waits)
+        _supervise(run, waits, deadline)
     except BaseException as exc:
         failure = exc
     else:
@@ -278,14 +293,12 @@ def _life(req: RunRequest, waits: _Waits) -> tuple[Results, int | None]:
     raise _failure_tail(run, failure, waits, enclosure)
 
 
-def _supervise(run: Run, waits: _Waits) -> None:
-    """Read the outputs until EOF and the exit, within the run's timeout."""
+def _supervise(run: Run, waits: _Waits, deadline: float | None) -> None:
+    """Read the outputs until EOF and the exit, until ``deadline`` (the run's timeout)."""
     plan, stage = run.plan, run.stages[0]
     child = stage.child
     assert plan is not None and child is not None
-    timeout = run.req.timeout
-    deadline = None if timeout is None else time.monotonic() + timeout
-    message = f"timed out after {timeout}s"
+    message = f"timed out after {run.req.timeout}s"
 
     try:
         reader = output_reader(plan, child, in_thread=True)

@@ -35,6 +35,7 @@ from cuprum._runtime.enclosure import (
     stop_far_ends,
 )
 from cuprum._runtime.failures import deadline_expired, fail, unwrap
+from cuprum._runtime.fifo import open_fifos
 from cuprum._runtime.pipes import read_outputs
 from cuprum._runtime.request import RunRequest
 from cuprum._runtime.run import (
@@ -77,6 +78,7 @@ class _Run(Run):
         try:
             self.announce(self.enclosure.left(self.req.timeout))
             await self.enclosure.enter(self.req.context, self.stages)
+            await self._open_fifos()
             self.start()
             await self._supervise()
             if self.enclosure.launches:  # remote stages: a lost session raises here
@@ -87,6 +89,16 @@ class _Run(Run):
             return await self._finish()
         # Raised outside the handler, so the exception keeps its own context.
         raise await self._failure_tail(failure)
+
+    async def _open_fifos(self) -> None:
+        """Open the FIFOs among the run's streams (awaited; see :mod:`.fifo`), within
+        the run's timeout, which then counts from here on."""
+        deadline = self.enclosure.deadline
+        if deadline is None and self.req.timeout is not None:
+            deadline = anyio.current_time() + self.req.timeout
+        self.req, self.fifos = await open_fifos(self.req, deadline)
+        if self.fifos:
+            self.enclosure.deadline = deadline
 
     async def _supervise(self) -> None:
         """Run the plan's jobs and the exit watchers; raise when the deadline passed."""

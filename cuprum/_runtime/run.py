@@ -24,6 +24,7 @@ from cuprum._runtime.child import ChildProcess
 from cuprum._runtime.emit import Emitter
 from cuprum._runtime.environment import child_env
 from cuprum._runtime.failures import cause, deadline_expired, error_kind, fail
+from cuprum._runtime.fifo import FifoEnd
 from cuprum._runtime.outcome import result, timeout_error
 from cuprum._runtime.outputs import OutputReader
 from cuprum._runtime.request import RunRequest
@@ -114,6 +115,7 @@ class Run:
         "blame",
         "env",
         "events",
+        "fifos",
         "on_cancelled",
         "on_spawned",
         "plan",
@@ -142,6 +144,7 @@ class Run:
         self.plan: Plan | None = None
         self.announced = 0  # stages whose plan event went out: each gets a terminal one
         self.tap: StreamTap | None = None  # a streamed, observed stdout, read by the caller
+        self.fifos: list[FifoEnd] = []  # FIFOs opened before the wiring (see .fifo)
 
     def announce(self, timeout: float | None) -> None:
         """``plan`` events, then refuse a deadline (``timeout`` left) that has passed."""
@@ -237,6 +240,8 @@ class Run:
         """After the teardown of a run that failed with ``failure`` (unwrapped): one
         ``error`` event per announced stage, a cancelled run's salvage; returns the
         exception to raise."""
+        for end in self.fifos:  # opened, but the wiring never took it
+            end.close()
         kind = error_kind(failure)
         real = cause(failure)
         if kind == "timeout":

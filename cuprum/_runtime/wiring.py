@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Literal, TextIO
 from cuprum._model.io import Stream
 from cuprum._runtime.child import ChildProcess, spawn
 from cuprum._runtime.emit import HopCollector
+from cuprum._runtime.fifo import FifoEnd
 from cuprum._runtime.outputs import drain_nonblocking
 from cuprum._runtime.redirect import inherited, open_input, open_target
 from cuprum._runtime.request import RunRequest
@@ -285,8 +286,10 @@ def _stdin(plan: Plan, req: RunRequest, first: Stage) -> int | None:
         plan.child(r)
         plan.feed = (plan.parent(w), data)
         return r
+    if isinstance(source, FifoEnd):
+        return plan.child(source.take())
     if isinstance(source, os.PathLike):
-        return plan.child(open_input(source, first.cmd.program, req.timeout))
+        return plan.child(open_input(source, first.cmd.program))
     if hasattr(source, "fileno"):
         return int(source.fileno())
     if isinstance(source, AsyncIterable):
