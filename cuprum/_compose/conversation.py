@@ -20,7 +20,8 @@ import anyio
 import anyio.lowlevel
 
 from cuprum._compose.expect import ExpectMatch, Pattern, Patterns, expect, wait_noecho
-from cuprum._compose.output import Output, TextPieces
+from cuprum._compose.expect_text import TextPieces
+from cuprum._compose.output import Output
 from cuprum._core.errors import ExpectEOF
 from cuprum._core.secret import Secret, reveal
 from cuprum._model.terminal import Terminal
@@ -91,12 +92,13 @@ class Conversation:
                     compiled,
                     out.take_bytes(),
                     self._read,
-                    out.unread_bytes,
+                    self._give_back_bytes,
                     program=program,
                     timeout=timeout,
                     secrets=self._all_secrets(),
                 )
-            pieces = out.text_pieces()
+            ctx = self._request.context
+            pieces = TextPieces(ctx.encoding, ctx.errors, terminal=self._terminal is not None)
             return await expect(
                 compiled,
                 pieces.decode(out.take_bytes()),
@@ -128,8 +130,12 @@ class Conversation:
             if text or not data:
                 return text
 
-    def _give_back(self, pieces: TextPieces, text: str) -> None:
-        self._out.unread_text(text, pieces)
+    def _give_back_bytes(self, data: bytes, position: int) -> None:
+        self._out.unread_bytes(data[position:])
+
+    def _give_back(self, pieces: TextPieces, text: str, position: int) -> None:
+        """Give back the bytes after ``text[:position]``, exactly as they were read."""
+        self._out.unread_bytes(pieces.rest(text, position))
 
     async def send(self, data: bytes | str) -> None:
         """Send ``data`` to the program: typed on its terminal, or written to ``stdin=PIPE``."""

@@ -5,8 +5,9 @@ awaits more output with anyio (asyncio and trio alike) and searches again, under
 an optional ``timeout``. A ``str`` or ``bytes`` pattern is matched literally; a
 compiled ``re.Pattern`` is searched. Text patterns see decoded output (from a
 terminal with ``\\r\\n`` as ``\\n``), bytes patterns the raw bytes. Output after the
-match stays with the handle for the next ``expect()`` or read; so does all of it
-when nothing matched (a timeout, the end of output, a cancellation).
+match stays with the handle for the next ``expect()`` or read, as the very bytes
+read (see :mod:`.expect_text`); so does all of it when nothing matched (a timeout,
+the end of output, a cancellation).
 
 Each new piece of output is searched together with just enough of what came
 before to find a match spanning the two: ``len(literal) - 1`` characters for a
@@ -116,7 +117,7 @@ async def expect(
     patterns: Patterns,
     held: AnyStr,
     more: Callable[[], Awaitable[AnyStr]],
-    unread: Callable[[AnyStr], None],
+    unread: Callable[[AnyStr, int], None],
     *,
     program: str,
     timeout: float | None,
@@ -124,9 +125,9 @@ async def expect(
 ) -> ExpectMatch[AnyStr]:
     """Search ``held``, then each piece ``more()`` returns (empty at EOF), for ``patterns``.
 
-    ``unread`` takes back what was not consumed: the rest after a match, or
-    everything when none was found (the error's ``before`` shows it too; its message
-    shows ``secrets`` as ``***``).
+    ``unread(whole, position)`` takes back ``whole[position:]`` of the output seen
+    (a text one, as the bytes read): the rest after a match, or everything when none
+    was found (the error's ``before`` shows it too, its message ``secrets`` as ``***``).
     """
     parts = [held]
     size = len(held)
@@ -140,7 +141,7 @@ async def expect(
                     start, end, index, match = found
                     whole = held[:0].join(parts)
                     settled = True
-                    unread(whole[offset + end :])
+                    unread(whole, offset + end)
                     return ExpectMatch(
                         index,
                         patterns.shown[index],  # as given (a Secret stays one)
@@ -164,13 +165,13 @@ async def expect(
         if settled:
             raise
         whole = held[:0].join(parts)
-        unread(whole)
+        unread(whole, 0)
         raise ExpectTimeout(
             program, patterns.shown, whole, timeout or 0.0, secrets=secrets
         ) from None
     except BaseException:  # cancelled: keep the output for whoever reads next
         if not settled:
-            unread(held[:0].join(parts))
+            unread(held[:0].join(parts), 0)
         raise
 
 
@@ -178,10 +179,10 @@ def _at_eof(
     program: str,
     patterns: Patterns,
     whole: AnyStr,
-    unread: Callable[[AnyStr], None],
+    unread: Callable[[AnyStr, int], None],
     secrets: tuple[Secret[Any], ...],
 ) -> NoReturn:
-    unread(whole)
+    unread(whole, 0)
     raise ExpectEOF(program, patterns.shown, whole, secrets=secrets)
 
 
