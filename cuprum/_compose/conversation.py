@@ -19,7 +19,14 @@ from typing import Any, overload
 import anyio
 import anyio.lowlevel
 
-from cuprum._compose.expect import ExpectMatch, Pattern, Patterns, expect, wait_noecho
+from cuprum._compose.expect import (
+    ExpectMatch,
+    Pattern,
+    Patterns,
+    check_timeout,
+    expect,
+    wait_noecho,
+)
 from cuprum._compose.expect_text import TextPieces
 from cuprum._compose.output import Output
 from cuprum._core.errors import ExpectEOF
@@ -85,6 +92,7 @@ class Conversation:
         """
         program = self._program
         compiled = Patterns(program, patterns, window)
+        timeout = check_timeout(program, "expect()", timeout)
         out = self._out
         try:
             if compiled.binary:
@@ -165,7 +173,7 @@ class Conversation:
         await wait_noecho(
             self._on_terminal("wait_noecho"),
             program=self._program,
-            timeout=timeout,
+            timeout=check_timeout(self._program, "wait_noecho()", timeout),
             finished=self._done.is_set,
         )
 

@@ -17,7 +17,10 @@ after megabytes of output costs time proportional to the output, not its square.
 
 from __future__ import annotations
 
+import math
+import numbers
 import re
+import reprlib
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, AnyStr, Generic, NoReturn, TypeAlias
@@ -28,7 +31,10 @@ from cuprum._core.errors import ExpectEOF, ExpectTimeout, InvalidArgumentError
 from cuprum._core.secret import Secret, reveal
 from cuprum._runtime.terminal import Pty
 
-__all__ = ["ExpectMatch", "Pattern", "Patterns", "expect", "wait_noecho"]
+__all__ = ["ExpectMatch", "Pattern", "Patterns", "check_timeout", "expect", "wait_noecho"]
+
+_REPR = reprlib.Repr()
+_REPR.maxstring = _REPR.maxother = 80
 
 Pattern: TypeAlias = str | bytes | re.Pattern[str] | re.Pattern[bytes]
 """A literal ``str``/``bytes``, or a compiled regex (``re.compile(...)``) of either."""
@@ -62,9 +68,14 @@ class Patterns:
     ) -> None:
         if isinstance(patterns, str | bytes | re.Pattern):
             patterns = [patterns]
+        elif not _listed(patterns):
+            raise InvalidArgumentError(
+                f"{program}: expect() takes a pattern (a str, bytes or re.Pattern) or a "
+                f"list of them, got {_got(patterns)}"
+            )
         shown = tuple(patterns)  # as given: a Secret shows as ***
         if not shown:
-            raise InvalidArgumentError(f"{program}: expect() needs at least one pattern")
+            raise InvalidArgumentError(f"{program}: expect() needs at least one pattern, got []")
         # A Secret pattern is searched for by its value (its text is the redaction).
         items: list[Pattern] = [reveal(i) if type(i) is Secret else i for i in shown]
         kinds = {_kind(program, item) for item in items}
@@ -73,7 +84,9 @@ class Patterns:
                 f"{program}: expect() patterns must be all text (str) or all bytes, not both"
             )
         if window is not None and (type(window) is not int or window < 0):
-            raise InvalidArgumentError(f"{program}: window must be an int >= 0, got {window!r}")
+            raise InvalidArgumentError(
+                f"{program}: expect() window must be an int >= 0, got {window!r}"
+            )
         self.shown = shown
         self.items = items
         self.binary = kinds == {bytes}
@@ -100,6 +113,12 @@ class Patterns:
         return best
 
 
+def _listed(patterns: object) -> bool:
+    """Whether ``patterns`` is a list of them (a set has no order, a bytearray's items
+    are ints)."""
+    return isinstance(patterns, Sequence) and not isinstance(patterns, bytearray)
+
+
 def _kind(program: str, pattern: object) -> type:
     if isinstance(pattern, re.Pattern):
         return bytes if isinstance(pattern.pattern, bytes) else str
@@ -108,9 +127,40 @@ def _kind(program: str, pattern: object) -> type:
             raise InvalidArgumentError(f"{program}: an empty expect() pattern would match at once")
         return type(pattern)
     raise InvalidArgumentError(
-        f"{program}: an expect() pattern must be a str, bytes or re.Pattern, "
-        f"got {type(pattern).__name__}"
+        f"{program}: an expect() pattern must be a str, bytes or re.Pattern, got {_got(pattern)}"
     )
+
+
+def _got(value: object) -> str:
+    """``value`` for a message: its (bounded) repr and its type."""
+    try:
+        text = _REPR.repr(value)
+    except Exception:  # a hostile __repr__ must not hide the real error
+        text = "<unprintable>"
+    return f"{text} ({type(value).__name__})"
+
+
+def check_timeout(program: str, method: str, timeout: object) -> float | None:
+    """``timeout=`` of ``method``: ``None`` (no limit) or seconds, a real number >= 0.
+
+    A negative one is refused rather than expiring at once: pexpect reads ``-1``
+    as "the default timeout", which here is ``None``.
+    """
+    if timeout is None:
+        return None
+    if not isinstance(timeout, numbers.Real) or isinstance(timeout, bool):
+        raise InvalidArgumentError(
+            f"{program}: {method} timeout must be a number of seconds or None, got {_got(timeout)}"
+        )
+    try:
+        seconds = float(timeout)
+    except OverflowError:  # an int past any float: no limit in practice
+        seconds = math.inf
+    if math.isnan(seconds) or seconds < 0:
+        raise InvalidArgumentError(
+            f"{program}: {method} timeout must be >= 0 seconds or None (no limit), got {timeout!r}"
+        )
+    return seconds
 
 
 async def expect(
