@@ -13,6 +13,8 @@ Each new piece of output is searched together with just enough of what came
 before to find a match spanning the two: ``len(literal) - 1`` characters for a
 literal, ``window`` for a regex (all of it by default), so a literal ``expect()``
 after megabytes of output costs time proportional to the output, not its square.
+The character before what is kept is searched along, as context only, so that
+``^`` or ``\\b`` do not match at the edge of a window as if the output began there.
 """
 
 from __future__ import annotations
@@ -48,7 +50,8 @@ class ExpectMatch(Generic[AnyStr]):
     ``before``: the output from where the search began up to the match.
     ``matched``: the text (or bytes) matched. ``match``: the ``re.Match`` for a
     regex (``None`` for a literal); use its groups — with ``window=`` its positions
-    are within the part of the output that was searched.
+    are within the text searched: the part of the output kept, the character before
+    it (only as context, for ``^``, ``\\b``, lookbehinds) and what came since.
     """
 
     index: int
@@ -98,16 +101,20 @@ class Patterns:
                 lookback = max(lookback, len(item) - 1)
         self.lookback = lookback  # None: search everything seen (a regex without a window)
 
-    def search(self, text: AnyStr) -> tuple[int, int, int, re.Match[AnyStr] | None] | None:
-        """The earliest match in ``text`` (ties: the first pattern): start, end, index, match."""
+    def search(
+        self, text: AnyStr, pos: int = 0
+    ) -> tuple[int, int, int, re.Match[AnyStr] | None] | None:
+        """The earliest match in ``text`` from ``pos`` on (ties: the first pattern): start,
+        end, index, match. What comes before ``pos`` is only context, as for
+        ``re.Pattern.search``: ``^``, ``\\b`` and lookbehinds see it."""
         best: tuple[int, int, int, re.Match[AnyStr] | None] | None = None
         for index, item in enumerate(self.items):
             if isinstance(item, re.Pattern):
-                found: re.Match[AnyStr] | None = item.search(text)  # type: ignore[call-overload]
+                found: re.Match[AnyStr] | None = item.search(text, pos)  # type: ignore[call-overload]
                 if found is not None and (best is None or found.start() < best[0]):
                     best = (found.start(), found.end(), index, found)
             else:
-                start = text.find(item)  # type: ignore[arg-type]
+                start = text.find(item, pos)  # type: ignore[arg-type]
                 if start >= 0 and (best is None or start < best[0]):
                     best = (start, start + len(item), index, None)
         return best
@@ -180,13 +187,12 @@ async def expect(
     was found (the error's ``before`` shows it too, its message ``secrets`` as ``***``).
     """
     parts = [held]
-    size = len(held)
-    region, offset = held, 0  # the part searched next, and where it starts in the whole
+    region, offset, pos = held, 0, 0  # the text searched next (see _next_region)
     settled = False  # the output has been given back (a match, or the end of output)
     try:
         with anyio.fail_after(timeout):
             while True:
-                found = patterns.search(region)
+                found = patterns.search(region, pos)
                 if found is not None:
                     start, end, index, match = found
                     whole = held[:0].join(parts)
@@ -204,13 +210,7 @@ async def expect(
                     settled = True
                     _at_eof(program, patterns, held[:0].join(parts), unread, secrets)
                 parts.append(piece)
-                keep = patterns.lookback
-                if keep is None:
-                    region, offset = held[:0].join(parts), 0
-                else:
-                    kept = region[max(0, len(region) - keep) :] if keep else region[:0]
-                    region, offset = kept + piece, size - len(kept)
-                size += len(piece)
+                region, offset, pos = _next_region(patterns, parts, region, offset, pos)
     except TimeoutError:
         if settled:
             raise
@@ -223,6 +223,21 @@ async def expect(
         if not settled:
             unread(held[:0].join(parts), 0)
         raise
+
+
+def _next_region(
+    patterns: Patterns, parts: list[AnyStr], region: AnyStr, offset: int, pos: int
+) -> tuple[AnyStr, int, int]:
+    """What to search once ``parts[-1]`` has come: the text, where it starts in the
+    whole, and where in it the search starts. Before that is the character before
+    the part kept, which ``^``, ``\\b`` and lookbehinds see: without it, the first
+    character of a window would look like the start of the output."""
+    keep = patterns.lookback
+    if keep is None:
+        return parts[0][:0].join(parts), 0, 0
+    cut = max(pos, len(region) - keep)
+    context = min(cut, 1)
+    return region[cut - context :] + parts[-1], offset + cut - context, context
 
 
 def _at_eof(

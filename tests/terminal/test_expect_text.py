@@ -1,11 +1,13 @@
 """A text ``expect()`` leaves exactly the bytes read, wherever its match ends and
-however the output came in pieces.
+however the output came in pieces; its window keeps the character before as context.
 
 The pure tests drive :class:`TextPieces` and :func:`expect` over in-memory pieces;
 one test reads a real terminal.
 """
 
 from __future__ import annotations
+
+import re
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -140,6 +142,21 @@ async def test_a_literal_match_leaves_the_bytes_after_it(  # noqa: PLR0917
     rest = given_back[0] + b"".join(feed.chunks)  # and what it has not read yet
     assert given_back == [rest[: len(given_back[0])]]
     assert raw.endswith(rest) and _text(rest, "strict", terminal) == whole[end:]
+
+
+@pytest.mark.anyio
+async def test_a_window_keeps_the_character_before_it_as_context(anyio_backend: str) -> None:
+    """``^`` does not match at a window's edge as if the output began there."""
+    pieces = TextPieces("utf-8", "strict", terminal=True)
+    found = await expect(
+        Patterns("prog", re.compile(r"^\$ ", re.MULTILINE), 2),
+        pieces.decode(b"x$ "),
+        Feed([b"zz\r\n$ ok"], pieces).more,
+        lambda text, position: None,
+        program="prog",
+        timeout=DEADLINE,
+    )
+    assert (found.before, found.matched) == ("x$ zz\n", "$ ")
 
 
 LEFT_ALONE = (
