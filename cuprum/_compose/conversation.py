@@ -19,8 +19,16 @@ from typing import Any, overload
 import anyio
 import anyio.lowlevel
 
-from cuprum._compose.expect import ExpectMatch, Pattern, Patterns, expect, wait_noecho
-from cuprum._compose.output import Output, TextPieces
+from cuprum._compose.expect import (
+    ExpectMatch,
+    Pattern,
+    Patterns,
+    check_timeout,
+    expect,
+    wait_noecho,
+)
+from cuprum._compose.expect_text import TextPieces
+from cuprum._compose.output import Output
 from cuprum._core.errors import ExpectEOF
 from cuprum._core.secret import Secret, reveal
 from cuprum._model.terminal import Terminal
@@ -84,6 +92,7 @@ class Conversation:
         """
         program = self._program
         compiled = Patterns(program, patterns, window)
+        timeout = check_timeout(program, "expect()", timeout)
         out = self._out
         try:
             if compiled.binary:
@@ -91,12 +100,13 @@ class Conversation:
                     compiled,
                     out.take_bytes(),
                     self._read,
-                    out.unread_bytes,
+                    self._give_back_bytes,
                     program=program,
                     timeout=timeout,
                     secrets=self._all_secrets(),
                 )
-            pieces = out.text_pieces()
+            ctx = self._request.context
+            pieces = TextPieces(ctx.encoding, ctx.errors, terminal=self._terminal is not None)
             return await expect(
                 compiled,
                 pieces.decode(out.take_bytes()),
@@ -128,8 +138,12 @@ class Conversation:
             if text or not data:
                 return text
 
-    def _give_back(self, pieces: TextPieces, text: str) -> None:
-        self._out.unread_text(text, pieces)
+    def _give_back_bytes(self, data: bytes, position: int) -> None:
+        self._out.unread_bytes(data[position:])
+
+    def _give_back(self, pieces: TextPieces, text: str, position: int) -> None:
+        """Give back the bytes after ``text[:position]``, exactly as they were read."""
+        self._out.unread_bytes(pieces.rest(text, position))
 
     async def send(self, data: bytes | str) -> None:
         """Send ``data`` to the program: typed on its terminal, or written to ``stdin=PIPE``."""
@@ -159,7 +173,7 @@ class Conversation:
         await wait_noecho(
             self._on_terminal("wait_noecho"),
             program=self._program,
-            timeout=timeout,
+            timeout=check_timeout(self._program, "wait_noecho()", timeout),
             finished=self._done.is_set,
         )
 

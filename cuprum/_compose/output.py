@@ -11,7 +11,6 @@ exact bytes they hold (:class:`~cuprum._runtime.streams.LineReader`), and what a
 
 from __future__ import annotations
 
-import codecs
 import contextlib
 import errno
 import os
@@ -20,10 +19,10 @@ from collections.abc import Iterator
 import anyio
 
 from cuprum._runtime.streams import LineReader, StreamTap
-from cuprum._runtime.terminal import CrlfTranslator, Pty
+from cuprum._runtime.terminal import Pty
 from cuprum._transport.pipes import READ_SIZE
 
-__all__ = ["LINES_READ_SIZE", "Output", "TextPieces"]
+__all__ = ["LINES_READ_SIZE", "Output"]
 
 LINES_READ_SIZE = 256 << 10
 """Bytes asked for per read by the line iterators: the lines of a 1 MiB read no
@@ -134,45 +133,3 @@ class Output:
 
     def take_partial(self) -> str:
         return self._lines.take_partial() if self._lines is not None else ""
-
-    # -- text, for expect() ---------------------------------------------------
-
-    def text_pieces(self) -> TextPieces:
-        """A decoder for one text ``expect()`` over this stream."""
-        return TextPieces(self._encoding, self._errors, terminal=self._pty is not None)
-
-    def unread_text(self, text: str, pieces: TextPieces) -> None:
-        """Give back what a text ``expect()`` did not consume, as the bytes it came from
-        (re-encoded: exact unless ``errors`` replaced undecodable bytes)."""
-        self.unread_bytes(pieces.encode(text) + pieces.undecoded())
-
-
-class TextPieces:
-    """Decodes the pieces one text ``expect()`` reads; on a terminal ``\\r\\n`` is ``\\n``.
-
-    Never raises for undecodable bytes (``strict`` matches with replacement
-    characters, as line events do); :meth:`encode` and :meth:`undecoded` turn what
-    is given back into bytes again.
-    """
-
-    __slots__ = ("_crlf", "_decoder", "_encoding", "_errors")
-
-    def __init__(self, encoding: str, errors: str, *, terminal: bool) -> None:
-        self._encoding = encoding
-        self._errors = "replace" if errors == "strict" else errors
-        self._decoder = codecs.getincrementaldecoder(encoding)(self._errors)
-        self._crlf = CrlfTranslator() if terminal else None
-
-    def decode(self, data: bytes, *, final: bool = False) -> str:
-        text = self._decoder.decode(data, final)
-        return self._crlf(text, final=final) if self._crlf is not None else text
-
-    def encode(self, text: str) -> bytes:
-        if self._crlf is not None:
-            text = text.replace("\n", "\r\n")
-        return text.encode(self._encoding, self._errors)
-
-    def undecoded(self) -> bytes:
-        """What was read but not yet given as text: a partial character, a held ``\\r``."""
-        held = self._crlf("", final=True) if self._crlf is not None else ""
-        return held.encode(self._encoding, self._errors) + self._decoder.getstate()[0]

@@ -182,6 +182,11 @@ class CrlfTranslator:
     def __init__(self) -> None:
         self._cr = False
 
+    @property
+    def held(self) -> bool:
+        """Whether a trailing ``\\r`` is held back, waiting for the next piece."""
+        return self._cr
+
     def __call__(self, text: str, *, final: bool = False) -> str:
         if self._cr:
             text = "\r" + text

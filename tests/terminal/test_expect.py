@@ -138,3 +138,35 @@ async def test_bad_patterns_are_refused(anyio_backend: str, patterns: object, me
     async with cmd(CAT).stream(tty=True) as handle:
         with pytest.raises(InvalidArgumentError, match=message):
             await handle.expect(patterns)  # type: ignore[call-overload]
+
+
+async def test_what_is_not_a_pattern_is_refused_naming_expect_and_it(anyio_backend: str) -> None:
+    bad: list[tuple[object, str]] = [
+        (5, "got 5 \\(int\\)"),
+        (None, "got None \\(NoneType\\)"),
+        (3.5, "got 3.5 \\(float\\)"),
+        ({"a"}, "got \\{'a'\\} \\(set\\)"),
+        (bytearray(b"ab"), "got bytearray\\(b'ab'\\) \\(bytearray\\)"),
+        ([], "got \\[\\]"),
+        (["a", 5], "must be a str, bytes or re.Pattern, got 5 \\(int\\)"),
+    ]
+    async with cmd(CAT).stream(tty=True) as handle:
+        for patterns, message in bad:
+            with pytest.raises(
+                InvalidArgumentError, match=f"^{re.escape(str(CAT))}: .*expect\\(\\) .*{message}$"
+            ):
+                await handle.expect(patterns, timeout=DEADLINE)  # type: ignore[call-overload]
+        for timeout, message in [
+            (-1, ">= 0 seconds or None \\(no limit\\), got -1"),
+            (float("nan"), ">= 0 seconds or None \\(no limit\\), got nan"),
+            ("1", "a number of seconds or None, got '1' \\(str\\)"),
+            (True, "a number of seconds or None, got True \\(bool\\)"),
+        ]:
+            with pytest.raises(
+                InvalidArgumentError, match=f"expect\\(\\) timeout must be {message}"
+            ):
+                await handle.expect("x", timeout=timeout)  # type: ignore[call-overload]
+        with pytest.raises(InvalidArgumentError, match="wait_noecho\\(\\) timeout must be >= 0"):
+            await handle.wait_noecho(timeout=-1)
+        await handle.send_eof()
+        await handle.wait()

@@ -1,0 +1,119 @@
+"""The text a text ``expect()`` searches, and the exact bytes it leaves after a match.
+
+A text ``expect()`` searches decoded output (from a terminal, ``\\r\\n`` as ``\\n``),
+but what it leaves for the next reader must be the bytes the program sent, not
+that text encoded again (a lone ``\\n`` would come back as ``\\r\\n``, an
+undecodable byte as the bytes of ``U+FFFD``). So :class:`TextPieces` keeps the
+raw pieces, and marks where the decoding stood clean after a piece (no partial
+character, no ``\\r`` held to see whether ``\\n`` follows). :meth:`TextPieces.rest`
+maps a position in the text back to a byte offset: from the last clean mark at or
+before it, it finds the shortest prefix that decodes to that many characters (a
+binary search, each probe one decode in C), then settles the cut among the few
+bytes a held character spans: the first cut whose two sides decode to the text
+before and after the position.
+"""
+
+from __future__ import annotations
+
+import bisect
+import codecs
+import functools
+
+from cuprum._runtime.terminal import CrlfTranslator
+
+__all__ = ["TextPieces"]
+
+
+class TextPieces:
+    """Decodes the pieces one text ``expect()`` reads; on a terminal ``\\r\\n`` is ``\\n``.
+
+    Never raises for undecodable bytes (``strict`` matches with replacement
+    characters, as line events do). :meth:`rest` gives back the bytes after a
+    position of the text, exactly as they were read.
+    """
+
+    __slots__ = (
+        "_clean",
+        "_cr_size",
+        "_crlf",
+        "_decoder",
+        "_length",
+        "_lengths",
+        "_new",
+        "_raw",
+        "_size",
+        "_sizes",
+        "_terminal",
+    )
+
+    def __init__(self, encoding: str, errors: str, *, terminal: bool) -> None:
+        errors = "replace" if errors == "strict" else errors
+        self._new = functools.partial(codecs.getincrementaldecoder(encoding), errors)
+        self._decoder = self._new()
+        self._clean = self._decoder.getstate()
+        self._terminal = terminal
+        self._crlf = CrlfTranslator()
+        self._cr_size = len("\r".encode(encoding))
+        self._raw: list[bytes] = []
+        self._size = self._length = 0  # bytes read, characters decoded
+        self._sizes = [0]  # the clean marks: bytes read and characters decoded before each
+        self._lengths = [0]
+
+    def decode(self, data: bytes, *, final: bool = False) -> str:
+        """The text of ``data`` (``final``: the end, so nothing more is held back)."""
+        text = self._decoder.decode(data, final)
+        if self._terminal:
+            text = self._crlf(text, final=final)
+        self._raw.append(data)
+        self._size += len(data)
+        self._length += len(text)
+        if self._decoder.getstate() == self._clean and not self._crlf.held:
+            self._sizes.append(self._size)
+            self._lengths.append(self._length)
+        return text
+
+    def rest(self, text: str, position: int) -> bytes:
+        """The bytes after the first ``position`` characters of ``text`` (all that
+        :meth:`decode` returned), as they were read."""
+        raw = b"".join(self._raw)
+        if position <= 0:
+            return raw
+        mark = bisect.bisect_right(self._lengths, position) - 1
+        size, length = self._sizes[mark], self._lengths[mark]
+        if length == position:
+            return raw[size:]
+        return raw[size + self._cut(raw[size:], text[length:], position - length) :]
+
+    def _cut(self, data: bytes, text: str, count: int) -> int:
+        """Where in ``data`` (decoded from a clean start to ``text``) its first ``count``
+        characters end."""
+        low, high = 0, len(data)  # the shortest prefix that gives ``count`` characters
+        while low < high:
+            middle = (low + high) // 2
+            if len(self._decoded(data[:middle], final=False)[0]) >= count:
+                high = middle
+            else:
+                low = middle + 1
+        # The byte before it may have let go of characters held for a while (a
+        # ``\r``, bytes found not to be a character): the cut is among those.
+        held = self._decoded(data[: low - 1], final=False)[1] if low else 0
+        # ``text`` lacks what is still held at its end: after the cut, that comes too.
+        before, after = text[:count], text[count:] + self._decoded(data, final=True)[0][len(text) :]
+        for cut in range(max(0, low - 1 - held), low + 1):
+            if (
+                self._decoded(data[:cut], final=True)[0] == before
+                and self._decoded(data[cut:], final=True)[0] == after
+            ):
+                return cut
+        return low  # (no cut gives both sides: undecodable bytes a lossy decoder split)
+
+    def _decoded(self, data: bytes, *, final: bool) -> tuple[str, int]:
+        """``data`` decoded from a clean start, and how many of its bytes are held back."""
+        decoder = self._new()
+        text = decoder.decode(data, final)
+        held = len(decoder.getstate()[0])
+        if self._terminal:
+            crlf = CrlfTranslator()
+            text = crlf(text, final=final)
+            held += self._cr_size if crlf.held else 0
+        return text, held
