@@ -105,6 +105,11 @@ class Output:
                 self.observer.close()
         return b""
 
+    @property
+    def failed(self) -> bool:
+        """Whether the run is ending because reading failed (a hook raised on a line)."""
+        return self.observer is not None and self.observer.failed
+
     def take_bytes(self) -> bytes:
         """Everything held undelivered, as the exact bytes read; the line state is reset."""
         held = b""

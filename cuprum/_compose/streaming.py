@@ -256,9 +256,16 @@ async def open_stream(request: RunRequest, wrap: Any) -> AsyncIterator[StreamHan
             try:
                 yield handle
             finally:
-                if not handle._done.is_set():
-                    # Leaving early: cancel the run; the runtime tears the group down.
-                    tg.cancel_scope.cancel()
+                try:
+                    if handle._out.failed and not handle._done.is_set():
+                        # A hook raised on a line the handle read (or its echo sink):
+                        # the run is ending with that error; let it, so its kind is
+                        # reported (it ends within the cancel grace).
+                        await handle._done.wait()
+                finally:
+                    if not handle._done.is_set():
+                        # Leaving early: cancel the run; the runtime tears the group down.
+                        tg.cancel_scope.cancel()
     except BaseExceptionGroup as group:
         if len(group.exceptions) != 1:
             raise

@@ -21,12 +21,15 @@ from __future__ import annotations
 
 import codecs
 from collections.abc import Callable
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from cuprum._core.errors import CaptureLimitExceeded  # re-exported: defined there
 from cuprum._model.io import OnLimit
 from cuprum._runtime.capture import Capture, decode
 from cuprum._runtime.lines import LineReader, LineSplitter  # re-exported: defined there
+
+if TYPE_CHECKING:
+    from cuprum._runtime.failures import Source
 
 __all__ = [
     "CaptureLimitExceeded",
@@ -34,6 +37,7 @@ __all__ = [
     "LineSplitter",
     "StreamCollector",
     "StreamTap",
+    "TapEnd",
     "decode",
 ]
 
@@ -205,19 +209,26 @@ class StreamTap:
     The reader feeds it every chunk it reads and closes it at EOF; the engine waits
     for :attr:`closed` before the run can end, so every line event comes before
     the terminal event, and detaches it when the run ends early, so none comes after.
+    A hook that raises on a line the reader fed (or a failure the reader reports,
+    :meth:`fail`) ends the run with that error: the exception propagates in the
+    reader's task as itself, and the engine's wait for :attr:`closed` raises it
+    tagged with its kind, so the run's ``error`` event says ``hook_failed`` (or
+    ``output_failed``), not ``cancelled``.
     """
 
     __slots__ = ("_collector", "closed")
 
     def __init__(self, collector: StreamCollector) -> None:
-        import anyio  # a stream handle's, on its event loop
-
         self._collector = collector
-        self.closed = anyio.Event()
+        self.closed = TapEnd()
 
     def feed(self, data: bytes) -> None:
         if not self.closed.is_set():
-            self._collector.feed(data)
+            try:
+                self._collector.feed(data)
+            except Exception as exc:  # a hook's, on a line event
+                self.fail("hook_failed", exc)
+                raise
 
     def close(self) -> None:
         """EOF: deliver the last partial line, then let the run end."""
@@ -225,9 +236,51 @@ class StreamTap:
             return
         try:
             self._collector.close()
+        except Exception as exc:
+            self.fail("hook_failed", exc)
+            raise
         finally:
             self.closed.set()
+
+    def fail(self, kind: Source, error: Exception) -> None:
+        """The reader failed with ``error`` (from the part of the run ``kind`` names):
+        the run ends with it, and no event follows."""
+        if not self.closed.is_set():
+            self.closed.failure = (kind, error)
+            self.closed.set()
+
+    @property
+    def failed(self) -> bool:
+        """Whether the run is ending because of the reader (:meth:`fail`)."""
+        return self.closed.failure is not None
 
     def detach(self) -> None:
         """The run has ended: nothing fed from now on produces an event."""
         self.closed.set()
+
+
+class TapEnd:
+    """:attr:`StreamTap.closed`: set at EOF or a detach, like an ``anyio.Event``; its
+    :meth:`wait` (the engine's job) raises the reader's failure, tagged with its kind."""
+
+    __slots__ = ("_event", "failure")
+
+    def __init__(self) -> None:
+        import anyio  # a stream handle's, on its event loop
+
+        self._event = anyio.Event()
+        self.failure: tuple[Source, Exception] | None = None
+
+    def is_set(self) -> bool:
+        return self._event.is_set()
+
+    def set(self) -> None:
+        self._event.set()
+
+    async def wait(self) -> None:
+        await self._event.wait()
+        if self.failure is not None:
+            from cuprum._runtime.failures import fail  # which imports this module
+
+            kind, error = self.failure
+            fail(kind, error)
