@@ -13,6 +13,7 @@ import errno
 import functools
 import os
 import re
+import sys
 from collections.abc import Callable, Sequence
 from typing import Any, overload
 
@@ -26,6 +27,7 @@ from cuprum._core.secret import Secret, reveal
 from cuprum._model.terminal import Terminal
 from cuprum._runtime.request import RunRequest
 from cuprum._runtime.secrets import run_secrets
+from cuprum._runtime.streams import StreamCollector
 from cuprum._runtime.terminal import Pty, check_terminal
 from cuprum._transport.pipes import READ_SIZE, write_all
 
@@ -46,7 +48,7 @@ class Conversation:
         self._secrets: list[Secret[Any]] = []  # sent with send()/sendline()
         self._add_secrets: Callable[[Sequence[Secret[Any]]], None] | None = None
         ctx = request.context
-        self._out = Output(ctx.encoding, ctx.errors)
+        self._out = Output(ctx.encoding, ctx.errors, echo=_echo(request))
 
     # -- conversations (see expect.py) -----------------------------------------
 
@@ -275,3 +277,19 @@ class Conversation:
     @property
     def _program(self) -> str:
         return self._request.stages[0].program
+
+
+def _echo(request: RunRequest) -> StreamCollector | None:
+    """With ``echo=True``: what echoes the stdout the handle reads, to ``stdout_sink``
+    (the interpreter's stdout by default), as ``run(echo=True)`` does."""
+    if not request.echo:
+        return None
+    ctx = request.context
+    return StreamCollector(
+        program=request.stages[-1].program,
+        name="stdout",
+        capture=False,
+        encoding=ctx.encoding,
+        errors=ctx.errors,
+        echo=ctx.stdout_sink or sys.stdout,
+    )
