@@ -13,6 +13,7 @@ import errno
 import functools
 import os
 import re
+import sys
 from collections.abc import Callable, Sequence
 from typing import Any, overload
 
@@ -34,6 +35,7 @@ from cuprum._core.secret import Secret, reveal
 from cuprum._model.terminal import Terminal
 from cuprum._runtime.request import RunRequest
 from cuprum._runtime.secrets import run_secrets
+from cuprum._runtime.streams import StreamCollector
 from cuprum._runtime.terminal import Pty, check_terminal
 from cuprum._transport.pipes import READ_SIZE, write_all
 
@@ -49,11 +51,12 @@ class Conversation:
         self._terminal: Pty | None = None
         self._done = anyio.Event()
         self._error: BaseException | None = None
+        self._deadline: float | None = None  # on anyio's clock: the run's, or a little earlier
         self._raised = False
         self._secrets: list[Secret[Any]] = []  # sent with send()/sendline()
         self._add_secrets: Callable[[Sequence[Secret[Any]]], None] | None = None
         ctx = request.context
-        self._out = Output(ctx.encoding, ctx.errors)
+        self._out = Output(ctx.encoding, ctx.errors, echo=_echo(request))
 
     # -- conversations (see expect.py) -----------------------------------------
 
@@ -199,7 +202,9 @@ class Conversation:
         """Write to the child's stdin (``stdin=PIPE``, or its terminal with ``tty=``),
         waiting while the pipe (or the terminal's input queue) is full.
 
-        Raises ``BrokenPipeError`` if the child has closed its stdin (or its terminal).
+        Raises ``BrokenPipeError`` if the child has closed its stdin (or its terminal);
+        when it was closed by the run's end in an error (its timeout, above all: a write
+        still waiting when the deadline passes), that error instead (``TimeoutExpired``).
         A :class:`~cuprum.Secret` is sent as its value and redacted from then on from
         the run's line events (a terminal's echo of it, say) and from error messages.
         """
@@ -207,6 +212,15 @@ class Conversation:
             self._secret_sent(data)
             data = reveal(data)
         payload = data.encode(self._request.context.encoding) if isinstance(data, str) else data
+        try:
+            await self._put(payload)
+        except BrokenPipeError:
+            if self._ended_in_error():
+                await self._done.wait()  # the teardown is under way: it ends the run
+                await self._raise_run_error()
+            raise
+
+    async def _put(self, payload: bytes) -> None:
         if self._terminal is not None:
             await self._type(self._terminal, payload)
             return
@@ -215,6 +229,19 @@ class Conversation:
             raise RuntimeError("write() needs the stream started with stdin=PIPE or tty=True")
         if await write_all(fd, payload) < len(payload):
             raise BrokenPipeError(f"{self._program}: closed its stdin")
+
+    def _ended_in_error(self) -> bool:
+        """Whether the program's input is gone because the run ended (or is ending) in
+        an error: it did, or its deadline has passed (then its teardown closed it)."""
+        if self._done.is_set():
+            return self._error is not None
+        return self._deadline is not None and anyio.current_time() >= self._deadline
+
+    async def _raise_run_error(self) -> None:
+        """Raise the error the run ended in, if any (the handle adds what it had not read)."""
+        if self._error is not None:
+            self._raised = True
+            raise self._error
 
     def _secret_sent(self, secret: Secret[Any]) -> None:
         if secret not in self._secrets:
@@ -264,3 +291,19 @@ class Conversation:
     @property
     def _program(self) -> str:
         return self._request.stages[0].program
+
+
+def _echo(request: RunRequest) -> StreamCollector | None:
+    """With ``echo=True``: what echoes the stdout the handle reads, to ``stdout_sink``
+    (the interpreter's stdout by default), as ``run(echo=True)`` does."""
+    if not request.echo:
+        return None
+    ctx = request.context
+    return StreamCollector(
+        program=request.stages[-1].program,
+        name="stdout",
+        capture=False,
+        encoding=ctx.encoding,
+        errors=ctx.errors,
+        echo=ctx.stdout_sink or sys.stdout,
+    )

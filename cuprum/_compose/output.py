@@ -18,7 +18,7 @@ from collections.abc import Iterator
 
 import anyio
 
-from cuprum._runtime.streams import LineReader, StreamTap
+from cuprum._runtime.streams import LineReader, StreamCollector, StreamTap
 from cuprum._runtime.terminal import Pty
 from cuprum._transport.pipes import READ_SIZE
 
@@ -40,16 +40,18 @@ class Output:
         "_lines",
         "_pty",
         "_unread",
+        "echo",
         "eof",
         "observer",
         "ready",
     )
 
-    def __init__(self, encoding: str, errors: str) -> None:
+    def __init__(self, encoding: str, errors: str, echo: StreamCollector | None = None) -> None:
         self._encoding = encoding
         self._errors = errors
         self._fd: int | None = None
         self._pty: Pty | None = None
+        self.echo = echo  # fed every chunk read, for echo=True (its sink: a run's stdout_sink)
         self.observer: StreamTap | None = None  # fed every chunk read, for line events
         self.eof = False
         self._unread = b""  # bytes given back (by expect()): read before the fd
@@ -95,14 +97,41 @@ class Output:
                 data = b""
             if not data:
                 break
-            if self.observer is not None:
-                self.observer.feed(data)
+            self._seen(data)
             return data
         if not self.eof:
             self.eof = True
-            if self.observer is not None:
-                self.observer.close()
+            self._seen(b"")
         return b""
+
+    def _seen(self, data: bytes) -> None:
+        """Echo ``data`` and feed it to the line events, once, as it is read (``b""``:
+        EOF). A failure raises here, in the reader's task; with observers the run ends
+        with it too (:meth:`StreamTap.fail`): ``output_failed`` for the echo sink's,
+        ``hook_failed`` for a hook's."""
+        echo, observer = self.echo, self.observer
+        if echo is not None:
+            try:
+                if data:
+                    echo.feed(data)
+                else:
+                    echo.close()  # the last partial character; flushes the sink
+            except Exception as exc:
+                self.echo = None  # raised once; the run ends with it if observed
+                if observer is not None:
+                    observer.fail("output_failed", exc)
+                raise
+        if observer is None:
+            return
+        if data:
+            observer.feed(data)
+        else:
+            observer.close()
+
+    @property
+    def failed(self) -> bool:
+        """Whether the run is ending because reading failed (a hook, the echo sink)."""
+        return self.observer is not None and self.observer.failed
 
     def take_bytes(self) -> bytes:
         """Everything held undelivered, as the exact bytes read; the line state is reset."""

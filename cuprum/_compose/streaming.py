@@ -87,6 +87,9 @@ class StreamHandle(Conversation, Generic[R_co]):
             self._attach(spawned)
             task_status.started()
 
+        timeout = self._request.timeout
+        if timeout is not None:  # the run's deadline counts from later: never before this
+            self._deadline = anyio.current_time() + timeout
         try:
             results, failure = await run_stages(self._request, on_spawned=on_spawned)
             self._result = self._wrap(results, failure)
@@ -173,6 +176,18 @@ class StreamHandle(Conversation, Generic[R_co]):
         (``TimeoutExpired``, ``CaptureLimitExceeded``, ...). A terminal gets no
         end-of-file: call :meth:`send_eof` first if the program waits for input.
         """
+        rest = await self._read_rest()
+        await self._done.wait()
+        self._raise_error(rest)
+        assert self._result is not None
+        result: R_co = self._with_stdout(self._result, rest)
+        if self._request.check:
+            result.check()  # check=True: raise CommandFailedError unless ok
+        return result
+
+    async def _read_rest(self) -> StreamCollector:
+        """Close stdin (not a terminal's) and collect what is left of stdout, as ``run()``
+        would (bounded by ``capture_limit``: ``CaptureLimitExceeded`` for ``raise``)."""
         collector = StreamCollector
         if self._terminal is None:
             await self.close_stdin()
@@ -192,18 +207,21 @@ class StreamHandle(Conversation, Generic[R_co]):
         while data := await self._next_chunk():
             rest.feed(data)  # raises CaptureLimitExceeded when on_limit="raise"
             await anyio.lowlevel.checkpoint()
-        await self._done.wait()
-        if self._error is not None:
+        return rest
+
+    def _raise_error(self, rest: StreamCollector) -> None:
+        """Raise the error the run ended in, if any; a timeout's ``output`` is the stdout
+        not read through the handle, as ``result.stdout`` would have held it."""
+        error = self._error
+        if error is not None:
             self._raised = True
-            if isinstance(self._error, TimeoutExpired) and req.capture:
-                # What was not read through the handle, as result.stdout would hold it.
-                self._error.output = rest.salvage(text=req.text)
-            raise self._error
-        assert self._result is not None
-        result: R_co = self._with_stdout(self._result, rest)
-        if self._request.check:
-            result.check()  # check=True: raise CommandFailedError unless ok
-        return result
+            if isinstance(error, TimeoutExpired) and self._request.capture:
+                error.output = rest.salvage(text=self._request.text)
+            raise error
+
+    async def _raise_run_error(self) -> None:
+        if self._error is not None:  # (a write found the input gone: wait() cannot follow)
+            self._raise_error(await self._read_rest())
 
     def _with_stdout(self, result: Any, rest: StreamCollector) -> Any:
         if not self._request.capture:
@@ -238,9 +256,16 @@ async def open_stream(request: RunRequest, wrap: Any) -> AsyncIterator[StreamHan
             try:
                 yield handle
             finally:
-                if not handle._done.is_set():
-                    # Leaving early: cancel the run; the runtime tears the group down.
-                    tg.cancel_scope.cancel()
+                try:
+                    if handle._out.failed and not handle._done.is_set():
+                        # A hook raised on a line the handle read (or its echo sink):
+                        # the run is ending with that error; let it, so its kind is
+                        # reported (it ends within the cancel grace).
+                        await handle._done.wait()
+                finally:
+                    if not handle._done.is_set():
+                        # Leaving early: cancel the run; the runtime tears the group down.
+                        tg.cancel_scope.cancel()
     except BaseExceptionGroup as group:
         if len(group.exceptions) != 1:
             raise

@@ -155,6 +155,11 @@ class PipelineResult(OutputGeneric, Generic[OutT, ErrT]):
         return cast("OutT", self.stages[-1].stdout)
 
     @property
+    def stdout_truncated(self) -> bool:
+        """Whether a capture limit cut :attr:`stdout` (the final stage's)."""
+        return self.stages[-1].stdout_truncated
+
+    @property
     def stderr(self) -> ErrT:
         """The final stage's captured stderr (each stage's is in :attr:`stages`)."""
         return self.stages[-1].stderr

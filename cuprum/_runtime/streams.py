@@ -20,12 +20,16 @@ Decoding never loses output and never hides the error that ended a run:
 from __future__ import annotations
 
 import codecs
-from collections.abc import Callable, Sequence
-from typing import TextIO
+from collections.abc import Callable
+from typing import TYPE_CHECKING, TextIO
 
 from cuprum._core.errors import CaptureLimitExceeded  # re-exported: defined there
 from cuprum._model.io import OnLimit
 from cuprum._runtime.capture import Capture, decode
+from cuprum._runtime.lines import LineReader, LineSplitter  # re-exported: defined there
+
+if TYPE_CHECKING:
+    from cuprum._runtime.failures import Source
 
 __all__ = [
     "CaptureLimitExceeded",
@@ -33,161 +37,9 @@ __all__ = [
     "LineSplitter",
     "StreamCollector",
     "StreamTap",
+    "TapEnd",
     "decode",
 ]
-
-
-class LineSplitter:
-    """Turns decoded text into whole lines (without the newline).
-
-    :meth:`split` returns the lines a piece of text completes (the stream handle
-    hands them out in batches); :meth:`feed` passes each to ``emit`` (line
-    events). Lines of any length are delivered whole; the last unterminated line
-    is kept until :meth:`take_partial` or :meth:`close`.
-    """
-
-    __slots__ = ("_emit", "_pending")
-
-    def __init__(self, emit: Callable[[str], None] | None = None) -> None:
-        self._emit = emit
-        self._pending: list[str] = []
-
-    def split(self, text: str) -> list[str]:
-        """The lines ``text`` completes; an unterminated rest is kept for later."""
-        if "\n" not in text:
-            if text:
-                self._pending.append(text)
-            return []
-        lines = text.split("\n")
-        if self._pending:
-            self._pending.append(lines[0])
-            lines[0] = "".join(self._pending)
-            self._pending.clear()
-        tail = lines.pop()
-        if tail:
-            self._pending.append(tail)
-        return lines
-
-    def feed(self, text: str) -> None:
-        """Pass the lines ``text`` completes to ``emit`` (as one list to its ``batch``, if any)."""
-        emit, lines = self._emit, self.split(text)
-        batch = getattr(emit, "batch", None)
-        for line in lines if batch is None else ():
-            emit(line)  # type: ignore[misc]
-        if batch is not None and lines:
-            batch(lines)
-
-    def take_partial(self) -> str:
-        """The unterminated rest so far (``""`` if none); the splitter forgets it."""
-        line = "".join(self._pending)
-        self._pending.clear()
-        return line
-
-    def close(self) -> None:
-        """Deliver the last unterminated line, if any, to ``emit``."""
-        line = self.take_partial()
-        if line and self._emit is not None:
-            self._emit(line)
-
-
-def _newline_is_a_byte(encoding: str) -> bool:
-    """Whether byte ``0x0A`` is always a whole newline (never part of a character, nor
-    held back by the decoder) in ``encoding``: then lines map onto bytes exactly."""
-    name = codecs.lookup(encoding).name
-    return name in {"utf-8", "ascii"} or name.startswith(("iso8859-", "cp125", "koi8-"))
-
-
-class LineReader:
-    """Whole lines decoded from a byte stream for the stream handle's iterators, which
-    can hand back *exactly* the bytes of what they have not delivered (:meth:`take_rest`).
-
-    Re-encoding the held text would not do: ``errors="replace"`` has turned bytes it
-    could not decode into U+FFFD. So the reader keeps the raw bytes since the last
-    newline and the last chunk that completed lines. With ``errors="strict"`` a
-    stream that ends inside a character does not raise here: its last line is not
-    delivered and its bytes stay with the reader (the result's decode decides).
-    """
-
-    __slots__ = (
-        "_before",
-        "_chunk",
-        "_count",
-        "_decoder",
-        "_encoding",
-        "_errors",
-        "_exact",
-        "_lines",
-        "_tail",
-        "stuck",
-    )
-
-    def __init__(self, encoding: str, errors: str) -> None:
-        self._encoding = encoding
-        self._errors = errors
-        self._exact = _newline_is_a_byte(encoding)
-        self._reset()
-
-    def _reset(self) -> None:
-        self._decoder = codecs.getincrementaldecoder(self._encoding)(self._errors)
-        self._lines = LineSplitter()
-        self._tail: list[bytes] = []  # raw bytes after the last newline
-        self._before = b""  # raw bytes of the last chunk's first line, from earlier chunks
-        self._chunk = b""  # the last chunk that completed lines ...
-        self._count = 0  # ... and how many
-        self.stuck = False  # the stream ended inside a character (strict)
-
-    def split(self, data: bytes) -> list[str]:
-        """The lines ``data`` completes (``b""``: the end of the stream)."""
-        if not data:
-            try:
-                return self._lines.split(self._decoder.decode(b"", final=True))
-            except UnicodeDecodeError:
-                self.stuck = True
-                return []
-        try:
-            lines = self._lines.split(self._decoder.decode(data))
-        except UnicodeDecodeError:  # strict: the chunk stays with the reader, as bytes
-            self._tail.append(data)
-            self._count = 0
-            raise
-        if self._exact:
-            if lines:
-                self._before = b"".join(self._tail)
-                self._chunk, self._count = data, len(lines)
-                self._tail = [data[data.rfind(b"\n") + 1 :]]
-            else:
-                self._tail.append(data)
-                self._count = 0  # every line split before has been handed out
-        return lines
-
-    def take_partial(self) -> str:
-        """At the end: the unterminated last line, now delivered (``""`` if stuck)."""
-        if self.stuck:
-            return ""
-        self._tail.clear()
-        return self._lines.take_partial()
-
-    def take_rest(self, undelivered: Sequence[str]) -> bytes:
-        """The bytes of ``undelivered`` (the last lines split, not handed out) and of
-        what follows them; the reader is left empty."""
-        k = len(undelivered)
-        partial = self._lines.take_partial()
-        if self._exact and k <= self._count:
-            if k == 0:
-                raw = b"".join(self._tail)
-            elif k == self._count:
-                raw = self._before + self._chunk
-            else:  # they start after the chunk's (k+1)-th newline from its end
-                pos = self._chunk.rfind(b"\n")
-                for _ in range(k):
-                    pos = self._chunk.rfind(b"\n", 0, pos)
-                raw = self._chunk[pos + 1 :]
-        else:  # 0x0A may be part of a character: re-encode (exact unless errors is lossy)
-            text = "".join([f"{line}\n" for line in undelivered]) + partial
-            undecoded = self._decoder.getstate()[0]
-            raw = text.encode(self._encoding, self._errors) + undecoded
-        self._reset()
-        return raw
 
 
 class StreamCollector:
@@ -357,19 +209,26 @@ class StreamTap:
     The reader feeds it every chunk it reads and closes it at EOF; the engine waits
     for :attr:`closed` before the run can end, so every line event comes before
     the terminal event, and detaches it when the run ends early, so none comes after.
+    A hook that raises on a line the reader fed (or a failure the reader reports,
+    :meth:`fail`) ends the run with that error: the exception propagates in the
+    reader's task as itself, and the engine's wait for :attr:`closed` raises it
+    tagged with its kind, so the run's ``error`` event says ``hook_failed`` (or
+    ``output_failed``), not ``cancelled``.
     """
 
     __slots__ = ("_collector", "closed")
 
     def __init__(self, collector: StreamCollector) -> None:
-        import anyio  # a stream handle's, on its event loop
-
         self._collector = collector
-        self.closed = anyio.Event()
+        self.closed = TapEnd()
 
     def feed(self, data: bytes) -> None:
         if not self.closed.is_set():
-            self._collector.feed(data)
+            try:
+                self._collector.feed(data)
+            except Exception as exc:  # a hook's, on a line event
+                self.fail("hook_failed", exc)
+                raise
 
     def close(self) -> None:
         """EOF: deliver the last partial line, then let the run end."""
@@ -377,9 +236,51 @@ class StreamTap:
             return
         try:
             self._collector.close()
+        except Exception as exc:
+            self.fail("hook_failed", exc)
+            raise
         finally:
             self.closed.set()
+
+    def fail(self, kind: Source, error: Exception) -> None:
+        """The reader failed with ``error`` (from the part of the run ``kind`` names):
+        the run ends with it, and no event follows."""
+        if not self.closed.is_set():
+            self.closed.failure = (kind, error)
+            self.closed.set()
+
+    @property
+    def failed(self) -> bool:
+        """Whether the run is ending because of the reader (:meth:`fail`)."""
+        return self.closed.failure is not None
 
     def detach(self) -> None:
         """The run has ended: nothing fed from now on produces an event."""
         self.closed.set()
+
+
+class TapEnd:
+    """:attr:`StreamTap.closed`: set at EOF or a detach, like an ``anyio.Event``; its
+    :meth:`wait` (the engine's job) raises the reader's failure, tagged with its kind."""
+
+    __slots__ = ("_event", "failure")
+
+    def __init__(self) -> None:
+        import anyio  # a stream handle's, on its event loop
+
+        self._event = anyio.Event()
+        self.failure: tuple[Source, Exception] | None = None
+
+    def is_set(self) -> bool:
+        return self._event.is_set()
+
+    def set(self) -> None:
+        self._event.set()
+
+    async def wait(self) -> None:
+        await self._event.wait()
+        if self.failure is not None:
+            from cuprum._runtime.failures import fail  # which imports this module
+
+            kind, error = self.failure
+            fail(kind, error)

@@ -160,6 +160,23 @@ async def test_limit_in_a_pipeline_applies_per_stream(
         await pipeline.run(stdin=b"z" * 500, capture_limit=50, on_limit="raise")
 
 
+async def test_a_pipeline_result_says_whether_its_stdout_was_truncated(
+    anyio_backend: str, stream_backend: str
+) -> None:
+    # The final stage's stdout, as for a single command; stderr stays per stage.
+    pipeline = chain(py("import os, sys; os.write(2, b'e' * 500)\n" + CAT), py(CAT))
+    cut = await pipeline.run(stdin=b"z" * 500, capture_limit=50)
+    assert (cut.stdout, cut.stdout_truncated) == ("z" * 50, True)
+    assert cut.stdout_truncated == cut.stages[-1].stdout_truncated
+    whole = await pipeline.run(stdin=b"z" * 50, capture_limit=50)
+    assert (whole.stdout, whole.stdout_truncated) == ("z" * 50, False)
+    assert whole.stages[0].stderr_truncated  # another stream's limit is not stdout's
+    async with pipeline.stream(stdin=b"line\n" + b"z" * 500, capture_limit=50) as handle:
+        assert await anext(handle.stdout_lines()) == "line"
+        streamed = await handle.wait()
+    assert (streamed.stdout, streamed.stdout_truncated) == ("z" * 50, True)
+
+
 async def test_invalid_limit_arguments(anyio_backend: str) -> None:
     with pytest.raises(ValueError, match="capture_limit"):
         await py("pass").run(capture_limit=-1)

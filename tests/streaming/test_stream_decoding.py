@@ -61,6 +61,29 @@ async def test_wait_after_lines_returns_the_exact_bytes_unread(
 
 
 @pytest.mark.parametrize("shape", SHAPES)
+@pytest.mark.parametrize(
+    ("encoding", "first", "rest"),
+    [
+        # A Shift JIS lead byte and a byte it cannot decode: "?" if re-encoded.
+        ("shift_jis", b"one\n", b"tw\x81\xffo\nthr\x81"),
+        # UTF-16: two-byte newlines, and a re-encoded rest would gain a byte order mark.
+        ("utf-16", b"\xff\xfeo\x00n\x00e\x00\n\x00", b"t\x00w\x00\n\x00x\x00\x00\xd8"),
+    ],
+)
+async def test_wait_after_lines_returns_the_exact_bytes_in_any_encoding(
+    anyio_backend: str, stream_backend: str, shape: str, *, encoding: str, first: bytes, rest: bytes
+) -> None:
+    context = ExecutionContext(encoding=encoding, timeout=DEADLINE)
+    async with copier(shape).stream(stdin=PIPE, context=context, text=False) as handle:
+        await handle.write(first + rest)
+        async for line in handle.stdout_lines():
+            assert line == "one"
+            break
+        result = await handle.wait()
+    assert result.stdout == rest
+
+
+@pytest.mark.parametrize("shape", SHAPES)
 async def test_timeout_inside_a_character_under_strict_raises_timeout_expired(
     anyio_backend: str, stream_backend: str, shape: str
 ) -> None:

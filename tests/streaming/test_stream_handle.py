@@ -335,6 +335,45 @@ async def test_timeout_raises_timeout_expired_from_wait(anyio_backend: str) -> N
     assert not caught.value.stderr  # nothing was written to stderr
 
 
+STALLED = """
+import os, sys, time
+sys.stderr.write("warn\\n")
+sys.stderr.flush()
+os.write(1, b"hello\\nworld\\n")  # one write: the handle reads both lines at once
+time.sleep(30)  # never reads its stdin
+"""
+
+
+@pytest.mark.parametrize("shape", ["command", "pipeline"])
+async def test_a_write_blocked_when_the_timeout_expires_raises_timeout_expired(
+    anyio_backend: str, stream_backend: str, shape: str
+) -> None:
+    # In the pipeline the first stage copies its input to the stalled one, and blocks.
+    cmd = py(STALLED) if shape == "command" else py(CAT) | py(STALLED)
+    with anyio.fail_after(DEADLINE):
+        async with cmd.stream(stdin=PIPE, timeout=1.0, context=FAST) as handle:
+            assert await anext(handle.stdout_lines()) == "hello"
+            with pytest.raises(TimeoutExpired) as caught:
+                await handle.write(b"x" * (16 << 20))  # far more than the pipes hold
+            pids = handle.pids
+        # ... raised once: leaving the block raises nothing more.
+    assert caught.value.timeout == 1.0
+    assert text(caught.value.output) == "world\n"  # the stdout not read through the handle
+    assert text(caught.value.stderr) == "warn\n"
+    await assert_dead(*pids)
+
+
+async def test_a_child_closing_its_stdin_is_still_a_broken_pipe_under_a_timeout(
+    anyio_backend: str,
+) -> None:
+    code = "import os; os.close(0); print('closed', flush=True); import time; time.sleep(30)"
+    with anyio.fail_after(DEADLINE):
+        async with py(code).stream(stdin=PIPE, timeout=DEADLINE, context=FAST) as handle:
+            assert await anext(handle.stdout_lines()) == "closed"
+            with pytest.raises(BrokenPipeError, match="closed its stdin"):
+                await handle.write(b"anyone?")
+
+
 async def test_timeout_raises_at_block_exit_without_wait(anyio_backend: str) -> None:
     with pytest.raises(TimeoutExpired):
         async with py("import time; time.sleep(30)").stream(timeout=0.2) as handle:

@@ -7,7 +7,7 @@ import re
 import anyio
 import pytest
 
-from cuprum import ExpectTimeout, Secret, Terminal, observe
+from cuprum import ExpectTimeout, Secret, Terminal, TimeoutExpired, observe
 
 from .terminal_support import (
     CAT,
@@ -139,6 +139,18 @@ async def test_sending_after_the_program_is_gone_is_a_broken_pipe(anyio_backend:
         await handle.wait()
         with pytest.raises(BrokenPipeError, match="its terminal is closed"):
             await handle.send("anyone there?")
+
+
+async def test_typing_blocked_when_the_timeout_expires_raises_timeout_expired(
+    anyio_backend: str,
+) -> None:
+    code = "import time; print('ready', flush=True); time.sleep(30)"  # never reads
+    with anyio.fail_after(DEADLINE):
+        async with py(code).stream(tty=Terminal(echo_input=False), timeout=1.0) as handle:
+            await handle.expect("ready\n", timeout=DEADLINE)
+            with pytest.raises(TimeoutExpired) as caught:
+                await handle.send(("x" * 40 + "\n") * 20_000)  # more than the input queue holds
+    assert caught.value.timeout == 1.0
 
 
 async def test_input_waits_while_the_terminal_is_full_and_loses_nothing(
