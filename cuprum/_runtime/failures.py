@@ -14,9 +14,8 @@ from __future__ import annotations
 import sys
 from typing import Literal, NoReturn
 
-from cuprum._core.errors import RemoteError, SpawnError
+from cuprum._core.errors import CaptureLimitExceeded, RemoteError, SpawnError
 from cuprum._core.events import ErrorKind
-from cuprum._runtime.streams import CaptureLimitExceeded
 
 __all__ = ["Source", "cause", "deadline_expired", "error_kind", "fail", "unwrap"]
 

@@ -21,15 +21,13 @@ from __future__ import annotations
 
 import codecs
 from collections.abc import Callable
-from typing import TYPE_CHECKING, TextIO
+from typing import TextIO
 
 from cuprum._core.errors import CaptureLimitExceeded  # re-exported: defined there
 from cuprum._model.io import OnLimit
 from cuprum._runtime.capture import Capture, decode
+from cuprum._runtime.failures import Source, fail
 from cuprum._runtime.lines import LineReader, LineSplitter  # re-exported: defined there
-
-if TYPE_CHECKING:
-    from cuprum._runtime.failures import Source
 
 __all__ = [
     "CaptureLimitExceeded",
@@ -280,7 +278,5 @@ class TapEnd:
     async def wait(self) -> None:
         await self._event.wait()
         if self.failure is not None:
-            from cuprum._runtime.failures import fail  # which imports this module
-
             kind, error = self.failure
             fail(kind, error)
