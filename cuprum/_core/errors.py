@@ -135,9 +135,10 @@ class CommandFailedError(subprocess.CalledProcessError, CuprumError):
     For a pipeline, ``cmd`` is the whole pipeline (stages joined by ``"|"``) while
     ``returncode`` and ``stderr`` are the failing stage's and ``output`` the final
     stdout, as ``PipelineResult`` has them.
-    ``cmd`` shows secrets as ``***``, and the message (which quotes the end of
-    stderr) has the value of each of the run's ``secrets`` replaced by ``***``; the
-    ``stderr`` attribute keeps what the program wrote, as the result does.
+    ``cmd`` shows secrets as ``***``, and the message (which quotes the last line of
+    stderr, ``bytes`` decoded as UTF-8 with ``errors="replace"``) has the value of
+    each of the run's ``secrets`` replaced by ``***``; the ``stderr`` attribute keeps
+    what the program wrote, as the result does.
     """
 
     def __init__(
@@ -173,6 +174,8 @@ class CommandFailedError(subprocess.CalledProcessError, CuprumError):
             detail = f"stage {self.stage_index} of pipeline {self.cmd!r} {status}."
         secrets = getattr(self, "secrets", ())
         stderr = self.stderr
+        if isinstance(stderr, bytes):
+            stderr = stderr.decode("utf-8", "replace")
         if isinstance(stderr, str) and stderr.strip():
             tail = redact(stderr, secrets).strip().splitlines()[-1][:200]
             detail = f"{detail} (stderr: {tail})"

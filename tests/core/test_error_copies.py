@@ -176,7 +176,7 @@ def test_a_real_failure_pickles_without_its_secret() -> None:
     code = "import sys; print('seen', sys.argv[1], file=sys.stderr); sys.exit(3)"
     value = f"pw-{uuid.uuid4().hex}"
     cmd = sh.make(PY, catalogue=TEST_CATALOGUE)("-c", code, Secret(value))
-    for text in (True,):
+    for text in (True, False):
         with pytest.raises(CommandFailedError) as info:
             cmd.run_sync(check=True, text=text)
         error = info.value
