@@ -25,7 +25,7 @@ from cuprum._model.execution import ExecutionContext
 from cuprum._model.io import AppendTo, Stream
 from cuprum._model.spec import CommandSpec
 
-__all__ = ["check_accept", "refused", "validate_request"]
+__all__ = ["check_accept", "check_limit", "described", "refused", "validate_request"]
 
 _STDIN_KINDS = (
     "bytes, str, a path, an open file, an async iterable of bytes, DEVNULL, INHERIT "
@@ -73,6 +73,14 @@ def refused(stages: Sequence[CommandSpec], message: str) -> InvalidArgumentError
     return InvalidArgumentError(f"{_who(stages)}: {message}")
 
 
+def check_limit(owner: str, name: str, value: object) -> None:
+    """A limit such as ``concurrency``: ``None`` or an ``int`` >= 1 (not a ``bool``)."""
+    if value is not None and not (_is_integer(value) and value >= 1):
+        raise InvalidArgumentError(
+            f"{owner}: {name} must be an int >= 1 or None, got {_got(value)}"
+        )
+
+
 class _Refused(Exception):
     """A check failed; :func:`validate_request` adds the program to the message."""
 
@@ -118,6 +126,11 @@ def _who(stages: Sequence[CommandSpec]) -> str:
 
 _REPR = reprlib.Repr()
 _REPR.maxstring = _REPR.maxother = 80
+
+
+def described(value: object) -> str:
+    """``value`` for a message: its (bounded) repr and its type."""
+    return _got(value)
 
 
 def _got(value: object) -> str:
