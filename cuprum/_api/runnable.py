@@ -150,7 +150,7 @@ class Runnable(
         from cuprum._runtime.engine import run_stages
 
         if request.stdin is Stream.PIPE:  # a usage error: refused before any hook or event
-            raise ValueError("stdin=PIPE is only for streaming: use cmd.stream(stdin=PIPE)")
+            raise _pipe_refused(request)
         return self._deliver(request, *await run_stages(request))
 
     def _deliver(self, request: RunRequest, results: tuple[Any, ...], failure: int | None) -> Any:
@@ -296,3 +296,10 @@ class Runnable(
 
         call = dict(options, capture=capture, text=text, stderr=stderr)
         return open_stream(self._request(call), self._result)
+
+
+def _pipe_refused(request: RunRequest) -> Exception:
+    """The error of ``run()`` given ``stdin=PIPE``, naming the program."""
+    from cuprum._runtime.validate import refused
+
+    return refused(request.stages, "stdin=PIPE is only for streaming: use cmd.stream(stdin=PIPE)")

@@ -10,6 +10,7 @@ import anyio
 import anyio.lowlevel
 
 from cuprum._core.context import current_context
+from cuprum._core.errors import InvalidArgumentError
 from cuprum._core.results import ErrT, OutputGeneric, OutT
 from cuprum._core.secret import shown_argv
 from cuprum._model.execution import ExecutionContext
@@ -18,6 +19,7 @@ from cuprum._model.spec import CommandSpec
 from cuprum._runtime.engine import run_stages
 from cuprum._runtime.request import build_request
 from cuprum._runtime.sync import Backend, run_sync
+from cuprum._runtime.validate import check_limit, described
 
 __all__ = ["ConcurrentConfig", "run_concurrent", "run_concurrent_sync"]
 
@@ -88,8 +90,24 @@ class ConcurrentConfig(OutputGeneric, Generic[OutT, ErrT]):
         def __init__(self, *args: Any, **kwargs: Any) -> None: ...
 
     def __post_init__(self) -> None:
-        if self.concurrency is not None and self.concurrency < 1:
-            raise ValueError(f"concurrency must be >= 1 or None, got {self.concurrency}")
+        check_limit("ConcurrentConfig", "concurrency", self.concurrency)
+
+
+_SPEC = ("program", "argv", "argv_with_program", "project")  # what CommandSpec promises
+
+
+def _check_batch(what: str, commands: tuple[object, ...], config: object) -> None:
+    """Refuse what is not a command, or a config that is not one, naming ``what``."""
+    if config is not None and not isinstance(config, ConcurrentConfig):
+        raise InvalidArgumentError(
+            f"{what}: config must be a ConcurrentConfig or None, got {described(config)}"
+        )
+    for index, cmd in enumerate(commands):
+        if isinstance(cmd, str) or not all(hasattr(cmd, name) for name in _SPEC):
+            hint = " (run a pipeline with its own run())" if hasattr(cmd, "parts") else ""
+            raise InvalidArgumentError(
+                f"{what}: commands[{index}] must be a command (SafeCmd), got {described(cmd)}{hint}"
+            )
 
 
 def _unfinished(cmd: CommandSpec, outcome: Outcome, cfg: ConcurrentConfig) -> CommandResult:
@@ -186,8 +204,10 @@ async def run_concurrent(
     Each command goes through the same runtime path as ``cmd.run()``, so hooks
     and events fire per command. Cancelling the caller cancels every command.
     Raises :class:`ForbiddenProgramError` before starting any command when one
-    of them is not permitted by the current allowlist.
+    of them is not permitted by the current allowlist, and
+    :class:`InvalidArgumentError` for something that is not a command.
     """
+    _check_batch("run_concurrent", commands, config)
     cfg = config if config is not None else ConcurrentConfig()
     if not commands:
         await anyio.lowlevel.checkpoint()  # a checkpoint, like any async call
@@ -241,6 +261,7 @@ def run_concurrent_sync(
     backend: Backend = "asyncio",
 ) -> ConcurrentResult:
     """:func:`run_concurrent` from synchronous code (see ``run_sync``)."""
+    _check_batch("run_concurrent_sync", commands, config)
     return run_sync(
         lambda: run_concurrent(*commands, config=config),
         backend=backend,

@@ -32,8 +32,10 @@ The hierarchy (a standard base in brackets: ``except`` that base catches it too)
 Each is re-exported by ``cuprum`` (the ``Remote*`` family and ``HostKeyError`` by
 ``cuprum.remote`` too) and by the module that raised it before this one
 existed (``cuprum._model.results``, ``cuprum._runtime.streams``, ...). This module
-is the bottom layer: it imports only :mod:`cuprum._core.secret` (to keep secrets out
-of messages), so any layer may raise these.
+is the bottom layer: it imports only the base (:mod:`cuprum._core.error_base`, which
+says how every error copies and pickles), the remote and expect errors of its own
+modules (re-exported here) and :mod:`cuprum._core.secret` (to keep secrets out of
+messages), so any layer may raise these.
 """
 
 from __future__ import annotations
@@ -43,6 +45,15 @@ import subprocess
 from collections.abc import Sequence
 from typing import Any
 
+from cuprum._core.error_base import CuprumError
+from cuprum._core.expect_errors import ExpectEOF, ExpectError, ExpectTimeout
+from cuprum._core.remote_errors import (
+    HostKeyError,
+    RemoteAuthError,
+    RemoteConnectError,
+    RemoteError,
+    RemoteTimeoutError,
+)
 from cuprum._core.secret import Secret, redact
 
 __all__ = [
@@ -75,10 +86,6 @@ __all__ = [
 ]
 
 
-class CuprumError(Exception):
-    """Base class of cuprum's own errors."""
-
-
 class UnknownProgramError(CuprumError, LookupError):
     """The program is not in the catalogue being consulted."""
 
@@ -101,13 +108,10 @@ class StdinEncodeError(InvalidArgumentError, UnicodeEncodeError):
         """``fields``: UnicodeEncodeError's (encoding, object, start, end, reason)."""
         UnicodeEncodeError.__init__(self, *fields)
         self.args = (message,)
+        self._keep_args(message, tuple(fields))
 
     def __str__(self) -> str:
         return str(self.args[0])
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        fields = (self.encoding, self.object, self.start, self.end, self.reason)
-        return (type(self), (self.args[0], fields))
 
 
 class SpawnError(CuprumError, OSError):
@@ -131,9 +135,10 @@ class CommandFailedError(subprocess.CalledProcessError, CuprumError):
     For a pipeline, ``cmd`` is the whole pipeline (stages joined by ``"|"``) while
     ``returncode`` and ``stderr`` are the failing stage's and ``output`` the final
     stdout, as ``PipelineResult`` has them.
-    ``cmd`` shows secrets as ``***``, and the message (which quotes the end of
-    stderr) has the value of each of the run's ``secrets`` replaced by ``***``; the
-    ``stderr`` attribute keeps what the program wrote, as the result does.
+    ``cmd`` shows secrets as ``***``, and the message (which quotes the last line of
+    stderr, ``bytes`` decoded as UTF-8 with ``errors="replace"``) has the value of
+    each of the run's ``secrets`` replaced by ``***``; the ``stderr`` attribute keeps
+    what the program wrote, as the result does.
     """
 
     def __init__(
@@ -151,6 +156,15 @@ class CommandFailedError(subprocess.CalledProcessError, CuprumError):
         self.program = program if program is not None else _first(self.cmd)
         self.stage_index = stage_index
         self.secrets = secrets
+        self._keep_args(
+            returncode,
+            self.cmd,
+            output,
+            stderr,
+            program=program,
+            stage_index=stage_index,
+            secrets=secrets,
+        )
 
     def __str__(self) -> str:
         if self.stage_index is None:
@@ -158,10 +172,14 @@ class CommandFailedError(subprocess.CalledProcessError, CuprumError):
         else:
             status = _status(self.returncode)
             detail = f"stage {self.stage_index} of pipeline {self.cmd!r} {status}."
-        if isinstance(self.stderr, str) and self.stderr.strip():
-            tail = self.stderr.strip().splitlines()[-1][:200]
+        secrets = getattr(self, "secrets", ())
+        stderr = self.stderr
+        if isinstance(stderr, bytes):
+            stderr = stderr.decode("utf-8", "replace")
+        if isinstance(stderr, str) and stderr.strip():
+            tail = redact(stderr, secrets).strip().splitlines()[-1][:200]
             detail = f"{detail} (stderr: {tail})"
-        return redact(f"{self.program}: {detail}", getattr(self, "secrets", ()))
+        return redact(f"{self.program}: {detail}", secrets)
 
     def __repr__(self) -> str:
         return redact(super().__repr__(), getattr(self, "secrets", ()))
@@ -194,6 +212,7 @@ class CaptureLimitExceeded(CuprumError):
         self.stream = stream
         self.limit = limit
         self.captured = captured
+        self._keep_args(program, stream, limit, captured)
 
 
 class StreamBackendError(CuprumError, RuntimeError):
@@ -236,6 +255,16 @@ class TimeoutExpired(subprocess.TimeoutExpired, CuprumError):
         self.stage_index = stage_index
         self.running = tuple(running)
         self.secrets = secrets
+        self._keep_args(
+            self.cmd,
+            timeout,
+            output,
+            stderr,
+            program=program,
+            stage_index=stage_index,
+            running=self.running,
+            secrets=secrets,
+        )
 
     def __str__(self) -> str:
         if self.stage_index is None:
@@ -284,103 +313,4 @@ class UntrustedProgramError(SpawnError):
         self.program = program
         self.path = path
         self.reason = reason
-
-
-class RemoteError(CuprumError, ConnectionError):
-    """ssh could not reach or use a host; never a remote program's own exit status.
-
-    ``host`` names the host (its label), ``detail`` is what ssh said.
-    """
-
-    def __init__(self, host: str, message: str, detail: str = "") -> None:
-        super().__init__(f"{host}: {message}" + (f" (ssh: {detail})" if detail else ""))
-        self.host = host
-        self.detail = detail
-
-
-class RemoteConnectError(RemoteError):
-    """The connection was refused, the host is unreachable or unknown, or it was lost."""
-
-
-class RemoteTimeoutError(RemoteError, TimeoutError):
-    """No connection was made within the host's ``connect_timeout``."""
-
-
-class RemoteAuthError(RemoteError, PermissionError):
-    """The server accepted none of the keys offered."""
-
-
-class HostKeyError(RemoteError):
-    """The host's key is not in the named known_hosts, or it has changed."""
-
-
-class ExpectError(CuprumError):
-    """``expect()`` found none of its patterns; ``before`` is the output seen meanwhile.
-
-    ``program`` names the program, ``patterns`` are those asked for, ``before``
-    is the unmatched output (``str``, or ``bytes`` for bytes patterns), which
-    stays unread: a later ``expect()`` or read sees it again. The message quotes
-    the end of it with the value of each of the run's ``secrets`` as ``***``.
-    """
-
-    def __init__(
-        self,
-        program: str,
-        patterns: Sequence[object],
-        before: str | bytes,
-        message: str,
-        *,
-        secrets: tuple[Secret[Any], ...] = (),
-    ) -> None:
-        super().__init__(redact(f"{program}: {message}", secrets))
-        self.program = program
-        self.patterns = tuple(patterns)
-        self.before = before
-        self.secrets = secrets
-
-
-class ExpectTimeout(ExpectError, TimeoutError):
-    """No pattern matched within ``timeout`` seconds (or, for ``wait_noecho()``, the
-    terminal still echoed: ``waited_for`` says what was awaited instead of patterns)."""
-
-    def __init__(
-        self,
-        program: str,
-        patterns: Sequence[object],
-        before: str | bytes,
-        timeout: float,
-        *,
-        waited_for: str | None = None,
-        secrets: tuple[Secret[Any], ...] = (),
-    ) -> None:
-        tail = before[-80:]
-        what = waited_for if waited_for is not None else f"none of {_shown(patterns)} seen"
-        message = f"{what} within {timeout} seconds (last output: {tail!r})"
-        super().__init__(program, patterns, before, message, secrets=secrets)
-        self.timeout = timeout
-
-
-class ExpectEOF(ExpectError, EOFError):
-    """The program's output ended (it exited, or closed it) before any pattern matched."""
-
-    def __init__(
-        self,
-        program: str,
-        patterns: Sequence[object],
-        before: str | bytes,
-        *,
-        secrets: tuple[Secret[Any], ...] = (),
-    ) -> None:
-        tail = before[-80:]
-        message = f"output ended before any of {_shown(patterns)} (last output: {tail!r})"
-        super().__init__(program, patterns, before, message, secrets=secrets)
-
-
-def _shown(patterns: Sequence[object]) -> str:
-    """The patterns for a message: literals as their repr, regexes as ``re'...'``."""
-    shown = []
-    for pattern in patterns[:5]:
-        source = getattr(pattern, "pattern", None)
-        shown.append(f"re{source!r}" if source is not None else repr(pattern))
-    more = f" (+{len(patterns) - 5} more)" if len(patterns) > 5 else ""
-    return "[" + ", ".join(shown) + "]" + more
+        self._keep_args(program, path, reason, message)

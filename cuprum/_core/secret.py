@@ -22,6 +22,7 @@ __all__ = [
     "REDACTED",
     "Secret",
     "redact",
+    "redact_value",
     "redactor",
     "reveal",
     "secrets_in",
@@ -194,6 +195,26 @@ def redact(text: str, secrets: Iterable[Secret[Any]]) -> str:
     """``text`` with the value of each of ``secrets`` replaced by ``***``."""
     scrub = redactor(secrets)
     return text if scrub is None else scrub(text)
+
+
+def redact_value(value: object, secrets: Iterable[Secret[Any]]) -> Any:
+    """``value`` with each secret's value as ``***`` when it is text or ``bytes`` (a
+    secret's text UTF-8 encoded, as output decoding shows it); anything else as it is."""
+    if isinstance(value, str):
+        return redact(value, secrets)
+    if not isinstance(value, bytes):
+        return value
+    found = {_encoded(part) for secret in secrets for part in _parts(secret)}
+    for part in sorted(found, key=len, reverse=True):
+        value = value.replace(part, REDACTED.encode())
+    return value
+
+
+def _encoded(text: str) -> bytes:
+    try:
+        return text.encode("utf-8", "surrogateescape")  # a bytes value's exact bytes
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "surrogatepass")
 
 
 def _parts(secret: Secret[Any]) -> tuple[str, ...]:

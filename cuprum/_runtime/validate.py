@@ -25,13 +25,15 @@ from cuprum._model.execution import ExecutionContext
 from cuprum._model.io import AppendTo, Stream
 from cuprum._model.spec import CommandSpec
 
-__all__ = ["check_accept", "validate_request"]
+__all__ = ["check_accept", "check_limit", "described", "refused", "validate_request"]
 
 _STDIN_KINDS = (
     "bytes, str, a path, an open file, an async iterable of bytes, DEVNULL, INHERIT "
     "or PIPE (streaming only)"
 )
 _TARGET_KINDS = "a path, AppendTo(path), an open file, DEVNULL or INHERIT"
+# subprocess's markers are ints; the kinds above are cuprum's own markers.
+_SUBPROCESS = {-1: "PIPE", -2: "STDOUT", -3: "DEVNULL"}
 
 
 def validate_request(
@@ -64,6 +66,19 @@ def validate_request(
         )
     except _Refused as exc:
         raise InvalidArgumentError(f"{_who(stages)}: {exc}") from None
+
+
+def refused(stages: Sequence[CommandSpec], message: str) -> InvalidArgumentError:
+    """The error for a run refused for ``message``, naming its program."""
+    return InvalidArgumentError(f"{_who(stages)}: {message}")
+
+
+def check_limit(owner: str, name: str, value: object) -> None:
+    """A limit such as ``concurrency``: ``None`` or an ``int`` >= 1 (not a ``bool``)."""
+    if value is not None and not (_is_integer(value) and value >= 1):
+        raise InvalidArgumentError(
+            f"{owner}: {name} must be an int >= 1 or None, got {_got(value)}"
+        )
 
 
 class _Refused(Exception):
@@ -111,6 +126,11 @@ def _who(stages: Sequence[CommandSpec]) -> str:
 
 _REPR = reprlib.Repr()
 _REPR.maxstring = _REPR.maxother = 80
+
+
+def described(value: object) -> str:
+    """``value`` for a message: its (bounded) repr and its type."""
+    return _got(value)
 
 
 def _got(value: object) -> str:
@@ -300,6 +320,7 @@ def _check_stdin(source: object) -> None:
     hint = ""
     if isinstance(source, Iterable):
         hint = " (an ordinary iterable: join it into bytes, or make it an async generator)"
+    hint = _subprocess_hint("stdin", source) or hint
     raise _Refused(f"stdin must be {_STDIN_KINDS}; got {_got(source)}{hint}")
 
 
@@ -320,7 +341,20 @@ def _check_target(name: str, target: object) -> None:
     if hasattr(target, "fileno"):
         _check_fileno(name, target)
         return
-    raise _Refused(f"{name} must be {kinds}; got {_got(target)}")
+    hint = _subprocess_hint(name, target)
+    raise _Refused(f"{name} must be {kinds}; got {_got(target)}{hint}")
+
+
+def _subprocess_hint(name: str, value: object) -> str:
+    """What to pass instead of one of subprocess's markers (ints), or ``""``."""
+    marker = _SUBPROCESS.get(value) if type(value) is int else None
+    if marker is None:
+        return ""
+    if marker != "PIPE":
+        return f" (subprocess.{marker}: use cuprum.{marker})"
+    if name == "stdin":
+        return " (subprocess.PIPE: to write to stdin, use cmd.stream(stdin=cuprum.PIPE))"
+    return f" (subprocess.PIPE: to read {name} as it comes, use cmd.stream())"
 
 
 def _check_fileno(name: str, stream: object) -> None:

@@ -18,20 +18,23 @@ __all__ = ["git_checkout", "git_rev_parse", "git_status"]
 UntrackedFiles = Literal["no", "normal", "all"]
 
 
-def _git(repo: PathArg | None, allow_relative: bool, *args: str) -> SafeCmd:
+def _git(who: str, repo: PathArg | None, allow_relative: bool, *args: str) -> SafeCmd:
     prefix: tuple[str, ...] = ()
     if repo is not None:
         # -C takes the next word as its value; SafePath also refuses a leading '-'.
-        prefix = ("-C", as_safe_path(repo, allow_relative=allow_relative))
+        prefix = ("-C", as_safe_path(repo, allow_relative=allow_relative, name=f"{who}: repo"))
     return sh.make(GIT)(*prefix, *args)
 
 
-def _ref(value: str, what: str) -> GitRef:
+def _ref(value: str, who: str, what: str) -> GitRef:
     if isinstance(value, GitRef):
         return value
     if not isinstance(value, str):
-        raise InvalidArgumentError(f"git {what} must be str, not {type(value).__name__}")
-    return GitRef(value)
+        raise InvalidArgumentError(f"{who}: {what} must be str, not {type(value).__name__}")
+    try:
+        return GitRef(value)
+    except InvalidArgumentError as exc:
+        raise InvalidArgumentError(f"{who}: {what}: {exc}") from None
 
 
 def git_checkout(
@@ -50,20 +53,20 @@ def git_checkout(
     in that repository (``git -C REPO``); a relative ``repo`` needs
     ``allow_relative=True``.
     """
-    branch = _ref(ref, "ref")
+    branch = _ref(ref, "git_checkout", "ref")
     args: list[str] = ["checkout"]
     if force:
         args.append("--force")
     if create_branch:
         args += ["-b", branch]
         if start_point is not None:
-            args.append(_ref(start_point, "start point"))
+            args.append(_ref(start_point, "git_checkout", "start_point"))
     else:
         if start_point is not None:
             raise InvalidArgumentError("git_checkout: start_point needs create_branch=True")
         args.append(branch)
     args.append("--")
-    return _git(repo, allow_relative, *args)
+    return _git("git_checkout", repo, allow_relative, *args)
 
 
 def git_status(
@@ -90,7 +93,7 @@ def git_status(
                 f"not {untracked_files!r}"
             )
         args.append(f"--untracked-files={untracked_files}")
-    return _git(repo, allow_relative, *args)
+    return _git("git_status", repo, allow_relative, *args)
 
 
 def git_rev_parse(
@@ -109,11 +112,11 @@ def git_rev_parse(
     """
     if short and abbrev_ref:
         raise InvalidArgumentError("git_rev_parse: choose short or abbrev_ref, not both")
-    target = "HEAD" if ref == "HEAD" else _ref(ref, "ref")
+    target = "HEAD" if ref == "HEAD" else _ref(ref, "git_rev_parse", "ref")
     args: list[str] = ["rev-parse", "--verify"]
     if short:
         args.append("--short")
     if abbrev_ref:
         args.append("--abbrev-ref")
     args.append(target)
-    return _git(repo, allow_relative, *args)
+    return _git("git_rev_parse", repo, allow_relative, *args)

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import Any, TypeVar
 
 from cuprum import InvalidArgumentError
 
-__all__ = ["PathArg", "SafePath", "as_safe_path", "safe_path"]
+__all__ = ["PathArg", "SafePath", "as_safe_path", "options_of", "safe_path"]
 
 
 class SafePath(str):
@@ -41,26 +41,29 @@ class SafePath(str):
         return (str.__str__(self),), {"allow_relative": True}
 
 
-def _validate(path: object, *, allow_relative: bool) -> str:
+def _validate(path: object, *, allow_relative: bool, name: str = "path") -> str:
+    """``path`` as text, once valid; ``name`` is what the messages call it."""
     if isinstance(path, SafePath):
         text = str.__str__(path)
     elif isinstance(path, str | os.PathLike):
         text = os.fspath(path)
         if not isinstance(text, str):
-            raise InvalidArgumentError(f"path must be text, not {type(text).__name__}: {path!r}")
+            raise InvalidArgumentError(f"{name} must be text, not {type(text).__name__}: {path!r}")
     else:
-        raise InvalidArgumentError(f"path must be str or os.PathLike, not {type(path).__name__}")
+        raise InvalidArgumentError(f"{name} must be str or os.PathLike, not {type(path).__name__}")
     if not text:
-        raise InvalidArgumentError("path is empty")
+        raise InvalidArgumentError(f"{name} is empty")
     if "\x00" in text:
-        raise InvalidArgumentError(f"path contains a NUL character: {text!r}")
+        raise InvalidArgumentError(f"{name} contains a NUL character: {text!r}")
     if text.startswith("-"):
-        raise InvalidArgumentError(f"path starts with '-' and could be read as an option: {text!r}")
+        raise InvalidArgumentError(
+            f"{name} starts with '-' and could be read as an option: {text!r}"
+        )
     if ".." in text.split("/"):
-        raise InvalidArgumentError(f"path contains a '..' segment: {text!r}")
+        raise InvalidArgumentError(f"{name} contains a '..' segment: {text!r}")
     if not allow_relative and not text.startswith("/"):
         raise InvalidArgumentError(
-            f"path is relative: {text!r}; pass allow_relative=True to accept relative paths"
+            f"{name} is relative: {text!r}; pass allow_relative=True to accept relative paths"
         )
     return text
 
@@ -79,8 +82,24 @@ PathArg = str | os.PathLike[str]
 """What builders accept for a path: ``str``, ``pathlib.Path`` or a :class:`SafePath`."""
 
 
-def as_safe_path(path: PathArg, *, allow_relative: bool) -> SafePath:
-    """A builder's view of a path argument: a ``SafePath`` passes as it is."""
+def as_safe_path(path: PathArg, *, allow_relative: bool, name: str = "path") -> SafePath:
+    """A builder's view of a path argument: a ``SafePath`` passes as it is. ``name``
+    (``"tar_create: archive"``) names the function and parameter in the error."""
     if isinstance(path, SafePath):
         return path
-    return SafePath(path, allow_relative=allow_relative)
+    text = _validate(path, allow_relative=allow_relative, name=name)
+    return SafePath(text, allow_relative=True)  # valid already, relative or not
+
+
+Options = TypeVar("Options")
+
+
+def options_of(who: str, options: object, kind: type[Options]) -> Options:
+    """A builder's ``options``: an instance of ``kind``, or its defaults for ``None``."""
+    if options is None:
+        return kind()
+    if not isinstance(options, kind):
+        raise InvalidArgumentError(
+            f"{who}: options must be {kind.__name__} or None, not {type(options).__name__}"
+        )
+    return options

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from cuprum import RSYNC, InvalidArgumentError, SafeCmd, sh
-from cuprum.builders._paths import PathArg, SafePath, as_safe_path
+from cuprum.builders._paths import PathArg, SafePath, as_safe_path, options_of
 
 __all__ = ["RsyncOptions", "rsync_sync"]
 
@@ -105,9 +105,12 @@ def rsync_sync(
 
     Local paths only; see :class:`RsyncOptions` for the switches.
     """
-    opts = options if options is not None else RsyncOptions()
-    src = _local(as_safe_path(source, allow_relative=opts.allow_relative))
-    dest = _local(as_safe_path(destination, allow_relative=opts.allow_relative))
+    opts = options_of("rsync_sync", options, RsyncOptions)
+    relative = opts.allow_relative
+    src = _local(as_safe_path(source, allow_relative=relative, name="rsync_sync: source"))
+    dest = _local(
+        as_safe_path(destination, allow_relative=relative, name="rsync_sync: destination")
+    )
     if opts.copy_contents and not src.endswith("/"):
         src += "/"
     return sh.make(RSYNC)(*opts.flags(), "--", src, dest)

@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from cuprum import TAR, InvalidArgumentError, SafeCmd, sh
-from cuprum.builders._paths import PathArg, as_safe_path
+from cuprum.builders._paths import PathArg, as_safe_path, options_of
 
 __all__ = ["TarCreateOptions", "tar_create", "tar_extract"]
 
@@ -49,14 +49,22 @@ def tar_create(
     Absolute sources are stored without their leading ``/`` (tar's own rule);
     use ``base_dir`` with relative sources to choose the stored names.
     """
-    opts = options if options is not None else TarCreateOptions()
+    opts = options_of("tar_create", options, TarCreateOptions)
     relative = opts.allow_relative
     if isinstance(sources, str):
         raise InvalidArgumentError("tar_create: sources is an iterable of paths, not a str")
-    members = [as_safe_path(source, allow_relative=relative) for source in sources]
+    if not isinstance(sources, Iterable):
+        raise InvalidArgumentError(
+            f"tar_create: sources must be an iterable of paths, not {type(sources).__name__}"
+        )
+    members = [
+        as_safe_path(source, allow_relative=relative, name=f"tar_create: sources[{index}]")
+        for index, source in enumerate(sources)
+    ]
     if not members:
         raise InvalidArgumentError("tar_create: at least one source is required")
-    args = ["--create", _FORCE_LOCAL, f"--file={as_safe_path(archive, allow_relative=relative)}"]
+    file = as_safe_path(archive, allow_relative=relative, name="tar_create: archive")
+    args = ["--create", _FORCE_LOCAL, f"--file={file}"]
     for enabled, flag in (
         (opts.gzip, "--gzip"),
         (opts.bzip2, "--bzip2"),
@@ -66,7 +74,9 @@ def tar_create(
         if enabled:
             args.append(flag)
     if opts.base_dir is not None:
-        args.append(f"--directory={as_safe_path(opts.base_dir, allow_relative=relative)}")
+        where = "tar_create: TarCreateOptions.base_dir"
+        base = as_safe_path(opts.base_dir, allow_relative=relative, name=where)
+        args.append(f"--directory={base}")
     return sh.make(TAR)(*args, "--", *members)
 
 
@@ -82,11 +92,10 @@ def tar_extract(
     are extracted into the working directory. GNU tar refuses members with
     ``..`` and strips a leading ``/`` by default.
     """
-    args = [
-        "--extract",
-        _FORCE_LOCAL,
-        f"--file={as_safe_path(archive, allow_relative=allow_relative)}",
-    ]
+    file = as_safe_path(archive, allow_relative=allow_relative, name="tar_extract: archive")
+    args = ["--extract", _FORCE_LOCAL, f"--file={file}"]
     if destination is not None:
-        args.append(f"--directory={as_safe_path(destination, allow_relative=allow_relative)}")
+        where = "tar_extract: destination"
+        target = as_safe_path(destination, allow_relative=allow_relative, name=where)
+        args.append(f"--directory={target}")
     return sh.make(TAR)(*args)

@@ -9,6 +9,7 @@ built, so a host name, user or path can never be read by ssh as an option, a
 
 from __future__ import annotations
 
+import numbers
 import os
 import re
 from dataclasses import dataclass
@@ -35,10 +36,17 @@ def _bad(name: str, value: object, why: str) -> InvalidArgumentError:
 def _check_path(name: str, value: str | os.PathLike[str] | None) -> str | None:
     if value is None:
         return None
+    if not isinstance(value, str | os.PathLike) or not isinstance(os.fspath(value), str):
+        raise _bad(name, value, "must be a str or os.PathLike path")
     text = os.path.abspath(os.fspath(value))
     if not _PATH.fullmatch(text):
         raise _bad(name, value, "must be a path of letters, digits and _ . / + - only")
     return text
+
+
+def _is_seconds(value: object) -> bool:
+    """An ``int`` or ``float`` (or another real number), not a ``bool``."""
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,16 +97,18 @@ class HostSpec:
                 self.remote_path,
                 "must be absolute directories, ':'-joined (no empty or relative entry)",
             )
-        if not (0 < self.connect_timeout <= 3600):
-            raise _bad("connect_timeout", self.connect_timeout, "must be in (0, 3600] seconds")
+        if not (_is_seconds(self.connect_timeout) and 0 < self.connect_timeout <= 3600):
+            raise _bad(
+                "connect_timeout", self.connect_timeout, "must be a number of seconds in (0, 3600]"
+            )
         if not (
             isinstance(self.max_sessions, int)
             and not isinstance(self.max_sessions, bool)
             and 1 <= self.max_sessions <= 1000
         ):
             raise _bad("max_sessions", self.max_sessions, "must be an int in [1, 1000]")
-        if not (0 <= self.persist <= 86400):
-            raise _bad("persist", self.persist, "must be in [0, 86400] seconds")
+        if not (_is_seconds(self.persist) and 0 <= self.persist <= 86400):
+            raise _bad("persist", self.persist, "must be a number of seconds in [0, 86400]")
 
     @property
     def label(self) -> str:

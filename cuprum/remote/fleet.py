@@ -18,11 +18,12 @@ import anyio
 import anyio.lowlevel
 
 from cuprum._core.context import current_context
-from cuprum._core.errors import RemoteError
+from cuprum._core.errors import InvalidArgumentError, RemoteError
 from cuprum._model.results import CommandResult, Outcome
 from cuprum._runtime.engine import run_stages
 from cuprum._runtime.request import build_request
 from cuprum._runtime.sync import Backend, run_sync
+from cuprum._runtime.validate import check_limit, described
 from cuprum.remote.command import RemoteCmd
 
 __all__ = ["FleetConfig", "FleetResult", "run_fleet", "run_fleet_sync", "sessions_for"]
@@ -46,9 +47,7 @@ class FleetConfig:
 
     def __post_init__(self) -> None:
         for name in ("concurrency", "per_host"):
-            value = getattr(self, name)
-            if value is not None and value < 1:
-                raise ValueError(f"{name} must be >= 1 or None, got {value}")
+            check_limit("FleetConfig", name, getattr(self, name))
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,19 +159,32 @@ class _Fleet:
             tg.start_soon(self.one, index, host_limit, slot)
 
 
+def _check_fleet(what: str, commands: tuple[object, ...], config: object) -> None:
+    """Refuse what is not a remote command, or a config that is not one, naming ``what``."""
+    if config is not None and not isinstance(config, FleetConfig):
+        raise InvalidArgumentError(
+            f"{what}: config must be a FleetConfig or None, got {described(config)}"
+        )
+    for index, cmd in enumerate(commands):
+        if not isinstance(cmd, RemoteCmd):
+            raise InvalidArgumentError(
+                f"{what}: commands[{index}] must be a RemoteCmd (host.cmd(...)), "
+                f"got {described(cmd)}"
+            )
+
+
 async def run_fleet(*commands: RemoteCmd, config: FleetConfig | None = None) -> FleetResult:
     """Run remote ``commands`` across their hosts; see :class:`FleetConfig`.
 
     Raises :class:`ForbiddenProgramError` before connecting anywhere when a program
-    is not permitted. A host that cannot be reached, or whose connection is lost,
+    is not permitted, :class:`InvalidArgumentError` for a value that is not a
+    :class:`RemoteCmd`. A host that cannot be reached, or whose connection is lost,
     raises its :class:`RemoteError` once the other commands have ended (at once,
     stopping them, with ``fail_fast``); a single failure surfaces as itself, several
     as an exception group.
     """
+    _check_fleet("run_fleet", commands, config)
     cfg = config if config is not None else FleetConfig()
-    for cmd in commands:
-        if not isinstance(cmd, RemoteCmd):
-            raise TypeError(f"run_fleet takes RemoteCmd values (host.cmd(...)), got {cmd!r}")
     if not commands:
         await anyio.lowlevel.checkpoint()
         return FleetResult((), ())
@@ -203,6 +215,7 @@ def run_fleet_sync(
     *commands: RemoteCmd, config: FleetConfig | None = None, backend: Backend = "asyncio"
 ) -> FleetResult:
     """:func:`run_fleet` from synchronous code."""
+    _check_fleet("run_fleet_sync", commands, config)
     return run_sync(
         lambda: run_fleet(*commands, config=config), backend=backend, what="run_fleet_sync"
     )

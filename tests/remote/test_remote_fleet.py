@@ -6,7 +6,7 @@ from collections import defaultdict
 
 import pytest
 
-from cuprum import ExecEvent, observe, run_concurrent
+from cuprum import ExecEvent, InvalidArgumentError, observe, run_concurrent
 from cuprum.remote import FleetConfig, RemoteCmd, SshHost, run_fleet
 
 from .remote_support import echo, false, make_host, sleep
@@ -73,5 +73,5 @@ async def test_run_concurrent_takes_remote_commands(daemon: Daemon) -> None:
 
 
 async def test_run_fleet_refuses_local_commands() -> None:
-    with pytest.raises(TypeError, match="RemoteCmd"):
+    with pytest.raises(InvalidArgumentError, match="RemoteCmd"):
         await run_fleet(echo("x"))  # type: ignore[arg-type]

@@ -1,0 +1,84 @@
+"""``CuprumError``, the base of every cuprum error, and how its subclasses copy and pickle.
+
+An error whose constructor takes arguments of its own records them
+(:meth:`CuprumError._keep_args`); ``copy``, ``deepcopy`` and ``pickle`` then rebuild it
+through its class from them, so it crosses a process pool as itself. Where the
+arguments include the run's ``secrets``, its text and ``bytes`` arguments (output,
+stderr, ...) are pickled with each secret's value as ``***``: a pickle leaves the
+process, so it holds the redaction only (as a :class:`~cuprum._core.secret.Secret`
+does); a copy stays in it and keeps them as they are.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any, cast
+
+from cuprum._core.secret import Secret, redact_value
+
+__all__ = ["CuprumError"]
+
+
+class CuprumError(Exception):
+    """Base class of cuprum's own errors.
+
+    Every one survives ``copy.copy``, ``copy.deepcopy`` and ``pickle`` with its type,
+    message and attributes (a pickle shows each of the run's ``secrets`` as ``***``).
+    """
+
+    _init_args: tuple[tuple[Any, ...], dict[str, Any]]
+
+    def _keep_args(self, *args: Any, **kwargs: Any) -> None:
+        """Record the constructor's arguments; called last, so the outermost wins."""
+        self._init_args = (args, kwargs)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        saved = self.__dict__.get("_init_args")
+        if saved is None:  # constructed as its standard base is: that base's way works
+            return cast("tuple[Any, ...]", super().__reduce__())
+        args, kwargs = saved
+        secrets = kwargs.get("secrets")
+        if secrets:
+            args = tuple(_Guarded.wrap(arg, secrets) for arg in args)
+            kwargs = {
+                key: value if key == "secrets" else _Guarded.wrap(value, secrets)
+                for key, value in kwargs.items()
+            }
+        notes = self.__dict__.get("__notes__")
+        state = {"__notes__": notes} if notes else None
+        return (_rebuild, (type(self), args, kwargs), state)
+
+
+def _rebuild(cls: type[CuprumError], args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    """The error ``cls(*args, **kwargs)`` (a shallow copy hands over guarded values)."""
+    args = tuple(_Guarded.unwrap(arg) for arg in args)
+    kwargs = {key: _Guarded.unwrap(value) for key, value in kwargs.items()}
+    return cls(*args, **kwargs)
+
+
+def _same(value: object) -> object:
+    return value
+
+
+class _Guarded:
+    """An argument that may quote a secret: itself in a copy, redacted in a pickle."""
+
+    __slots__ = ("secrets", "value")
+
+    def __init__(self, value: str | bytes, secrets: tuple[Secret[Any], ...]) -> None:
+        self.value = value
+        self.secrets = secrets
+
+    @staticmethod
+    def wrap(value: object, secrets: tuple[Secret[Any], ...]) -> object:
+        return _Guarded(value, secrets) if isinstance(value, str | bytes) else value
+
+    @staticmethod
+    def unwrap(value: object) -> object:
+        return value.value if isinstance(value, _Guarded) else value
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_same, (redact_value(self.value, self.secrets),))
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> object:
+        return copy.deepcopy(self.value, memo)
