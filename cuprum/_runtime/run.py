@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple
 
+from cuprum._core.errors import InvalidArgumentError
 from cuprum._core.secret import Secret
 from cuprum._model.io import Stream
 from cuprum._model.results import CommandResult
@@ -92,7 +93,7 @@ def admit(req: RunRequest, on_spawned: OnSpawned | None) -> Strategy:
     if on_spawned is None:
         for name in ("stdin", "stdout"):
             if getattr(req, name) is Stream.PIPE:
-                raise ValueError(
+                raise InvalidArgumentError(
                     f"{req.stages[0].program}: {name}=PIPE is only for streaming (cmd.stream())"
                 )
     return strategy

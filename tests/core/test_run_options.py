@@ -15,6 +15,7 @@ from cuprum import (
     InvalidArgumentError,
     RunOptions,
     TimeoutExpired,
+    run_concurrent_sync,
     sh,
 )
 from cuprum._runtime.request import OPTION_NAMES, SHAPE_OPTIONS, RunRequest
@@ -118,8 +119,10 @@ def test_with_options_checks_what_it_can_when_binding() -> None:
 def test_a_bound_stdin_pipe_is_refused_by_run_before_anything_starts() -> None:
     from cuprum import PIPE
 
-    with pytest.raises(ValueError, match="stdin=PIPE is only for streaming"):
+    with pytest.raises(InvalidArgumentError, match=r"^sh: stdin=PIPE is only for streaming"):
         shell("cat").with_options(stdin=PIPE).run_sync()
+    with pytest.raises(InvalidArgumentError, match=r"^sh: stdin=PIPE is only for streaming"):
+        run_concurrent_sync(shell("cat").with_options(stdin=PIPE))
 
 
 def test_commands_with_bound_options_stay_values_that_pickle() -> None:
