@@ -22,7 +22,6 @@ from __future__ import annotations
 import math
 import numbers
 import re
-import reprlib
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, AnyStr, Generic, NoReturn, TypeAlias
@@ -32,11 +31,10 @@ import anyio
 from cuprum._core.errors import ExpectEOF, ExpectTimeout, InvalidArgumentError
 from cuprum._core.secret import Secret, reveal
 from cuprum._runtime.terminal import Pty
+from cuprum._runtime.validate import described
 
 __all__ = ["ExpectMatch", "Pattern", "Patterns", "check_timeout", "expect", "wait_noecho"]
 
-_REPR = reprlib.Repr()
-_REPR.maxstring = _REPR.maxother = 80
 
 Pattern: TypeAlias = str | bytes | re.Pattern[str] | re.Pattern[bytes]
 """A literal ``str``/``bytes``, or a compiled regex (``re.compile(...)``) of either."""
@@ -74,7 +72,7 @@ class Patterns:
         elif not _listed(patterns):
             raise InvalidArgumentError(
                 f"{program}: expect() takes a pattern (a str, bytes or re.Pattern) or a "
-                f"list of them, got {_got(patterns)}"
+                f"list of them, got {described(patterns)}"
             )
         shown = tuple(patterns)  # as given: a Secret shows as ***
         if not shown:
@@ -134,17 +132,9 @@ def _kind(program: str, pattern: object) -> type:
             raise InvalidArgumentError(f"{program}: an empty expect() pattern would match at once")
         return type(pattern)
     raise InvalidArgumentError(
-        f"{program}: an expect() pattern must be a str, bytes or re.Pattern, got {_got(pattern)}"
+        f"{program}: an expect() pattern must be a str, bytes or re.Pattern, "
+        f"got {described(pattern)}"
     )
-
-
-def _got(value: object) -> str:
-    """``value`` for a message: its (bounded) repr and its type."""
-    try:
-        text = _REPR.repr(value)
-    except Exception:  # a hostile __repr__ must not hide the real error
-        text = "<unprintable>"
-    return f"{text} ({type(value).__name__})"
 
 
 def check_timeout(program: str, method: str, timeout: object) -> float | None:
@@ -157,7 +147,8 @@ def check_timeout(program: str, method: str, timeout: object) -> float | None:
         return None
     if not isinstance(timeout, numbers.Real) or isinstance(timeout, bool):
         raise InvalidArgumentError(
-            f"{program}: {method} timeout must be a number of seconds or None, got {_got(timeout)}"
+            f"{program}: {method} timeout must be a number of seconds or None, "
+            f"got {described(timeout)}"
         )
     try:
         seconds = float(timeout)
