@@ -10,7 +10,7 @@ import anyio
 import anyio.lowlevel
 
 from cuprum._core.context import current_context
-from cuprum._core.errors import InvalidArgumentError
+from cuprum._core.errors import InvalidArgumentError, TimeoutExpired
 from cuprum._core.results import ErrT, OutputGeneric, OutT
 from cuprum._core.secret import shown_argv
 from cuprum._model.execution import ExecutionContext
@@ -146,9 +146,13 @@ class _Batch:
         self.scopes = [anyio.CancelScope() for _ in commands]
         self.limiter = anyio.CapacityLimiter(cfg.concurrency) if cfg.concurrency else None
         self.stopping = False
+        self.timeouts: dict[int, TimeoutExpired] = {}
+        # Errors that stop the batch (a program missing from PATH, a hook raising),
+        # by index: the first in submission order is raised, on every backend.
+        self.errors: dict[int, Exception] = {}
 
     def keeper(self, index: int) -> Callable[[tuple[CommandResult, ...]], None]:
-        """The engine's ``on_cancelled``: keep what a cancelled command had (its pid,
+        """The engine's ``on_stopped``: keep what a cancelled command had (its pid,
         exit status and output so far)."""
 
         def keep(salvaged: tuple[CommandResult, ...]) -> None:
@@ -165,13 +169,21 @@ class _Batch:
                     return
                 started = True
                 request = self.requests[index]
-                (result,), _ = await run_stages(request, on_cancelled=self.keeper(index))
-                self.results[index] = result
-                if self.cfg.fail_fast and not result.ok and not self.stopping:
-                    self.stopping = True
-                    for i, scope in enumerate(self.scopes):
-                        if i != index:
-                            scope.cancel()
+                try:
+                    (done,), _ = await run_stages(request, on_stopped=self.keeper(index))
+                    self.results[index] = done
+                except TimeoutExpired as exc:
+                    # One command's timeout is that command's failure, not the batch's.
+                    self.timeouts[index] = exc
+                    if self.results[index] is None:  # it timed out before it ran
+                        cmd = self.commands[index]
+                        self.results[index] = _unfinished(cmd, "timed_out", self.cfg)
+                entry = self.results[index]
+                if self.cfg.fail_fast and entry is not None and not entry.ok:
+                    self.stop_others(index)
+        except Exception as exc:
+            self.errors[index] = exc
+            self.stop_others(index)
         finally:
             if self.limiter is not None:
                 self.limiter.release_on_behalf_of(slot)
@@ -179,12 +191,25 @@ class _Batch:
             outcome: Outcome = "cancelled" if started else "not_started"
             self.results[index] = _unfinished(self.commands[index], outcome, self.cfg)
 
+    def stop_others(self, index: int) -> None:
+        """Cancel every command but ``index`` and let no more in (once)."""
+        if self.stopping:
+            return
+        self.stopping = True
+        for i, scope in enumerate(self.scopes):
+            if i != index:
+                scope.cancel()
+
     def outcome(self) -> ConcurrentResult:
+        """The batch's result, or the first (in submission order) error that stopped it."""
+        if self.errors:
+            raise self.errors[min(self.errors)]
         return ConcurrentResult(
             tuple(
                 result if result is not None else _unfinished(cmd, "not_started", self.cfg)
                 for cmd, result in zip(self.commands, self.results, strict=True)
-            )
+            ),
+            timeouts=dict(self.timeouts),
         )
 
 
@@ -213,14 +238,9 @@ async def run_concurrent(
         await anyio.lowlevel.checkpoint()  # a checkpoint, like any async call
         return ConcurrentResult(())
     batch = _Batch(commands, cfg)
-    try:
-        await _admit(batch.one, len(commands), batch.limiter, lambda: batch.stopping)
-    except BaseExceptionGroup as group:
-        # One failing command (say a program missing from PATH) surfaces as itself,
-        # as it would from cmd.run(), not wrapped in a group.
-        if len(group.exceptions) == 1:
-            raise group.exceptions[0] from None
-        raise
+    # A failing command (say a program missing from PATH) surfaces as itself, as
+    # it would from cmd.run(), not wrapped in a group: _Batch.one keeps it.
+    await _admit(batch.one, len(commands), batch.limiter, lambda: batch.stopping)
     return batch.outcome()
 
 

@@ -15,10 +15,11 @@ from __future__ import annotations
 
 import sys
 import typing
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from typing import TYPE_CHECKING, Any, Generic, Literal, Self, cast
 
-from cuprum._core.errors import CommandFailedError
+from cuprum._core.errors import CommandFailedError, TimeoutExpired
 from cuprum._core.secret import Secret, redact
 from cuprum._core.usage import LimitName, ResourceUsage
 
@@ -67,10 +68,11 @@ class OutputGeneric:
 ACCEPT_ZERO: frozenset[int] = frozenset({0})
 """The exit codes that count as success unless a command or run says otherwise."""
 
-Outcome = Literal["exited", "cancelled", "not_started"]
+Outcome = Literal["exited", "cancelled", "timed_out", "not_started"]
 """``exited``: the program ran and was reaped. ``cancelled``: it was stopped by
-cuprum (fail-fast in ``run_concurrent``). ``not_started``: fail-fast stopped the
-batch before this command was scheduled."""
+cuprum (fail-fast in ``run_concurrent``). ``timed_out``: its run's ``timeout``
+expired in a ``run_concurrent`` batch, which stopped it and went on.
+``not_started``: fail-fast stopped the batch before this command was scheduled."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -219,6 +221,8 @@ class ConcurrentResult(OutputGeneric, Generic[OutT, ErrT]):
     """Results of ``run_concurrent`` in submission order."""
 
     results: tuple[CommandResult[OutT, ErrT], ...]
+    timeouts: Mapping[int, TimeoutExpired] = field(default_factory=dict, repr=False, compare=False)
+    """The :class:`TimeoutExpired` of each command whose timeout expired, by index."""
 
     @property
     def failures(self) -> tuple[int, ...]:
@@ -232,20 +236,23 @@ class ConcurrentResult(OutputGeneric, Generic[OutT, ErrT]):
 
     @property
     def first_failure(self) -> CommandResult[OutT, ErrT] | None:
-        """The first command that ran and failed, in submission order, or ``None``.
-
-        Commands that fail-fast cancelled or never started are not chosen unless
-        nothing else failed.
+        """The first command that ran and failed (or timed out), in submission order,
+        or ``None``. Commands that fail-fast cancelled or never started are not
+        chosen unless nothing else failed.
         """
         failed = [result for result in self.results if not result.ok]
-        ran = [result for result in failed if result.outcome == "exited"]
+        ran = [result for result in failed if result.outcome in ("exited", "timed_out")]
         chosen = ran or failed
         return chosen[0] if chosen else None
 
     def check(self) -> Self:
-        """Return self when :attr:`ok`; otherwise raise for :attr:`first_failure`."""
+        """Return self when :attr:`ok`; otherwise raise for :attr:`first_failure`:
+        its :class:`TimeoutExpired` when it timed out, else :class:`CommandFailedError`."""
         failure = self.first_failure
         if failure is not None:
+            index = next(i for i, res in enumerate(self.results) if res is failure)
+            if index in self.timeouts:
+                raise self.timeouts[index]
             failure.check()
             # cancelled or never started: not ok, yet its exit code may be accepted
             raise CommandFailedError(

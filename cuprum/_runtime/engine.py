@@ -16,7 +16,7 @@ of its own: :mod:`.wiring` (the plan of fds and jobs),
 :mod:`.blame` (which stage failed), :mod:`.teardown`, :mod:`.outcome` (results).
 Callers that need to hear from a run while it goes on pass callbacks to
 :func:`run_stages`: ``on_spawned`` (pids, and the stream ends of a streamed run)
-and ``on_cancelled`` (what a cancelled run had).
+and ``on_stopped`` (what a run cancelled or timed out had).
 """
 
 from __future__ import annotations
@@ -39,8 +39,8 @@ from cuprum._runtime.fifo import open_fifos
 from cuprum._runtime.pipes import read_outputs
 from cuprum._runtime.request import RunRequest
 from cuprum._runtime.run import (
-    OnCancelled,
     OnSpawned,
+    OnStopped,
     Results,
     Run,
     Spawned,
@@ -54,7 +54,7 @@ from cuprum._runtime.teardown import reap_all, tear_down
 from cuprum._transport.dispatch import Strategy
 from cuprum._transport.hop import Hop
 
-__all__ = ["OnCancelled", "OnSpawned", "Spawned", "run_stages"]
+__all__ = ["OnStopped", "OnSpawned", "Spawned", "run_stages"]
 
 
 class _Run(Run):
@@ -67,10 +67,10 @@ class _Run(Run):
         req: RunRequest,
         strategy: Strategy,
         on_spawned: OnSpawned | None,
-        on_cancelled: OnCancelled | None,
+        on_stopped: OnStopped | None,
         deadline: float | None = None,
     ) -> None:
-        super().__init__(req, strategy, on_spawned, on_cancelled)
+        super().__init__(req, strategy, on_spawned, on_stopped)
         # cgroups, limits, host-shutdown listing, remote sessions, the deadline
         self.enclosure = Enclosure(deadline)
 
@@ -184,14 +184,15 @@ async def run_stages(
     req: RunRequest,
     *,
     on_spawned: OnSpawned | None = None,
-    on_cancelled: OnCancelled | None = None,
+    on_stopped: OnStopped | None = None,
 ) -> tuple[Results, int | None]:
     """Check policy, run before hooks, then run the stages; see the module docstring.
 
     ``on_spawned(Spawned)``: called once every stage runs, before any output is
     read (required for ``stdin=PIPE``/``stdout=PIPE``, whose ends it receives).
-    ``on_cancelled(results)``: what a cancelled run had (pids, exit statuses after
-    the teardown, output so far), before the cancellation propagates.
+    ``on_stopped(results)``: what a run cancelled or stopped by its timeout had
+    (pids, exit statuses after the teardown, output so far, ``outcome`` saying
+    which), before the cancellation or :class:`TimeoutExpired` propagates.
     Returns each stage's result and the index of the stage that failed the run.
     """
     strategy = admit(req, on_spawned)
@@ -204,4 +205,4 @@ async def run_stages(
         await anyio.lowlevel.checkpoint()
     deadline = await prepare_commands(req.stages, req.timeout)
     run_before_hooks(req)
-    return await _Run(req, strategy, on_spawned, on_cancelled, deadline).execute()
+    return await _Run(req, strategy, on_spawned, on_stopped, deadline).execute()

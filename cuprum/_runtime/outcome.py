@@ -41,12 +41,12 @@ def _text_value(req: RunRequest, collector: StreamCollector | None) -> Any:
 
 
 def result(req: RunRequest, stage: Stage, *, outcome: Outcome = "exited") -> CommandResult[Any]:
-    """The stage's result. A cancelled one cannot raise for its output: a stream
-    that ``errors="strict"`` cannot decode (cut mid-character) is decoded with
-    ``"replace"`` instead, so it is still the ``str`` the result's type promises."""
+    """The stage's result. A stopped one (cancelled, timed out) cannot raise for its
+    output: a stream that ``errors="strict"`` cannot decode (cut mid-character) is
+    decoded with ``"replace"`` instead, so it is still the ``str`` its type promises."""
     child = stage.child
     assert child is not None and child.exit_code is not None
-    salvage = outcome == "cancelled"
+    salvage = outcome != "exited"
     return CommandResult(
         program=stage.cmd.program,
         argv=stage.argv,

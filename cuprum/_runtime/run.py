@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 from cuprum._core.errors import InvalidArgumentError
 from cuprum._core.secret import Secret
 from cuprum._model.io import Stream
-from cuprum._model.results import CommandResult
+from cuprum._model.results import CommandResult, Outcome
 from cuprum._runtime.blame import Blame
 from cuprum._runtime.child import ChildProcess
 from cuprum._runtime.emit import Emitter
@@ -41,7 +41,7 @@ if TYPE_CHECKING:
     from cuprum._runtime.terminal import Pty
 
 __all__ = [
-    "OnCancelled",
+    "OnStopped",
     "OnSpawned",
     "Results",
     "Run",
@@ -78,7 +78,10 @@ class Spawned(NamedTuple):
 
 
 OnSpawned = Callable[[Spawned], None]
-OnCancelled = Callable[[Results], None]
+OnStopped = Callable[[Results], None]
+
+# The failure kinds whose runs are salvaged for ``on_stopped``, and their outcome.
+_STOPPED: dict[str, Outcome] = {"cancelled": "cancelled", "timeout": "timed_out"}
 
 
 def admit(req: RunRequest, on_spawned: OnSpawned | None) -> Strategy:
@@ -117,8 +120,8 @@ class Run:
         "env",
         "events",
         "fifos",
-        "on_cancelled",
         "on_spawned",
+        "on_stopped",
         "plan",
         "req",
         "stages",
@@ -131,12 +134,12 @@ class Run:
         req: RunRequest,
         strategy: Strategy,
         on_spawned: OnSpawned | None = None,
-        on_cancelled: OnCancelled | None = None,
+        on_stopped: OnStopped | None = None,
     ) -> None:
         self.req = req
         self.strategy = strategy
         self.on_spawned = on_spawned
-        self.on_cancelled = on_cancelled
+        self.on_stopped = on_stopped
         ctx = req.context
         self.env = child_env(ctx)
         self.events = Emitter(req.policy.observe_hooks, ctx, run_secrets(req))
@@ -252,8 +255,9 @@ class Run:
             message = f"{type(real).__name__}: {real}"
         self.events.errors(self.stages[: self.announced], kind, message)
         spawned = all(stage.child is not None for stage in self.stages)
-        if kind == "cancelled" and self.on_cancelled is not None and spawned:
-            self.on_cancelled(tuple(result(self.req, s, outcome="cancelled") for s in self.stages))
+        stopped: Outcome | None = _STOPPED.get(kind)
+        if stopped is not None and self.on_stopped is not None and spawned:
+            self.on_stopped(tuple(result(self.req, s, outcome=stopped) for s in self.stages))
         return real
 
 

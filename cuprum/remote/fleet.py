@@ -11,14 +11,14 @@ Results come back in submission order, and grouped per host by
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import anyio
 import anyio.lowlevel
 
 from cuprum._core.context import current_context
-from cuprum._core.errors import InvalidArgumentError, RemoteError
+from cuprum._core.errors import InvalidArgumentError, RemoteError, TimeoutExpired
 from cuprum._model.results import CommandResult, Outcome
 from cuprum._runtime.engine import run_stages
 from cuprum._runtime.request import build_request
@@ -56,6 +56,8 @@ class FleetResult:
 
     results: tuple[CommandResult[Any], ...]
     hosts: tuple[str, ...]
+    timeouts: Mapping[int, TimeoutExpired] = field(default_factory=dict, repr=False, compare=False)
+    """The :class:`TimeoutExpired` of each command whose timeout expired, by index."""
 
     @property
     def ok(self) -> bool:
@@ -105,6 +107,7 @@ class _Fleet:
         self.limit = anyio.CapacityLimiter(cfg.concurrency) if cfg.concurrency else None
         self.stopping = False
         self.errors: list[RemoteError] = []  # without fail_fast: raised once all ended
+        self.timeouts: dict[int, TimeoutExpired] = {}
 
     def _stop_others(self, index: int) -> None:
         self.stopping = True
@@ -126,7 +129,12 @@ class _Fleet:
                     def keep(salvaged: tuple[CommandResult[Any], ...]) -> None:
                         self.results[index] = salvaged[0]
 
-                    (res,), _ = await run_stages(self.requests[index], on_cancelled=keep)
+                    try:
+                        (res,), _ = await run_stages(self.requests[index], on_stopped=keep)
+                    except TimeoutExpired as exc:
+                        # One command's timeout is its failure (outcome "timed_out").
+                        self.timeouts[index] = exc
+                        res = self.results[index] or _unfinished(self.commands[index], "timed_out")
                     self.results[index] = res
                     if self.cfg.fail_fast and not res.ok and not self.stopping:
                         self._stop_others(index)
@@ -208,7 +216,7 @@ async def run_fleet(*commands: RemoteCmd, config: FleetConfig | None = None) -> 
         r if r is not None else _unfinished(c, "not_started")
         for r, c in zip(fleet.results, commands, strict=True)
     )
-    return FleetResult(results, tuple(cmd.host.label for cmd in commands))
+    return FleetResult(results, tuple(cmd.host.label for cmd in commands), dict(fleet.timeouts))
 
 
 def run_fleet_sync(

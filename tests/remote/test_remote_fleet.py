@@ -6,7 +6,7 @@ from collections import defaultdict
 
 import pytest
 
-from cuprum import ExecEvent, InvalidArgumentError, observe, run_concurrent
+from cuprum import ExecEvent, InvalidArgumentError, TimeoutExpired, observe, run_concurrent
 from cuprum.remote import FleetConfig, RemoteCmd, SshHost, run_fleet
 
 from .remote_support import echo, false, make_host, sleep
@@ -64,6 +64,17 @@ async def test_fail_fast_across_hosts(daemon: Daemon) -> None:
     assert result.results[0].exit_code == 1
     assert {r.outcome for r in result.results[1:3]} == {"cancelled"}
     assert {r.outcome for r in result.results[3:]} <= {"cancelled", "not_started"}
+
+
+async def test_a_timeout_is_that_commands_failure(daemon: Daemon) -> None:
+    hosts = _hosts(daemon, 2)
+    commands = [hosts[0].cmd(sleep("300")), hosts[1].cmd(echo("fine"))]
+    result = await run_fleet(*commands, config=FleetConfig(timeout=3))
+    assert [r.outcome for r in result.results] == ["timed_out", "exited"]
+    assert result.results[1].stdout == "fine\n"
+    assert not result.ok
+    assert list(result.timeouts) == [0]
+    assert isinstance(result.timeouts[0], TimeoutExpired)
 
 
 async def test_run_concurrent_takes_remote_commands(daemon: Daemon) -> None:
