@@ -47,8 +47,11 @@ class ExecutionContext:
     contain: bool | None = None
 
     def __post_init__(self) -> None:
-        if self.cancel_grace < 0:
-            raise ValueError(f"cancel_grace must be >= 0, got {self.cancel_grace}")
+        # A value that is not a number is refused when a run is built, naming the
+        # program (validate.py), as the other fields are.
+        grace = self.cancel_grace
+        if isinstance(grace, int | float) and grace < 0:
+            raise ValueError(f"cancel_grace must be >= 0, got {grace}")
         if self.limits is not None and not isinstance(self.limits, Limits):
             raise TypeError(f"limits must be a cuprum.Limits, not {type(self.limits).__name__}")
         if self.contain not in (None, True, False):

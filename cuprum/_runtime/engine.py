@@ -149,9 +149,9 @@ class _Run(Run):
             if isinstance(source, bytes):
                 dropped = await feed_bytes(fd, source)
             else:
-                reader = self.stages[0].child
-                assert reader is not None
-                dropped = await feed_iterable(fd, source, reader)
+                first = self.stages[0]
+                assert first.child is not None
+                dropped = await feed_iterable(fd, source, first.child, first.cmd.program)
         except Exception as exc:  # the source raised, or writing to the pipe failed
             fail("stdin_failed", exc)
         finally:

@@ -15,6 +15,7 @@ from typing import Any
 from cuprum._core.errors import InvalidArgumentError, StdinEncodeError
 from cuprum._core.secret import reveal
 from cuprum._runtime.child import ChildProcess
+from cuprum._runtime.validate import described
 from cuprum._transport.pipes import PendingWrite, write_all
 
 __all__ = ["PolledFeed", "feed_bytes", "feed_iterable", "input_bytes"]
@@ -55,7 +56,25 @@ async def feed_bytes(fd: int, data: bytes) -> int:
     return len(data) - await write_all(fd, data)
 
 
-async def feed_iterable(fd: int, source: AsyncIterable[bytes], reader: ChildProcess) -> int:
+_END = object()  # what anext() gives at the end: no chunk can be it (None is refused)
+
+
+def _chunk(program: str, chunk: object) -> bytes:
+    """A chunk of ``program``'s stdin as bytes, or an ``InvalidArgumentError`` naming
+    it: a ``None`` or a ``str`` is refused, never taken for the end or encoded."""
+    if type(chunk) is bytes:
+        return chunk
+    if isinstance(chunk, bytes | bytearray | memoryview):
+        return input_bytes(chunk, "utf-8", program)  # a buffer's bytes, as for stdin=
+    raise InvalidArgumentError(
+        f"{program}: stdin: the async iterable yielded {described(chunk)}; "
+        "each chunk must be bytes (bytearray, memoryview)"
+    )
+
+
+async def feed_iterable(
+    fd: int, source: AsyncIterable[bytes], reader: ChildProcess, program: str
+) -> int:
     """Write each chunk of ``source`` as the pipe drains; returns the bytes dropped.
 
     A chunk is pulled only when the previous one has been written, so the producer
@@ -77,11 +96,12 @@ async def feed_iterable(fd: int, source: AsyncIterable[bytes], reader: ChildProc
         async with anyio.create_task_group() as tg:
             tg.start_soon(stop_pulling_on_exit)
             while reader.exit_code is None:
-                chunk: bytes | None = None
+                pulled: object = _END
                 with anyio.CancelScope() as pulling:
-                    chunk = await anext(iterator, None)
-                if chunk is None:  # the end of the input, or the reader exited
+                    pulled = await anext(iterator, _END)
+                if pulled is _END:  # the end of the input, or the reader exited
                     break
+                chunk = _chunk(program, pulled)
                 written = await write_all(fd, chunk)  # short once the reader has gone
                 if written < len(chunk):
                     dropped = len(chunk) - written

@@ -168,6 +168,11 @@ async def test_bad_decoding_and_grace(tmp_path: Path) -> None:
         (ExecutionContext(encoding="rot13"), "encoding must name a text encoding"),
         (ExecutionContext(errors="explode"), "errors must name an error handler"),
         (ExecutionContext(cancel_grace=math.nan), "cancel_grace must be a number of seconds"),
+        (ExecutionContext(cancel_grace="1"), "cancel_grace must be a number of seconds"),  # type: ignore[arg-type]
+        (ExecutionContext(cancel_grace=None), "cancel_grace must be a number of seconds"),  # type: ignore[arg-type]
+        (ExecutionContext(tags=None), "tags must be a mapping with str keys, got None"),  # type: ignore[arg-type]
+        (ExecutionContext(tags=[1, 2]), "tags must be a mapping with str keys"),  # type: ignore[arg-type]
+        (ExecutionContext(tags={1: "x"}), "tags must be a mapping with str keys"),  # type: ignore[dict-item]
     ]:
         await _refused(tmp_path, "^sh: ExecutionContext." + match, context=ctx)
 

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import array
 import os
+import re
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import anyio
 import pytest
@@ -271,6 +274,36 @@ async def test_producer_error_propagates_and_leaves_nothing(anyio_backend: str) 
 
     with anyio.fail_after(DEADLINE), pytest.raises(RuntimeError, match="producer failed"):
         await py("import time, sys; sys.stdin.read(); time.sleep(30)").run(stdin=broken())
+
+
+@pytest.mark.parametrize(
+    ("bad", "shown"), [(None, "None (NoneType)"), ("text", "'text' (str)"), (5, "5 (int)")]
+)
+async def test_a_chunk_that_is_not_bytes_is_refused_not_taken_for_the_end(
+    anyio_backend: str, bad: object, shown: str
+) -> None:
+    # None used to end the input silently (b"b" lost, ok=True); a str or an int
+    # failed with memoryview's TypeError, naming neither the program nor stdin.
+    async def chunks() -> AsyncIterator[Any]:
+        yield b"a"
+        yield bad
+        yield b"b"
+
+    message = f"stdin: the async iterable yielded {shown}; each chunk must be bytes"
+    with anyio.fail_after(DEADLINE), pytest.raises(InvalidArgumentError, match=re.escape(message)):
+        await py(CAT).run(stdin=chunks(), text=False)
+
+
+async def test_buffer_chunks_are_written_as_their_bytes(anyio_backend: str) -> None:
+    async def chunks() -> AsyncIterator[Any]:
+        yield bytearray(b"ab")
+        yield memoryview(b"cd")
+        yield b""
+        yield memoryview(array.array("H", [0x4645]))  # two bytes, not one item
+        yield b"g"
+
+    result = await py(CAT).run(stdin=chunks(), text=False)
+    assert result.stdout == b"abcd" + array.array("H", [0x4645]).tobytes() + b"g"
 
 
 # -- a child that closes stdin early ------------------------------------------------
