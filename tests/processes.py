@@ -10,7 +10,9 @@ import time
 from collections.abc import Iterable, Iterator
 
 __all__ = [
+    "children",
     "group_members",
+    "fd_targets",
     "is_dead",
     "open_fds",
     "process_state",
@@ -74,6 +76,12 @@ def wait_until_groups_empty(pgids: Iterable[int], timeout: float = 10.0) -> list
     return left
 
 
+def children() -> set[int]:
+    """This process's children in any state: running, stopped, or exited and never reaped."""
+    me = str(os.getpid())
+    return {pid for pid, fields in _proc_stats() if fields[1] == me}
+
+
 def zombie_children() -> list[int]:
     """Children of this process that have exited but were never reaped."""
     me = str(os.getpid())
@@ -83,3 +91,15 @@ def zombie_children() -> list[int]:
 def open_fds() -> set[str]:
     """This process's open file descriptors."""
     return set(os.listdir("/proc/self/fd"))
+
+
+def fd_targets() -> dict[int, str]:
+    """This process's open file descriptors and what each is open on, without the one
+    the listing itself used (gone by the time it is read)."""
+    found = {}
+    for name in os.listdir("/proc/self/fd"):
+        try:
+            found[int(name)] = os.readlink(f"/proc/self/fd/{name}")
+        except OSError:
+            continue
+    return found

@@ -14,6 +14,7 @@ cgroups, on every path, shielded from cancellation.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import signal
@@ -264,18 +265,24 @@ def spawn_stage(
             cgroup=box.run,
             limits=box.rlimits,
         )
-        return ChildProcess(None, pid=started.pid, pidfd=started.pidfd)
-    if box.run is None:
-        child = spawn(
-            argv, cwd=cwd, env=env, stdin=stdin, stdout=stdout, stderr=stderr, project=project
-        )
-    else:
-        with placement.spawning_into(box.run):
+        try:
+            return ChildProcess(None, pid=started.pid, pidfd=started.pidfd)
+        except BaseException:  # a signal handler raised: no child outlives the call
+            native_spawn.discard(started.pid, started.pidfd)
+            raise
+    visit = contextlib.nullcontext() if box.run is None else placement.spawning_into(box.run)
+    child: ChildProcess | None = None
+    try:
+        with visit:
             child = spawn(
                 argv, cwd=cwd, env=env, stdin=stdin, stdout=stdout, stderr=stderr, project=project
             )
-    if box.rlimits is not None:
-        apply_prlimits(child.pid, box.rlimits)
+        if box.rlimits is not None:
+            apply_prlimits(child.pid, box.rlimits)
+    except BaseException:  # the way out of the cgroup, or a limit, failed or was interrupted
+        if child is not None:
+            child.reap()
+        raise
     return child
 
 

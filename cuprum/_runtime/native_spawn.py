@@ -6,27 +6,38 @@ mirrors and sets resource limits in the child before exec: nothing the
 program does can happen outside the cgroup or before the limits hold. This
 module turns cuprum's arguments into the extension's (absolute path, byte
 strings, three descriptors) and its ``OSError`` into errors naming the program.
+
+A host's signal handler that raises runs only where the eval loop checks, such
+as right after a C call returns, before its result is stored: a pid or an fd
+returned then would be lost (a child nobody kills or reaps). So what the spawn
+creates is stored by C code as it is made: the extension appends ``(pid,
+pidfd)`` to ``into`` before returning, the v1 ``cgroup.procs`` fds are opened
+by ``list.extend(map(os.open, ...))`` and closed by one C call; an exception
+once the child exists kills its group and reaps it (:func:`discard`).
 """
 
 from __future__ import annotations
 
-import contextlib
+import collections
 import errno
 import importlib
+import itertools
 import os
 import shutil
+import signal
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import cast
 
 from cuprum._core.errors import InvalidArgumentError
+from cuprum._runtime import fork_exec as forking
 from cuprum._runtime.cgroup import RunCgroup
 from cuprum._runtime.child import null_fd
 from cuprum._runtime.limits import ResourceLimits
 from cuprum._runtime.spawn_errors import spawn_error
 from cuprum._transport.native import EXTENSION
 
-__all__ = ["NativeChild", "native_spawn_available", "spawn_native"]
+__all__ = ["NativeChild", "discard", "native_spawn_available", "spawn_native"]
 
 _NativeSpawn = Callable[..., tuple[int, int | None]]
 
@@ -45,6 +56,13 @@ def _native() -> _NativeSpawn | None:
     except ImportError:
         return None
     return cast("_NativeSpawn | None", getattr(extension, "spawn_process", None))
+
+
+def _required() -> _NativeSpawn:
+    native = _native()
+    if native is None:
+        raise ImportError("cuprum._streams_rs.spawn_process is not installed")
+    return native
 
 
 def native_spawn_available() -> bool:
@@ -101,12 +119,22 @@ def _environment(program: str, env: Mapping[str, str] | None) -> list[bytes] | N
 
 
 def _error(
-    argv: Sequence[str], cwd: str | None, env: Mapping[str, str] | None, exc: OSError
-) -> OSError:
-    """The native child's ``OSError`` through the same mapping as ``Popen``'s."""
-    if cwd is not None and exc.filename == cwd:  # a chdir failure blames the directory
-        exc = type(exc)(exc.errno, exc.strerror)
-    return spawn_error(exc, argv, cwd=cwd, env=env)
+    argv: Sequence[str], cwd: str | None, env: Mapping[str, str] | None, exc: BaseException
+) -> BaseException:
+    """A refusal through the same mapping as ``Popen``'s: the native child's ``OSError``,
+    or a ``ValueError`` for an environment the OS cannot pass; anything else as it is."""
+    if isinstance(exc, OSError) and cwd is not None and exc.filename == cwd:
+        exc = type(exc)(exc.errno, exc.strerror)  # a chdir failure blames the directory
+    if isinstance(exc, OSError | ValueError):
+        return spawn_error(exc, argv, cwd=cwd, env=env)
+    return exc
+
+
+def _open_joins(cgroup: RunCgroup, joins: list[int]) -> None:
+    """Open the ``cgroup.procs`` of ``cgroup``'s v1 mirrors into ``joins``, each fd
+    stored by C code (``list.extend``) as it is opened."""
+    procs = [os.path.join(linked, "cgroup.procs") for linked in cgroup.linked]
+    joins.extend(map(os.open, procs, itertools.repeat(os.O_WRONLY | os.O_CLOEXEC)))
 
 
 def spawn_native(
@@ -131,41 +159,55 @@ def spawn_native(
     ``WorkingDirectoryError`` or ``SpawnError`` (with the child's errno) when
     the program cannot start.
     """
-    native = _native()
-    if native is None:
-        raise ImportError("cuprum._streams_rs.spawn_process is not installed")
+    native = _required()
     shown = [os.fsdecode(arg) for arg in argv]  # for error messages
     program = shown[0]
     if cgroup is not None and cgroup.fd is None:
         raise InvalidArgumentError(f"{program}: cgroup: the run's cgroup is already closed")
     where = None if cwd is None else os.fspath(cwd)
-    null = null_fd()
-    fds = tuple(null if fd is None else fd for fd in (stdin, stdout, stderr))
-    joins: list[int] = []
+    fds = tuple(null_fd() if fd is None else fd for fd in (stdin, stdout, stderr))
+    # What the spawn creates is stored by C code as it is made (see the module docs):
+    joins: list[int] = []  # the v1 cgroup.procs files, open for the child to join itself
+    close_joins = map(os.close, joins)  # made first: closing them is then a single C call
+    started: list[tuple[int, int | None]] = []
     try:
-        path = executable if executable is not None else _program_path(program, env, where)
-        if cgroup is not None:
-            for linked in cgroup.linked:
-                procs = os.path.join(linked, "cgroup.procs")
-                joins.append(os.open(procs, os.O_WRONLY | os.O_CLOEXEC))
-        pid, pidfd = native(
-            os.fsencode(path),
-            [os.fsencode(arg) for arg in argv],
-            _environment(program, env),
-            fds,
-            cwd=None if where is None else os.fsencode(where),
-            cgroup_fd=None if cgroup is None else cgroup.fd,
-            join_cgroup_fds=joins,
-            new_session=new_session,
-            controlling_tty=controlling_tty,
-            rlimits=[] if limits is None else limits.rlimits(),
-        )
-    except OSError as exc:
-        raise _error(shown, where, env, exc) from exc
-    except ValueError as exc:  # an environment the OS cannot pass
-        raise spawn_error(exc, shown, cwd=where, env=env) from exc
+        try:
+            path = executable if executable is not None else _program_path(program, env, where)
+            if cgroup is not None:
+                _open_joins(cgroup, joins)
+            native(
+                os.fsencode(path),
+                [os.fsencode(arg) for arg in argv],
+                _environment(program, env),
+                fds,
+                cwd=None if where is None else os.fsencode(where),
+                cgroup_fd=None if cgroup is None else cgroup.fd,
+                join_cgroup_fds=joins,
+                new_session=new_session,
+                controlling_tty=controlling_tty,
+                rlimits=[] if limits is None else limits.rlimits(),
+                into=started,
+            )
+        finally:  # nothing runs between two closes, nor before the first
+            collections.deque(close_joins, maxlen=0)
+        return NativeChild(*started[0])
+    except BaseException as exc:
+        for pid, pidfd in started:  # interrupted once started: no child outlives the call
+            discard(pid, pidfd)
+        if started or (refusal := _error(shown, where, env, exc)) is exc:
+            raise
+        raise refusal from exc
+
+
+def discard(pid: int, pidfd: int | None) -> None:
+    """SIGKILL a started child's process group, reap the child and close its pidfd: for a
+    start interrupted before its caller had the child. A signal handler that raises
+    during the group's SIGKILL does not skip the reap."""
+    try:
+        os.killpg(pid, signal.SIGKILL)
+    except OSError:  # gone already
+        pass
     finally:
-        for fd in joins:
-            with contextlib.suppress(OSError):
-                os.close(fd)
-    return NativeChild(pid, pidfd)
+        forking.kill(pid)  # the leader, then the reap, however often interrupted
+        if pidfd is not None:
+            os.close(pidfd)

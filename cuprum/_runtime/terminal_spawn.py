@@ -28,6 +28,7 @@ from cuprum._core.pinning import PinPolicy
 from cuprum._core.pinning import executable as pinned_executable
 from cuprum._core.programs import Program
 from cuprum._core.secret import reveal
+from cuprum._runtime import fork_exec as forking
 from cuprum._runtime.child import ChildProcess
 from cuprum._runtime.spawn_errors import spawn_error
 from cuprum._runtime.terminal import Pty
@@ -115,7 +116,11 @@ def spawn_on_terminal(
         pid = _posix_spawn(executable, argv, cwd=cwd, env=env, pty=pty, stderr=stderr)
     except (OSError, ValueError, TypeError) as exc:
         raise spawn_error(exc, argv, cwd=cwd, env=env) from exc
-    return ChildProcess(None, pid=pid)  # reaped with wait4, like a native spawn
+    try:
+        return ChildProcess(None, pid=pid)  # reaped with wait4, like a native spawn
+    except BaseException:  # a signal handler raised: no child outlives the call
+        forking.kill(pid)
+        raise
 
 
 def _posix_spawn(
@@ -132,27 +137,34 @@ def _posix_spawn(
     attr, actions, sigset = _opaque(), _opaque(), _opaque()
     args = _strings([reveal(arg) for arg in argv])
     envp = _strings([_entry(k, v) for k, v in env.items()]) if env is not None else None
-    lib.posix_spawnattr_init(attr)
-    lib.posix_spawn_file_actions_init(actions)
+    # posix_spawn stores the pid here itself, from C, and only for a child that
+    # exec'd: a signal handler that raises as it returns finds the child to kill.
+    pid = ctypes.c_int(0)
     try:
-        lib.sigemptyset(sigset)
-        for sig in (signal.SIGPIPE, signal.SIGXFSZ):
-            lib.sigaddset(sigset, sig)
-        lib.posix_spawnattr_setsigdefault(attr, sigset)
-        lib.posix_spawnattr_setflags(attr, _SETSID | _SETSIGDEF)
-        _file_actions(libc, actions, cwd, pty, stderr)
-        pid = ctypes.c_int(0)
-        code = lib.posix_spawn(
-            ctypes.byref(pid),
-            os.fsencode(executable),
-            actions,
-            attr,
-            args,
-            envp if envp is not None else libc.environ,
-        )
-    finally:
-        lib.posix_spawn_file_actions_destroy(actions)
-        lib.posix_spawnattr_destroy(attr)
+        lib.posix_spawnattr_init(attr)
+        lib.posix_spawn_file_actions_init(actions)
+        try:
+            lib.sigemptyset(sigset)
+            for sig in (signal.SIGPIPE, signal.SIGXFSZ):
+                lib.sigaddset(sigset, sig)
+            lib.posix_spawnattr_setsigdefault(attr, sigset)
+            lib.posix_spawnattr_setflags(attr, _SETSID | _SETSIGDEF)
+            _file_actions(libc, actions, cwd, pty, stderr)
+            code = lib.posix_spawn(
+                ctypes.byref(pid),
+                os.fsencode(executable),
+                actions,
+                attr,
+                args,
+                envp if envp is not None else libc.environ,
+            )
+        finally:
+            lib.posix_spawn_file_actions_destroy(actions)
+            lib.posix_spawnattr_destroy(attr)
+    except BaseException:
+        if pid.value > 0:  # interrupted once started: no child outlives the call
+            forking.kill(pid.value)
+        raise
     if code:
         # posix_spawn reports one errno for the whole child side: blame the
         # working directory when it cannot be entered, else the program.

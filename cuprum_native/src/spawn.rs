@@ -229,6 +229,23 @@ fn read_report(read_end: &Fd) -> Option<(Stage, c_int)> {
     Some((Stage::from_byte(buf[0]), errno))
 }
 
+/// SIGKILL a started child's process group (it leads one from before its
+/// exec), reap it and close its pidfd: for a start that cannot be handed over.
+pub fn discard(child: Spawned) {
+    // SAFETY: signalling our own, not yet reaped, child: its pid (and group
+    // id) cannot name another process until the reap below.
+    unsafe {
+        if libc::kill(-child.pid, libc::SIGKILL) < 0 {
+            libc::kill(child.pid, libc::SIGKILL);
+        }
+    }
+    reap(child.pid);
+    if let Some(fd) = child.pidfd {
+        // SAFETY: the pidfd is ours and not handed out.
+        unsafe { libc::close(fd) };
+    }
+}
+
 /// Reap a child that failed before exec (it has exited or is about to).
 fn reap(pid: pid_t) {
     let mut status = 0;

@@ -1,9 +1,10 @@
 //! Python binding of [`crate::spawn`]: `cuprum._streams_rs.spawn_process`.
 
-use crate::spawn::{self, Rlimit, Spec, Stage};
+use crate::spawn::{self, Rlimit, Spawned, Spec, Stage};
 use pyo3::exceptions::{PyOSError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::pybacked::PyBackedBytes;
+use pyo3::types::{PyList, PyTuple};
 use std::ffi::{CStr, CString, c_char};
 use std::os::fd::RawFd;
 
@@ -82,14 +83,20 @@ fn spawn_error(err: &spawn::SpawnError, path: &[u8], cwd: Option<&[u8]>) -> PyEr
 /// * `copy_on_write`: a copy-on-write child instead of the default
 ///   shared-memory one (slower; for sandboxes that refuse `CLONE_VM`).
 ///
+/// * `into`: a list the `(pid, pidfd)` tuple is appended to before the call
+///   returns. A Python signal handler that raises runs only once the call has
+///   returned (the exception replaces its result): what is in `into` is then
+///   still there for the caller to kill and reap. If the append fails, the
+///   child is killed and reaped here, and the error raised.
+///
 /// Raises `OSError` with the child's errno when it could not start
 /// (`filename` is `path` for exec failures, `cwd` for chdir failures).
 #[pyfunction]
 #[pyo3(signature = (path, argv, env, fds, *, cwd = None, cgroup_fd = None, join_cgroup_fds = Vec::new(), new_session = false,
-                    controlling_tty = None, rlimits = Vec::new(), copy_on_write = false))]
+                    controlling_tty = None, rlimits = Vec::new(), copy_on_write = false, into = None))]
 #[allow(clippy::too_many_arguments)]
-pub fn spawn_process(
-    py: Python<'_>,
+pub fn spawn_process<'py>(
+    py: Python<'py>,
     path: PyBackedBytes,
     argv: Vec<PyBackedBytes>,
     env: Option<Vec<PyBackedBytes>>,
@@ -101,7 +108,8 @@ pub fn spawn_process(
     controlling_tty: Option<RawFd>,
     rlimits: Vec<(i32, u64, u64)>,
     copy_on_write: bool,
-) -> PyResult<(i32, Option<RawFd>)> {
+    into: Option<Bound<'py, PyList>>,
+) -> PyResult<Bound<'py, PyTuple>> {
     if path.first() != Some(&b'/') {
         return Err(PyValueError::new_err("path must be absolute"));
     }
@@ -153,7 +161,26 @@ pub fn spawn_process(
         copy_on_write,
     };
     match py.detach(|| spawn::spawn(&spec)) {
-        Ok(child) => Ok((child.pid, child.pidfd)),
+        Ok(child) => hand_over(py, child, into.as_ref()),
         Err(err) => Err(spawn_error(&err, &path, cwd.as_deref())),
     }
+}
+
+/// `(pid, pidfd)`, appended to `into` first; a child that cannot be handed
+/// over (no memory for the tuple or the append) is killed and reaped.
+fn hand_over<'py>(
+    py: Python<'py>,
+    child: Spawned,
+    into: Option<&Bound<'py, PyList>>,
+) -> PyResult<Bound<'py, PyTuple>> {
+    let made = (child.pid, child.pidfd)
+        .into_pyobject(py)
+        .and_then(|item| match into {
+            Some(list) => list.append(&item).map(|()| item),
+            None => Ok(item),
+        });
+    if made.is_err() {
+        spawn::discard(child);
+    }
+    made
 }
