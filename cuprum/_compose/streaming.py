@@ -203,6 +203,7 @@ class StreamHandle(Conversation, Generic[R_co]):
             limit=req.capture_limit,
             on_limit=req.on_limit,
             text=req.text,
+            secrets=self._all_secrets(),  # the run's and those sent since
         )
         while data := await self._next_chunk():
             rest.feed(data)  # raises CaptureLimitExceeded when on_limit="raise"

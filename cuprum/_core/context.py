@@ -4,6 +4,14 @@ Every change produces a new immutable :class:`CuprumContext`; ``scoped`` restore
 parent on exit, registrations (``allow``, ``before``, ``after``, ``observe``) remove
 exactly what they added when detached. Because the value lives in a ``ContextVar``,
 threads and tasks each see their own.
+
+A registration is *live* in the context it was made in and in every context derived
+from it (a nested scope, a task started there), until detached there; a second
+``ContextVar`` lists the live ones. ``detach()`` undoes it where it is live, and a
+``scoped`` block that exits hands its detaches on to the parent it restores, so a
+registration detached inside a nested block stays detached outside it. Once the
+scope it was made in has exited it is live nowhere there, and a late ``detach()``
+changes nothing (the scope's exit already undid it).
 """
 
 from __future__ import annotations
@@ -117,6 +125,8 @@ def is_loader_variable(name: str) -> bool:
 
 _ROOT = CuprumContext()
 _CURRENT: ContextVar[CuprumContext] = ContextVar("cuprum_context", default=_ROOT)
+#: The registrations live in the current context, in the order they were made.
+_LIVE: ContextVar[tuple[_Registration, ...]] = ContextVar("cuprum_registrations", default=())
 
 
 def current_context() -> CuprumContext:
@@ -191,26 +201,49 @@ def scoped(config: ScopeConfig | None = None, **legacy: Any) -> Iterator[CuprumC
         config = ScopeConfig(
             allowlist=frozenset(allowlist) if allowlist is not None else None, **legacy
         )
+    live = _LIVE.get()
     new = _narrow(_CURRENT.get(), config or ScopeConfig())
     token = _CURRENT.set(new)
     try:
         yield new
     finally:
+        inside = _LIVE.get()
         _CURRENT.reset(token)
+        if inside is not live:
+            _restore_live(live, inside)
+
+
+def _restore_live(live: tuple[_Registration, ...], inside: tuple[_Registration, ...]) -> None:
+    """On a scope's exit: the parent's registrations, less those detached inside the
+    block (undone in the restored parent too); those made inside end with it."""
+    kept = {id(registration) for registration in inside}
+    gone = [registration for registration in live if id(registration) not in kept]
+    if gone:
+        ctx = _CURRENT.get()
+        for registration in reversed(gone):
+            ctx = registration._undo(ctx)
+        _CURRENT.set(ctx)
+        live = tuple(registration for registration in live if id(registration) in kept)
+    _LIVE.set(live)
 
 
 class _Registration:
-    """A change to the current context that can be undone once, or used with ``with``."""
+    """A change to the current context that can be undone, or used with ``with``."""
 
-    __slots__ = ("_active",)
+    __slots__ = ()
 
-    def __init__(self) -> None:
-        self._active = True
+    def _made(self, ctx: CuprumContext) -> None:
+        """Put ``ctx`` (the context with the change) in force, the registration live."""
+        _CURRENT.set(ctx)
+        _LIVE.set((*_LIVE.get(), self))
 
     def detach(self) -> None:
-        """Undo the registration in the current context; a second call does nothing."""
-        if self._active:
-            self._active = False
+        """Undo the registration in the current context, and in the enclosing scopes up
+        to the one it was made in as they exit; where it is not live (detached already,
+        its scope exited, another thread) nothing happens."""
+        live = _LIVE.get()
+        if any(registration is self for registration in live):
+            _LIVE.set(tuple(registration for registration in live if registration is not self))
             _CURRENT.set(self._undo(_CURRENT.get()))
 
     def _undo(self, ctx: CuprumContext) -> CuprumContext:
@@ -234,7 +267,6 @@ class AllowRegistration(_Registration):
     __slots__ = ("added",)
 
     def __init__(self, added: frozenset[Program]) -> None:
-        super().__init__()
         self.added = added
 
     def _undo(self, ctx: CuprumContext) -> CuprumContext:
@@ -249,8 +281,9 @@ def allow(*programs: Program) -> AllowRegistration:
     """
     ctx = _CURRENT.get()
     added = frozenset(programs) - ctx.allowlist
-    _CURRENT.set(replace(ctx, allowlist=ctx.allowlist | added))
-    return AllowRegistration(added)
+    registration = AllowRegistration(added)
+    registration._made(replace(ctx, allowlist=ctx.allowlist | added))
+    return registration
 
 
 HookKind = Literal["before_hooks", "after_hooks", "observe_hooks"]
@@ -269,7 +302,6 @@ class HookRegistration(_Registration):
     __slots__ = ("hooks",)
 
     def __init__(self, hooks: Iterable[tuple[HookKind, object]]) -> None:
-        super().__init__()
         self.hooks = tuple(hooks)
 
     def _undo(self, ctx: CuprumContext) -> CuprumContext:
@@ -291,8 +323,9 @@ def register_hooks(*hooks: tuple[HookKind, object]) -> HookRegistration:
     ctx = _CURRENT.get()
     for kind, hook in hooks:
         ctx = _with_hooks(ctx, kind, (*getattr(ctx, kind), hook))
-    _CURRENT.set(ctx)
-    return HookRegistration(hooks)
+    registration = HookRegistration(hooks)
+    registration._made(ctx)
+    return registration
 
 
 def before(hook: BeforeHook) -> HookRegistration:

@@ -203,16 +203,34 @@ def _status(returncode: int) -> str:
 class CaptureLimitExceeded(CuprumError):
     """A stream produced more than ``capture_limit`` bytes and ``on_limit="raise"``.
 
-    ``captured`` holds the first ``limit`` bytes (decoded like a result).
+    ``captured`` holds the first ``limit`` bytes (decoded like a result). Like a
+    result's output (and ``TimeoutExpired.output``) it keeps what the program wrote,
+    secrets included; the message and ``repr()`` hide the value of each of the run's
+    ``secrets``, and a pickle holds ``captured`` with each of them as ``***``.
     """
 
-    def __init__(self, program: str, stream: str, limit: int, captured: str | bytes) -> None:
+    def __init__(
+        self,
+        program: str,
+        stream: str,
+        limit: int,
+        captured: str | bytes,
+        *,
+        secrets: tuple[Secret[Any], ...] = (),
+    ) -> None:
         super().__init__(f"{program}: {stream} exceeded the capture limit of {limit} bytes")
         self.program = program
         self.stream = stream
         self.limit = limit
         self.captured = captured
-        self._keep_args(program, stream, limit, captured)
+        self.secrets = secrets
+        self._keep_args(program, stream, limit, captured, secrets=secrets)
+
+    def __str__(self) -> str:
+        return redact(super().__str__(), getattr(self, "secrets", ()))
+
+    def __repr__(self) -> str:
+        return redact(super().__repr__(), getattr(self, "secrets", ()))
 
 
 class StreamBackendError(CuprumError, RuntimeError):

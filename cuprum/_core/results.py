@@ -167,6 +167,12 @@ class PipelineResult(OutputGeneric, Generic[OutT, ErrT]):
         return self.stages[-1].stderr
 
     @property
+    def stderr_truncated(self) -> bool:
+        """Whether a capture limit cut :attr:`stderr` (the final stage's; each stage's
+        is in :attr:`stages`)."""
+        return self.stages[-1].stderr_truncated
+
+    @property
     def failure(self) -> CommandResult[OutT | None, ErrT] | None:
         """The stage named by :attr:`failure_index`, if any."""
         return None if self.failure_index is None else self.stages[self.failure_index]

@@ -21,9 +21,10 @@ from __future__ import annotations
 
 import codecs
 from collections.abc import Callable
-from typing import TextIO
+from typing import Any, TextIO
 
 from cuprum._core.errors import CaptureLimitExceeded  # re-exported: defined there
+from cuprum._core.secret import Secret
 from cuprum._model.io import OnLimit
 from cuprum._runtime.capture import Capture, decode
 from cuprum._runtime.failures import Source, fail
@@ -61,6 +62,7 @@ class StreamCollector:
         "limit",
         "name",
         "program",
+        "secrets",
         "text",
         "truncated",
     )
@@ -78,6 +80,7 @@ class StreamCollector:
         limit: int | None = None,
         on_limit: OnLimit = "truncate",
         text: bool = True,
+        secrets: tuple[Secret[Any], ...] = (),
     ) -> None:
         self.program = program
         self.name = name
@@ -87,6 +90,7 @@ class StreamCollector:
         self.limit = limit
         self._on_limit = on_limit
         self.text = text  # how CaptureLimitExceeded.captured is given, like the result
+        self.secrets = secrets  # the run's: CaptureLimitExceeded hides them (str, pickle)
         self._capture = Capture(encoding, errors, text=text)
         self._size = 0
         self.truncated = False
@@ -143,7 +147,9 @@ class StreamCollector:
                 # The limit wins over decoding: bytes if the text cannot be decoded.
                 captured = self.salvage(text=self.text)
                 assert captured is not None  # only reached when capturing
-                raise CaptureLimitExceeded(self.program, self.name, limit, captured)
+                raise CaptureLimitExceeded(
+                    self.program, self.name, limit, captured, secrets=self.secrets
+                )
             return
         self._capture.add(data)
         self._size += len(data)

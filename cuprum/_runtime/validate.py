@@ -15,7 +15,7 @@ import numbers
 import os
 import reprlib
 from collections.abc import AsyncIterable, Callable, Iterable, Mapping, Sequence
-from typing import TypeGuard
+from typing import Literal, TypeGuard
 
 from cuprum._core.context import CuprumContext, is_loader_variable
 from cuprum._core.errors import InvalidArgumentError
@@ -25,7 +25,7 @@ from cuprum._model.execution import ExecutionContext
 from cuprum._model.io import AppendTo, Stream
 from cuprum._model.spec import CommandSpec
 
-__all__ = ["check_accept", "check_limit", "described", "refused", "validate_request"]
+__all__ = ["check_accept", "check_field", "check_limit", "described", "refused", "validate_request"]
 
 _STDIN_KINDS = (
     "bytes, str, a path, an open file, an async iterable of bytes, DEVNULL, INHERIT "
@@ -79,6 +79,15 @@ def check_limit(owner: str, name: str, value: object) -> None:
         raise InvalidArgumentError(
             f"{owner}: {name} must be an int >= 1 or None, got {_got(value)}"
         )
+
+
+def check_field(owner: str, name: str, value: object, kind: Literal["flag", "seconds"]) -> None:
+    """A config's ``flag``, ``True`` or ``False`` (not ``1``, ``"yes"``, ``None``), or its
+    ``seconds``, ``None`` or as a run's ``timeout`` (:func:`_check_seconds`)."""
+    if kind == "seconds":
+        _check_seconds(f"{owner}: {name}", value, InvalidArgumentError)
+    elif not isinstance(value, bool):
+        raise InvalidArgumentError(f"{owner}: {name} must be True or False, got {_got(value)}")
 
 
 class _Refused(Exception):
@@ -142,18 +151,18 @@ def _got(value: object) -> str:
     return f"{text} ({type(value).__name__})"
 
 
-def _check_seconds(name: str, value: object) -> None:
+def _check_seconds(name: str, value: object, error: type[Exception] = _Refused) -> None:
     """A timeout: a real number (not bool), not NaN; <= 0 expires at once, inf never."""
     if value is None:
         return
     if not _is_number(value):
-        raise _Refused(f"{name} must be a number of seconds, got {_got(value)}")
+        raise error(f"{name} must be a number of seconds, got {_got(value)}")
     try:
         seconds = float(value)
     except OverflowError:
-        raise _Refused(f"{name} of {value} seconds is too large") from None
+        raise error(f"{name} of {value} seconds is too large") from None
     if math.isnan(seconds):
-        raise _Refused(f"{name} must be a number of seconds, got NaN")
+        raise error(f"{name} must be a number of seconds, got NaN")
 
 
 def _is_number(value: object) -> TypeGuard[float]:

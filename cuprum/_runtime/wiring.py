@@ -31,6 +31,7 @@ from cuprum._runtime.fifo import FifoEnd
 from cuprum._runtime.outputs import drain_nonblocking
 from cuprum._runtime.redirect import inherited, open_input, open_target
 from cuprum._runtime.request import RunRequest
+from cuprum._runtime.secrets import run_secrets
 from cuprum._runtime.spawn_errors import spawn_error
 from cuprum._runtime.stage import Stage
 from cuprum._runtime.stdin import input_bytes
@@ -260,6 +261,8 @@ def _collector(
         limit=req.capture_limit,
         on_limit=req.on_limit,
         text=req.text,
+        # Only a limit that raises shows the output (CaptureLimitExceeded.captured).
+        secrets=run_secrets(req) if req.on_limit == "raise" else (),
     )
 
 

@@ -23,7 +23,7 @@ from cuprum._model.results import CommandResult, Outcome
 from cuprum._runtime.engine import run_stages
 from cuprum._runtime.request import build_request
 from cuprum._runtime.sync import Backend, run_sync
-from cuprum._runtime.validate import check_limit, described
+from cuprum._runtime.validate import check_field, check_limit, described
 from cuprum.remote.command import RemoteCmd
 
 __all__ = ["FleetConfig", "FleetResult", "run_fleet", "run_fleet_sync", "sessions_for"]
@@ -37,6 +37,9 @@ class FleetConfig:
     (the sessions its server allows per connection: more would only wait).
     ``fail_fast``: the first failure cancels the rest. ``timeout``: per command, as
     ``run(timeout=...)``, counting the time to open the host's connection.
+    A bad value (a limit that is not an ``int`` >= 1, a ``timeout`` that is not a
+    number of seconds, a switch that is not a ``bool``) is refused here, when the
+    config is built, with :class:`InvalidArgumentError` naming the field.
     """
 
     concurrency: int | None = 10
@@ -48,6 +51,9 @@ class FleetConfig:
     def __post_init__(self) -> None:
         for name in ("concurrency", "per_host"):
             check_limit("FleetConfig", name, getattr(self, name))
+        for name in ("fail_fast", "capture"):
+            check_field("FleetConfig", name, getattr(self, name), "flag")
+        check_field("FleetConfig", "timeout", self.timeout, "seconds")
 
 
 @dataclass(frozen=True, slots=True)

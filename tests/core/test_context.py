@@ -307,3 +307,134 @@ def _permits_in_thread(check: Callable[[], bool]) -> bool:
 def test_a_new_thread_starts_with_no_policy() -> None:
     with scoped(ScopeConfig(allowlist=frozenset([ECHO]))):
         assert _permits_in_thread(lambda: current_context().permits(LS))
+
+
+# -- detach wherever it happens: nested scopes and tasks ------------------------------
+
+
+def _runs(program: Program) -> bool:
+    """Whether ``program`` may run here: a real run, or ForbiddenProgramError."""
+    try:
+        return sh.make(program)().run_sync().ok
+    except ForbiddenProgramError:
+        return False
+
+
+def test_a_detach_in_a_nested_scope_stays_detached_once_it_exits() -> None:
+    with scoped(ScopeConfig(allowlist=frozenset([ECHO]))):
+        registration = allow(TRUE)
+        with scoped(ScopeConfig()), scoped(ScopeConfig(allowlist=frozenset([ECHO, TRUE]))):
+            assert _runs(TRUE)
+            registration.detach()
+            assert not current_context().permits(TRUE)
+        # Was: each exiting block restored its parent, TRUE allowed again.
+        assert current_context().allowlist == {ECHO}
+        assert not _runs(TRUE)
+        assert _runs(ECHO)
+        registration.detach()  # a second detach does nothing
+        assert current_context().allowlist == {ECHO}
+
+
+def test_a_with_block_ending_in_a_nested_scope_detaches_outside_it_too() -> None:
+    with scoped(ScopeConfig(allowlist=frozenset([ECHO]))):
+        registration = allow(TRUE)
+        with scoped(ScopeConfig()), registration:
+            assert current_context().permits(TRUE)
+        assert not current_context().permits(TRUE)
+
+
+def test_a_detach_in_a_narrowed_scope_that_had_dropped_it_still_detaches_outside() -> None:
+    with scoped(ScopeConfig(allowlist=frozenset([ECHO]))):
+        registration = allow(TRUE)
+        with scoped(ScopeConfig(allowlist=frozenset([ECHO]))):  # narrowed TRUE out
+            registration.detach()
+        assert current_context().allowlist == {ECHO}
+
+
+def test_a_late_detach_leaves_what_the_outer_scope_had_itself() -> None:
+    with scoped(ScopeConfig(allowlist=frozenset([ECHO, TRUE]))) as outer:
+        with scoped(ScopeConfig(allowlist=frozenset([ECHO]))):
+            registration = allow(TRUE)  # adds TRUE back to the narrowed list
+            assert registration.added == {TRUE}
+        assert current_context() is outer  # its scope's exit undid it
+        registration.detach()  # was: removed the outer scope's own TRUE
+        assert current_context().allowlist == {ECHO, TRUE}
+        assert _runs(TRUE)
+
+
+def test_a_detach_in_the_scope_it_was_made_in_is_unchanged() -> None:
+    with scoped(ScopeConfig(allowlist=frozenset([ECHO]))):
+        with scoped(ScopeConfig()) as inner:
+            registration = allow(TRUE)
+            registration.detach()
+            assert current_context().allowlist == inner.allowlist == {ECHO}
+        assert current_context().allowlist == {ECHO}
+
+
+def test_hook_registrations_detached_in_a_nested_scope_stay_detached() -> None:
+    def hook(*args: object) -> None:
+        pass
+
+    with scoped(ScopeConfig()):
+        before_hook, after_hook = before(hook), after(hook)
+        with scoped(ScopeConfig()):
+            with scoped(ScopeConfig(before_hooks=(hook,))):
+                before_hook.detach()
+                assert current_context().before_hooks == (hook,)  # the scope's own
+            after_hook.detach()
+        assert current_context().before_hooks == ()
+        assert current_context().after_hooks == ()
+
+
+@pytest.mark.anyio
+async def test_a_detach_in_a_task_is_that_tasks_and_lasts_through_its_scopes(
+    anyio_backend: str,
+) -> None:
+    detached, parent_checked = anyio.Event(), anyio.Event()
+    seen: dict[str, bool] = {}
+
+    async def detaches(registration: AllowRegistration) -> None:
+        with scoped(ScopeConfig()):
+            with scoped(ScopeConfig()):
+                registration.detach()
+            detached.set()
+            await parent_checked.wait()  # the parent looks while this scope is open
+            seen["task, inner scope exited"] = current_context().permits(TRUE)
+        seen["task, after its scopes"] = current_context().permits(TRUE)
+        with pytest.raises(ForbiddenProgramError):
+            await sh.make(TRUE)().run()
+
+    with scoped(ScopeConfig(allowlist=frozenset([ECHO]))):
+        registration = allow(TRUE)
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(detaches, registration)
+            await detached.wait()
+            # Each task changes its own context: the parent's still holds TRUE ...
+            seen["parent"] = (await sh.make(TRUE)().run()).ok
+            parent_checked.set()
+        # ... and it can still detach it (was: the task's detach had used it up).
+        registration.detach()
+        assert not current_context().permits(TRUE)
+    assert seen == {
+        "task, inner scope exited": False,
+        "task, after its scopes": False,
+        "parent": True,
+    }
+
+
+@pytest.mark.anyio
+async def test_a_registration_made_in_a_task_detached_by_its_parent_is_not_the_parents(
+    anyio_backend: str,
+) -> None:
+    made: list[AllowRegistration] = []
+
+    async def registers() -> None:
+        with scoped(ScopeConfig(allowlist=frozenset([ECHO]))):
+            made.append(allow(TRUE))
+            assert made[0].added == {TRUE}
+
+    with scoped(ScopeConfig(allowlist=frozenset([ECHO, TRUE]))):
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(registers)
+        made[0].detach()  # live only in the task's scope, long gone
+        assert current_context().allowlist == {ECHO, TRUE}

@@ -80,6 +80,8 @@ def _samples() -> list[BaseException]:
         ),
         TimeoutExpired(["py"], 1.0, f"so far {VALUE}", None, secrets=(secret,)),
         CaptureLimitExceeded("cat", "stdout", 4, "abcd"),
+        CaptureLimitExceeded("py", "stderr", 60, f"token={VALUE}\n" * 2, secrets=(secret,)),
+        CaptureLimitExceeded("py", "stdout", 60, f"{VALUE}\xff".encode(), secrets=(secret,)),
         StreamBackendError("rust strategy unavailable"),
         NativeUnavailableError("cuprum._streams_rs cannot be imported"),
         ExpectError("py", ["login:"], "before", "no match"),
@@ -160,9 +162,12 @@ def test_a_pickle_holds_no_secret_and_keeps_the_message(error: BaseException) ->
     assert VALUE.encode() not in data
     clone = pickle.loads(data)
     assert (type(clone), str(clone), repr(clone)) == (type(error), str(error), repr(error))
-    for name in ("output", "stderr", "before"):
+    for name in ("output", "stderr", "before", "captured"):
         if hasattr(error, name):
             value = getattr(error, name)
+            if isinstance(value, bytes):
+                assert getattr(clone, name) == value.replace(VALUE.encode(), b"***")
+                continue
             assert getattr(clone, name) == (value and value.replace(VALUE, "***"))
 
 

@@ -87,3 +87,33 @@ def test_fleet_limits_that_are_not_limits(field: str, value: Any) -> None:
     message = f"FleetConfig: {field} must be an int >= 1 or None, got {value!r}"
     with pytest.raises(InvalidArgumentError, match=f"^{re.escape(message)} "):
         FleetConfig(**{field: value})
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "shown"),
+    [
+        ("timeout", "x", "must be a number of seconds, got 'x' (str)"),
+        ("timeout", True, "must be a number of seconds, got True (bool)"),
+        ("timeout", math.nan, "must be a number of seconds, got NaN"),
+        ("timeout", [5], "must be a number of seconds, got [5] (list)"),
+        ("fail_fast", "yes", "must be True or False, got 'yes' (str)"),
+        ("fail_fast", 1, "must be True or False, got 1 (int)"),
+        ("capture", None, "must be True or False, got None (NoneType)"),
+        ("capture", 0, "must be True or False, got 0 (int)"),
+    ],
+)
+def test_fleet_config_is_refused_when_built_not_when_run(
+    field: str, value: Any, shown: str
+) -> None:
+    # Refused at construction, naming the class and the field (was: only once
+    # run_fleet built the requests, naming the program of the first command).
+    message = f"FleetConfig: {field} {shown}"
+    with pytest.raises(InvalidArgumentError, match=f"^{re.escape(message)}$"):
+        FleetConfig(**{field: value})
+
+
+@pytest.mark.parametrize("timeout", [None, 0, -1, 2.5, 3, math.inf])
+def test_fleet_config_takes_what_run_takes_as_a_timeout(timeout: float | None) -> None:
+    # As run(timeout=...): <= 0 expires at once, inf never, None: no limit.
+    config = FleetConfig(timeout=timeout, fail_fast=True, capture=False)
+    assert (config.timeout, config.fail_fast, config.capture) == (timeout, True, False)

@@ -177,6 +177,26 @@ async def test_a_pipeline_result_says_whether_its_stdout_was_truncated(
     assert (streamed.stdout, streamed.stdout_truncated) == ("z" * 50, True)
 
 
+async def test_a_pipeline_result_says_whether_its_stderr_was_truncated(
+    anyio_backend: str, stream_backend: str
+) -> None:
+    # Mirrors stderr: the final stage's stderr_truncated; each stage's in stages.
+    noisy = "import os, sys; os.write(2, b'e' * 500)\n" + CAT
+    last_noisy = chain(py(CAT), py(noisy))
+    cut = await last_noisy.run(stdin=b"z" * 10, capture_limit=50)
+    assert (cut.stderr, cut.stderr_truncated) == ("e" * 50, True)
+    assert [stage.stderr_truncated for stage in cut.stages] == [False, True]
+    assert not cut.stdout_truncated  # another stream's limit is not stderr's
+    first_noisy = chain(py(noisy), py(CAT))
+    quiet_end = await first_noisy.run(stdin=b"z" * 10, capture_limit=50)
+    assert (quiet_end.stderr, quiet_end.stderr_truncated) == ("", False)
+    assert quiet_end.stages[0].stderr_truncated  # an earlier stage's is its own
+    async with last_noisy.stream(stdin=b"line\n", capture_limit=50) as handle:
+        assert await anext(handle.stdout_lines()) == "line"
+        streamed = await handle.wait()
+    assert (streamed.stderr, streamed.stderr_truncated) == ("e" * 50, True)
+
+
 async def test_invalid_limit_arguments(anyio_backend: str) -> None:
     with pytest.raises(ValueError, match="capture_limit"):
         await py("pass").run(capture_limit=-1)
