@@ -186,8 +186,7 @@ def _check_context(context: ExecutionContext, policy: CuprumContext) -> None:
         raise _Refused(
             f"ExecutionContext.cancel_grace must be a number of seconds, got {_got(grace)}"
         )
-    tags = context.tags
-    if not isinstance(tags, Mapping) or not all(isinstance(key, str) for key in tags):
+    if not isinstance(tags := context.tags, Mapping) or not all(isinstance(k, str) for k in tags):
         raise _Refused(f"ExecutionContext.tags must be a mapping with str keys, got {_got(tags)}")
     if context.cwd is not None:
         _check_path("ExecutionContext.cwd", context.cwd)
