@@ -53,6 +53,11 @@ def resolve_tty(
         raise InvalidArgumentError(
             f"{program}: tty= is for a single command, not a {len(stages)}-stage pipeline"
         )
+    if hasattr(stages[0], "launch"):  # a remote command (duck-typed, see stage.py)
+        raise InvalidArgumentError(
+            f"{program}: tty= is for a local command: a remote one runs without a "
+            "terminal (ssh -T), so its program would see none"
+        )
     check_terminal(program, terminal)
     if stdin is not None and stdin is not Stream.DEVNULL:
         raise InvalidArgumentError(

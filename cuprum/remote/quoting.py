@@ -6,7 +6,7 @@ is ever shell syntax: the line is one fixed ``exec /usr/bin/env CUPRUM_RUN=<toke
 /bin/sh -c '<wrapper>' cuprum`` (the token is hex: teardown finds the run by it from
 the login shell's command line on) followed by words of ``[A-Za-z0-9_./:=@+,-]``
 only, which every shell passes through unchanged. Each word is ``r<text>`` (the
-text is already in that set) or ``x<octal digits>`` (three per byte, UTF-8), and
+text is already in that set) or ``x<octal,octal,...>`` (a number per byte, UTF-8), and
 the wrapper, a POSIX sh script with no backslash pair, no single quote and no
 newline, decodes them with ``printf``.
 
@@ -49,9 +49,11 @@ WRAPPER = "; ".join(
     (
         '_cuprum_b="\\z"',
         "_cuprum_b=${_cuprum_b%z}",
-        '_cuprum_d() { _cuprum_f=; _cuprum_x=$1; while [ -n "$_cuprum_x" ]; do'
-        ' _cuprum_r=${_cuprum_x#???}; _cuprum_f="$_cuprum_f$_cuprum_b${_cuprum_x%"$_cuprum_r"}";'
-        ' _cuprum_x=$_cuprum_r; done; printf "${_cuprum_f}x"; }',
+        # d decodes "303,251" in time linear in its length: printf reuses its format
+        # for each comma-split number ("\\%s": a backslash before each), then reads
+        # the octal escapes of that.
+        '_cuprum_d() { _cuprum_f=$(IFS=,; printf "$_cuprum_b$_cuprum_b%s" $1);'
+        ' printf "${_cuprum_f}x"; }',
         "_cuprum_n=$#",
         'while [ "$_cuprum_n" -gt 0 ]; do _cuprum_a=$1; shift; case $_cuprum_a in'
         ' r*) set -- "$@" "${_cuprum_a#r}";;'
@@ -90,8 +92,7 @@ def decode_word(word: str) -> str:
     """The inverse of :func:`encode_word` (what the wrapper does remotely)."""
     if word.startswith("r"):
         return word[1:]
-    digits = word[1:]
-    data = bytes(int(digits[i : i + 3], 8) for i in range(0, len(digits), 3))
+    data = bytes(int(number, 8) for number in word[1:].split(","))
     return data.decode("utf-8", "surrogateescape")
 
 
@@ -144,4 +145,4 @@ def secret_preamble(env: Mapping[str, str | bytes]) -> bytes:
 
 def _octal(text: str | bytes) -> str:
     data = text if isinstance(text, bytes) else text.encode("utf-8", "surrogateescape")
-    return "".join(f"{byte:03o}" for byte in data)
+    return ",".join(f"{byte:o}" for byte in data)

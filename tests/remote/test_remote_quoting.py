@@ -95,6 +95,23 @@ def _local(
     return subprocess.run([shell, "-c", line], capture_output=True, check=False)
 
 
+@pytest.mark.parametrize("shell", ["/bin/sh", "/bin/bash"])
+def test_long_encoded_arguments_and_env_values_decode_in_linear_time(shell: str) -> None:
+    # The decoder used to copy the rest of the word for every byte: 5 KB of spaces
+    # took over 20 s, 30 KB several minutes. Now 12 KB of them take milliseconds;
+    # the timeout is a guard against the old behaviour, not a measurement.
+    big = " é\n%$" * 1_700  # 12 KB: the line stays within one argument's 128 KiB
+    env = {"BIG": big}
+    line = remote_line(
+        ["sh", "-c", 'printf "%s|%s" "$1" "$BIG"', "sh", big],
+        token="0123456789abcdef",
+        path="/usr/bin:/bin",
+        env=env,
+    )
+    out = subprocess.run([shell, "-c", line], capture_output=True, check=True, timeout=60)
+    assert out.stdout.decode() == f"{big}|{big}"
+
+
 def test_the_program_is_a_file_of_the_pinned_path_never_a_builtin() -> None:
     # dash's builtin echo reads escapes and no options; coreutils' echo reads -e.
     out = _local(["echo", "-e", "a\\tb"])

@@ -12,6 +12,7 @@ from cuprum import (
     ECHO,
     ExecEvent,
     ForbiddenProgramError,
+    InvalidArgumentError,
     Program,
     ProgramCatalogue,
     ProjectSettings,
@@ -39,6 +40,15 @@ async def test_result_matches_the_local_run(host: SshHost) -> None:
         local.argv,
     )
     assert remote.ok
+
+
+async def test_tty_is_refused_for_a_remote_command(host: SshHost) -> None:
+    # The remote program would get no terminal (ssh -T) and ^C would kill the local ssh.
+    cmd = host(shell("-c", "tty"))
+    with pytest.raises(InvalidArgumentError, match="tty= is for a local command"):
+        await cmd.run(tty=True)
+    with pytest.raises(InvalidArgumentError, match="tty= is for a local command"):
+        cmd.stream(tty=True)
 
 
 async def test_exit_codes_are_the_programs_even_255(host: SshHost) -> None:
