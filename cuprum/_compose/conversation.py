@@ -98,21 +98,23 @@ class Conversation:
         timeout = check_timeout(program, "expect()", timeout)
         out = self._out
         try:
+            held = out.take_bytes()  # first: then out.state is where it begins
             if compiled.binary:
                 return await expect(
                     compiled,
-                    out.take_bytes(),
+                    held,
                     self._read,
-                    self._give_back_bytes,
+                    functools.partial(out.unread_after, out.state),
                     program=program,
                     timeout=timeout,
                     secrets=self._all_secrets(),
                 )
             ctx = self._request.context
-            pieces = TextPieces(ctx.encoding, ctx.errors, terminal=self._terminal is not None)
+            terminal = self._terminal is not None
+            pieces = TextPieces(ctx.encoding, ctx.errors, terminal=terminal, state=out.state)
             return await expect(
                 compiled,
-                pieces.decode(out.take_bytes()),
+                pieces.decode(held),
                 functools.partial(self._more_text, pieces),
                 functools.partial(self._give_back, pieces),
                 program=program,
@@ -141,12 +143,9 @@ class Conversation:
             if text or not data:
                 return text
 
-    def _give_back_bytes(self, data: bytes, position: int) -> None:
-        self._out.unread_bytes(data[position:])
-
     def _give_back(self, pieces: TextPieces, text: str, position: int) -> None:
         """Give back the bytes after ``text[:position]``, exactly as they were read."""
-        self._out.unread_bytes(pieces.rest(text, position))
+        self._out.unread_bytes(pieces.rest(text, position), pieces.state_at(text, position))
 
     async def send(self, data: bytes | str) -> None:
         """Send ``data`` to the program: typed on its terminal, or written to ``stdin=PIPE``."""

@@ -16,9 +16,9 @@ before and after the position.
 from __future__ import annotations
 
 import bisect
-import codecs
 import functools
 
+from cuprum._runtime.decoder_state import State, decoder_at
 from cuprum._runtime.terminal import CrlfTranslator
 
 __all__ = ["TextPieces"]
@@ -28,36 +28,41 @@ class TextPieces:
     """Decodes the pieces one text ``expect()`` reads; on a terminal ``\\r\\n`` is ``\\n``.
 
     Never raises for undecodable bytes (``strict`` matches with replacement
-    characters, as line events do). :meth:`rest` gives back the bytes after a
-    position of the text, exactly as they were read.
+    characters, as line events do). It decodes from ``state``, where the stream's
+    decoding stood; :meth:`rest` gives back the bytes after a position of the text,
+    exactly as they were read, and :meth:`state_at` says where the decoding stands there.
     """
 
     __slots__ = (
-        "_clean",
+        "_at",
         "_cr_size",
         "_crlf",
         "_decoder",
         "_length",
         "_lengths",
-        "_new",
         "_raw",
         "_size",
         "_sizes",
+        "_states",
         "_terminal",
     )
 
-    def __init__(self, encoding: str, errors: str, *, terminal: bool) -> None:
+    def __init__(
+        self, encoding: str, errors: str, *, terminal: bool, state: State | None = None
+    ) -> None:
         errors = "replace" if errors == "strict" else errors
-        self._new = functools.partial(codecs.getincrementaldecoder(encoding), errors)
-        self._decoder = self._new()
-        self._clean = self._decoder.getstate()
+        self._at = functools.partial(decoder_at, encoding, errors)
+        self._decoder = self._at(state)
         self._terminal = terminal
         self._crlf = CrlfTranslator()
         self._cr_size = len("\r".encode(encoding))
         self._raw: list[bytes] = []
         self._size = self._length = 0  # bytes read, characters decoded
-        self._sizes = [0]  # the clean marks: bytes read and characters decoded before each
+        # The clean marks: bytes read, characters decoded and the decoder's state before
+        # each; clean, as nothing is held there (the state keeps a BOM's byte order).
+        self._sizes = [0]
         self._lengths = [0]
+        self._states: list[State] = [self._decoder.getstate()]
 
     def decode(self, data: bytes, *, final: bool = False) -> str:
         """The text of ``data`` (``final``: the end, so nothing more is held back)."""
@@ -67,53 +72,67 @@ class TextPieces:
         self._raw.append(data)
         self._size += len(data)
         self._length += len(text)
-        if self._decoder.getstate() == self._clean and not self._crlf.held:
+        state = self._decoder.getstate()
+        if not state[0] and not self._crlf.held:
             self._sizes.append(self._size)
             self._lengths.append(self._length)
+            self._states.append(state)
         return text
 
     def rest(self, text: str, position: int) -> bytes:
         """The bytes after the first ``position`` characters of ``text`` (all that
         :meth:`decode` returned), as they were read."""
         raw = b"".join(self._raw)
+        return raw[self._offset(raw, text, position)[0] :]
+
+    def state_at(self, text: str, position: int) -> State:
+        """The decoder's state where :meth:`rest` begins."""
+        raw = b"".join(self._raw)
+        offset, mark = self._offset(raw, text, position)
+        return self._decoded(self._states[mark], raw[self._sizes[mark] : offset], final=False)[2]
+
+    def _offset(self, raw: bytes, text: str, position: int) -> tuple[int, int]:
+        """Where the first ``position`` characters end in ``raw``, and the mark before."""
         if position <= 0:
-            return raw
+            return 0, 0
         mark = bisect.bisect_right(self._lengths, position) - 1
         size, length = self._sizes[mark], self._lengths[mark]
         if length == position:
-            return raw[size:]
-        return raw[size + self._cut(raw[size:], text[length:], position - length) :]
+            return size, mark
+        cut = self._cut(self._states[mark], raw[size:], text[length:], position - length)
+        return size + cut, mark
 
-    def _cut(self, data: bytes, text: str, count: int) -> int:
-        """Where in ``data`` (decoded from a clean start to ``text``) its first ``count``
-        characters end."""
+    def _cut(self, state: State, data: bytes, text: str, count: int) -> int:
+        """Where in ``data`` (decoded from a clean mark at ``state`` to ``text``) its
+        first ``count`` characters end."""
         low, high = 0, len(data)  # the shortest prefix that gives ``count`` characters
         while low < high:
             middle = (low + high) // 2
-            if len(self._decoded(data[:middle], final=False)[0]) >= count:
+            if len(self._decoded(state, data[:middle], final=False)[0]) >= count:
                 high = middle
             else:
                 low = middle + 1
         # The byte before it may have let go of characters held for a while (a
         # ``\r``, bytes found not to be a character): the cut is among those.
-        held = self._decoded(data[: low - 1], final=False)[1] if low else 0
+        held = self._decoded(state, data[: low - 1], final=False)[1] if low else 0
         # ``text`` lacks what is still held at its end: after the cut, that comes too.
-        before, after = text[:count], text[count:] + self._decoded(data, final=True)[0][len(text) :]
+        whole = self._decoded(state, data, final=True)[0]
+        before, after = text[:count], text[count:] + whole[len(text) :]
         for cut in range(max(0, low - 1 - held), low + 1):
-            if (
-                self._decoded(data[:cut], final=True)[0] == before
-                and self._decoded(data[cut:], final=True)[0] == after
-            ):
+            left, _, there = self._decoded(state, data[:cut], final=True)
+            if left == before and self._decoded(there, data[cut:], final=True)[0] == after:
                 return cut
         return low  # (no cut gives both sides: undecodable bytes a lossy decoder split)
 
-    def _decoded(self, data: bytes, *, final: bool) -> tuple[str, int]:
-        """``data`` decoded from a clean start, and how many of its bytes are held back."""
-        decoder = self._new()
+    def _decoded(self, state: State, data: bytes, *, final: bool) -> tuple[str, int, State]:
+        """``data`` decoded from ``state``, how many of its bytes are held back, and the
+        decoder's state after it."""
+        decoder = self._at(state)
         text = decoder.decode(data, final)
-        held = len(decoder.getstate()[0])
+        after: State = decoder.getstate()
+        held = len(after[0])
         if self._terminal:
             crlf = CrlfTranslator()
             text = crlf(text, final=final)
             held += self._cr_size if crlf.held else 0
-        return text, held
+        return text, held, after

@@ -4,7 +4,10 @@ What has been read but not yet delivered (the rest of a batch, a partial line,
 output an ``expect()`` did not consume) stays here, so switching between lines,
 chunks, ``expect()`` and ``wait()`` loses nothing: the line readers hand back the
 exact bytes they hold (:class:`~cuprum._runtime.streams.LineReader`), and what an
-``expect()`` gives back goes first in line for the next reader. On a terminal
+``expect()`` gives back goes first in line for the next reader. Each reader that
+decodes goes on from where the stream's decoding stood (:attr:`Output.state`: a
+UTF-16 byte order mark read by one holds for the next; a character split by raw
+chunks is completed), so a switch is seamless in every encoding. On a terminal
 (``tty=``) the source is the pty's master, whose EIO at the end is EOF, and text has
 ``\\n`` for ``\\r\\n``.
 """
@@ -18,6 +21,7 @@ from collections.abc import Iterator
 
 import anyio
 
+from cuprum._runtime.decoder_state import State, advanced
 from cuprum._runtime.streams import LineReader, StreamCollector, StreamTap
 from cuprum._runtime.terminal import Pty
 from cuprum._transport.pipes import READ_SIZE
@@ -44,6 +48,7 @@ class Output:
         "eof",
         "observer",
         "ready",
+        "state",
     )
 
     def __init__(self, encoding: str, errors: str, echo: StreamCollector | None = None) -> None:
@@ -59,6 +64,9 @@ class Output:
         #: Complete lines not yet delivered; an iterator on the handle, so where
         #: one reader stops the next one starts.
         self.ready: Iterator[str] = iter(())
+        #: The decoder's state where the bytes not yet delivered begin (``None``: the
+        #: start of the stream); while a line reader holds bytes, where its begin.
+        self.state: State | None = None
 
     def attach(self, fd: int | None, pty: Pty | None, observer: StreamTap | None) -> None:
         """Read ``fd`` (a stdout pipe, which this now owns) or the terminal ``pty``."""
@@ -134,18 +142,30 @@ class Output:
         return self.observer is not None and self.observer.failed
 
     def take_bytes(self) -> bytes:
-        """Everything held undelivered, as the exact bytes read; the line state is reset."""
+        """Everything held undelivered, as the exact bytes read (:attr:`state`: where
+        they begin); the line state is reset."""
         held = b""
         if self._lines is not None:
             lines, self._lines = self._lines, None
             undelivered, self.ready = list(self.ready), iter(())
             held = lines.take_rest(undelivered)
+            self.state = lines.start
         data, self._unread = self._unread, b""
         return held + data
 
-    def unread_bytes(self, data: bytes) -> None:
-        """Give back ``data``: the next read returns it first."""
+    def unread_bytes(self, data: bytes, state: State | None) -> None:
+        """Give back ``data``, which begins at ``state``: the next read returns it first."""
         self._unread = data + self._unread
+        self.state = state
+
+    def delivered(self, data: bytes) -> None:
+        """``data``, the next bytes, was handed out as they are: decoding goes on after it."""
+        self.state = advanced(self._encoding, self.state, data)
+
+    def unread_after(self, start: State | None, data: bytes, position: int) -> None:
+        """Give back ``data[position:]`` of ``data``, which began at ``start`` (its first
+        ``position`` bytes were handed out as they are: a binary ``expect()``)."""
+        self.unread_bytes(data[position:], advanced(self._encoding, start, data[:position]))
 
     # -- lines ----------------------------------------------------------------
 
@@ -154,7 +174,7 @@ class Output:
         terminal, a line that ended in ``\\r\\n`` loses its ``\\r``."""
         lines = self._lines
         if lines is None:
-            lines = self._lines = LineReader(self._encoding, self._errors)
+            lines = self._lines = LineReader(self._encoding, self._errors, self.state)
         split = lines.split(data)
         if self._pty is not None and split:
             return [line[:-1] if line.endswith("\r") else line for line in split]

@@ -111,7 +111,9 @@ class StreamHandle(Conversation, Generic[R_co]):
 
     async def stdout_chunks(self) -> AsyncIterator[bytes]:
         """Raw stdout chunks as they arrive (up to 1 MiB each)."""
+        out = self._out
         while data := await self._next_chunk():
+            out.delivered(data)  # a text reader after this goes on from its end
             yield data
             await anyio.lowlevel.checkpoint()
 
@@ -194,6 +196,7 @@ class StreamHandle(Conversation, Generic[R_co]):
         else:
             collector = TerminalCollector
         req, ctx = self._request, self._request.context
+        held = self._out.take_bytes()  # first: then the state is where it begins
         rest = collector(
             program=req.stages[-1].program,
             name="stdout",
@@ -204,10 +207,13 @@ class StreamHandle(Conversation, Generic[R_co]):
             on_limit=req.on_limit,
             text=req.text,
             secrets=self._all_secrets(),  # the run's and those sent since
+            state=self._out.state,  # decoded from where the readers before left off
         )
-        while data := await self._next_chunk():
+        data = held or await self._read()
+        while data:
             rest.feed(data)  # raises CaptureLimitExceeded when on_limit="raise"
             await anyio.lowlevel.checkpoint()
+            data = await self._read()
         return rest
 
     def _raise_error(self, rest: StreamCollector) -> None:

@@ -17,6 +17,8 @@ import codecs
 import sys
 from collections.abc import Generator
 
+from cuprum._runtime.decoder_state import State, decoder_at, fresh
+
 __all__ = ["DECODE_AS_READ", "Capture", "decode"]
 
 DECODE_AS_READ = 4 << 20
@@ -27,16 +29,26 @@ _NEVER_FAIL = frozenset({"replace", "ignore", "backslashreplace"})  # in these c
 _REVERSIBLE = frozenset({"strict", "surrogateescape", "surrogatepass"})  # exact to encode back
 
 
-def decode(data: bytes | bytearray, encoding: str, errors: str, *, cut: bool = False) -> str:
+def decode(
+    data: bytes | bytearray,
+    encoding: str,
+    errors: str,
+    *,
+    cut: bool = False,
+    state: State | None = None,
+) -> str:
     """``data`` as text. ``cut``: cuprum cut the stream at a byte count, so where
     ``errors`` would fail (``"strict"``) an incomplete character at the end is left
-    out rather than an error (invalid bytes before it still raise)."""
+    out rather than an error (invalid bytes before it still raise). ``state``: the
+    bytes are the rest of a stream whose decoding stood there."""
     try:
-        return str(data, encoding, errors)
+        if state is None:
+            return str(data, encoding, errors)
+        return decoder_at(encoding, errors, state).decode(bytes(data), final=True)
     except UnicodeDecodeError:
         if not cut:
             raise
-        return codecs.getincrementaldecoder(encoding)(errors).decode(bytes(data), final=False)
+        return decoder_at(encoding, errors, state).decode(bytes(data), final=False)
 
 
 def _grow(text: str) -> Generator[int, str, str]:
@@ -98,21 +110,28 @@ class Capture:
         "_decoder",
         "_ended",
         "_grow",
+        "_state",
         "_stays_bytes",
         "_text",
         "encoding",
         "errors",
     )
 
-    def __init__(self, encoding: str, errors: str, *, text: bool) -> None:
+    def __init__(
+        self, encoding: str, errors: str, *, text: bool, state: State | None = None
+    ) -> None:
         self.encoding = encoding
         self.errors = errors
+        # Where the decoding starts (the rest of a stream): None, the start, as a fresh
+        # decoder's state; then the bytes are decoded in one call, and as read if large.
+        self._state = None if state is None or state == fresh(encoding) else state
         self._buffer = bytearray()
         self._decoder: codecs.IncrementalDecoder | None = None  # set: decoding as read
         self._grow: Generator[int, str, str] | None = None  # the text, growing ...
         self._text = ""  # ... or, while no generator holds it, here
         self._ended: tuple[int, tuple[bytes, int]] | None = None  # text() flushed a rest
-        self._stays_bytes = not text  # or, found at the threshold, a codec that cannot
+        # or, found at the threshold, a codec that cannot (or the rest of a stream)
+        self._stays_bytes = not text or self._state is not None
 
     def add(self, data: bytes) -> None:
         """Keep ``data``."""
@@ -193,7 +212,7 @@ class Capture:
         it); ``cut``: the stream was cut at a byte count (see :func:`decode`)."""
         decoder = self._decoder
         if decoder is None:
-            return decode(self._buffer, self.encoding, self.errors, cut=cut)
+            return decode(self._buffer, self.encoding, self.errors, cut=cut, state=self._state)
         state = decoder.getstate()
         try:
             tail = decoder.decode(b"", final=True)

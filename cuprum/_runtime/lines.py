@@ -7,6 +7,8 @@ from __future__ import annotations
 import codecs
 from collections.abc import Callable, Sequence
 
+from cuprum._runtime.decoder_state import State, decoder_at, fresh
+
 __all__ = ["LineReader", "LineSplitter"]
 
 
@@ -87,7 +89,9 @@ class LineReader:
     a prefix of the chunk again from the decoder's state before it. With
     ``errors="strict"`` a stream that ends inside a character does not raise here: its
     last line is not delivered and its bytes stay with the reader (the result's decode
-    decides).
+    decides). It decodes from ``state`` (where the stream's decoding stood when it took
+    over, see :mod:`~cuprum._runtime.decoder_state`); :attr:`start` is where its bytes
+    begin, and after :meth:`take_rest`, where the bytes it returned do.
     """
 
     __slots__ = (
@@ -100,17 +104,19 @@ class LineReader:
         "_lines",
         "_raw",
         "_settled",
+        "start",
         "stuck",
     )
 
-    def __init__(self, encoding: str, errors: str) -> None:
+    def __init__(self, encoding: str, errors: str, state: State | None = None) -> None:
         self._encoding = encoding
         self._errors = errors
         self._exact = _newline_is_a_byte(encoding)
-        self._reset()
+        self._reset(state)
 
-    def _reset(self) -> None:
-        self._decoder = codecs.getincrementaldecoder(self._encoding)(self._errors)
+    def _reset(self, state: State | None) -> None:
+        self._decoder = decoder_at(self._encoding, self._errors, state)
+        self.start: State = self._decoder.getstate()
         self._lines = LineSplitter()
         #: The chunks held; with ``_settled``, the rest starts after the last newline
         #: of the first (whose lines are all delivered), else at its start.
@@ -130,7 +136,7 @@ class LineReader:
                 self.stuck = True
                 return []
             self._settle()  # the lines split before have all been handed out
-            self._raw.append((data, None, 0))
+            self._raw.append((data, state, 0))
             raise
         if lines:
             self._settle()
@@ -163,7 +169,7 @@ class LineReader:
             raise ValueError(f"{k} lines undelivered, but the last read completed {self._count}")
         raw = self._raw
         if not raw:
-            self._reset()
+            self._reset(self._decoder.getstate())
             return b""
         if k < self._count:  # some of the last chunk's lines were delivered
             first = self._last
@@ -172,8 +178,21 @@ class LineReader:
             first = 0
             start = self._after(raw[0], raw[0][2]) if self._settled else 0
         rest = b"".join([raw[first][0][start:], *[chunk for chunk, _, _ in raw[first + 1 :]]])
-        self._reset()
+        self._reset(self._state_at(raw[first], start, first == 0 and not self._settled))
         return rest
+
+    def _state_at(self, piece: _Chunk, start: int, initial: bool) -> State:
+        """The decoder's state ``start`` bytes into ``piece``'s chunk; ``initial``: that
+        is where the reader began."""
+        if initial and start == 0:
+            return self.start
+        if self._exact:  # after a newline byte: nothing held, no mode to keep
+            return fresh(self._encoding)
+        chunk, state, _ = piece
+        decoder = decoder_at(self._encoding, self._errors, state)
+        decoder.decode(chunk[:start])  # (it decoded whole before, it does now)
+        after: State = decoder.getstate()
+        return after
 
     def _after(self, piece: _Chunk, n: int) -> int:
         """Where in ``piece``'s chunk its ``n``-th newline ends (0 for none)."""

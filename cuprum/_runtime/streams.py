@@ -27,6 +27,7 @@ from cuprum._core.errors import CaptureLimitExceeded  # re-exported: defined the
 from cuprum._core.secret import Secret
 from cuprum._model.io import OnLimit
 from cuprum._runtime.capture import Capture, decode
+from cuprum._runtime.decoder_state import State
 from cuprum._runtime.failures import Source, fail
 from cuprum._runtime.lines import LineReader, LineSplitter  # re-exported: defined there
 
@@ -45,7 +46,8 @@ class StreamCollector:
     """Everything that happens to the bytes of one output stream.
 
     ``feed`` is the per-chunk entry point; it is specialised at construction so the
-    common case (capture only) is a bare ``list.append``.
+    common case (capture only) is a bare ``list.append``. ``state``: the capture is
+    decoded from there (a stream handle's rest, after its other readers).
     """
 
     __slots__ = (
@@ -81,6 +83,7 @@ class StreamCollector:
         on_limit: OnLimit = "truncate",
         text: bool = True,
         secrets: tuple[Secret[Any], ...] = (),
+        state: State | None = None,
     ) -> None:
         self.program = program
         self.name = name
@@ -91,7 +94,7 @@ class StreamCollector:
         self._on_limit = on_limit
         self.text = text  # how CaptureLimitExceeded.captured is given, like the result
         self.secrets = secrets  # the run's: CaptureLimitExceeded hides them (str, pickle)
-        self._capture = Capture(encoding, errors, text=text)
+        self._capture = Capture(encoding, errors, text=text, state=state)
         self._size = 0
         self.truncated = False
         self._echo = echo
