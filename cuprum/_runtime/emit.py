@@ -305,14 +305,19 @@ class LineSink:
 class HopCollector(StreamCollector):
     """The observer of a relayed hop (``stage_events``): never captured; its chunks are
     split by :class:`~cuprum._transport.lines.HopLines`, the one definition every
-    relay shares, and each batch goes to the stage's :class:`LineSink`."""
+    relay shares, and each batch goes to the stage's :class:`LineSink`.
 
-    __slots__ = ("_hop_lines", "_sink")
+    Once a hook has raised on one of its lines (the run is failing with that), the
+    last partial line :meth:`close` delivers may make a hook raise again: that error
+    is dropped, so the run's is the first, as for the lines a teardown drains."""
+
+    __slots__ = ("_failed", "_hop_lines", "_sink")
 
     def __init__(self, **fields: Any) -> None:
         super().__init__(**fields)
         self._hop_lines = HopLines(self.encoding, self.errors)
         self._sink: LineSink | Callable[[str], None] | None = None
+        self._failed = False
         self.feed = self._feed_hop
 
     def bind_lines(self, on_line: Callable[[str], None]) -> None:
@@ -321,7 +326,11 @@ class HopCollector(StreamCollector):
     def _feed_hop(self, data: bytes) -> None:
         batch = self._hop_lines.feed(data)
         if batch is not None:
-            self._deliver(batch)
+            try:
+                self._deliver(batch)
+            except Exception:
+                self._failed = True
+                raise
 
     def _deliver(self, batch: Lines) -> None:
         sink = self._sink
@@ -333,5 +342,10 @@ class HopCollector(StreamCollector):
 
     def close(self) -> None:
         batch = self._hop_lines.close()
-        if batch is not None:
+        if batch is None:
+            return
+        if not self._failed:
+            self._deliver(batch)
+            return
+        with contextlib.suppress(Exception):
             self._deliver(batch)

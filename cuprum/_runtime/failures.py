@@ -11,6 +11,7 @@ private carrier, which does not leave the engine.
 
 from __future__ import annotations
 
+import itertools
 import sys
 from typing import Literal, NoReturn
 
@@ -23,6 +24,10 @@ Source = Literal["hook_failed", "spawn_failed", "stdin_failed", "relay_failed", 
 """The parts of a run that tag what they raise."""
 
 
+_raised = itertools.count()
+"""The order in which carriers are made: the order their exceptions were raised."""
+
+
 class _Tagged(Exception):
     """Carries an exception from one part of a run to the failure tail."""
 
@@ -30,6 +35,7 @@ class _Tagged(Exception):
         super().__init__(error)
         self.kind: Source = kind
         self.error = error
+        self.order = next(_raised)
 
 
 class _DeadlineExpired(Exception):
@@ -53,24 +59,50 @@ def deadline_expired(message: str) -> BaseException:
 
 
 def unwrap(exc: BaseException) -> BaseException:
-    """The single real failure inside (nested) exception groups from our task groups.
+    """The one failure of a run inside the (nested) exception groups of its task groups.
 
-    When a capture limit fails the run, other tasks may fail in the same step as
-    they are cancelled: that is one failure, reported as the first
-    ``CaptureLimitExceeded``, not as a group.
+    Several tasks can fail in the same step (the hooks of two relayed hops, a capture
+    limit on two streams): the run fails with the first of them, never with the
+    group. First means first raised for the failures tagged with where they came
+    from (a task's order in the group is the order the tasks ended, and a ``rust``
+    relay ends only once its pump thread has stopped), else first in the group. A
+    cancellation among them (the run was cancelled from outside as they failed; or
+    Ctrl+C, or any other exception that is not an ``Exception``) wins over the
+    failures, so it goes on to the scope that waits for it.
     """
-    while isinstance(exc, BaseExceptionGroup):
-        if len(exc.exceptions) != 1:
-            _, others = exc.split(CaptureLimitExceeded)
-            if others is not None:
-                break
-        exc = exc.exceptions[0]
-    return exc
+    if not isinstance(exc, BaseExceptionGroup):
+        return exc
+    failures = _leaves(exc)
+    for failure in failures:
+        if not isinstance(failure, Exception):
+            return failure
+    tagged = [failure for failure in failures if isinstance(failure, _Tagged)]
+    return min(tagged, key=lambda failure: failure.order) if tagged else failures[0]
+
+
+def _leaves(group: BaseExceptionGroup[BaseException]) -> list[BaseException]:
+    """The exceptions of ``group`` and of the groups nested in it, in order."""
+    leaves: list[BaseException] = []
+    for exc in group.exceptions:
+        if isinstance(exc, BaseExceptionGroup):
+            leaves += _leaves(exc)
+        else:
+            leaves.append(exc)
+    return leaves
 
 
 def cause(exc: BaseException) -> BaseException:
-    """What to raise for ``exc`` (unwrapped): the carried exception, never a carrier."""
-    return unwrap(exc.error) if isinstance(exc, _Tagged) else exc
+    """What to raise for ``exc`` (unwrapped): the carried exception, never a carrier.
+
+    The carried exception is someone else's: a group of one (a stdin source's, out
+    of the feeder's task group) is its one exception; a group of several stays as
+    it is, as it was raised.
+    """
+    while isinstance(exc, _Tagged):
+        exc = exc.error
+        while isinstance(exc, BaseExceptionGroup) and len(exc.exceptions) == 1:
+            exc = exc.exceptions[0]
+    return exc
 
 
 def error_kind(exc: BaseException) -> ErrorKind:

@@ -10,6 +10,7 @@ A single command with at most one job runs it in the host task, without a group.
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable, Coroutine, Sequence
 from typing import Any
@@ -44,7 +45,22 @@ class Supervisor:
         self._tg: anyio.abc.TaskGroup | None = None
 
     async def run(self, jobs: Sequence[Job], timeout: float | None, *, reads: bool) -> bool:
-        """Run ``jobs`` (the last is the output reader when ``reads``); True on timeout."""
+        """Run ``jobs`` (the last is the output reader when ``reads``); True on timeout.
+
+        Jobs that fail as the run is cancelled from outside give way to that
+        cancellation (see :func:`_cancelled_from_outside`).
+        """
+        failed: BaseException
+        try:
+            return await self._under_deadline(jobs, timeout, reads=reads)
+        except (Exception, BaseExceptionGroup) as exc:  # a failure, not a bare cancellation
+            failed = exc
+        await _cancelled_from_outside()  # outside the handler: no failure as its context
+        raise failed
+
+    async def _under_deadline(
+        self, jobs: Sequence[Job], timeout: float | None, *, reads: bool
+    ) -> bool:
         if timeout is None:  # no deadline of its own: no cancel scope to pay for
             await self._run(jobs, reads=reads)
             return False
@@ -108,3 +124,18 @@ class Supervisor:
                 far = [s for s in self._stages if s.launch is not None and s.child in live]
                 if far:
                     self._tg.start_soon(stop_far_ends, far, self._grace)
+
+
+async def _cancelled_from_outside() -> None:
+    """Raise the cancellation of a scope around the run, if one is cancelled.
+
+    The run's jobs can fail as it is being cancelled from outside: a hook raising on
+    a line read in the same step, say. The cancellation wins, on either event loop,
+    so the run ends ``cancelled`` and the scope that cancelled it catches it: on
+    asyncio anyio leaves the cancellation out of the task group's exception group,
+    so it is raised here; on trio it is raised here too (``failures.unwrap`` would
+    find it in the group). The run's own deadline is inside: its timeout is one more
+    failure of the run, which the jobs' errors come before.
+    """
+    if anyio.current_effective_deadline() == -math.inf:
+        await anyio.lowlevel.checkpoint()
