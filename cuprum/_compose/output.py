@@ -26,12 +26,16 @@ from cuprum._runtime.streams import LineReader, StreamCollector, StreamTap
 from cuprum._runtime.terminal import Pty
 from cuprum._transport.pipes import READ_SIZE
 
-__all__ = ["LINES_READ_SIZE", "Output"]
+__all__ = ["KEPT_MOST", "LINES_READ_SIZE", "Output"]
 
 LINES_READ_SIZE = 256 << 10
 """Bytes asked for per read by the line iterators: the lines of a 1 MiB read no
 longer fit the caches as they are handed out (measured: about 25% more per line
 through ``stdout_lines()``, 20% through ``stdout_batches()``, than at 256 KiB)."""
+
+KEPT_MOST = 16 << 20
+"""The most :meth:`Output.buffered` reads: far more than a pipe holds (1 MiB at most,
+by default) once every process is gone."""
 
 
 class Output:
@@ -73,13 +77,34 @@ class Output:
         self._fd, self._pty, self.observer = fd, pty, observer
 
     def close(self) -> None:
-        """Close the pipe, or hang the terminal up (idempotent); reads then see EOF."""
+        """Close the pipe, or hang the terminal up (idempotent); reads then see EOF (a
+        read waiting on the pipe wakes up to it)."""
         fd, self._fd = self._fd, None
         if fd is not None:
+            with contextlib.suppress(Exception):  # (needs a running loop)
+                anyio.notify_closing(fd)
             with contextlib.suppress(OSError):
                 os.close(fd)
         if self._pty is not None:
             self._pty.hangup()
+
+    def buffered(self, limit: int | None, have: int = 0) -> bytes:
+        """What the pipe (or terminal) holds now, read without waiting, echo or events:
+        up to its EOF, or until more than ``limit`` bytes (with the ``have`` held; at
+        most :data:`KEPT_MOST`, should a writer outlive the run)."""
+        chunks: list[bytes] = []
+        fd = self._pty.fd if self._pty is not None else self._fd
+        bound = KEPT_MOST if limit is None else min(limit, KEPT_MOST)
+        while fd is not None and not self.eof and have <= bound:
+            try:
+                data = os.read(fd, READ_SIZE)
+            except OSError:  # nothing more there (EAGAIN), or a pty's EIO at the end
+                break
+            if not data:
+                break
+            chunks.append(data)
+            have += len(data)
+        return b"".join(chunks)
 
     # -- raw ------------------------------------------------------------------
 

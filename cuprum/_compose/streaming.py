@@ -10,9 +10,7 @@ grace, SIGKILL).
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
-import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
@@ -59,13 +57,18 @@ class StreamHandle(Conversation, Generic[R_co]):
     What has been read from the pipe but not yet delivered (the rest of a batch, a
     partial line, what ``expect()`` did not consume) stays with the handle, so
     switching between them (or calling :meth:`wait`) loses nothing.
+
+    Once the ``async with`` block has exited, :meth:`wait` returns (or raises) what
+    the run ended with and :attr:`pids` still answers; every read and send raises
+    :class:`~cuprum.StreamClosedError`, and :meth:`close_stdin` does nothing.
     """
 
     def __init__(self, request: RunRequest, wrap: Any) -> None:
         super().__init__(request)
         self._wrap = wrap
         self._spawned = Spawned(pids=())  # until the run has started
-        self._result: R_co | None = None
+        self._result: R_co | None = None  # the run's, or a stopped run's salvage
+        self._settled: R_co | Exception | None = None  # what wait() returned or raised
 
     # -- the background run ---------------------------------------------------
 
@@ -87,11 +90,18 @@ class StreamHandle(Conversation, Generic[R_co]):
             self._attach(spawned)
             task_status.started()
 
+        def on_stopped(salvaged: tuple[CommandResult[Any, Any], ...]) -> None:
+            # Stopped (the block left early, was cancelled, or timed out): the
+            # outcome says which.
+            self._result = self._wrap(salvaged, None)
+
         timeout = self._request.timeout
         if timeout is not None:  # the run's deadline counts from later: never before this
             self._deadline = anyio.current_time() + timeout
         try:
-            results, failure = await run_stages(self._request, on_spawned=on_spawned)
+            results, failure = await run_stages(
+                self._request, on_spawned=on_spawned, on_stopped=on_stopped
+            )
             self._result = self._wrap(results, failure)
         except anyio.get_cancelled_exc_class():
             raise
@@ -109,8 +119,12 @@ class StreamHandle(Conversation, Generic[R_co]):
 
     # -- stdout ---------------------------------------------------------------
 
-    async def stdout_chunks(self) -> AsyncIterator[bytes]:
+    def stdout_chunks(self) -> AsyncIterator[bytes]:
         """Raw stdout chunks as they arrive (up to 1 MiB each)."""
+        self._check_open("stdout_chunks()")
+        return self._chunks()
+
+    async def _chunks(self) -> AsyncIterator[bytes]:
         out = self._out
         while data := await self._next_chunk():
             out.delivered(data)  # a text reader after this goes on from its end
@@ -119,11 +133,16 @@ class StreamHandle(Conversation, Generic[R_co]):
 
     async def _next_chunk(self) -> bytes:
         """The next raw chunk, starting with anything the line readers left undelivered."""
+        self._check_open("stdout")
         held = self._out.take_bytes()
         return held if held else await self._read()
 
-    async def stdout_batches(self) -> AsyncIterator[list[str]]:
+    def stdout_batches(self) -> AsyncIterator[list[str]]:
         """Lists of the complete lines (without newlines) read so far; the fastest form."""
+        self._check_open("stdout_batches()")
+        return self._batches()
+
+    async def _batches(self) -> AsyncIterator[list[str]]:
         out = self._out
         batch = list(out.ready)
         if batch:
@@ -145,6 +164,7 @@ class StreamHandle(Conversation, Generic[R_co]):
 
         A partial line is held until its newline (or EOF) arrives.
         """
+        self._check_open("stdout_lines()")
         return line_cursor(self._out, self._next_line)
 
     async def _next_line(self) -> str:
@@ -177,14 +197,33 @@ class StreamHandle(Conversation, Generic[R_co]):
         ``wait()`` behaves like ``run()``. Raises what ``run()`` would raise
         (``TimeoutExpired``, ``CaptureLimitExceeded``, ...). A terminal gets no
         end-of-file: call :meth:`send_eof` first if the program waits for input.
+
+        It settles once: a later call (in the block or after it) returns the same
+        result or raises the same error. After the block, a run that was stopped
+        (the block left early, or was cancelled) has its result with ``outcome``
+        ``"cancelled"``, and ``stdout`` what the pipe held that the block left unread.
         """
+        settled = self._settled
+        if settled is None:
+            try:
+                settled = await self._settle()
+            except Exception as exc:  # (a cancellation is not kept: wait() again waits)
+                self._settled = exc
+                raise
+            self._settled = settled
+        if isinstance(settled, Exception):
+            raise settled
+        if self._request.check:
+            settled.check()  # check=True: raise CommandFailedError unless ok
+        return settled
+
+    async def _settle(self) -> R_co:
         rest = await self._read_rest()
         await self._done.wait()
         self._raise_error(rest)
-        assert self._result is not None
+        if self._result is None:  # (no result without every stage started)
+            raise RuntimeError(f"{self._program}: the run ended without a result")
         result: R_co = self._with_stdout(self._result, rest)
-        if self._request.check:
-            result.check()  # check=True: raise CommandFailedError unless ok
         return result
 
     async def _read_rest(self) -> StreamCollector:
@@ -192,7 +231,7 @@ class StreamHandle(Conversation, Generic[R_co]):
         would (bounded by ``capture_limit``: ``CaptureLimitExceeded`` for ``raise``)."""
         collector = StreamCollector
         if self._terminal is None:
-            await self.close_stdin()
+            await self._close_stdin("wait()")
         else:
             collector = TerminalCollector
         req, ctx = self._request, self._request.context
@@ -209,6 +248,9 @@ class StreamHandle(Conversation, Generic[R_co]):
             secrets=self._all_secrets(),  # the run's and those sent since
             state=self._out.state,  # decoded from where the readers before left off
         )
+        if self._ended:  # what the block left unread is held: the pipe is gone
+            rest.feed(held)
+            return rest
         data = held or await self._read()
         while data:
             rest.feed(data)  # raises CaptureLimitExceeded when on_limit="raise"
@@ -239,12 +281,18 @@ class StreamHandle(Conversation, Generic[R_co]):
             return dataclasses.replace(result, stages=(*result.stages[:-1], last))
         return dataclasses.replace(result, stdout=value, stdout_truncated=cut)
 
-    def _close_fds(self) -> None:
-        self._out.close()
-        fd, self._stdin_fd = self._stdin_fd, None
-        if fd is not None:
-            with contextlib.suppress(OSError):
-                os.close(fd)
+    def _end(self) -> None:
+        """The block's end (every process reaped): keep what stdout still holds, read
+        without waiting, for a later :meth:`wait`; close the fds. From now on reads
+        and sends raise :class:`~cuprum.StreamClosedError`."""
+        self._ended = True
+        out = self._out
+        held = out.take_bytes()  # (a reader made in the block hands out no more lines)
+        if self._request.capture and self._settled is None:
+            state = out.state  # where ``held`` begins (take_bytes leaves it there)
+            out.unread_bytes(held + out.buffered(self._request.capture_limit, len(held)), state)
+        out.close()
+        self._close_stdin_fd()
 
 
 @asynccontextmanager
@@ -278,7 +326,7 @@ async def open_stream(request: RunRequest, wrap: Any) -> AsyncIterator[StreamHan
             raise
         sole = group.exceptions[0]
     finally:
-        handle._close_fds()
+        handle._end()
     if sole is not None:
         raise sole
     if handle._error is not None and not handle._raised:

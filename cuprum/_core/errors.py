@@ -19,6 +19,7 @@ The hierarchy (a standard base in brackets: ``except`` that base catches it too)
     ├── TimeoutExpired              [subprocess.TimeoutExpired]       the deadline passed
     ├── CaptureLimitExceeded                            on_limit="raise" and a stream overflowed
     ├── StreamBackendError          [RuntimeError]      the stream strategy asked for is unusable
+    ├── StreamClosedError           [RuntimeError]      a stream handle's stdin or block is closed
     ├── ExpectError                                     a conversation's expect() did not match
     │   ├── ExpectTimeout           [TimeoutError]      no pattern matched before its timeout
     │   └── ExpectEOF               [EOFError]          the output ended before any matched
@@ -78,6 +79,7 @@ __all__ = [
     "SpawnError",
     "StdinEncodeError",
     "StreamBackendError",
+    "StreamClosedError",
     "TimeoutExpired",
     "UnknownProgramError",
     "UntrustedProgramError",
@@ -235,6 +237,18 @@ class CaptureLimitExceeded(CuprumError):
 
 class StreamBackendError(CuprumError, RuntimeError):
     """The stream strategy asked for cannot be used here."""
+
+
+class StreamClosedError(CuprumError, RuntimeError):
+    """A stream handle was asked to use what is already closed: ``write()`` (``send()``,
+    ``sendline()``) once its stdin is closed (by ``close_stdin()`` or ``wait()``), or a
+    read, a send or an ``expect()`` once its ``async with`` block has exited (only
+    ``wait()`` and ``pids`` still answer then). ``program`` names the program."""
+
+    def __init__(self, program: str, message: str) -> None:
+        super().__init__(f"{program}: {message}")
+        self.program = program
+        self._keep_args(program, message)
 
 
 class NativeUnavailableError(CuprumError, ImportError):

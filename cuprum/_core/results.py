@@ -181,9 +181,10 @@ class PipelineResult(OutputGeneric, Generic[OutT, ErrT]):
     def exit_code(self) -> int:
         """The failing stage's exit code when a stage failed, else the final stage's.
 
-        So it is non-zero (or not accepted) exactly when :attr:`ok` is false, like
-        a shell's ``set -o pipefail`` status but naming the stage that failed first
-        rather than the last one; stages cuprum stopped are not counted.
+        So for a pipeline that ran to its end it is non-zero (or not accepted) exactly
+        when :attr:`ok` is false, like a shell's ``set -o pipefail`` status but naming
+        the stage that failed first rather than the last one; stages cuprum stopped
+        are not counted.
         """
         failure = self.failure
         return (failure if failure is not None else self.stages[-1]).exit_code
@@ -194,22 +195,36 @@ class PipelineResult(OutputGeneric, Generic[OutT, ErrT]):
         return max(stage.duration_s for stage in self.stages)
 
     @property
+    def outcome(self) -> Outcome:
+        """``exited`` when every stage ran to its end; otherwise the first other stage's
+        (``cancelled``: cuprum stopped the pipeline, as leaving a ``stream()`` block
+        early does)."""
+        for stage in self.stages:
+            if stage.outcome != "exited":
+                return stage.outcome
+        return "exited"
+
+    @property
     def ok(self) -> bool:
-        """True when no stage failed."""
-        return self.failure_index is None
+        """True when the pipeline ran to its end and no stage failed."""
+        return self.failure_index is None and self.outcome == "exited"
 
     def check(self) -> Self:
-        """Return self when :attr:`ok`; otherwise raise for the failing stage: its
-        program, index, exit code and stderr, with the whole pipeline as ``cmd``."""
-        failure = self.failure
-        if failure is not None:
+        """Return self when :attr:`ok`; otherwise raise for the failing stage (or, for a
+        pipeline cuprum stopped, the first stage it stopped): its program, index, exit
+        code and stderr, with the whole pipeline as ``cmd``."""
+        index = self.failure_index
+        if index is None and self.outcome != "exited":  # stopped: no stage is blamed
+            index = next(i for i, stage in enumerate(self.stages) if stage.outcome != "exited")
+        if index is not None:
+            failure = self.stages[index]
             raise CommandFailedError(
                 failure.exit_code,
                 _pipeline_argv(self.stages),
                 self.stdout,
                 failure.stderr,
                 program=failure.program,
-                stage_index=self.failure_index,
+                stage_index=index,
                 secrets=failure.secrets,
             )
         return self
