@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Unpack
+from typing import TYPE_CHECKING, Any, NoReturn, Unpack
 
-from cuprum._api.arguments import Arg, check_argv, to_argv
+from cuprum._api.arguments import Arg, check_argv, shown, to_argv
 from cuprum._api.runnable import Runnable
 from cuprum._core.catalogue import DEFAULT_CATALOGUE, ProgramCatalogue, ProjectSettings
 from cuprum._core.errors import InvalidArgumentError
@@ -94,8 +94,10 @@ class SafeCmd(
     """An allowlisted program with its arguments and owning project. Immutable.
 
     ``cmd | other`` builds a :class:`Pipeline`. Running checks the active
-    allowlist even for a directly constructed ``SafeCmd``. ``options`` holds the
-    run options bound with :meth:`with_options` (read-only).
+    allowlist even for a directly constructed ``SafeCmd``, whose ``argv`` (a tuple;
+    a list is copied into one) and ``project`` are checked when it is constructed,
+    as a builder's are. ``options`` holds the run options bound with
+    :meth:`with_options` (read-only).
     """
 
     program: Program
@@ -104,9 +106,19 @@ class SafeCmd(
     options: Mapping[str, Any] = field(default=_NO_OPTIONS, repr=False, hash=False, kw_only=True)
 
     def __post_init__(self) -> None:
-        if not isinstance(self.program, str) or not self.program or "\x00" in self.program:
-            raise InvalidArgumentError(f"invalid program name {self.program!r}")
-        check_argv(self.program, self.argv)
+        program, argv = self.program, self.argv
+        if not isinstance(program, str) or not program or "\x00" in program:
+            raise InvalidArgumentError(f"invalid program name {program!r}")
+        if type(argv) is not tuple:
+            argv = _argv_tuple(type(self).__name__, program, argv)
+        checked = check_argv(program, argv)
+        if checked is not self.argv:
+            object.__setattr__(self, "argv", checked)
+        if not isinstance(self.project, ProjectSettings):
+            raise InvalidArgumentError(
+                f"{type(self).__name__}({program}): project must be a ProjectSettings "
+                f"(catalogue.lookup(program).project), got {_kind(self.project)}"
+            )
         if self.options is not _NO_OPTIONS and self.options:
             object.__setattr__(self, "options", bind(self.program, _NO_OPTIONS, self.options))
 
@@ -132,7 +144,11 @@ class SafeCmd(
         return SafeCmd(self.program, self.argv, self.project, options=bound)
 
     def __or__(self, other: SafeCmd | Pipeline) -> Pipeline:
-        return Pipeline((self,)) | other
+        if isinstance(other, SafeCmd):
+            return Pipeline((self, other))  # what Pipeline((self,)) | other gives, at once
+        if isinstance(other, Pipeline):
+            return Pipeline((self,)) | other
+        return NotImplemented  # `other` may know what `cmd | other` means
 
     def _stages(self) -> tuple[CommandSpec, ...]:
         return (self,)
@@ -171,8 +187,15 @@ class Pipeline(
     options: Mapping[str, Any] = field(default=_NO_OPTIONS, repr=False, hash=False, kw_only=True)
 
     def __post_init__(self) -> None:
-        if not self.parts:
-            raise ValueError("a pipeline needs at least one command")
+        parts = self.parts
+        if type(parts) is not tuple:
+            parts = _parts_tuple(parts)
+            object.__setattr__(self, "parts", parts)
+        if not parts:
+            raise InvalidArgumentError("Pipeline: parts must hold at least one command, got ()")
+        for part in parts:
+            if not isinstance(part, SafeCmd):
+                _refuse_part(parts)
         if any(part.options for part in self.parts):
             from cuprum._runtime.request import merge_stage_options
 
@@ -213,6 +236,42 @@ class Pipeline(
         self, results: tuple[CommandResult[Any, Any], ...], failure: int | None
     ) -> PipelineResult[Any, Any]:
         return PipelineResult(stages=results, failure_index=failure)
+
+
+def _kind(value: object) -> str:
+    """``'abc' (str)``: a short ``repr`` and the type, for a refusal's message."""
+    return f"{shown(value)} ({type(value).__name__})"
+
+
+def _argv_tuple(who: str, program: str, argv: object) -> tuple[str, ...]:
+    """A list (or a tuple subclass) ``argv`` as a tuple: a command is immutable, and
+    hashable; anything else (a ``str`` above all: one argument per character) refused."""
+    if isinstance(argv, list | tuple):
+        return tuple(argv)
+    hint = f"; for one argument write ({shown(argv)},)" if isinstance(argv, str) else ""
+    raise InvalidArgumentError(
+        f"{who}({program}): argv must be a tuple of str, one item per argument, "
+        f"got {_kind(argv)}{hint}"
+    )
+
+
+def _refuse_part(parts: tuple[object, ...]) -> NoReturn:
+    """The first of ``parts`` that is not a command, named by its index."""
+    index, part = next((i, p) for i, p in enumerate(parts) if not isinstance(p, SafeCmd))
+    hint = "; join pipelines with a | b" if isinstance(part, Pipeline) else ""
+    raise InvalidArgumentError(
+        f"Pipeline: parts[{index}] must be a command (SafeCmd), got {_kind(part)}{hint}"
+    )
+
+
+def _parts_tuple(parts: object) -> tuple[SafeCmd, ...]:
+    """A list of stages as a tuple, as for ``argv``; anything else refused."""
+    if isinstance(parts, list | tuple):
+        return tuple(parts)
+    raise InvalidArgumentError(
+        f"Pipeline: parts must be a tuple of commands (SafeCmd), got {_kind(parts)}; "
+        "a | b builds one"
+    )
 
 
 class SafeCmdBuilder:

@@ -43,12 +43,23 @@ class SafePath(str):
 
 def _validate(path: object, *, allow_relative: bool, name: str = "path") -> str:
     """``path`` as text, once valid; ``name`` is what the messages call it."""
-    if isinstance(path, SafePath):
+    # The checks below read the plain text (str.__str__), so no override of a str
+    # subclass's methods decides what passes; a failing __fspath__ is named.
+    if isinstance(path, str):  # a SafePath too
         text = str.__str__(path)
-    elif isinstance(path, str | os.PathLike):
-        text = os.fspath(path)
+    elif isinstance(path, os.PathLike):
+        try:
+            text = os.fspath(path)
+        except Exception as exc:  # a user's __fspath__ may raise anything
+            raise InvalidArgumentError(
+                f"{name} ({type(path).__name__}) is not a usable path: os.fspath() raised "
+                f"{type(exc).__name__}: {exc}"
+            ) from exc
         if not isinstance(text, str):
-            raise InvalidArgumentError(f"{name} must be text, not {type(text).__name__}: {path!r}")
+            raise InvalidArgumentError(
+                f"{name} must be text, not {type(text).__name__} (from {type(path).__name__})"
+            )
+        text = str.__str__(text)
     else:
         raise InvalidArgumentError(f"{name} must be str or os.PathLike, not {type(path).__name__}")
     if not text:

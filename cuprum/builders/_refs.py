@@ -54,6 +54,7 @@ class GitRef(str):
     def __new__(cls, name: str) -> GitRef:
         if not isinstance(name, str):
             raise InvalidArgumentError(f"git ref must be str, not {type(name).__name__}")
+        name = str.__str__(name)  # its plain text: no str subclass override is consulted
         problem = _problem(name)
         if problem is not None:
             raise InvalidArgumentError(f"invalid git ref {name!r}: {problem}")

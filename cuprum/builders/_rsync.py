@@ -66,15 +66,18 @@ def _patterns(field: str, patterns: object) -> tuple[str, ...]:
         raise InvalidArgumentError(
             f"rsync: RsyncOptions.{field} is a tuple of patterns, not {type(patterns).__name__}"
         )
+    plain: list[str] = []
     for index, pattern in enumerate(patterns):
         where = f"rsync: RsyncOptions.{field}[{index}]"
         if not isinstance(pattern, str):
             raise InvalidArgumentError(f"{where} is {type(pattern).__name__}, not str")
-        if not pattern:
+        text = str.__str__(pattern)  # its plain text, as for paths
+        if not text:
             raise InvalidArgumentError(f"{where} is an empty pattern")
-        if "\x00" in pattern or "\n" in pattern or "\r" in pattern:
-            raise InvalidArgumentError(f"{where} contains a NUL or line break: {pattern!r}")
-    return tuple(patterns)
+        if "\x00" in text or "\n" in text or "\r" in text:
+            raise InvalidArgumentError(f"{where} contains a NUL or line break: {text!r}")
+        plain.append(text)
+    return tuple(plain)
 
 
 def _exclude_rule(pattern: str) -> str:

@@ -6,13 +6,22 @@ import copy
 import os
 import pickle
 from pathlib import Path, PurePosixPath
+from typing import Any
 
 import hypothesis.strategies as st
 import pytest
 from hypothesis import event, example, given, settings
 
 from cuprum import GIT, ExecutionContext, InvalidArgumentError, sh
-from cuprum.builders import GitRef, SafePath, git_ref, safe_path
+from cuprum.builders import (
+    GitRef,
+    RsyncOptions,
+    SafePath,
+    git_ref,
+    rsync_sync,
+    safe_path,
+    tar_create,
+)
 
 # -- safe_path ------------------------------------------------------------------
 
@@ -213,3 +222,83 @@ def test_within_the_allowed_characters_git_ref_agrees_with_git(
     except InvalidArgumentError:
         ours = False
     assert ours == _git_accepts(name, outside_repo), name
+
+
+# -- objects that misbehave -----------------------------------------------------------
+
+
+class _Lying(str):
+    """A ``str`` whose methods lie about its text: the checks must read the text."""
+
+    __slots__ = ()
+
+    def startswith(self, *args: object) -> bool:
+        return False
+
+    def __contains__(self, item: object) -> bool:
+        return False
+
+    def split(self, *args: object, **kwargs: object) -> list[str]:
+        return ["fine"]
+
+
+class _FsPath(os.PathLike):  # type: ignore[type-arg]
+    def __init__(self, result: object) -> None:
+        self.result = result
+
+    def __fspath__(self) -> object:
+        if isinstance(self.result, Exception):
+            raise self.result
+        return self.result
+
+
+@pytest.mark.parametrize("text", ["-rf", "/srv/../etc", "/a\x00b"])
+def test_safe_path_checks_the_text_not_what_a_str_subclass_says(text: str) -> None:
+    with pytest.raises(InvalidArgumentError):
+        safe_path(_Lying(text), allow_relative=True)
+
+
+def test_git_ref_checks_the_text_not_what_a_str_subclass_says() -> None:
+    with pytest.raises(InvalidArgumentError, match="starts with '-'"):
+        git_ref(_Lying("-rf"))
+
+    class Sneaky(str):
+        __slots__ = ()
+        said: object = 5
+
+        def __str__(self) -> Any:
+            return self.said  # not a str: str(Sneaky(...)) raises TypeError
+
+    assert git_ref(Sneaky("main")) == "main"  # was TypeError: __str__ returned non-string
+    assert type(git_ref(Sneaky("main"))) is GitRef
+
+
+@pytest.mark.parametrize(
+    ("result", "cause"),
+    [(OSError("gone"), OSError), (ValueError("bad"), ValueError), (5, TypeError)],
+    ids=["raises-OSError", "raises-ValueError", "returns-int"],
+)
+def test_a_path_whose_fspath_fails_is_refused_naming_the_parameter(
+    result: object, cause: type[Exception]
+) -> None:
+    with pytest.raises(InvalidArgumentError, match=r"^path \(_FsPath\) is not a usable path") as e:
+        safe_path(_FsPath(result))
+    assert isinstance(e.value.__cause__, cause)
+    with pytest.raises(InvalidArgumentError, match=r"^rsync_sync: source \(_FsPath\)"):
+        rsync_sync(_FsPath(result), "/dest")
+    with pytest.raises(InvalidArgumentError, match=r"^tar_create: sources\[0\] \(_FsPath\)"):
+        tar_create("/a.tar", [_FsPath(result)])
+
+
+def test_a_path_naming_bytes_or_a_str_subclass() -> None:
+    with pytest.raises(InvalidArgumentError, match=r"^path must be text, not bytes \(from _FsPath"):
+        safe_path(_FsPath(b"/srv"))
+    with pytest.raises(InvalidArgumentError, match="starts with '-'"):
+        safe_path(_FsPath(_Lying("-rf")), allow_relative=True)
+
+
+def test_rsync_patterns_are_checked_and_kept_as_their_text() -> None:
+    with pytest.raises(InvalidArgumentError, match="NUL or line break"):
+        RsyncOptions(exclude=(_Lying("a\nb"),))
+    options = RsyncOptions(exclude=(_Lying("*.tmp"),))
+    assert [type(p) for p in options.exclude] == [str]
