@@ -8,9 +8,10 @@ ones it would silently mangle (:mod:`cuprum._api.arguments`).
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, NoReturn, Unpack
+from typing import TYPE_CHECKING, Any, NoReturn, Self, Unpack
 
 from cuprum._api.arguments import Arg, check_argv, shown, to_argv
 from cuprum._api.runnable import Runnable
@@ -133,15 +134,18 @@ class SafeCmd(
         codes: frozenset[int] | None = self.options.get("accept")
         return codes
 
-    def with_options(self, **options: Unpack[RunOptions]) -> SafeCmd:
+    def with_options(self, **options: Unpack[RunOptions]) -> Self:
         """This command with run options bound: every run uses them unless the call
         passes its own (``context`` is replaced as a whole, not merged).
 
         ``accept`` stays with this command inside a pipeline; the other options
-        apply to the whole run of any pipeline it is part of.
+        apply to the whole run of any pipeline it is part of. A subclass's own
+        fields (a remote command's host) are kept.
         """
         bound = bind(self.program, self.options, options)
-        return SafeCmd(self.program, self.argv, self.project, options=bound)
+        if type(self) is SafeCmd:
+            return SafeCmd(self.program, self.argv, self.project, options=bound)  # type: ignore[return-value]
+        return dataclasses.replace(self, options=bound)
 
     def __or__(self, other: SafeCmd | Pipeline) -> Pipeline:
         if isinstance(other, SafeCmd):

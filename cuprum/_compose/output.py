@@ -24,7 +24,7 @@ import anyio
 from cuprum._runtime.decoder_state import State, advanced
 from cuprum._runtime.streams import LineReader, StreamCollector, StreamTap
 from cuprum._runtime.terminal import Pty
-from cuprum._transport.pipes import READ_SIZE
+from cuprum._transport.pipes import READ_SIZE, close_waking
 
 __all__ = ["KEPT_MOST", "LINES_READ_SIZE", "Output"]
 
@@ -80,11 +80,7 @@ class Output:
         """Close the pipe, or hang the terminal up (idempotent); reads then see EOF (a
         read waiting on the pipe wakes up to it)."""
         fd, self._fd = self._fd, None
-        if fd is not None:
-            with contextlib.suppress(Exception):  # (needs a running loop)
-                anyio.notify_closing(fd)
-            with contextlib.suppress(OSError):
-                os.close(fd)
+        close_waking(fd)
         if self._pty is not None:
             self._pty.hangup()
 

@@ -28,7 +28,7 @@ from cuprum._runtime.request import RunRequest
 from cuprum._runtime.secrets import run_secrets
 from cuprum._runtime.terminal import Pty
 from cuprum._runtime.validate import described
-from cuprum._transport.pipes import write_all
+from cuprum._transport.pipes import close_waking, write_all
 
 __all__ = ["Sender", "ended", "payload", "stdin_closed", "type_on"]
 
@@ -170,11 +170,7 @@ class Sender:
     def _close_stdin_fd(self) -> None:
         """Close our end of stdin=PIPE, waking a write waiting on it (ClosedResourceError)."""
         fd, self._stdin_fd = self._stdin_fd, None
-        if fd is not None:
-            with contextlib.suppress(Exception):  # (needs a running loop)
-                anyio.notify_closing(fd)
-            with contextlib.suppress(OSError):
-                os.close(fd)
+        close_waking(fd)
 
     @property
     def _program(self) -> str:

@@ -13,6 +13,7 @@ import select
 
 __all__ = [
     "DEFAULT_PIPE_SIZE",
+    "close_waking",
     "PIPE_SIZE",
     "READ_SIZE",
     "close_quietly",
@@ -122,3 +123,16 @@ async def write_all(fd: int, data: bytes | memoryview) -> int:
     while not pending.step():
         await anyio.wait_writable(fd)
     return pending.written
+
+
+def close_waking(fd: int | None) -> None:
+    """Close ``fd`` (``None``: nothing), first waking any task of this loop waiting on
+    it (it gets ``ClosedResourceError``), so none reads or writes a reused number."""
+    if fd is None:
+        return
+    import anyio
+
+    with contextlib.suppress(Exception):  # (needs a running loop)
+        anyio.notify_closing(fd)
+    with contextlib.suppress(OSError):
+        os.close(fd)

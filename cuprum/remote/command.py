@@ -96,6 +96,7 @@ class RemoteCmd(SafeCmd):
             remote_cwd=cwd,
             remote_env=tuple((env or {}).items()),
             secret_env=tuple((secret_env or {}).items()),
+            options=command.options,  # bound with_options() go with it to the host
         )
 
     async def prepare(self, budget: float | None = None) -> bool:

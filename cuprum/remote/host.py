@@ -57,7 +57,10 @@ class SshHost(HostSpec):
     def __call__(self, command: SafeCmd | Pipeline) -> RemoteCmd | Pipeline:
         """``host(cmd)`` is :meth:`cmd`; ``host(a | b)`` runs every stage on this host."""
         if isinstance(command, Pipeline):
-            return Pipeline(tuple(self.cmd(part) for part in command.parts))
+            # its own options (timeout, check, ...) stay bound, as each stage's do
+            return Pipeline(
+                tuple(self.cmd(part) for part in command.parts), options=command.options
+            )
         return self.cmd(command)
 
     async def connect(self) -> None:

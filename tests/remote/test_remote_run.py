@@ -22,7 +22,7 @@ from cuprum import (
     scoped,
     sh,
 )
-from cuprum.remote import SshHost, disconnect_all
+from cuprum.remote import RemoteCmd, SshHost, disconnect_all
 from cuprum.remote.master import POOL
 from cuprum.remote.options import command_argv
 
@@ -40,6 +40,23 @@ async def test_result_matches_the_local_run(host: SshHost) -> None:
         local.argv,
     )
     assert remote.ok
+
+
+async def test_bound_options_go_to_the_host_and_stay_remote(host: SshHost) -> None:
+    # host(cmd) used to drop cmd's bound options, host(a | b) the pipeline's, and
+    # host(cmd).with_options(...) returned a plain SafeCmd: it then ran locally.
+    marker = shell("-c", 'echo "run=${CUPRUM_RUN:+remote}"; exit 3')
+    bound = host(marker.with_options(accept=(0, 3), timeout=30))
+    assert isinstance(bound, RemoteCmd)
+    assert dict(bound.options) == {"accept": frozenset({0, 3}), "timeout": 30}
+    rebound = host(marker).with_options(accept=(0, 3))
+    assert isinstance(rebound, RemoteCmd) and rebound.host is host
+    for cmd in (bound, rebound):
+        result = await cmd.run()
+        assert (result.stdout, result.ok) == ("run=remote\n", True)
+    piped = host((marker | cat()).with_options(timeout=30))
+    assert dict(piped.options) == {"timeout": 30}
+    assert all(isinstance(part, RemoteCmd) for part in piped.parts)
 
 
 async def test_tty_is_refused_for_a_remote_command(host: SshHost) -> None:
