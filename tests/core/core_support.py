@@ -209,3 +209,18 @@ def fill_fds_but(free):
         os.close(filler.pop())
     return filler
 """
+
+
+def reaches_the_program_intact(arg: object) -> None:
+    """An argv item as the spawn needs it: a plain ``str`` or a ``Secret`` whose real
+    value has no NUL and encodes for the OS."""
+    from cuprum import Secret
+    from cuprum._core.secret import reveal
+
+    assert type(arg) is str or type(arg) is Secret
+    real = reveal(arg)
+    if isinstance(real, bytes):
+        assert b"\x00" not in real
+    else:
+        assert "\x00" not in real
+        os.fsencode(real)

@@ -15,6 +15,7 @@ from typing import Any
 
 import hypothesis.strategies as st
 import pytest
+from core_support import reaches_the_program_intact
 from hypothesis import given
 
 from cuprum import ECHO, InvalidArgumentError, SafeCmd, Secret, sh
@@ -241,16 +242,6 @@ def _named(refused: InvalidArgumentError, start: str, value: object) -> None:
         assert refused.__cause__ is value.error
 
 
-def _reaches_the_program_intact(arg: str) -> None:
-    assert type(arg) is str or type(arg) is Secret
-    real = reveal(arg)
-    if isinstance(real, bytes):
-        assert b"\x00" not in real
-    else:
-        assert "\x00" not in real
-        os.fsencode(real)
-
-
 @given(values)
 def test_any_positional_value_builds_an_intact_argv_or_is_refused_by_position(
     value: object,
@@ -263,7 +254,7 @@ def test_any_positional_value_builds_an_intact_argv_or_is_refused_by_position(
     assert type(cmd.argv) is tuple
     assert len(cmd.argv) == 2
     for arg in cmd.argv:
-        _reaches_the_program_intact(arg)
+        reaches_the_program_intact(arg)
 
 
 @given(values)
@@ -276,4 +267,4 @@ def test_any_flag_value_builds_an_intact_argv_or_is_refused_by_flag(value: objec
     assert len(cmd.argv) == 2
     assert cmd.argv[1].startswith("--log-level=")
     for arg in cmd.argv:
-        _reaches_the_program_intact(arg)
+        reaches_the_program_intact(arg)
