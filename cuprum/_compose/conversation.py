@@ -24,7 +24,7 @@ from cuprum._compose.expect import (
 )
 from cuprum._compose.expect_text import TextPieces
 from cuprum._compose.output import Output
-from cuprum._compose.sending import Sender
+from cuprum._compose.sending import Sender, ended
 from cuprum._core.errors import ExpectEOF
 from cuprum._model.terminal import Terminal
 from cuprum._runtime.request import RunRequest
@@ -108,9 +108,11 @@ class Conversation(Sender):
                 secrets=self._all_secrets(),
             )
         except ExpectEOF:
-            if self._terminal is not None and self._terminal.fd is None:
-                # Hung up by a teardown (a timeout, a failure): it ends within the
-                # cancel grace, and its error is the one to raise.
+            hung_up = self._terminal is not None and self._terminal.fd is None
+            if hung_up or self._ended_in_error():
+                # Ended by a teardown (a timeout, a failure: the pipe's EOF or the
+                # terminal's hang-up can come before the run task has its error): it
+                # ends within the cancel grace, and its error is the one to raise.
                 await self._done.wait()
             if self._done.is_set() and self._error is not None:
                 self._raised = True  # the run failed (a timeout, say): that is the error
@@ -123,7 +125,8 @@ class Conversation(Sender):
         waiting when the block exited (what it would return is gone with the pipe)."""
         self._check_open("stdout")
         data = await self._out.read(size)
-        self._check_open("stdout")
+        if self._leaving or self._ended:  # (what the teardown left: not the program's)
+            raise ended(self._program, "stdout")
         return data
 
     async def _more_text(self, pieces: TextPieces) -> str:

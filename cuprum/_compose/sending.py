@@ -48,6 +48,7 @@ class Sender:
         self._deadline: float | None = None  # on anyio's clock: the run's, or a little earlier
         self._raised = False
         self._ended = False  # the block has exited: only wait() and pids answer
+        self._leaving = False  # the block is exiting: a read that returns now finds it closed
         self._stdin_closed_by: str | None = None  # close_stdin(), send_eof() or wait()
         self._secrets: list[Secret[Any]] = []  # sent with send()/sendline()
         self._add_secrets: Callable[[Sequence[Secret[Any]]], None] | None = None

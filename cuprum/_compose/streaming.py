@@ -311,6 +311,7 @@ async def open_stream(request: RunRequest, wrap: Any) -> AsyncIterator[StreamHan
             try:
                 yield handle
             finally:
+                handle._leaving = True  # a read waiting in another task: StreamClosedError
                 try:
                     if handle._out.failed and not handle._done.is_set():
                         # A hook raised on a line the handle read (or its echo sink):

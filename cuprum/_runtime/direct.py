@@ -89,10 +89,12 @@ def refuse_inside_event_loop(what: str) -> None:
             f"{what}() cannot be called from a hook of a run in progress in this "
             "thread; run it from another thread, or once the run is over"
         )
-    asyncio = sys.modules.get("asyncio")
-    if asyncio is not None:
+    # An asyncio still being imported (by another thread) may lack the function yet;
+    # and this thread cannot be inside its loop then.
+    get_running_loop = getattr(sys.modules.get("asyncio"), "get_running_loop", None)
+    if get_running_loop is not None:
         try:
-            asyncio.get_running_loop()
+            get_running_loop()
         except RuntimeError:
             pass
         else:

@@ -134,8 +134,9 @@ def _cancellation(exc: BaseException) -> bool:
     ``get_cancelled_exc_class()`` names on each, known without a running loop)."""
     if isinstance(exc, KeyboardInterrupt):
         return True
-    asyncio = sys.modules.get("asyncio")
-    if asyncio is not None and isinstance(exc, asyncio.CancelledError):
-        return True
-    cancelled = getattr(sys.modules.get("trio"), "Cancelled", None)
-    return cancelled is not None and isinstance(exc, cancelled)
+    # (Looked up with getattr: another thread may be importing either module now.)
+    for module, name in (("asyncio", "CancelledError"), ("trio", "Cancelled")):
+        cancelled = getattr(sys.modules.get(module), name, None)
+        if cancelled is not None and isinstance(exc, cancelled):
+            return True
+    return False

@@ -253,3 +253,46 @@ async def test_a_read_waiting_when_the_block_exits_raises_stream_closed(
             os.kill(sleeper, signal.SIGKILL)
     assert len(failures) == 1
     assert "block has exited" in str(failures[0])
+
+
+@pytest.mark.parametrize("reader", ["lines", "chunks", "batches", "expect"])
+async def test_every_reader_waiting_when_the_block_exits_raises_stream_closed(
+    anyio_backend: str, stream_backend: str, reader: str
+) -> None:
+    """Whatever a task outside the block waits in, the block's teardown (the program
+    killed, its pipe at EOF) is ``StreamClosedError`` to it, not the output's end."""
+    outcomes: list[str] = []
+
+    async def read_on(handle: Any) -> None:
+        try:
+            if reader == "expect":
+                await handle.expect("never")
+            else:
+                form = {"lines": "stdout_lines", "chunks": "stdout_chunks"}
+                async for _ in getattr(handle, form.get(reader, "stdout_batches"))():
+                    pass
+            outcomes.append("ended")
+        except StreamClosedError:
+            outcomes.append("closed")
+        except Exception as exc:  # (reported by the assertion)
+            outcomes.append(type(exc).__name__)
+
+    with anyio.fail_after(DEADLINE):
+        async with anyio.create_task_group() as tg:
+            async with py("import time; time.sleep(60)").stream(context=FAST) as handle:
+                tg.start_soon(read_on, handle)
+                await anyio.wait_all_tasks_blocked()  # the reader waits on the pipe
+    assert outcomes == ["closed"]
+
+
+async def test_a_run_timeout_is_the_error_expect_raises_on_a_pipe(
+    anyio_backend: str, stream_backend: str
+) -> None:
+    """The teardown's EOF on the pipe may come before the run task has its error:
+    ``expect()`` still raises the run's ``TimeoutExpired``, not ``ExpectEOF``."""
+    for _ in range(4):  # (the race went the wrong way about one time in five)
+        with anyio.fail_after(DEADLINE), pytest.raises(TimeoutExpired):
+            async with py("import time; print('hi', flush=True); time.sleep(60)").stream(
+                context=FAST, timeout=0.2
+            ) as handle:
+                await handle.expect("never", timeout=DEADLINE)
