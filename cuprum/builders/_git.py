@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Literal
 
 from cuprum import GIT, InvalidArgumentError, SafeCmd, sh
-from cuprum.builders._paths import PathArg, as_safe_path
+from cuprum.builders._paths import PathArg, as_safe_path, check_switches
 from cuprum.builders._refs import GitRef
 
 __all__ = ["git_checkout", "git_rev_parse", "git_status"]
@@ -53,6 +53,9 @@ def git_checkout(
     in that repository (``git -C REPO``); a relative ``repo`` needs
     ``allow_relative=True``.
     """
+    check_switches(
+        "git_checkout: ", create_branch=create_branch, force=force, allow_relative=allow_relative
+    )
     branch = _ref(ref, "git_checkout", "ref")
     args: list[str] = ["checkout"]
     if force:
@@ -81,6 +84,9 @@ def git_status(
 
     ``porcelain`` (default on) gives the stable machine-readable format.
     """
+    check_switches(
+        "git_status: ", porcelain=porcelain, branch=branch, allow_relative=allow_relative
+    )
     args: list[str] = ["status"]
     if porcelain:
         args.append("--porcelain")
@@ -110,6 +116,9 @@ def git_rev_parse(
     prints an abbreviated id; ``abbrev_ref`` prints the short ref name instead
     (for ``HEAD``: the current branch).
     """
+    check_switches(
+        "git_rev_parse: ", short=short, abbrev_ref=abbrev_ref, allow_relative=allow_relative
+    )
     if short and abbrev_ref:
         raise InvalidArgumentError("git_rev_parse: choose short or abbrev_ref, not both")
     target = "HEAD" if ref == "HEAD" else _ref(ref, "git_rev_parse", "ref")

@@ -43,6 +43,7 @@ class SafePath(str):
 
 def _validate(path: object, *, allow_relative: bool, name: str = "path") -> str:
     """``path`` as text, once valid; ``name`` is what the messages call it."""
+    check_switches(f"{name}: ", allow_relative=allow_relative)
     # The checks below read the plain text (str.__str__), so no override of a str
     # subclass's methods decides what passes; a failing __fspath__ is named.
     if isinstance(path, str):  # a SafePath too
@@ -114,3 +115,14 @@ def options_of(who: str, options: object, kind: type[Options]) -> Options:
             f"{who}: options must be {kind.__name__} or None, not {type(options).__name__}"
         )
     return options
+
+
+def check_switches(who: str, **switches: object) -> None:
+    """Refuse a switch that is not a ``bool``: ``"no"`` or ``"False"`` is truthy and
+    would add the flag. ``who`` names the builder (``"git_checkout: "``) or the
+    options class (``"rsync: RsyncOptions."``), the keyword follows it."""
+    for name, value in switches.items():
+        if not isinstance(value, bool):
+            raise InvalidArgumentError(
+                f"{who}{name} is a switch (True or False), not {type(value).__name__} {value!r}"
+            )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from cuprum import RSYNC, InvalidArgumentError, SafeCmd, sh
-from cuprum.builders._paths import PathArg, SafePath, as_safe_path, options_of
+from cuprum.builders._paths import PathArg, SafePath, as_safe_path, check_switches, options_of
 
 __all__ = ["RsyncOptions", "rsync_sync"]
 
@@ -41,6 +41,17 @@ class RsyncOptions:
     allow_relative: bool = False
 
     def __post_init__(self) -> None:
+        check_switches(
+            "rsync: RsyncOptions.",
+            archive=self.archive,
+            delete=self.delete,
+            dry_run=self.dry_run,
+            checksum=self.checksum,
+            compress=self.compress,
+            verbose=self.verbose,
+            copy_contents=self.copy_contents,
+            allow_relative=self.allow_relative,
+        )
         object.__setattr__(self, "exclude", _patterns("exclude", self.exclude))
 
     def flags(self) -> list[str]:

@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from cuprum import TAR, InvalidArgumentError, SafeCmd, sh
-from cuprum.builders._paths import PathArg, as_safe_path, options_of
+from cuprum.builders._paths import PathArg, as_safe_path, check_switches, options_of
 
 __all__ = ["TarCreateOptions", "tar_create", "tar_extract"]
 
@@ -34,6 +34,14 @@ class TarCreateOptions:
     allow_relative: bool = False
 
     def __post_init__(self) -> None:
+        check_switches(
+            "tar: TarCreateOptions.",
+            gzip=self.gzip,
+            bzip2=self.bzip2,
+            xz=self.xz,
+            verbose=self.verbose,
+            allow_relative=self.allow_relative,
+        )
         if sum((self.gzip, self.bzip2, self.xz)) > 1:
             raise InvalidArgumentError("TarCreateOptions: choose at most one of gzip, bzip2, xz")
 
