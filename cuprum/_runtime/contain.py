@@ -176,6 +176,8 @@ async def prepare(ctx: ExecutionContext, programs: Sequence[str]) -> list[Box] |
 
 def prepare_blocking(ctx: ExecutionContext, programs: Sequence[str]) -> list[Box] | None:
     """:func:`prepare` outside an event loop (``run_sync()``'s direct path)."""
+    if ctx.limits is None and ctx.contain is not True:
+        return None  # nothing asks for a box (see _wanted): no steps to run
     return cgroupfs.run_steps_blocking(_prepare_steps(ctx, programs))
 
 

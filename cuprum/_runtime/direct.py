@@ -35,7 +35,7 @@ from cuprum._runtime.child import ChildProcess
 from cuprum._runtime.contain import kill_trees, terminate_trees
 from cuprum._runtime.enclosure import Enclosure
 from cuprum._runtime.failures import deadline_expired, fail, unwrap
-from cuprum._runtime.fifo import open_fifos_blocking
+from cuprum._runtime.fifo import may_name_fifo, open_fifos_blocking
 from cuprum._runtime.outputs import OutputReader
 from cuprum._runtime.request import RunRequest
 from cuprum._runtime.run import Results, Run, admit, output_reader, run_before_hooks
@@ -183,16 +183,15 @@ class _Waits:
             raise deadline_expired(message)
         return min(left, self.longest)
 
-    def watch(self, reader: OutputReader) -> None:
-        """Let signals wake the waits on ``reader`` (the reader ignores the pipe)."""
-        if self.wake is not None:
-            reader.watch.register(self.wake, select.POLLIN)
-
     def poll(self, reader: OutputReader, deadline: float | None, message: str) -> list[Any]:
         """``reader.wait()`` until the deadline: what is ready (the wake-up pipe
         included, which the reader ignores, when a signal woke it)."""
         ready = reader.wait(self._left(deadline, message))
-        self._settle(ready)
+        wake = self.wake
+        for fd, _ in ready:
+            if fd == wake:  # a signal woke it: empty the pipe (only then: a call)
+                self._settle(ready)
+                break
         return ready
 
     def nap(self, seconds: float, deadline: float | None, message: str) -> None:
@@ -229,13 +228,13 @@ def run_direct(req: RunRequest) -> tuple[Results, int | None]:
     """Run ``req`` (see :func:`runs_direct`) in this thread; the engine's results."""
     context = contextvars.copy_context()  # as a task would: hooks' variables stay inside
     if not owns_ctrl_c():
-        return context.run(_run, req, _Waits())
+        return context.run(_life, req, _Waits())
     wake = claim_wakeup()  # None: no pipe, or the host's own fd in force (short waits)
     waits = _Waits(wake, owned=True)
     handler = waits.on_sigint
     take_sigint(handler)
     try:
-        outcome = context.run(_run, req, waits)
+        outcome = context.run(_life, req, waits)
     except BaseException as exc:
         _restore(handler, wake)
         if not waits.count:
@@ -244,7 +243,9 @@ def run_direct(req: RunRequest) -> tuple[Results, int | None]:
             raise KeyboardInterrupt from None
         # Ctrl+C wins over how the run ended, which it keeps as its context.
         raise KeyboardInterrupt  # noqa: B904
-    _restore(handler, wake)
+    if wake is not None:  # _restore(), inline on the path of every run
+        release_wakeup()
+    give_back_sigint(handler)
     if waits.count:  # it landed after the run's last wait (hooks, decoding)
         raise KeyboardInterrupt
     return outcome
@@ -257,42 +258,35 @@ def _restore(handler: Handler, wake: int | None) -> None:
     give_back_sigint(handler)
 
 
-def _run(req: RunRequest, waits: _Waits) -> tuple[Results, int | None]:
-    """:func:`_life`, marked as running in this thread (see :func:`refuse_inside_event_loop`)."""
+def _life(req: RunRequest, waits: _Waits) -> tuple[Results, int | None]:
+    """The engine's life cycle (``_Run.execute``), with the thread's own waits; marked
+    as running in this thread meanwhile (see :func:`refuse_inside_event_loop`)."""
     _running.run = True
     try:
-        return _life(req, waits)
+        strategy = admit(req, None)
+        run_before_hooks(req)
+        run = Run(req, strategy)
+        enclosure = Enclosure()
+        # The run's clock starts here: a FIFO's wait for its other end counts against it.
+        deadline = None if req.timeout is None else time.monotonic() + req.timeout
+        try:
+            run.announce(req.timeout)
+            enclosure.enter_blocking(req.context, run.stages)
+            if may_name_fifo(req):
+                message = f"timed out after {req.timeout}s"
+                wait = functools.partial(waits.until, deadline=deadline, message=message)
+                run.req, run.fifos = open_fifos_blocking(req, wait)
+            run.start()
+            _supervise(run, waits, deadline)  # reaps the child
+        except BaseException as exc:
+            failure = exc
+        else:
+            enclosure.leave_blocking(run.stages)
+            return run.complete()
+        # Raised outside the handler, so the exception keeps its own context.
+        raise _failure_tail(run, failure, waits, enclosure)
     finally:
         _running.run = False
-
-
-def _life(req: RunRequest, waits: _Waits) -> tuple[Results, int | None]:
-    """The engine's life cycle (``_Run.execute``), with the thread's own waits."""
-    strategy = admit(req, None)
-    run_before_hooks(req)
-    run = Run(req, strategy)
-    enclosure = Enclosure()
-    # The run's clock starts here: a FIFO's wait for its other end counts against it.
-    deadline = None if req.timeout is None else time.monotonic() + req.timeout
-    message = f"timed out after {req.timeout}s"
-    try:
-        run.announce(req.timeout)
-        enclosure.enter_blocking(req.context, run.stages)
-        run.req, run.fifos = open_fifos_blocking(
-            run.req, functools.partial(waits.until, deadline=deadline, message=message)
-        )
-        run.start()
-        _supervise(run, waits, deadline)
-    except BaseException as exc:
-        failure = exc
-    else:
-        try:
-            reap_all(run.stages)
-        finally:
-            enclosure.leave_blocking(run.stages)
-        return run.complete()
-    # Raised outside the handler, so the exception keeps its own context.
-    raise _failure_tail(run, failure, waits, enclosure)
 
 
 def _supervise(run: Run, waits: _Waits, deadline: float | None) -> None:
@@ -306,9 +300,10 @@ def _supervise(run: Run, waits: _Waits, deadline: float | None) -> None:
         reader = output_reader(plan, child, in_thread=True)
     except Exception as exc:
         fail("output_failed", exc)
-    waits.watch(reader)
+    if waits.wake is not None:  # signals wake the waits (the reader ignores the pipe)
+        reader.watch.register(waits.wake, select.POLLIN)
     try:
-        feed = _feed(run, reader)
+        feed = None if plan.feed is None else _feed(run, reader)
         while not (reader.done and (feed is None or feed.done)):
             ready = waits.poll(reader, deadline, message)
             if feed is not None and not feed.done:
@@ -329,12 +324,10 @@ def _supervise(run: Run, waits: _Waits, deadline: float | None) -> None:
     run.blame.exited_first(stage)
 
 
-def _feed(run: Run, reader: OutputReader) -> PolledFeed | None:
+def _feed(run: Run, reader: OutputReader) -> PolledFeed:
     """The stdin data to feed (``stdin=b"..."`` or text), its first write done."""
     plan = run.plan
-    assert plan is not None
-    if plan.feed is None:
-        return None
+    assert plan is not None and plan.feed is not None
     fd, data = plan.feed
     assert isinstance(data, bytes)  # an async iterable runs on the loop
     try:

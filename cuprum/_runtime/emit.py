@@ -54,17 +54,20 @@ class Emitter:
         secrets: tuple[Secret[Any], ...] = (),
     ) -> None:
         self.hooks = hooks
-        # A hook with ``on_lines`` takes its lines in batches, the others one event each.
-        self.line_hooks = tuple(hook for hook in hooks if not hasattr(hook, "on_lines"))
-        self.batch_hooks: tuple[BatchHook, ...] = tuple(
-            hook.on_lines for hook in hooks if hasattr(hook, "on_lines")
-        )
         self.secrets = secrets  # the run's: lines and messages quoting one show ***
         # The line scrubber, in a box every line emitter shares: a secret sent to
         # the program while it runs (the stream handle's send) joins it there.
-        self._scrub = [redactor(secrets)]
-        self.cwd = os.fspath(ctx.cwd) if ctx.cwd is not None else None
-        self.env = shown_env(ctx.env)  # the overlay, never the whole env; secrets as ***
+        self._scrub = [redactor(secrets) if secrets else None]
+        # A hook with ``on_lines`` takes its lines in batches, the others one event each.
+        self.line_hooks: tuple[ObserveHook, ...] = ()
+        self.batch_hooks: tuple[BatchHook, ...] = ()
+        self.cwd: str | None = None
+        self.env: dict[str, str] | None = None  # the overlay, never the whole env; secrets as ***
+        if hooks:  # without, no event is ever built: nothing more to fix
+            self.line_hooks = tuple(hook for hook in hooks if not hasattr(hook, "on_lines"))
+            self.batch_hooks = tuple(hook.on_lines for hook in hooks if hasattr(hook, "on_lines"))
+            self.cwd = os.fspath(ctx.cwd) if ctx.cwd is not None else None
+            self.env = shown_env(ctx.env)
 
     def event(self, stage: Stage, phase: ExecPhase, **fields: Any) -> ExecEvent:
         return ExecEvent(

@@ -99,7 +99,8 @@ class Enclosure:
     def leave_blocking(self, stages: Sequence[Stage]) -> None:
         """:meth:`leave` outside an event loop."""
         try:
-            contain.release_blocking(self.boxes)
+            if self.boxes:  # (an uncontained run has none: nothing to call)
+                contain.release_blocking(self.boxes)
         finally:
             self._left(stages)
 

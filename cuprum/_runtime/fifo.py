@@ -20,11 +20,18 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from cuprum._model.io import AppendTo
+from cuprum._model.io import AppendTo, Stream
 from cuprum._runtime.failures import deadline_expired
 from cuprum._runtime.request import RunRequest
 
-__all__ = ["FifoEnd", "FifoOpen", "fifo_opens", "open_fifos", "open_fifos_blocking"]
+__all__ = [
+    "FifoEnd",
+    "FifoOpen",
+    "fifo_opens",
+    "may_name_fifo",
+    "open_fifos",
+    "open_fifos_blocking",
+]
 
 _FIELDS = ("stdin", "stdout", "stderr")
 
@@ -120,9 +127,26 @@ def _is_fifo(target: Any) -> bool:
         return False
 
 
+# What a stream given as one of these never names: a path (``stdin`` text is data too).
+_NO_PATH = frozenset({type(None), Stream, bytes, bytearray, memoryview})
+
+
+def may_name_fifo(req: RunRequest) -> bool:
+    """Whether one of ``req``'s streams may name a FIFO: False, without a ``stat``,
+    for the common values (nothing, a marker, data), so that most runs skip the opens."""
+    stdin = type(req.stdin)
+    return (
+        (stdin not in _NO_PATH and stdin is not str)
+        or type(req.stdout) not in _NO_PATH
+        or type(req.stderr) not in _NO_PATH
+    )
+
+
 def fifo_opens(req: RunRequest) -> list[FifoOpen]:
     """A started :class:`FifoOpen` for each of ``req``'s streams that names a FIFO."""
     found: list[FifoOpen] = []
+    if not may_name_fifo(req):
+        return found
     for field in _FIELDS:
         target = getattr(req, field)
         if field == "stdin" and isinstance(target, str):

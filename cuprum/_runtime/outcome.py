@@ -46,21 +46,22 @@ def result(req: RunRequest, stage: Stage, *, outcome: Outcome = "exited") -> Com
     decoded with ``"replace"`` instead, so it is still the ``str`` its type promises."""
     child = stage.child
     assert child is not None and child.exit_code is not None
-    salvage = outcome != "exited"
+    out, err = stage.stdout, stage.stderr
+    if outcome != "exited":
+        stdout, stderr = _text_value(req, out), _text_value(req, err)
+    else:  # (each value asked of its collector here: this is every run's path)
+        stdout = None if out is None else out.value(text=req.text)
+        stderr = None if err is None else err.value(text=req.text)
     return CommandResult(
         program=stage.cmd.program,
         argv=stage.argv,
         exit_code=child.exit_code,
         pid=child.pid,
-        stdout=_text_value(req, stage.stdout)
-        if salvage
-        else _value(req, stage.stdout, salvage=False),
-        stderr=_text_value(req, stage.stderr)
-        if salvage
-        else _value(req, stage.stderr, salvage=False),
+        stdout=stdout,
+        stderr=stderr,
         duration_s=stage.duration,
-        stdout_truncated=stage.stdout.truncated if stage.stdout else False,
-        stderr_truncated=stage.stderr.truncated if stage.stderr else False,
+        stdout_truncated=out.truncated if out is not None else False,
+        stderr_truncated=err.truncated if err is not None else False,
         outcome=outcome,
         accepted=req.accepted(stage.index),
         secrets=run_secrets(req),

@@ -32,12 +32,6 @@ class Reaped(NamedTuple):
     usage: ResourceUsage | None
 
 
-def _returncode(status: int) -> int:
-    if os.WIFSIGNALED(status):
-        return -os.WTERMSIG(status)
-    return os.WEXITSTATUS(status)
-
-
 def reap(pid: int, *, block: bool = True) -> Reaped | None:
     """``wait4`` the child ``pid``; None if ``block`` is False and it is still running.
 
@@ -50,7 +44,8 @@ def reap(pid: int, *, block: bool = True) -> Reaped | None:
     if got == 0:
         return None
     usage = ResourceUsage(ru.ru_utime, ru.ru_stime, ru.ru_maxrss * 1024)
-    return Reaped(_returncode(status), usage)
+    # Negative for a signal, as Popen's; no stopped status here (no WUNTRACED).
+    return Reaped(os.waitstatus_to_exitcode(status), usage)
 
 
 def reap_popen(popen: subprocess.Popen[bytes]) -> Reaped:

@@ -195,7 +195,11 @@ def build_request(
     """
     if not OPTION_NAMES.issuperset(options):
         check_option_names(who(stages), options)
-    bound = any(bound_options(stage) for stage in stages)
+    bound = False
+    for stage in stages:  # (a loop, not any(): this is on every run's path)
+        if bound_options(stage):
+            bound = True
+            break
     if bound:
         options = {**merge_stage_options(stages), **options}
     policy = policy if policy is not None else current_context()
@@ -205,7 +209,7 @@ def build_request(
     validate_request(
         stages,
         timeout=timeout,
-        context=ctx,
+        context=context,  # None: the default, which has nothing to check
         policy=policy,
         stdin=options.get("stdin"),
         stdout=options.get("stdout"),

@@ -98,6 +98,7 @@ def make_stages(cmds: tuple[CommandSpec, ...], extra: Mapping[str, object]) -> l
         if count > 1:
             tags["pipeline_stage_index"] = index
             tags["pipeline_stages"] = count
-        tags.update(extra)
+        if extra:
+            tags.update(extra)
         stages.append(Stage(index, cmd, tags))
     return stages

@@ -32,8 +32,7 @@ _STDIN_KINDS = (
     "or PIPE (streaming only)"
 )
 _TARGET_KINDS = "a path, AppendTo(path), an open file, DEVNULL or INHERIT"
-# subprocess's markers are ints; the kinds above are cuprum's own markers.
-_SUBPROCESS = {-1: "PIPE", -2: "STDOUT", -3: "DEVNULL"}
+_SUBPROCESS = {-1: "PIPE", -2: "STDOUT", -3: "DEVNULL"}  # subprocess's markers (ints)
 
 
 def validate_request(
@@ -105,15 +104,19 @@ def _check_all(
     capture_limit: object,
     on_limit: object,
 ) -> None:
-    if not isinstance(context, ExecutionContext):
-        raise _Refused(f"context must be an ExecutionContext, got {_got(context)}")
-    _check_seconds("timeout", timeout)
-    _check_seconds("ExecutionContext.timeout", context.timeout)
-    _check_seconds("ScopeConfig.timeout", policy.timeout)
-    _check_context(context, policy)
-    _check_stdin(stdin)
-    _check_target("stdout", stdout)
-    if stderr is not Stream.STDOUT:
+    """Each check, skipped for ``None`` (``context``: the default one): the defaults cost none."""
+    if context is not None:
+        if not isinstance(context, ExecutionContext):
+            raise _Refused(f"context must be an ExecutionContext, got {_got(context)}")
+        _check_context(context, policy)
+    for name, seconds in (("timeout", timeout), ("ScopeConfig.timeout", policy.timeout)):
+        if seconds is not None:
+            _check_seconds(name, seconds)
+    if stdin is not None:
+        _check_stdin(stdin)
+    if stdout is not None:
+        _check_target("stdout", stdout)
+    if stderr is not None and stderr is not Stream.STDOUT:
         _check_target("stderr", stderr)
     if capture_limit is not None:
         if not _is_integer(capture_limit):
@@ -137,11 +140,6 @@ _REPR = reprlib.Repr()
 _REPR.maxstring = _REPR.maxother = 80
 
 
-def described(value: object) -> str:
-    """``value`` for a message: its (bounded) repr and its type."""
-    return _got(value)
-
-
 def _got(value: object) -> str:
     """``value`` for a message: its (bounded) repr and its type."""
     try:
@@ -149,6 +147,9 @@ def _got(value: object) -> str:
     except Exception:  # a hostile __repr__ must not hide the real error
         text = "<unprintable>"
     return f"{text} ({type(value).__name__})"
+
+
+described = _got  # the same, for the other modules
 
 
 def _check_seconds(name: str, value: object, error: type[Exception] = _Refused) -> None:
@@ -181,6 +182,7 @@ def _is_integer(value: object) -> TypeGuard[int]:
 
 
 def _check_context(context: ExecutionContext, policy: CuprumContext) -> None:
+    _check_seconds("ExecutionContext.timeout", context.timeout)
     grace = context.cancel_grace
     if not _is_number(grace) or math.isnan(grace):
         raise _Refused(
@@ -261,8 +263,7 @@ def _check_env(env: object, policy: CuprumContext) -> None:
                 "its choosing inside the program); refused unless the scope allows it: "
                 "scoped(ScopeConfig(allow_loader_env=True))"
             )
-        if not isinstance(value, str):
-            # the type only: a value may be a secret
+        if not isinstance(value, str):  # the message tells the type only: it may be a secret
             raise _Refused(
                 f"ExecutionContext.env[{name!r}] must be a str, got {type(value).__name__}"
             )
@@ -312,13 +313,11 @@ def _decodes(handler: Callable[[UnicodeError], tuple[str | bytes, int]]) -> bool
 
 
 def _check_stdin(source: object) -> None:
-    if source is None or source is Stream.DEVNULL or source is Stream.INHERIT:
+    if isinstance(source, Stream):  # PIPE: run() refuses it itself; stream() feeds it
+        if source not in (Stream.DEVNULL, Stream.INHERIT, Stream.PIPE):
+            raise _Refused(f"stdin cannot be {source!r}; use {_STDIN_KINDS}")
         return
-    if source is Stream.PIPE:  # run() refuses it itself; stream() feeds it
-        return
-    if isinstance(source, Stream):
-        raise _Refused(f"stdin cannot be {source!r}; use {_STDIN_KINDS}")
-    if isinstance(source, str | bytes | bytearray | memoryview):
+    if source is None or isinstance(source, str | bytes | bytearray | memoryview):
         return
     if isinstance(source, os.PathLike):
         _check_path("stdin", source)

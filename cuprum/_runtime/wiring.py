@@ -43,7 +43,6 @@ from cuprum._transport.pipes import (
     PIPE_SIZE,
     close_quietly,
     make_pipe,
-    set_nonblocking,
 )
 
 if TYPE_CHECKING:
@@ -110,11 +109,14 @@ class Plan:
         """Close our copies of the held write ends (one command's output pipes, held
         until it exits so that its exit wakes the reader once): the pipes end now."""
         for fd in self.held:
-            close_quietly(fd)
+            try:  # noqa: SIM105 (close_quietly, inline: every run's path)
+                os.close(fd)
+            except OSError:
+                pass
         self.held.clear()
 
     def parent(self, fd: int) -> int:
-        set_nonblocking(fd)
+        os.set_blocking(fd, False)  # (transport's set_nonblocking, one call less)
         self.parent_fds.add(fd)
         return fd
 
@@ -159,7 +161,8 @@ class Plan:
 
     def close_all(self) -> None:
         """Close every fd the plan still holds (idempotent)."""
-        self.let_go_writers()
+        if self.held:
+            self.let_go_writers()
         for fd in self.child_fds:
             if fd >= 0:
                 close_quietly(fd)
@@ -199,13 +202,14 @@ def wire(
 
     ``observed``: observe hooks are registered (output is read for line events).
     """
-    plan = Plan(len(stages))
+    count = len(stages)
+    plan = Plan(count)
     try:
         if req.tty is not None:
             _wire_terminal(plan, req, stages[0], observed=observed)
             return plan
         plan.stage_fds[0][0] = _stdin(plan, req, stages[0])
-        for index in range(len(stages) - 1):
+        for index in range(count - 1):
             plan.wiring = index
             hop = open_hop(strategy, functools.partial(on_let_go, index))
             plan.hops.append(hop)
@@ -214,9 +218,9 @@ def wire(
             if hop.relayed and req.stage_events and observed:
                 stages[index].stdout = _hop_collector(req, stages[index])
         wants_pipe = req.capture or req.echo or observed
-        plan.wiring = len(stages) - 1
+        plan.wiring = count - 1
         # One command: the reader waits for its exit too (see Plan.let_go_writers).
-        hold = len(stages) == 1
+        hold = count == 1
         stdout = _stdout(plan, req, stages[-1], wants_pipe=wants_pipe, observed=observed, hold=hold)
         plan.stage_fds[-1][1] = stdout
         _stderr(plan, req, stages, stdout, wants_pipe=wants_pipe, hold=hold)
