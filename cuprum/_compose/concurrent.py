@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Generic, Literal, overload
@@ -17,6 +18,7 @@ from cuprum._model.execution import ExecutionContext
 from cuprum._model.results import CommandResult, ConcurrentResult, Outcome
 from cuprum._model.spec import CommandSpec
 from cuprum._runtime.engine import run_stages
+from cuprum._runtime.failures import FirstFailure
 from cuprum._runtime.request import build_request
 from cuprum._runtime.sync import Backend, run_sync
 from cuprum._runtime.validate import check_limit, described
@@ -147,9 +149,10 @@ class _Batch:
         self.limiter = anyio.CapacityLimiter(cfg.concurrency) if cfg.concurrency else None
         self.stopping = False
         self.timeouts: dict[int, TimeoutExpired] = {}
-        # Errors that stop the batch (a program missing from PATH, a hook raising),
-        # by index: the first in submission order is raised, on every backend.
-        self.errors: dict[int, Exception] = {}
+        # Errors that stop the batch (a program missing from PATH, a hook raising):
+        # the first to be raised is, bare, on every backend (see failures.FirstFailure).
+        self.errors = FirstFailure()
+        self.raised: dict[int, int] = {}  # when each run's failure was raised
 
     def keeper(self, index: int) -> Callable[[tuple[CommandResult, ...]], None]:
         """The engine's ``on_stopped``: keep what a cancelled command had (its pid,
@@ -170,7 +173,11 @@ class _Batch:
                 started = True
                 request = self.requests[index]
                 try:
-                    (done,), _ = await run_stages(request, on_stopped=self.keeper(index))
+                    (done,), _ = await run_stages(
+                        request,
+                        on_stopped=self.keeper(index),
+                        on_failed=functools.partial(self.raised.__setitem__, index),
+                    )
                     self.results[index] = done
                 except TimeoutExpired as exc:
                     # One command's timeout is that command's failure, not the batch's.
@@ -181,8 +188,10 @@ class _Batch:
                 entry = self.results[index]
                 if self.cfg.fail_fast and entry is not None and not entry.ok:
                     self.stop_others(index)
-        except Exception as exc:
-            self.errors[index] = exc
+        except anyio.get_cancelled_exc_class():
+            raise  # the caller's cancellation (each command's own scope catches its own)
+        except BaseException as exc:  # an error, or Ctrl+C (or SystemExit) in a hook
+            self.errors.add(exc, self.raised.get(index))
             self.stop_others(index)
         finally:
             if self.limiter is not None:
@@ -201,9 +210,9 @@ class _Batch:
                 scope.cancel()
 
     def outcome(self) -> ConcurrentResult:
-        """The batch's result, or the first (in submission order) error that stopped it."""
+        """The batch's result, or the first error raised among those that stopped it."""
         if self.errors:
-            raise self.errors[min(self.errors)]
+            raise self.errors.first()
         return ConcurrentResult(
             tuple(
                 result if result is not None else _unfinished(cmd, "not_started", self.cfg)

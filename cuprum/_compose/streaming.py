@@ -323,9 +323,13 @@ async def open_stream(request: RunRequest, wrap: Any) -> AsyncIterator[StreamHan
                         # Leaving early: cancel the run; the runtime tears the group down.
                         tg.cancel_scope.cancel()
     except BaseExceptionGroup as group:
-        if len(group.exceptions) != 1:
+        # On trio a cancellation from outside as the block raises puts the run task's
+        # cancellation in the group too: the block's exception wins, as on asyncio.
+        cancelled = anyio.get_cancelled_exc_class()
+        raised = [exc for exc in group.exceptions if not isinstance(exc, cancelled)]
+        if len(raised) != 1:
             raise
-        sole = group.exceptions[0]
+        sole = raised[0]
     finally:
         handle._end()
     if sole is not None:

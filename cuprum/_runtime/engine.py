@@ -21,9 +21,10 @@ and ``on_stopped`` (what a run cancelled or timed out had).
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import math
-from collections.abc import AsyncIterable
+from collections.abc import AsyncIterable, Callable
 
 import anyio
 import anyio.lowlevel
@@ -34,7 +35,7 @@ from cuprum._runtime.enclosure import (
     settle_far_ends,
     stop_far_ends,
 )
-from cuprum._runtime.failures import deadline_expired, fail, unwrap
+from cuprum._runtime.failures import deadline_expired, fail, raised_order, unwrap
 from cuprum._runtime.fifo import open_fifos
 from cuprum._runtime.pipes import read_outputs
 from cuprum._runtime.request import RunRequest
@@ -54,13 +55,16 @@ from cuprum._runtime.teardown import reap_all, tear_down
 from cuprum._transport.dispatch import Strategy
 from cuprum._transport.hop import Hop
 
-__all__ = ["OnStopped", "OnSpawned", "Spawned", "run_stages"]
+__all__ = ["OnFailed", "OnStopped", "OnSpawned", "Spawned", "run_stages"]
+
+OnFailed = Callable[[int], None]
+"""Told when a failed run's failure was raised (``failures.raised_order``)."""
 
 
 class _Run(Run):
     """One run on anyio: :meth:`execute` is the whole life cycle."""
 
-    __slots__ = ("enclosure",)
+    __slots__ = ("enclosure", "on_failed")
 
     def __init__(
         self,
@@ -68,9 +72,12 @@ class _Run(Run):
         strategy: Strategy,
         on_spawned: OnSpawned | None,
         on_stopped: OnStopped | None,
+        *,
         deadline: float | None = None,
+        on_failed: OnFailed | None = None,
     ) -> None:
         super().__init__(req, strategy, on_spawned, on_stopped)
+        self.on_failed = on_failed
         # cgroups, limits, host-shutdown listing, remote sessions, the deadline
         self.enclosure = Enclosure(deadline)
 
@@ -123,13 +130,22 @@ class _Run(Run):
         """The one failure tail: teardown, then :meth:`Run.report`; returns the
         exception to raise."""
         failure = unwrap(exc)
+        if self.on_failed is not None:
+            self.on_failed(raised_order(failure))
         if self.tap is not None:
             self.tap.detach()
         try:
-            await tear_down(self.stages, self.plan, self.req.context.cancel_grace)
-            await stop_far_ends(self.stages, self.req.context.cancel_grace)
-        finally:
-            await self.enclosure.leave(self.stages)
+            try:
+                await tear_down(self.stages, self.plan, self.req.context.cancel_grace)
+                await stop_far_ends(self.stages, self.req.context.cancel_grace)
+            finally:
+                await self.enclosure.leave(self.stages)
+        except BaseException as late:  # a hook's Ctrl+C or SystemExit on a drained line
+            # It ends the run instead (what the teardown drains cannot make an
+            # Exception: those are dropped), with its error events all the same.
+            failure = late
+            if self.on_failed is not None:
+                self.on_failed(raised_order(late))
         return self.report(failure)
 
     async def _finish(self) -> tuple[Results, int | None]:
@@ -154,6 +170,16 @@ class _Run(Run):
                 dropped = await feed_iterable(fd, source, first.child, first.cmd.program)
         except Exception as exc:  # the source raised, or writing to the pipe failed
             fail("stdin_failed", exc)
+        except BaseExceptionGroup as group:
+            # The source raised as the run was being cancelled (its deadline, or from
+            # outside): on trio the feeder's task group holds both. Its error is tagged
+            # as if alone: it wins over the deadline as a hook's would in that step, and
+            # a cancellation from outside still wins (Supervisor.run raises it).
+            cancelled = anyio.get_cancelled_exc_class()
+            errors = [exc for exc in group.exceptions if not isinstance(exc, cancelled)]
+            if len(errors) != 1 or not isinstance(errors[0], Exception):
+                raise  # (Ctrl+C among them wins: failures.unwrap)
+            fail("stdin_failed", errors[0])
         finally:
             self.plan.close_fd(fd)
         self.input_dropped(dropped)
@@ -163,11 +189,19 @@ class _Run(Run):
         collector = self.stages[index].stdout
         try:
             await hop.run(collector.feed if collector is not None else None)
-        except Exception as exc:  # a hook's error (line events) stays the hook's
-            fail("relay_failed", exc)
-        finally:
+        except BaseException as exc:
+            # Stopped (the deadline, a cancellation) or failed: the hop's last partial
+            # line still has its event, but a hook raising on it cannot change why the
+            # run ended (a timeout stays TimeoutExpired), as for the lines a teardown
+            # drains.
             if collector is not None:
-                collector.close()
+                with contextlib.suppress(Exception):
+                    collector.close()
+            if isinstance(exc, Exception):  # a hook's error (line events) stays the hook's
+                fail("relay_failed", exc)
+            raise
+        if collector is not None:
+            collector.close()  # EOF: a hook raising on the last line fails the run
 
     async def _read(self) -> None:
         """Read every output pipe of the run into its collector (one task for all)."""
@@ -185,6 +219,7 @@ async def run_stages(
     *,
     on_spawned: OnSpawned | None = None,
     on_stopped: OnStopped | None = None,
+    on_failed: OnFailed | None = None,
 ) -> tuple[Results, int | None]:
     """Check policy, run before hooks, then run the stages; see the module docstring.
 
@@ -193,6 +228,8 @@ async def run_stages(
     ``on_stopped(results)``: what a run cancelled or stopped by its timeout had
     (pids, exit statuses after the teardown, output so far, ``outcome`` saying
     which), before the cancellation or :class:`TimeoutExpired` propagates.
+    ``on_failed(order)``: when the failure of a run that failed was raised, before
+    its teardown (a batch of runs raises the first to fail: ``failures.FirstFailure``).
     Returns each stage's result and the index of the stage that failed the run.
     """
     strategy = admit(req, on_spawned)
@@ -205,4 +242,5 @@ async def run_stages(
         await anyio.lowlevel.checkpoint()
     deadline = await prepare_commands(req.stages, req.timeout)
     run_before_hooks(req)
-    return await _Run(req, strategy, on_spawned, on_stopped, deadline).execute()
+    run = _Run(req, strategy, on_spawned, on_stopped, deadline=deadline, on_failed=on_failed)
+    return await run.execute()

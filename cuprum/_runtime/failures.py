@@ -18,7 +18,16 @@ from typing import Literal, NoReturn
 from cuprum._core.errors import CaptureLimitExceeded, RemoteError, SpawnError
 from cuprum._core.events import ErrorKind
 
-__all__ = ["Source", "cause", "deadline_expired", "error_kind", "fail", "unwrap"]
+__all__ = [
+    "FirstFailure",
+    "Source",
+    "cause",
+    "deadline_expired",
+    "error_kind",
+    "fail",
+    "raised_order",
+    "unwrap",
+]
 
 Source = Literal["hook_failed", "spawn_failed", "stdin_failed", "relay_failed", "output_failed"]
 """The parts of a run that tag what they raise."""
@@ -78,6 +87,36 @@ def unwrap(exc: BaseException) -> BaseException:
             return failure
     tagged = [failure for failure in failures if isinstance(failure, _Tagged)]
     return min(tagged, key=lambda failure: failure.order) if tagged else failures[0]
+
+
+def raised_order(failure: BaseException) -> int:
+    """When ``failure`` (unwrapped) was raised, among the failures of every run: a
+    tagged one's place in that order, anything else's is now."""
+    return failure.order if isinstance(failure, _Tagged) else next(_raised)
+
+
+class FirstFailure:
+    """The failures that stop a batch of runs (``run_concurrent``, ``run_fleet``), and
+    the one the batch raises, by the rule of :func:`unwrap` for the tasks of one run:
+    a cancellation or Ctrl+C (anything that is not an ``Exception``) first, else the
+    first raised. Several runs failing together never make an exception group."""
+
+    __slots__ = ("_failures",)
+
+    def __init__(self) -> None:
+        self._failures: list[tuple[bool, int, BaseException]] = []
+
+    def add(self, error: BaseException, order: int | None = None) -> None:
+        """``error``, raised ``order``-th (:func:`raised_order`; ``None``: now)."""
+        when = order if order is not None else next(_raised)
+        self._failures.append((isinstance(error, Exception), when, error))
+
+    def __bool__(self) -> bool:
+        return bool(self._failures)
+
+    def first(self) -> BaseException:
+        """The failure to raise (there is one)."""
+        return min(self._failures, key=lambda failure: failure[:2])[2]
 
 
 def _leaves(group: BaseExceptionGroup[BaseException]) -> list[BaseException]:

@@ -10,6 +10,7 @@ Results come back in submission order, and grouped per host by
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -21,6 +22,7 @@ from cuprum._core.context import current_context
 from cuprum._core.errors import InvalidArgumentError, RemoteError, TimeoutExpired
 from cuprum._model.results import CommandResult, Outcome
 from cuprum._runtime.engine import run_stages
+from cuprum._runtime.failures import FirstFailure
 from cuprum._runtime.request import build_request
 from cuprum._runtime.sync import Backend, run_sync
 from cuprum._runtime.validate import check_field, check_limit, described
@@ -113,6 +115,8 @@ class _Fleet:
         self.limit = anyio.CapacityLimiter(cfg.concurrency) if cfg.concurrency else None
         self.stopping = False
         self.errors: list[RemoteError] = []  # without fail_fast: raised once all ended
+        self.failure = FirstFailure()  # what stopped the fleet: the first raised, bare
+        self.raised: dict[int, int] = {}  # when each run's failure was raised
         self.timeouts: dict[int, TimeoutExpired] = {}
 
     def _stop_others(self, index: int) -> None:
@@ -136,7 +140,11 @@ class _Fleet:
                         self.results[index] = salvaged[0]
 
                     try:
-                        (res,), _ = await run_stages(self.requests[index], on_stopped=keep)
+                        (res,), _ = await run_stages(
+                            self.requests[index],
+                            on_stopped=keep,
+                            on_failed=functools.partial(self.raised.__setitem__, index),
+                        )
                     except TimeoutExpired as exc:
                         # One command's timeout is its failure (outcome "timed_out").
                         self.timeouts[index] = exc
@@ -147,13 +155,16 @@ class _Fleet:
                 finally:
                     if self.limit is not None:
                         self.limit.release()
-        except Exception as exc:
+        except anyio.get_cancelled_exc_class():
+            raise  # the caller's cancellation (each command's own scope catches its own)
+        except BaseException as exc:  # an error, or Ctrl+C (or SystemExit) in a hook
             if not self.cfg.fail_fast and isinstance(exc, RemoteError):
                 self.errors.append(exc)  # the other hosts go on; raised at the end
                 return
-            if self.cfg.fail_fast and not self.stopping:
+            # Anything else stops the fleet; several at once raise the first (bare).
+            self.failure.add(exc, self.raised.get(index))
+            if not self.stopping:
                 self._stop_others(index)
-            raise
         finally:
             host_limit.release_on_behalf_of(slot)
             if self.results[index] is None:
@@ -195,7 +206,9 @@ async def run_fleet(*commands: RemoteCmd, config: FleetConfig | None = None) -> 
     :class:`RemoteCmd`. A host that cannot be reached, or whose connection is lost,
     raises its :class:`RemoteError` once the other commands have ended (at once,
     stopping them, with ``fail_fast``); a single failure surfaces as itself, several
-    as an exception group.
+    as an exception group. Anything else (a hook raising, a program that cannot
+    start) stops the fleet and is raised as itself: when several fail at once, the
+    first raised.
     """
     _check_fleet("run_fleet", commands, config)
     cfg = config if config is not None else FleetConfig()
@@ -206,14 +219,11 @@ async def run_fleet(*commands: RemoteCmd, config: FleetConfig | None = None) -> 
     per_host: dict[str, list[int]] = {}
     for index, cmd in enumerate(commands):
         per_host.setdefault(cmd.host.label, []).append(index)
-    try:
-        async with anyio.create_task_group() as tg:
-            for indices in per_host.values():
-                tg.start_soon(fleet.admit_host, indices, tg)
-    except BaseExceptionGroup as group:
-        if len(group.exceptions) == 1:
-            raise group.exceptions[0] from None
-        raise
+    async with anyio.create_task_group() as tg:
+        for indices in per_host.values():
+            tg.start_soon(fleet.admit_host, indices, tg)
+    if fleet.failure:
+        raise fleet.failure.first()
     if len(fleet.errors) == 1:
         raise fleet.errors[0]
     if fleet.errors:

@@ -25,7 +25,16 @@ from pathlib import Path
 import anyio
 import pytest
 
-from cuprum import ExecEvent, LineBatch, SafeCmd, after, before, observe, observe_batches
+from cuprum import (
+    ExecEvent,
+    LineBatch,
+    SafeCmd,
+    TimeoutExpired,
+    after,
+    before,
+    observe,
+    observe_batches,
+)
 from cuprum._api.command import Pipeline
 from cuprum._runtime import failures
 
@@ -444,3 +453,48 @@ def test_a_carried_group_of_several_stays_the_group_it_was() -> None:
     theirs = ExceptionGroup("the hook's own", [HookError("a"), HookError("b")])
     (tagged,) = carriers("hook_failed", theirs)
     assert failures.cause(failures.unwrap(ExceptionGroup("tasks", [tagged]))) is theirs
+
+
+async def test_a_hook_failing_on_a_hops_last_partial_line_at_the_timeout_is_a_timeout(
+    anyio_backend: str, stream_backend: str
+) -> None:
+    # Stage 0's output has no newline: its relay delivers it only when it stops, here
+    # at the run's timeout. The hook raising on it cannot make the run a hook failure:
+    # the timeout ended the run, and the last stage's output is in TimeoutExpired.
+    relayed(stream_backend)
+    first = python(
+        "-c", "import sys, time\nsys.stdout.write('b')\nsys.stdout.flush()\ntime.sleep(30)"
+    )
+    last = python("-c", "import sys\nprint('out', flush=True)\nsys.stdin.read()")
+    hooks = EveryLine(0)
+    with observe(hooks), pytest.raises(TimeoutExpired) as info:
+        with anyio.fail_after(DEADLINE):
+            await (first | last).run(stage_events=True, timeout=1.0)
+    assert info.value.output == "out\n"
+    assert [str(e) for e in hooks.raised] == ["refused line 'b'"]  # it had its event
+    terminal = [e for e in hooks.events if e.is_terminal]
+    assert [e.error for e in terminal] == ["timeout", "timeout"]
+    assert len(hooks.pids()) == 2
+    assert wait_until_dead(hooks.pids()) == []
+
+
+def test_the_first_failure_of_a_batch_is_the_first_raised() -> None:
+    first, second = HookError("first"), HookError("second")
+    one, two = carriers("hook_failed", first, second)
+    batch = failures.FirstFailure()
+    # Each run's own failure, as raised; the order is that of the carriers.
+    batch.add(second, failures.raised_order(two))
+    batch.add(first, failures.raised_order(one))
+    assert batch.first() is first
+    batch.add(HookError("untagged, now"))
+    assert batch.first() is first
+
+
+def test_ctrl_c_in_a_batch_wins_over_the_failures_raised_before() -> None:
+    batch = failures.FirstFailure()
+    (tagged,) = carriers("hook_failed", HookError("first"))
+    batch.add(HookError("first"), failures.raised_order(tagged))
+    interrupt, later = KeyboardInterrupt(), SystemExit()
+    batch.add(interrupt)
+    batch.add(later)
+    assert batch.first() is interrupt
