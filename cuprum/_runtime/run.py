@@ -248,9 +248,12 @@ class Run:
             end.close()
         kind = error_kind(failure)
         real = cause(failure)
-        if kind == "timeout":
-            message = str(real)
+        if kind == "timeout":  # (the message as for any error: "TimeoutExpired: ...")
+            detail = str(real)  # what timed out, when more than the run itself
             real = timeout_error(self.req, self.stages)
+            message = f"{type(real).__name__}: {real}"
+            if detail != f"timed out after {self.req.timeout}s":
+                message += f" ({detail})"
         else:
             message = f"{type(real).__name__}: {real}"
         self.events.errors(self.stages[: self.announced], kind, message)

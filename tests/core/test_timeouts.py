@@ -157,3 +157,33 @@ async def test_timeout_applies_after_the_child_closed_its_output() -> None:
     assert partial == ("", "")
     assert rec.terminal[0].error == "timeout"
     assert_dead(rec.pid)
+
+
+@pytest.mark.parametrize("shape", ["command", "pipeline"])
+async def test_a_timeouts_error_event_has_the_message_of_any_error(
+    anyio_backend: str, shape: str
+) -> None:
+    """``message`` is ``"ExceptionType: text"`` for a timeout too, naming the program."""
+    cmd = FOREVER if shape == "command" else FOREVER | sh.make(SLEEP)("300")
+    with recording() as rec, pytest.raises(TimeoutExpired) as caught:
+        await cmd.run(timeout=0.2)
+    errors = [event for event in rec.events if event.phase == "error"]
+    assert errors
+    assert {event.message for event in errors} == {f"TimeoutExpired: {caught.value}"}
+    assert "sleep" in str(caught.value)
+
+
+def test_a_timeouts_error_event_on_the_direct_path_says_the_same() -> None:
+    with recording() as rec, pytest.raises(TimeoutExpired) as caught:
+        FOREVER.run_sync(timeout=0.2)
+    [error] = [event for event in rec.events if event.phase == "error"]
+    assert error.message == f"TimeoutExpired: {caught.value}"
+
+
+def test_a_timeout_at_once_says_why_in_its_event() -> None:
+    with recording() as rec, pytest.raises(TimeoutExpired):
+        FOREVER.run_sync(timeout=0)
+    [error] = [event for event in rec.events if event.phase == "error"]
+    assert error.message is not None
+    assert error.message.startswith("TimeoutExpired: ")
+    assert error.message.endswith("(timeout of 0s expired at once)")
