@@ -125,6 +125,12 @@ class ProgramCatalogue:
                 raise ValueError(f"duplicate project name {project.name!r} in catalogue")
             self._projects[project.name] = project
             for program in project.programs:
+                why = p.name_problem(program)
+                if why is not None:
+                    raise InvalidArgumentError(
+                        f"invalid program name {program!r} in ProjectSettings "
+                        f"{project.name!r}: {why}"
+                    )
                 if "/" in program and not os.path.isabs(program):
                     raise InvalidArgumentError(pinning.relative_message(program))
                 owner = self._entries.get(program)

@@ -28,7 +28,7 @@ from cuprum._core.errors import (
     ProgramNotFoundError,
     UntrustedProgramError,
 )
-from cuprum._core.programs import Program
+from cuprum._core.programs import Program, name_problem
 from cuprum._core.trust import distrust_file, trusted_search_path
 
 __all__ = [
@@ -162,6 +162,9 @@ def pin(program: Program, policy: PinPolicy | None) -> Pin:
 
 def _new_pin(program: Program, policy: PinPolicy | None, key: _Key, *, strict: bool) -> Pin | None:
     digest = key[2]
+    why = name_problem(program)  # a catalogue refuses these; others may call pin()
+    if why is not None:
+        raise InvalidArgumentError(f"invalid program name {program!r}: {why}")
     if "/" in program:
         made = _pin_path(program, digest, strict=strict)
         if made is None:
@@ -219,7 +222,7 @@ def _search(program: Program, policy: PinPolicy | None, digest: str | None) -> P
         if not os.access(path, os.X_OK):
             unrunnable = unrunnable or path
             continue
-        why = distrust_file(path, st)
+        why = distrust_file(path)
         if why is not None:
             raise UntrustedProgramError(
                 program, path, why, f"{program}: {path} is {why}; cuprum does not run it"
@@ -318,7 +321,7 @@ def _reverify(found: Pin, st: os.stat_result, policy: PinPolicy | None, key: _Ke
             errno.EACCES,
             f"{program}: the pinned {path} is no longer executable ({what}); {refresh}",
         )
-    why = distrust_file(path, st) if found.searched else None
+    why = distrust_file(path) if found.searched else None
     if why is not None:
         raise UntrustedProgramError(
             program, path, why, f"{program}: the pinned {path} changed ({what}) and is {why}"

@@ -24,6 +24,7 @@ __all__ = [
     "WC",
     "Program",
     "display_name",
+    "name_problem",
 ]
 
 
@@ -61,6 +62,15 @@ class Program(str):
 def display_name(program: str) -> str:
     """``program``'s label for telemetry: its ``display_name`` if it is a :class:`Program`."""
     return program.display_name if isinstance(program, Program) else program
+
+
+def name_problem(program: str) -> str | None:
+    """Why ``program`` cannot name an executable file, or ``None`` when it can."""
+    if not program:
+        return "it is empty"
+    if "\x00" in program:
+        return "it holds a NUL byte, which no file name can"
+    return None
 
 
 ECHO = Program("echo")
