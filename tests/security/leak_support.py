@@ -50,3 +50,11 @@ def assert_not_shown(value: str, *texts: object, lines_only: bool = False) -> No
         shown = str(text)
         leaked = [form for form in forms if form in shown]
         assert not leaked, f"{leaked!r} of secret {value!r} shown in {shown!r}"
+
+
+@st.composite
+def secret_bytes(draw: st.DrawFn) -> bytes:
+    """A ``bytes`` value (for stdin) between the marks: any byte but ``*``, which
+    the redaction could complete into one."""
+    middle = draw(st.binary(max_size=16).map(lambda b: b.replace(b"*", b"")))
+    return HEAD.encode() + middle + TAIL.encode() + draw(_ENDINGS).encode()

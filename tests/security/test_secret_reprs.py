@@ -23,7 +23,7 @@ from cuprum import (
 )
 from cuprum._core.secret import redactor
 
-from .leak_support import assert_not_shown, secret_values
+from .leak_support import assert_not_shown, secret_bytes, secret_values
 
 
 def _output(value: str, text: bool) -> str | bytes:
@@ -113,3 +113,21 @@ def test_a_repr_without_secrets_is_the_standard_one() -> None:
 def test_the_probe_values_show_as_the_redaction(value: str, shown: str, text: bool) -> None:
     expected: str | bytes = f"{shown}\n" if text else f"{shown}\n".encode()
     assert f"stdout={expected!r}" in repr(_result(value, text))
+
+
+@settings(max_examples=300, deadline=None)
+@given(value=secret_bytes())
+def test_a_bytes_secret_never_shows_in_bytes_or_decoded_output(value: bytes) -> None:
+    secret = Secret(value)
+    decoded = value.decode("utf-8", "replace")  # as a text run decodes it
+    for out in (b"out " + value + b" end\n", f"out {decoded} end\n"):
+        result = CommandResult("prog", ("prog",), 1, 1, out, out, secrets=(secret,))
+        with pytest.raises(CommandFailedError) as failed:
+            result.check()
+        for shown in (repr(result), repr(failed.value), str(failed.value)):
+            assert repr(value)[2:-1] not in shown
+            assert_not_shown(decoded, shown)
+    scrub = redactor([secret])
+    assert scrub is not None
+    lines = [scrub(line) for line in f"out {decoded} end\n{decoded}".split("\n")]
+    assert_not_shown(decoded, *lines, lines_only=True)
