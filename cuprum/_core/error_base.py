@@ -7,16 +7,22 @@ arguments include the run's ``secrets``, its text and ``bytes`` arguments (outpu
 stderr, ...) are pickled with each secret's value as ``***``: a pickle leaves the
 process, so it holds the redaction only (as a :class:`~cuprum._core.secret.Secret`
 does); a copy stays in it and keeps them as they are.
+
+A ``repr`` that may quote a secret is built from values already redacted
+(:func:`redacted`): ``repr`` escapes what it shows (``\\n``, quotes, a ``bytes``
+value's non-ASCII), so searching its text for a value would miss it.
 """
 
 from __future__ import annotations
 
 import copy
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 from cuprum._core.secret import Secret, redact_value
 
-__all__ = ["CuprumError"]
+__all__ = ["CuprumError", "args_repr", "redacted"]
+
+T = TypeVar("T")
 
 
 class CuprumError(Exception):
@@ -82,3 +88,22 @@ class _Guarded:
 
     def __deepcopy__(self, memo: dict[int, Any]) -> object:
         return copy.deepcopy(self.value, memo)
+
+
+def redacted(value: T, secrets: tuple[Secret[Any], ...]) -> T:
+    """``value`` with each secret's value as ``***``: text, ``bytes``, and those in a
+    list or tuple (an argv); a :class:`~cuprum.Secret` shows ``***`` already."""
+    if not secrets or type(value) is Secret:
+        return value
+    if isinstance(value, str | bytes):
+        return cast("T", redact_value(value, secrets))
+    if isinstance(value, list | tuple):
+        return cast("T", type(value)(redacted(item, secrets) for item in value))
+    return value
+
+
+def args_repr(exc: BaseException, secrets: tuple[Secret[Any], ...]) -> str:
+    """``repr(exc)`` as ``BaseException`` words it, from its arguments redacted."""
+    args = redacted(exc.args, secrets)
+    shown = f"({args[0]!r})" if len(args) == 1 else repr(args)
+    return f"{type(exc).__name__}{shown}"

@@ -46,7 +46,7 @@ import subprocess
 from collections.abc import Sequence
 from typing import Any
 
-from cuprum._core.error_base import CuprumError
+from cuprum._core.error_base import CuprumError, args_repr, redacted
 from cuprum._core.expect_errors import ExpectEOF, ExpectError, ExpectTimeout
 from cuprum._core.remote_errors import (
     HostKeyError,
@@ -169,12 +169,13 @@ class CommandFailedError(subprocess.CalledProcessError, CuprumError):
         )
 
     def __str__(self) -> str:
-        if self.stage_index is None:
-            detail = super().__str__()
-        else:
-            status = _status(self.returncode)
-            detail = f"stage {self.stage_index} of pipeline {self.cmd!r} {status}."
         secrets = getattr(self, "secrets", ())
+        cmd = redacted(self.cmd, secrets)  # before its repr, which escapes what it shows
+        status = _status(self.returncode)
+        if self.stage_index is None:  # worded as subprocess.CalledProcessError words it
+            detail = f"Command '{cmd}' {status}."
+        else:
+            detail = f"stage {self.stage_index} of pipeline {cmd!r} {status}."
         stderr = self.stderr
         if isinstance(stderr, bytes):
             stderr = stderr.decode("utf-8", "replace")
@@ -184,7 +185,7 @@ class CommandFailedError(subprocess.CalledProcessError, CuprumError):
         return redact(f"{self.program}: {detail}", secrets)
 
     def __repr__(self) -> str:
-        return redact(super().__repr__(), getattr(self, "secrets", ()))
+        return args_repr(self, getattr(self, "secrets", ()))
 
 
 def _first(cmd: object) -> str:
@@ -232,7 +233,7 @@ class CaptureLimitExceeded(CuprumError):
         return redact(super().__str__(), getattr(self, "secrets", ()))
 
     def __repr__(self) -> str:
-        return redact(super().__repr__(), getattr(self, "secrets", ()))
+        return args_repr(self, getattr(self, "secrets", ()))
 
 
 class StreamBackendError(CuprumError, RuntimeError):
@@ -299,9 +300,10 @@ class TimeoutExpired(subprocess.TimeoutExpired, CuprumError):
         )
 
     def __str__(self) -> str:
+        cmd = redacted(self.cmd, getattr(self, "secrets", ()))
         if self.stage_index is None:
-            return f"{self.program}: command {self.cmd!r} timed out after {self.timeout} seconds"
-        text = f"{self.program}: pipeline {self.cmd!r} timed out after {self.timeout} seconds"
+            return f"{self.program}: command {cmd!r} timed out after {self.timeout} seconds"
+        text = f"{self.program}: pipeline {cmd!r} timed out after {self.timeout} seconds"
         if not self.running:
             return f"{text} with no stage still running"
         text = f"{text} while stage {self.stage_index} was still running"
@@ -310,7 +312,7 @@ class TimeoutExpired(subprocess.TimeoutExpired, CuprumError):
         return text
 
     def __repr__(self) -> str:
-        return redact(super().__repr__(), getattr(self, "secrets", ()))
+        return args_repr(self, getattr(self, "secrets", ()))
 
 
 class ProgramNotExecutableError(SpawnError, PermissionError):

@@ -19,8 +19,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from typing import TYPE_CHECKING, Any, Generic, Literal, Self, cast
 
+from cuprum._core.error_base import redacted
 from cuprum._core.errors import CommandFailedError, TimeoutExpired
-from cuprum._core.secret import Secret, redact
+from cuprum._core.secret import Secret
 from cuprum._core.usage import LimitName, ResourceUsage
 
 if TYPE_CHECKING:
@@ -116,7 +117,7 @@ class CommandResult(OutputGeneric, Generic[OutT, ErrT]):
 
     def __repr__(self) -> str:
         # stdout/stderr keep what the program wrote; the repr hides the run's secrets.
-        return redact(_result_repr(self), self.secrets)
+        return _result_repr(self)
 
     def check(self) -> Self:
         """Return self when :attr:`ok`; otherwise raise :class:`CommandFailedError`."""
@@ -133,8 +134,12 @@ class CommandResult(OutputGeneric, Generic[OutT, ErrT]):
 
 
 def _result_repr(result: CommandResult[Any]) -> str:
-    """What the dataclass ``repr`` would be."""
-    shown = ", ".join(f"{f.name}={getattr(result, f.name)!r}" for f in fields(result) if f.repr)
+    """What the dataclass ``repr`` would be, from values with the run's secrets redacted
+    (before ``repr``, which escapes what it shows: a search of its text would miss them)."""
+    secrets = result.secrets
+    shown = ", ".join(
+        f"{f.name}={redacted(getattr(result, f.name), secrets)!r}" for f in fields(result) if f.repr
+    )
     return f"{type(result).__qualname__}({shown})"
 
 

@@ -175,20 +175,36 @@ def redactor(secrets: Iterable[Secret[Any]]) -> Callable[[str], str] | None:
     """A function that replaces each of these secrets' values in a text by ``***``, or
     ``None`` when there are none (so a run without secrets pays nothing per line).
 
-    Longer values are replaced first, so no part of one is left behind.
+    Longer values are replaced first, so no part of one is left behind. A value with
+    a newline is matched line by line too (see :func:`_parts`); those holding one
+    are tried only on a text that has one, so a line costs what it did.
     """
     found = {part for secret in secrets for part in _parts(secret)}
     if not found:
         return None
     values = tuple(sorted(found, key=len, reverse=True))
+    single = tuple(value for value in values if "\n" not in value)
 
     def scrub(text: str) -> str:
-        for value in values:
+        for value in single:
             if value in text:
                 text = text.replace(value, REDACTED)
         return text
 
-    return scrub
+    if len(single) == len(values):
+        return scrub
+    # Those with a newline first: one may hold a single-line one, never the reverse.
+    multi = tuple(value for value in values if "\n" in value) + single
+
+    def scrub_text(text: str) -> str:
+        if "\n" not in text:
+            return scrub(text)
+        for value in multi:
+            if value in text:
+                text = text.replace(value, REDACTED)
+        return text
+
+    return scrub_text
 
 
 def redact(text: str, secrets: Iterable[Secret[Any]]) -> str:
@@ -218,5 +234,23 @@ def _encoded(text: str) -> bytes:
 
 
 def _parts(secret: Secret[Any]) -> tuple[str, ...]:
+    """The texts to scrub for ``secret``: its values and, for one with a newline, each
+    of its lines and the value without its trailing newline.
+
+    Output is split into lines before it is scrubbed, so a value ending in a newline
+    (``Secret(path.read_text())``) or holding several (a PEM key) would never be
+    found whole in a line. A line's ``\\r`` before the newline is dropped (a
+    terminal's line events drop it too); a blank line hides nothing and is not matched.
+    """
     hidden = getattr(secret, "_hidden", None)  # an unpickled secret is a plain "***"
-    return hidden.parts if isinstance(hidden, _Hidden) else ()
+    if not isinstance(hidden, _Hidden):
+        return ()
+    return tuple(piece for part in hidden.parts for piece in _pieces(part))
+
+
+def _pieces(part: str) -> tuple[str, ...]:
+    if "\n" not in part:
+        return (part,)
+    lines = (line.removesuffix("\r") for line in part.split("\n"))
+    pieces = {piece for piece in (part.rstrip("\r\n"), *lines) if piece.strip()}
+    return tuple(pieces) if pieces else (part,)
