@@ -22,13 +22,20 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from cuprum._api.command import SafeCmd
+from cuprum._core.context import current_context
 from cuprum._core.errors import InvalidArgumentError
 from cuprum._core.secret import Secret, reveal, secrets_in
 from cuprum._runtime.request import RunRequest
 from cuprum.remote._spec import HostSpec
-from cuprum.remote.launch import RemoteLaunch
+from cuprum.remote.launch import RemoteLaunch, new_token
 from cuprum.remote.master import POOL
-from cuprum.remote.quoting import check_env, secret_preamble
+from cuprum.remote.quoting import (
+    check_env,
+    check_line,
+    check_loader_env,
+    remote_line,
+    secret_preamble,
+)
 from cuprum.remote.secret_stdin import with_preamble
 
 __all__ = ["RemoteCmd"]
@@ -101,8 +108,25 @@ class RemoteCmd(SafeCmd):
 
     async def prepare(self, budget: float | None = None) -> bool:
         """Open the host's master connection (before any hook or process) within
-        ``budget``, what is left of the run's timeout; ``False`` if that ran out."""
+        ``budget``, what is left of the run's timeout; ``False`` if that ran out.
+        What the run's scope refuses, or ssh could not send, is refused before."""
+        self._check_run()
         return await POOL.ensure(self.host, budget) is not None
+
+    def _check_run(self) -> None:
+        """The scope's loader-variable refusal, and the size of the line ssh sends."""
+        names = [name for name, _ in (*self.remote_env, *self.secret_env)]
+        allowed = current_context().allow_loader_env
+        check_loader_env(self.program, self.host.label, names, allowed)
+        line = remote_line(
+            self.argv_with_program,
+            token=new_token(),
+            path=self.host.remote_path,
+            cwd=self.remote_cwd,
+            env=dict(self.remote_env),
+            secret_stdin=bool(self.secret_env),
+        )
+        check_line(self.program, self.host.label, line)
 
     def _request(self, call: dict[str, Any]) -> RunRequest:
         """The run's request; with ``secret_env`` its stdin starts with the preamble."""

@@ -32,7 +32,7 @@ from cuprum._core.errors import InvalidArgumentError, RemoteConnectError
 from cuprum.remote._spec import HostSpec
 from cuprum.remote.master import POOL, key_of
 from cuprum.remote.options import STATUS_MARKERS, command_argv, direct_argv
-from cuprum.remote.quoting import remote_line
+from cuprum.remote.quoting import check_line, remote_line
 from cuprum.remote.sessions import SESSIONS
 
 __all__ = ["KILL_SCRIPT", "RemoteLaunch", "new_token"]
@@ -99,6 +99,7 @@ class RemoteLaunch:
             env=env,
             secret_stdin=secret_stdin,
         )
+        check_line(argv[0], host.label, line)
         self.argv: tuple[str, ...] = tuple(command_argv(host, control_path, line, self.log))
         self.tags: Mapping[str, object] = {"host": host.label}
         self.session_key = key_of(host)

@@ -1,6 +1,7 @@
 """One master connection per host, in a private 0700 directory cuprum owns and cleans.
 
-The control sockets live in a ``mkdtemp`` directory made on first use; at interpreter
+The control sockets live in a ``mkdtemp`` directory made on first use (short and
+plain enough for ssh: :mod:`.control_dir`); at interpreter
 exit every master is asked to exit and the directory is removed. Opening a master
 runs ``ssh -M -N -f`` (which returns once authenticated, its stdio on /dev/null) in a
 worker thread, one at a time per host; its failure is classified into the
@@ -15,7 +16,6 @@ import hashlib
 import os
 import shutil
 import subprocess
-import tempfile
 import threading
 
 import anyio.to_thread
@@ -28,6 +28,7 @@ from cuprum._core.errors import (
     RemoteTimeoutError,
 )
 from cuprum.remote._spec import HostSpec
+from cuprum.remote.control_dir import make_control_dir
 from cuprum.remote.options import control_argv, master_argv
 
 __all__ = ["POOL", "MasterPool", "Opening", "classify", "key_of"]
@@ -96,17 +97,17 @@ class MasterPool:
         self._open: dict[str, HostSpec] = {}
         self._dir: str | None = None
 
-    def directory(self) -> str:
-        """The private control directory, made (mode 0700) on first use."""
+    def directory(self, label: str = "ssh") -> str:
+        """The private control directory, made (mode 0700) on first use, short and
+        plain enough for ssh (:mod:`.control_dir`; ``label``: the host, for errors)."""
         with self._lock:
             if self._dir is None or not os.path.isdir(self._dir):
-                self._dir = tempfile.mkdtemp(prefix="cuprum-ssh-")
-                os.chmod(self._dir, 0o700)
+                self._dir = make_control_dir(label)
             return self._dir
 
     def control_path(self, host: HostSpec) -> str:
         """Where ``host``'s master listens."""
-        return os.path.join(self.directory(), key_of(host))
+        return os.path.join(self.directory(host.label), key_of(host))
 
     def _host_lock(self, key: str) -> threading.Lock:
         with self._lock:

@@ -8,8 +8,10 @@ forwarding, and every value was validated by :class:`~cuprum.remote.SshHost`.
 from __future__ import annotations
 
 import math
-import shutil
 
+from cuprum._core.errors import ProgramNotFoundError
+from cuprum._core.pinning import executable
+from cuprum._core.programs import Program
 from cuprum.remote._spec import HostSpec
 
 __all__ = ["command_argv", "control_argv", "direct_argv", "master_argv", "ssh_program"]
@@ -19,9 +21,24 @@ __all__ = ["command_argv", "control_argv", "direct_argv", "master_argv", "ssh_pr
 STATUS_MARKERS = ("Received exit status from master", "rtype exit-status")
 
 
+_SSH = Program("ssh")
+_FALLBACK = Program("/usr/bin/ssh")
+
+
 def ssh_program() -> str:
-    """The local OpenSSH client: ``ssh`` on ``PATH``, else ``/usr/bin/ssh``."""
-    return shutil.which("ssh") or "/usr/bin/ssh"
+    """The local OpenSSH client, found and pinned as the catalogue finds a program:
+    ``ssh`` on the trusted search path (never a directory others can write, never a
+    relative ``PATH`` entry), else ``/usr/bin/ssh``; the pin is checked at each call."""
+    try:
+        return executable(_SSH, None)
+    except ProgramNotFoundError:
+        return executable(_FALLBACK, None)
+
+
+def ssh_option_path(path: str) -> str:
+    """``path`` as an ssh option value: ssh expands ``%`` tokens in it, so each ``%``
+    is doubled (``%%`` is a literal ``%``)."""
+    return path.replace("%", "%%")
 
 
 def _base(
@@ -52,7 +69,7 @@ def _base(
         "-o",
         "ServerAliveCountMax=3",
         "-o",
-        f"ControlPath={control_path}",
+        f"ControlPath={ssh_option_path(control_path)}",
         "-o",
         "ClearAllForwardings=yes",
         "-o",

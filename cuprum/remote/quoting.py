@@ -14,9 +14,11 @@ The wrapper then pins ``PATH``, finds the program as an executable file of that 
 (never a builtin of ``/bin/sh``, never through an env ``PATH``), marks the run with
 ``CUPRUM_RUN=<token>`` in the environment (so teardown can find every process of the
 run), applies the remote cwd and env, and runs the program by its full path as its
-child (no ``exec``): the shell then always ends with an exit status, 128+N for a
-program killed by signal N, so a session that ends without one is ssh's own failure
-(a lost connection), never the program's. Its own shell variables are all
+child (a subshell that execs it; the wrapper itself does not ``exec``): the shell
+then always ends with an exit status, 128+N for a program killed by signal N, so a
+session that ends without one is ssh's own failure (a lost connection), never the
+program's. The shell's own report of such a death ("Killed") goes to /dev/null,
+never to the program's stderr. Its own shell variables are all
 ``_cuprum_*`` (:data:`RESERVED`), so no env name can steer it.
 """
 
@@ -26,9 +28,12 @@ import re
 from collections.abc import Iterable, Mapping
 
 __all__ = [
+    "MAX_LINE",
     "RESERVED",
     "WRAPPER",
     "check_env",
+    "check_line",
+    "check_loader_env",
     "decode_word",
     "encode_word",
     "remote_line",
@@ -74,7 +79,11 @@ WRAPPER = "; ".join(
         '[ "$_cuprum_s" = 0 ] || while IFS= read -r _cuprum_l; do [ -n "$_cuprum_l" ] || break;'
         ' _cuprum_v=$(_cuprum_d "${_cuprum_l#*=}"); export "${_cuprum_l%%=*}=${_cuprum_v%x}"; done',
         '[ -z "$_cuprum_c" ] || cd "$_cuprum_c" || exit 126',
-        '"$_cuprum_p" "$@"',
+        # From here the shell's own stderr is /dev/null: dash and bash report a child
+        # killed by a signal there ("Killed"), which is no text the program wrote. The
+        # program gets the real stderr back (fd 9) in a subshell that execs it.
+        "exec 9>&2 2>/dev/null",
+        '( exec 2>&9 9>&-; exec "$_cuprum_p" "$@" )',
         'exit "$?"',
     )
 )
@@ -109,6 +118,46 @@ def check_env(program: str, env: Mapping[str, str]) -> None:
             )
         if not isinstance(value, str) or "\x00" in value:
             raise InvalidArgumentError(f"{program}: remote env {name} must be str without NUL")
+
+
+def check_loader_env(program: str, host: str, names: Iterable[str], allowed: bool) -> None:
+    """Loader variables (``LD_*``, ``GCONV_PATH``, ...) are refused in a remote env as
+    in ``ExecutionContext.env``, unless the scope allows them (``allow_loader_env``)."""
+    from cuprum._core.context import is_loader_variable
+    from cuprum._core.errors import InvalidArgumentError
+
+    if allowed:
+        return
+    for name in names:
+        if is_loader_variable(name):
+            raise InvalidArgumentError(
+                f"{program}: remote env on {host} sets {name}, a loader variable (it can "
+                "run code of its choosing inside the program); refused unless the scope "
+                "allows it: scoped(ScopeConfig(allow_loader_env=True))"
+            )
+
+
+#: The longest remote line: ssh sends it as one argument, and Linux refuses an
+#: argument of 128 KiB or more (``MAX_ARG_STRLEN``, with its NUL), locally for ssh
+#: and remotely for the login shell's ``-c``.
+MAX_LINE = 128 * 1024 - 1
+
+
+def check_line(program: str, host: str, line: str) -> None:
+    """Refuse a remote line over :data:`MAX_LINE` with what a local ``E2BIG`` is (a
+    ``SpawnError``), naming the program and the host rather than the local ssh."""
+    if len(line) <= MAX_LINE:
+        return
+    import errno
+
+    from cuprum._core.errors import SpawnError
+
+    raise SpawnError(
+        errno.E2BIG,
+        f"{program}: the remote command line for {host} is {len(line)} bytes once encoded, "
+        f"over the {MAX_LINE} bytes ssh can send as one argument (each byte outside "
+        "[A-Za-z0-9_./:=@+,-] takes up to 4; see docs/remote.md)",
+    )
 
 
 def remote_line(
