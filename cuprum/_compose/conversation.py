@@ -41,7 +41,8 @@ class Conversation(Sender):
     def __init__(self, request: RunRequest) -> None:
         super().__init__(request)
         ctx = request.context
-        self._out = Output(ctx.encoding, ctx.errors, echo=_echo(request))
+        program = request.stages[-1].program  # whose stdout it is
+        self._out = Output(ctx.encoding, ctx.errors, program, echo=_echo(request))
 
     # -- conversations (see expect.py) -----------------------------------------
 
