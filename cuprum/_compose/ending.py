@@ -31,12 +31,17 @@ def held_rest(
     terminal: bool,
     secrets: tuple[Secret[Any], ...],
     on_limit: OnLimit,
+    *,
+    keep: bool = False,
 ) -> StreamCollector:
     """A collector of the rest of stdout, as ``run()`` would capture it (its ``secrets``:
-    the run's and those sent), holding what ``out`` held undelivered."""
+    the run's and those sent), holding what ``out`` held undelivered; ``keep``: ``out``
+    still holds it too, for a reader after this."""
     ctx = req.context
     collector = TerminalCollector if terminal else StreamCollector
     held = out.take_bytes()  # first: then the state is where it begins
+    if keep:
+        out.unread_bytes(held, out.state)
     rest = collector(
         program=req.stages[-1].program,
         name="stdout",

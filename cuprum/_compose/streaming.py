@@ -238,10 +238,10 @@ class StreamHandle(Conversation, Generic[R_co]):
             await anyio.lowlevel.checkpoint()
         return rest
 
-    def _held_rest(self, on_limit: OnLimit) -> StreamCollector:
+    def _held_rest(self, on_limit: OnLimit, *, keep: bool = False) -> StreamCollector:
         """A collector of the rest of stdout, holding what the handle held undelivered."""
-        terminal = self._terminal is not None
-        return held_rest(self._request, self._out, terminal, self._all_secrets(), on_limit)
+        req, out, terminal = self._request, self._out, self._terminal is not None
+        return held_rest(req, out, terminal, self._all_secrets(), on_limit, keep=keep)
 
     def _raise_error(self, rest: StreamCollector) -> None:
         """Raise the error the run ended in, if any; a timeout's ``output`` is the stdout
@@ -261,7 +261,7 @@ class StreamHandle(Conversation, Generic[R_co]):
         ``expect()`` that met the end, as ``wait()`` would raise it now: a timeout with
         the stdout left unread (up to ``capture_limit``). Settled: ``wait()`` raises it."""
         try:
-            self._raise_error(self._held_rest("truncate"))
+            self._raise_error(self._held_rest("truncate", keep=True))
         except Exception as error:
             self._settled = error
             return error

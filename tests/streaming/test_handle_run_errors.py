@@ -224,6 +224,7 @@ async def test_an_expect_meeting_the_end_of_a_timed_out_run_carries_the_output(
         assert (await handle.expect("one\n")).before == ""
         with anyio.fail_after(DEADLINE), pytest.raises(TimeoutExpired) as caught:
             await handle.expect("never")
+        assert [line async for line in handle.stdout_lines()] == ["two"]  # still there
         with pytest.raises(TimeoutExpired) as again:
             await handle.wait()
     assert again.value is caught.value
