@@ -16,6 +16,7 @@ subclass is taken as it is (``str.__str__``), so no override of ``__str__``,
 from __future__ import annotations
 
 import os
+import re
 import reprlib
 from collections.abc import Iterator, Mapping, Sequence, Set, ValuesView
 from typing import TypeAlias
@@ -50,9 +51,7 @@ def to_argv(program: str, args: tuple[object, ...], flags: Mapping[str, object])
         for i, arg in enumerate(args)
     ]
     for name, value in flags.items():
-        flag = f"--{name.replace('_', '-')}"
-        if not flag.isascii() or "\x00" in flag:
-            _check_text(program, f"flag name {flag!a}", flag)
+        flag = _flag(program, name)
         text = value if type(value) is str else _convert(program, value, flag)
         _check_arg(program, flag, text)
         if isinstance(text, Secret) and not isinstance(text.reveal(), str):
@@ -62,6 +61,41 @@ def to_argv(program: str, args: tuple[object, ...], flags: Mapping[str, object])
             )
         argv.append(f"{flag}=" + text)  # "+", not an f-string: "--flag=" + Secret is a Secret
     return tuple(argv)
+
+
+_FLAG_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*")
+
+
+def _flag(program: str, name: str) -> str:
+    """``--flag-name`` for the keyword ``flag_name``. Only ASCII letters, digits, ``_``
+    and ``-``, starting with a letter or digit: so the argument reads as one flag and
+    its value, never as two (``a=b``: ``--a=b=1`` is ``--a`` with ``b=1``), another
+    option (``-x``: ``---x``) or the end of options (an empty name: ``--``)."""
+    if not isinstance(name, Secret):
+        text = str.__str__(name)  # a str subclass's text, as it is
+        if _FLAG_NAME.fullmatch(text):
+            return "--" + text.replace("_", "-")
+    shown_name = ascii(name if len(name) <= 40 else name[:40] + "...")
+    raise InvalidArgumentError(
+        f"{program}: keyword argument {shown_name} is not a flag name: {_flag_problem(name)}; "
+        "a flag name is ASCII letters, digits, '_' and '-', starting with a letter or digit"
+    )
+
+
+def _flag_problem(name: str) -> str:
+    """Why ``name`` is refused, in a few words."""
+    if isinstance(name, Secret):
+        return "it is a Secret (a flag's value may be one, its name may not)"
+    text = str.__str__(name)
+    if not text:
+        return "it is empty ('--' ends the options)"
+    if text[0] in "-_":
+        return f"it starts with {text[0]!r} (the flag would be '--{text.replace('_', '-')}')"
+    if "=" in text:
+        flag = ascii(text.partition("=")[0].replace("_", "-"))[1:-1]
+        return f"it holds '=' (the argument would read as the flag --{flag} and a value)"
+    bad = next(char for char in text if not (char.isascii() and (char.isalnum() or char in "-_")))
+    return f"it holds {bad!a}"
 
 
 def _convert(program: str, value: object, what: str) -> str:

@@ -299,7 +299,9 @@ class SafeCmdBuilder:
 
         Raises :class:`InvalidArgumentError` naming the program and the argument for
         ``None``, a list, tuple, set, dict or other collection (it would be passed as
-        its ``str()``), ``bytes``, a NUL byte, or text the OS cannot encode.
+        its ``str()``), ``bytes``, a NUL byte, or text the OS cannot encode; and a
+        keyword whose name is not ASCII letters, digits, ``_`` and ``-`` starting with
+        a letter or digit (``a=b``, ``-x``, ``""``: not one flag and its value).
         """
         argv = to_argv(self.program, args, flags)
         return SafeCmd(self.program, argv, self.project, options=self.options)

@@ -41,7 +41,8 @@ class Conversation(Sender):
     def __init__(self, request: RunRequest) -> None:
         super().__init__(request)
         ctx = request.context
-        self._out = Output(ctx.encoding, ctx.errors, echo=_echo(request))
+        program = request.stages[-1].program  # whose stdout it is
+        self._out = Output(ctx.encoding, ctx.errors, program, echo=_echo(request))
 
     # -- conversations (see expect.py) -----------------------------------------
 
@@ -110,14 +111,17 @@ class Conversation(Sender):
         except ExpectEOF:
             hung_up = self._terminal is not None and self._terminal.fd is None
             if hung_up or self._ended_in_error():
-                # Ended by a teardown (a timeout, a failure: the pipe's EOF or the
-                # terminal's hang-up can come before the run task has its error): it
-                # ends within the cancel grace, and its error is the one to raise.
+                # Hung up by a teardown (a timeout, a failure), or the output ended as
+                # the deadline passed: the run ends within the cancel grace, and its
+                # error is the one to raise.
                 await self._done.wait()
             if self._done.is_set() and self._error is not None:
-                self._raised = True  # the run failed (a timeout, say): that is the error
-                raise self._error from None
+                raise self._run_failed() from None  # the run failed (a timeout, say): that is it
             raise
+
+    def _run_failed(self) -> BaseException:
+        """The error the run ended in, to raise now (the handle adds what it holds)."""
+        return self._failure()
 
     async def _read(self, size: int = READ_SIZE) -> bytes:
         """The next raw chunk of stdout (``b""`` at EOF); every reader goes through here.

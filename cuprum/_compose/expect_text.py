@@ -28,7 +28,8 @@ class TextPieces:
     """Decodes the pieces one text ``expect()`` reads; on a terminal ``\\r\\n`` is ``\\n``.
 
     Never raises for undecodable bytes (``strict`` matches with replacement
-    characters, as line events do). It decodes from ``state``, where the stream's
+    characters, as line events do; a handler that fails, such as ``surrogatepass``,
+    gives way to ``replace`` from there on). It decodes from ``state``, where the stream's
     decoding stood; :meth:`rest` gives back the bytes after a position of the text,
     exactly as they were read, and :meth:`state_at` says where the decoding stands there.
     """
@@ -38,6 +39,7 @@ class TextPieces:
         "_cr_size",
         "_crlf",
         "_decoder",
+        "_encoding",
         "_length",
         "_lengths",
         "_raw",
@@ -51,6 +53,7 @@ class TextPieces:
         self, encoding: str, errors: str, *, terminal: bool, state: State | None = None
     ) -> None:
         errors = "replace" if errors == "strict" else errors
+        self._encoding = encoding
         self._at = functools.partial(decoder_at, encoding, errors)
         self._decoder = self._at(state)
         self._terminal = terminal
@@ -66,7 +69,12 @@ class TextPieces:
 
     def decode(self, data: bytes, *, final: bool = False) -> str:
         """The text of ``data`` (``final``: the end, so nothing more is held back)."""
-        text = self._decoder.decode(data, final)
+        try:
+            text = self._decoder.decode(data, final)
+        except UnicodeDecodeError:  # the handler failed: replace, from here on
+            self._at = functools.partial(decoder_at, self._encoding, "replace")
+            self._decoder = self._at(self._decoder.getstate())
+            text = self._decoder.decode(data, final)
         if self._terminal:
             text = self._crlf(text, final=final)
         self._raw.append(data)
@@ -87,24 +95,22 @@ class TextPieces:
 
     def state_at(self, text: str, position: int) -> State:
         """The decoder's state where :meth:`rest` begins."""
-        raw = b"".join(self._raw)
-        offset, mark = self._offset(raw, text, position)
-        return self._decoded(self._states[mark], raw[self._sizes[mark] : offset], final=False)[2]
+        return self._offset(b"".join(self._raw), text, position)[1]
 
-    def _offset(self, raw: bytes, text: str, position: int) -> tuple[int, int]:
-        """Where the first ``position`` characters end in ``raw``, and the mark before."""
+    def _offset(self, raw: bytes, text: str, position: int) -> tuple[int, State]:
+        """Where the first ``position`` characters end in ``raw``, and the state there."""
         if position <= 0:
-            return 0, 0
+            return 0, self._states[0]
         mark = bisect.bisect_right(self._lengths, position) - 1
         size, length = self._sizes[mark], self._lengths[mark]
         if length == position:
-            return size, mark
-        cut = self._cut(self._states[mark], raw[size:], text[length:], position - length)
-        return size + cut, mark
+            return size, self._states[mark]
+        cut, state = self._cut(self._states[mark], raw[size:], text[length:], position - length)
+        return size + cut, state
 
-    def _cut(self, state: State, data: bytes, text: str, count: int) -> int:
+    def _cut(self, state: State, data: bytes, text: str, count: int) -> tuple[int, State]:
         """Where in ``data`` (decoded from a clean mark at ``state`` to ``text``) its
-        first ``count`` characters end."""
+        first ``count`` characters end, and the decoder's state there."""
         low, high = 0, len(data)  # the shortest prefix that gives ``count`` characters
         while low < high:
             middle = (low + high) // 2
@@ -118,17 +124,28 @@ class TextPieces:
         # ``text`` lacks what is still held at its end: after the cut, that comes too.
         whole = self._decoded(state, data, final=True)[0]
         before, after = text[:count], text[count:] + whole[len(text) :]
-        for cut in range(max(0, low - 1 - held), low + 1):
-            left, _, there = self._decoded(state, data[:cut], final=True)
-            if left == before and self._decoded(there, data[cut:], final=True)[0] == after:
-                return cut
-        return low  # (no cut gives both sides: undecodable bytes a lossy decoder split)
+        cuts = range(max(0, low - 1 - held), low + 1)
+        # A clean cut first (nothing held before it: a whole code unit in UTF-16 and
+        # UTF-32), else one where the bytes before it end the text before, flushed.
+        for final in (False, True):
+            for cut in cuts:
+                left, kept, there = self._decoded(state, data[:cut], final=final)
+                if left != before or kept:
+                    continue
+                if self._decoded(there, data[cut:], final=True)[0] == after:
+                    return cut, there
+        # (no cut gives both sides: undecodable bytes a lossy decoder split)
+        return low, self._decoded(state, data[:low], final=False)[2]
 
     def _decoded(self, state: State, data: bytes, *, final: bool) -> tuple[str, int, State]:
         """``data`` decoded from ``state``, how many of its bytes are held back, and the
         decoder's state after it."""
         decoder = self._at(state)
-        text = decoder.decode(data, final)
+        try:
+            text = decoder.decode(data, final)
+        except UnicodeDecodeError:  # a probe the handler fails on, as decode() would
+            decoder = decoder_at(self._encoding, "replace", state)
+            text = decoder.decode(data, final)
         after: State = decoder.getstate()
         held = len(after[0])
         if self._terminal:

@@ -22,7 +22,7 @@ from collections.abc import Iterator
 import anyio
 
 from cuprum._runtime.decoder_state import State, advanced
-from cuprum._runtime.streams import LineReader, StreamCollector, StreamTap
+from cuprum._runtime.streams import LineReader, StreamCollector, StreamTap, undecodable
 from cuprum._runtime.terminal import Pty
 from cuprum._transport.pipes import READ_SIZE, close_waking
 
@@ -46,6 +46,7 @@ class Output:
         "_errors",
         "_fd",
         "_lines",
+        "_program",
         "_pty",
         "_unread",
         "echo",
@@ -55,9 +56,12 @@ class Output:
         "state",
     )
 
-    def __init__(self, encoding: str, errors: str, echo: StreamCollector | None = None) -> None:
+    def __init__(
+        self, encoding: str, errors: str, program: str, echo: StreamCollector | None = None
+    ) -> None:
         self._encoding = encoding
         self._errors = errors
+        self._program = program  # named by a strict decode that fails
         self._fd: int | None = None
         self._pty: Pty | None = None
         self.echo = echo  # fed every chunk read, for echo=True (its sink: a run's stdout_sink)
@@ -181,22 +185,30 @@ class Output:
 
     def delivered(self, data: bytes) -> None:
         """``data``, the next bytes, was handed out as they are: decoding goes on after it."""
-        self.state = advanced(self._encoding, self.state, data)
+        self.state = advanced(self._encoding, self._errors, self.state, data)
 
     def unread_after(self, start: State | None, data: bytes, position: int) -> None:
         """Give back ``data[position:]`` of ``data``, which began at ``start`` (its first
         ``position`` bytes were handed out as they are: a binary ``expect()``)."""
-        self.unread_bytes(data[position:], advanced(self._encoding, start, data[:position]))
+        self.unread_bytes(
+            data[position:], advanced(self._encoding, self._errors, start, data[:position])
+        )
 
     # -- lines ----------------------------------------------------------------
 
     def split(self, data: bytes) -> list[str]:
         """Decode ``data`` and return the lines it completes (``b""`` means EOF); from a
-        terminal, a line that ended in ``\\r\\n`` loses its ``\\r``."""
+        terminal, a line that ended in ``\\r\\n`` loses its ``\\r``. Bytes that
+        ``strict`` cannot decode raise ``UnicodeDecodeError``, with the note a result's
+        decode has (the program, the stream)."""
         lines = self._lines
         if lines is None:
             lines = self._lines = LineReader(self._encoding, self._errors, self.state)
-        split = lines.split(data)
+        try:
+            split = lines.split(data)
+        except UnicodeDecodeError as exc:
+            undecodable(exc, self._program, "stdout", self._encoding)
+            raise
         if self._pty is not None and split:
             return [line[:-1] if line.endswith("\r") else line for line in split]
         return split

@@ -25,7 +25,7 @@ from cuprum._core.errors import InvalidArgumentError, StdinEncodeError, StreamCl
 from cuprum._core.secret import Secret, reveal
 from cuprum._model.io import Stream
 from cuprum._runtime.request import RunRequest
-from cuprum._runtime.secrets import run_secrets
+from cuprum._runtime.secrets import hide_also, run_secrets
 from cuprum._runtime.terminal import Pty
 from cuprum._runtime.validate import described
 from cuprum._transport.pipes import close_waking, write_all
@@ -139,8 +139,16 @@ class Sender:
     async def _raise_run_error(self) -> None:
         """Raise the error the run ended in, if any (the handle adds what it had not read)."""
         if self._error is not None:
-            self._raised = True
-            raise self._error
+            raise self._failure()
+
+    def _failure(self) -> BaseException:
+        """The error the run ended in, as it is raised: hiding every secret sent as it
+        hides the run's own (it was made before a ``write()`` could tell the run)."""
+        error = self._error
+        assert error is not None
+        self._raised = True
+        hide_also(error, self._all_secrets())
+        return error
 
     def _secret_sent(self, secret: Secret[Any]) -> None:
         if secret not in self._secrets:

@@ -10,7 +10,6 @@ grace, SIGKILL).
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
@@ -20,15 +19,15 @@ import anyio.abc
 import anyio.lowlevel
 
 from cuprum._compose.conversation import Conversation
+from cuprum._compose.ending import held_rest, with_output, with_rest
 from cuprum._compose.line_cursor import line_cursor
 from cuprum._compose.output import LINES_READ_SIZE
 from cuprum._core.errors import TimeoutExpired
-from cuprum._model.io import Stream
+from cuprum._model.io import OnLimit, Stream
 from cuprum._model.results import CommandResult, PipelineResult
 from cuprum._runtime.engine import Spawned, run_stages
 from cuprum._runtime.request import RunRequest
 from cuprum._runtime.streams import StreamCollector
-from cuprum._runtime.terminal import TerminalCollector
 
 __all__ = ["StreamHandle", "open_stream"]
 
@@ -229,57 +228,51 @@ class StreamHandle(Conversation, Generic[R_co]):
     async def _read_rest(self) -> StreamCollector:
         """Close stdin (not a terminal's) and collect what is left of stdout, as ``run()``
         would (bounded by ``capture_limit``: ``CaptureLimitExceeded`` for ``raise``)."""
-        collector = StreamCollector
         if self._terminal is None:
             await self._close_stdin("wait()")
-        else:
-            collector = TerminalCollector
-        req, ctx = self._request, self._request.context
-        held = self._out.take_bytes()  # first: then the state is where it begins
-        rest = collector(
-            program=req.stages[-1].program,
-            name="stdout",
-            capture=req.capture,
-            encoding=ctx.encoding,
-            errors=ctx.errors,
-            limit=req.capture_limit,
-            on_limit=req.on_limit,
-            text=req.text,
-            secrets=self._all_secrets(),  # the run's and those sent since
-            state=self._out.state,  # decoded from where the readers before left off
-        )
+        rest = self._held_rest(self._request.on_limit)
         if self._ended:  # what the block left unread is held: the pipe is gone
-            rest.feed(held)
             return rest
-        data = held or await self._read()
-        while data:
+        while data := await self._read():
             rest.feed(data)  # raises CaptureLimitExceeded when on_limit="raise"
             await anyio.lowlevel.checkpoint()
-            data = await self._read()
         return rest
+
+    def _held_rest(self, on_limit: OnLimit, *, keep: bool = False) -> StreamCollector:
+        """A collector of the rest of stdout, holding what the handle held undelivered."""
+        req, out, terminal = self._request, self._out, self._terminal is not None
+        return held_rest(req, out, terminal, self._all_secrets(), on_limit, keep=keep)
 
     def _raise_error(self, rest: StreamCollector) -> None:
         """Raise the error the run ended in, if any; a timeout's ``output`` is the stdout
         not read through the handle, as ``result.stdout`` would have held it."""
-        error = self._error
-        if error is not None:
-            self._raised = True
+        if self._error is not None:
+            error = self._failure()
             if isinstance(error, TimeoutExpired) and self._request.capture:
-                error.output = rest.salvage(text=self._request.text)
+                with_output(error, rest.salvage(text=self._request.text))
             raise error
 
     async def _raise_run_error(self) -> None:
         if self._error is not None:  # (a write found the input gone: wait() cannot follow)
             self._raise_error(await self._read_rest())
 
+    def _run_failed(self) -> BaseException:
+        """The run's error, raised as the block exits (it did not call wait()) or by an
+        ``expect()`` that met the end, as ``wait()`` would raise it now: a timeout with
+        the stdout left unread (up to ``capture_limit``). Settled: ``wait()`` raises it."""
+        try:
+            self._raise_error(self._held_rest("truncate", keep=True))
+        except Exception as error:
+            self._settled = error
+            return error
+        except BaseException as error:  # (KeyboardInterrupt, ...: not kept)
+            return error
+        raise AssertionError("unreachable: called once the run has failed")
+
     def _with_stdout(self, result: Any, rest: StreamCollector) -> Any:
-        if not self._request.capture:
-            return result
-        value, cut = rest.value(text=self._request.text), rest.truncated
-        if isinstance(result, PipelineResult):
-            last = dataclasses.replace(result.stages[-1], stdout=value, stdout_truncated=cut)
-            return dataclasses.replace(result, stages=(*result.stages[:-1], last))
-        return dataclasses.replace(result, stdout=value, stdout_truncated=cut)
+        req = self._request
+        stdout = (rest.value(text=req.text), rest.truncated) if req.capture else None
+        return with_rest(result, stdout, self._all_secrets() if self._secrets else None)
 
     def _end(self) -> None:
         """The block's end (every process reaped): keep what stdout still holds, read
@@ -335,4 +328,4 @@ async def open_stream(request: RunRequest, wrap: Any) -> AsyncIterator[StreamHan
     if sole is not None:
         raise sole
     if handle._error is not None and not handle._raised:
-        raise handle._error
+        raise handle._run_failed()

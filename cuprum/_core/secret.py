@@ -179,7 +179,7 @@ def redactor(secrets: Iterable[Secret[Any]]) -> Callable[[str], str] | None:
     a newline is matched line by line too (see :func:`_parts`); those holding one
     are tried only on a text that has one, so a line costs what it did.
     """
-    found = {part for secret in secrets for part in _parts(secret)}
+    found = {form for secret in secrets for part in _parts(secret) for form in _shown(part)}
     if not found:
         return None
     values = tuple(sorted(found, key=len, reverse=True))
@@ -231,6 +231,23 @@ def _encoded(text: str) -> bytes:
         return text.encode("utf-8", "surrogateescape")  # a bytes value's exact bytes
     except UnicodeEncodeError:
         return text.encode("utf-8", "surrogatepass")
+
+
+def _shown(part: str) -> set[str]:
+    """``part`` and how a ``repr()`` shows it, inside a quoted ``str`` or ``bytes`` of
+    either quote (``\\n`` for a newline, ``\\xe4``...): a result's or an error's
+    ``repr()`` is redacted as text, and must not show the value escaped."""
+    forms = {part}
+    if part.isascii() and part.isprintable() and "\\" not in part and "'" not in part:
+        return forms  # (the common case: every repr shows it as it is)
+    forms.add(repr(part + "'\"")[1:-4])  # single-quoted: both quotes in it
+    if '"' not in part:
+        forms.add(repr(part + "'")[1:-2])  # double-quoted: a ' but no " in it
+    raw = _encoded(part)
+    forms.add(repr(raw + b"'\"")[2:-4])
+    if b'"' not in raw:
+        forms.add(repr(raw + b"'")[2:-2])
+    return forms
 
 
 def _parts(secret: Secret[Any]) -> tuple[str, ...]:

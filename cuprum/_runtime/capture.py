@@ -17,6 +17,7 @@ import codecs
 import sys
 from collections.abc import Generator
 
+from cuprum._model.decoding import incremental_decoder
 from cuprum._runtime.decoder_state import State, decoder_at, fresh
 
 __all__ = ["DECODE_AS_READ", "Capture", "decode"]
@@ -147,7 +148,7 @@ class Capture:
         self._stays_bytes = True  # at most one try
         if not _decodes_as_read(self.encoding, self.errors) or not _appends_in_place():
             return
-        decoder = codecs.getincrementaldecoder(self.encoding)(self.errors)
+        decoder = incremental_decoder(self.encoding, self.errors)
         try:
             first = decoder.decode(self._buffer)
         except UnicodeDecodeError:  # strict: stays bytes, the end decides

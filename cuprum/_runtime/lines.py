@@ -212,8 +212,7 @@ class LineReader:
         low, high = 0, len(chunk)
         while low < high:
             mid = (low + high) // 2
-            decoder = codecs.getincrementaldecoder(self._encoding)(self._errors)
-            decoder.setstate(state)
+            decoder = decoder_at(self._encoding, self._errors, state)
             if decoder.decode(chunk[:mid]).count("\n") >= n:
                 high = mid
             else:

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from cuprum._core.secret import Secret, secrets_in
 from cuprum._runtime.request import RunRequest
 
-__all__ = ["run_secrets"]
+__all__ = ["hide_also", "run_secrets"]
 
 
 def run_secrets(req: RunRequest) -> tuple[Secret[Any], ...]:
@@ -29,3 +30,22 @@ def run_secrets(req: RunRequest) -> tuple[Secret[Any], ...]:
     if type(req.stdin) is Secret:
         found.append(req.stdin)
     return tuple(found) if found else ()
+
+
+def hide_also(error: BaseException, secrets: Sequence[Secret[Any]]) -> None:
+    """Have ``error``, made with the run's ``secrets``, hide ``secrets`` too: those sent
+    to the program while it ran (a stream handle's ``write()``), which the run did
+    not know of when it made the error. Its message, ``repr()`` and pickle then
+    redact them as they redact the run's own; an error without ``secrets`` is left."""
+    known = getattr(error, "secrets", None)
+    if not isinstance(known, tuple):
+        return
+    added = [secret for secret in secrets if secret not in known]
+    if not added:
+        return
+    merged = (*known, *added)
+    error.__dict__["secrets"] = merged
+    saved = getattr(error, "_init_args", None)
+    if saved is not None and "secrets" in saved[1]:  # what copy and pickle rebuild it from
+        args, kwargs = saved
+        error._keep_args(*args, **{**kwargs, "secrets": merged})  # type: ignore[attr-defined]

@@ -25,9 +25,10 @@ from typing import Any, TextIO
 
 from cuprum._core.errors import CaptureLimitExceeded  # re-exported: defined there
 from cuprum._core.secret import Secret
+from cuprum._model.decoding import incremental_decoder
 from cuprum._model.io import OnLimit
 from cuprum._runtime.capture import Capture, decode
-from cuprum._runtime.decoder_state import State
+from cuprum._runtime.decoder_state import State, decoder_at
 from cuprum._runtime.failures import Source, fail
 from cuprum._runtime.lines import LineReader, LineSplitter  # re-exported: defined there
 
@@ -39,7 +40,16 @@ __all__ = [
     "StreamTap",
     "TapEnd",
     "decode",
+    "undecodable",
 ]
+
+
+def undecodable(exc: UnicodeDecodeError, program: str, name: str, encoding: str) -> None:
+    """Add to ``exc`` the note that names the program and the stream (once): how every
+    strict decode of a stream that fails is reported, at the end or as it is read."""
+    note = f"{program}: its {name} is not valid {encoding}"
+    if note not in getattr(exc, "__notes__", ()):
+        exc.add_note(note)
 
 
 class StreamCollector:
@@ -111,7 +121,7 @@ class StreamCollector:
         with ``errors="strict"`` they see replacement characters, and the strict
         decode of the captured bytes at the end raises instead."""
         errors = "replace" if self.errors == "strict" else self.errors
-        return codecs.getincrementaldecoder(self.encoding)(errors)
+        return incremental_decoder(self.encoding, errors)
 
     def bind_lines(self, on_line: Callable[[str], None]) -> None:
         """Start delivering whole lines to ``on_line`` (before the first chunk)."""
@@ -134,8 +144,7 @@ class StreamCollector:
             return self._decoder.decode(data, final)
         except UnicodeDecodeError:
             state = self._decoder.getstate()
-            self._decoder = codecs.getincrementaldecoder(self.encoding)("replace")
-            self._decoder.setstate(state)
+            self._decoder = decoder_at(self.encoding, "replace", state)
             return self._decoder.decode(data, final)
 
     def _keep(self, data: bytes) -> None:
@@ -193,7 +202,7 @@ class StreamCollector:
         try:
             return self._capture.text(cut=self.truncated)
         except UnicodeDecodeError as exc:
-            exc.add_note(f"{self.program}: its {self.name} is not valid {self.encoding}")
+            undecodable(exc, self.program, self.name, self.encoding)
             raise
 
     def salvage(self, *, text: bool) -> str | bytes | None:

@@ -26,6 +26,7 @@ import codecs
 import functools
 from collections.abc import Callable
 
+from cuprum._model.decoding import incremental_decoder
 from cuprum._transport.dispatch import pure_python
 from cuprum._transport.native import line_marks
 
@@ -118,7 +119,7 @@ class HopLines:
         self._pending: list[bytes] | list[str] = []  # the unterminated rest so far
         self._decoder: codecs.IncrementalDecoder | None = None
         if not newline_is_a_byte(encoding):
-            self._decoder = codecs.getincrementaldecoder(encoding)(self._errors)
+            self._decoder = incremental_decoder(encoding, self._errors)
 
     def feed(self, data: bytes) -> Lines | None:
         """The batch ``data`` completes, or ``None`` (no newline in it)."""
@@ -165,7 +166,7 @@ class HopLines:
             return self._decoder.decode(data, final)
         except UnicodeDecodeError:  # a handler that fails gives way to replace
             state = self._decoder.getstate()
-            self._decoder = codecs.getincrementaldecoder(self._encoding)("replace")
+            self._decoder = incremental_decoder(self._encoding, "replace")
             self._decoder.setstate(state)
             return self._decoder.decode(data, final)
 

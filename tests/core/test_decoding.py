@@ -9,10 +9,11 @@ ended normally raises ``UnicodeDecodeError``. Echo and line events never raise.
 from __future__ import annotations
 
 import io
+from typing import Any
 
 import anyio
 import pytest
-from core_support import DEADLINE, cancel_on_line, py, recording, shell
+from core_support import DEADLINE, PY, cancel_on_line, py, recording, shell
 
 from cuprum import CaptureLimitExceeded, ExecutionContext, InvalidArgumentError, TimeoutExpired
 
@@ -184,3 +185,118 @@ async def test_a_cancelled_run_under_strict_ends_its_events_without_decoding(
     assert scope.cancelled_caught
     assert rec.lines("stdout") == ["ready \ufffd"]
     assert [e.error for e in rec.terminal] == ["cancelled"]
+
+
+# -- UTF-16 and UTF-32 without a byte order mark: every path as bytes.decode -----------
+# (a stream without a mark is in the platform's byte order; the standard library's
+# incremental decoders raised a bare UnicodeError for it, on every path but the result)
+
+NO_MARK = [
+    ("utf-16", "one\ntwo\n".encode("utf-16-le")),
+    ("utf-32", "one\ntwo\n".encode("utf-32-le")),
+    ("utf-16", "\u20ac\U0001d11e\nx".encode("utf-16-le")),  # a surrogate pair, no newline
+]
+
+
+RELAY = "import sys; sys.stdout.buffer.write(sys.stdin.buffer.read())"
+PY_NAME = str(PY)
+
+
+def writes(data: bytes) -> str:
+    """A program that writes ``data`` to stdout."""
+    return f"import os; os.write(1, {data!r})"
+
+
+@pytest.mark.parametrize(("encoding", "data"), NO_MARK, ids=["utf-16", "utf-32", "pair"])
+async def test_no_byte_order_mark_decodes_alike_on_every_path(
+    anyio_backend: str, encoding: str, data: bytes
+) -> None:
+    text = data.decode(encoding)  # (the tests run on little-endian hosts)
+    lines = text.split("\n")[:-1] if text.endswith("\n") else text.split("\n")
+    context = ExecutionContext(encoding=encoding, errors="strict")
+    with recording() as rec:
+        result = await py(writes(data)).run(context=context, timeout=DEADLINE)
+    assert (result.stdout, rec.lines("stdout")) == (text, lines)
+    with recording() as rec:
+        piped = await (py(writes(data)) | py(RELAY)).run(context=context, timeout=DEADLINE)
+    assert (piped.stdout, rec.lines("stdout")) == (text, lines)
+    async with py(writes(data)).stream(context=context, timeout=DEADLINE) as handle:
+        assert [line async for line in handle.stdout_lines()] == lines
+    async with py(writes(data)).stream(context=context, timeout=DEADLINE) as handle:
+        assert [line async for batch in handle.stdout_batches() for line in batch] == lines
+    async with py(writes(data)).stream(context=context, timeout=DEADLINE) as handle:
+        assert (await handle.expect(lines[-1])).before == text[: text.rindex(lines[-1])]
+
+
+def test_no_byte_order_mark_decodes_alike_in_run_sync() -> None:
+    data = "one\ntwo".encode("utf-32-le")
+    with recording() as rec:
+        result = py(writes(data)).run_sync(context=ExecutionContext(encoding="utf-32"))
+    assert (result.stdout, rec.lines("stdout")) == ("one\ntwo", ["one", "two"])
+
+
+#: Bytes no handler but a lossy one decodes: an odd count, a unit past U+10FFFF.
+BROKEN = [
+    ("utf-16", b"a\x00\n\x00b"),
+    ("utf-16-be", b"\x00a\x00\n\x00"),
+    ("utf-32", b"a\x00\x00\x00\n\x00\x00\x00\x00\x00\x11\x00"),
+    ("utf-32-le", b"a\x00\x00\x00\n\x00\x00\x00b\x00"),
+]
+
+
+async def lines_then_wait(stream: Any) -> None:
+    async with stream as handle:
+        assert [line async for line in handle.stdout_lines()] == ["a"]
+        await handle.wait()
+
+
+@pytest.mark.parametrize(("encoding", "data"), BROKEN, ids=[e for e, _ in BROKEN])
+async def test_undecodable_wide_output_is_a_unicode_decode_error_naming_the_program(
+    anyio_backend: str, encoding: str, data: bytes
+) -> None:
+    context = ExecutionContext(encoding=encoding, errors="strict")
+    note = f"{PY_NAME}: its stdout is not valid {encoding}"
+    with recording() as rec, pytest.raises(UnicodeDecodeError) as info:
+        await py(writes(data)).run(context=context, timeout=DEADLINE)
+    assert note in info.value.__notes__
+    assert rec.lines("stdout") == data.decode(encoding, "replace").split("\n")  # U+FFFD
+    with pytest.raises(UnicodeDecodeError) as info:
+        await (py(writes(data)) | py(RELAY)).run(context=context, timeout=DEADLINE)
+    assert note in info.value.__notes__
+    with pytest.raises(UnicodeDecodeError) as info:  # the iterator, or wait() at the end
+        await lines_then_wait(py(writes(data)).stream(context=context, timeout=DEADLINE))
+    assert note in info.value.__notes__
+    replaced = ExecutionContext(encoding=encoding)
+    result = await py(writes(data)).run(context=replaced, timeout=DEADLINE)
+    assert result.stdout == data.decode(encoding, "replace")
+
+
+async def test_a_strict_line_iterator_names_the_program_as_wait_would(
+    anyio_backend: str,
+) -> None:
+    context = ExecutionContext(encoding="utf-32-le", errors="strict")
+    data = "one\n".encode("utf-32-le") + b"\x00\x00\x11\x00" + "\n".encode("utf-32-le")
+    async with py(writes(data)).stream(context=context, timeout=DEADLINE) as handle:
+        with pytest.raises(UnicodeDecodeError) as info:  # as it reads the bad unit
+            await anext(handle.stdout_lines())
+    assert info.value.__notes__ == [f"{PY_NAME}: its stdout is not valid utf-32-le"]
+
+
+# -- surrogateescape past U+10FFFF: escaped as bytes.decode escapes it --------------------
+
+
+@pytest.mark.parametrize("encoding", ["utf-32", "utf-32-le"])
+async def test_surrogateescape_escapes_a_utf32_unit_past_the_last_code_point(
+    anyio_backend: str, encoding: str
+) -> None:
+    data = b"\x80\x80\x80\x80" + "\nok\n".encode("utf-32-le")
+    want = data.decode(encoding, "surrogateescape")
+    assert want == "\udc80\udc80\udc80\udc80\nok\n"
+    context = ExecutionContext(encoding=encoding, errors="surrogateescape")
+    with recording() as rec:
+        result = await py(writes(data)).run(context=context, timeout=DEADLINE)
+    assert (result.stdout, rec.lines("stdout")) == (want, want.split("\n")[:-1])
+    async with py(writes(data)).stream(context=context, timeout=DEADLINE) as handle:
+        assert [line async for line in handle.stdout_lines()] == want.split("\n")[:-1]
+    async with py(writes(data)).stream(context=context, timeout=DEADLINE) as handle:
+        assert (await handle.expect("ok")).before == want[: want.index("ok")]
