@@ -58,9 +58,14 @@ def native(run: RunCgroup | None = None) -> None:
 
 
 def placed(run: RunCgroup) -> None:
-    with placement.spawning_into(run):
-        child = subprocess.Popen(TRUE, stdin=NULL, stdout=NULL, stderr=NULL, process_group=0)
-    child.wait()
+    started: list[subprocess.Popen[bytes]] = []
+    placement.spawn_into(
+        run,
+        lambda: started.append(
+            subprocess.Popen(TRUE, stdin=NULL, stdout=NULL, stderr=NULL, process_group=0)
+        ),
+    )
+    started[0].wait()
 
 
 def placed_after(run: RunCgroup) -> None:

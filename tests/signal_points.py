@@ -1,9 +1,11 @@
 """A host signal handler that raises, run at each point where CPython would run it.
 
 CPython (3.11) runs a Python signal handler only where its eval loop checks for one:
-on entering a Python frame, at a backward jump, and at the end of a call that is not
-a Python function calling a Python function by name (a builtin, a class, a C
-callable): there, the call has returned and its result is not stored anywhere yet.
+on entering a Python frame, at a backward jump, and at the end of a call that the
+eval loop did not inline (a builtin, a class, a C callable such as a
+``functools.partial``, or a Python function called with ``*args``/``**kwargs``):
+there, the call has returned and its result is not stored anywhere yet. A Python
+function called by a plain ``CALL`` runs inlined, and its return is no check point.
 :func:`interrupt_each_point` counts those checks in the frames of the code under
 test, and makes the n-th one raise through a real handler (``signal.raise_signal``,
 whose handler raises :class:`Interrupted`), for n = 0, 1, 2 ... until a call gets
@@ -14,13 +16,16 @@ How each check is reached: ``sys.settrace`` (frame entries, opcodes) and
 ``sys.setprofile`` (builtins returning). The end of a call raises from inside that
 call, as the real check does: a builtin's return (profile ``c_return``), the return
 of the ``__init__`` a class call ran; a C callable with neither (ctypes, ``map``) at
-the next instruction instead.
+the next instruction instead. Whether a Python frame was inlined is read from the
+interpreter's own frame (``_PyInterpreterFrame.is_entry``, through ``ctypes``): a
+frame entered from C (a partial's, a ``*args`` call's) ends a checked call.
 
 Shared by every test package (``tests/`` is on ``sys.path`` through its conftest).
 """
 
 from __future__ import annotations
 
+import ctypes
 import dis
 import inspect
 import signal
@@ -31,7 +36,7 @@ from typing import Any, TypeVar
 
 import pytest
 
-__all__ = ["Interrupted", "codes_of", "interrupt_each_point"]
+__all__ = ["Aborted", "Interrupted", "codes_of", "interrupt_each_point"]
 
 T = TypeVar("T")
 
@@ -46,6 +51,23 @@ MODELLED = sys.version_info[:2] == (3, 11)
 
 class Interrupted(Exception):
     """What the host's signal handler raises."""
+
+
+class Aborted(BaseException):
+    """What a host's handler raises that is no ``Exception`` (as ``KeyboardInterrupt``)."""
+
+
+# CPython 3.11's frame layout: PyFrameObject.f_frame after the object header and
+# f_back; in _PyInterpreterFrame, is_entry after eight pointers and an int.
+_F_FRAME = 3 * ctypes.sizeof(ctypes.c_void_p)
+_IS_ENTRY = 8 * ctypes.sizeof(ctypes.c_void_p) + ctypes.sizeof(ctypes.c_int)
+
+
+def _entered_from_c(frame: types.FrameType) -> bool:
+    """Whether ``frame`` was entered from C (not inlined by its caller's ``CALL``)."""
+    data = ctypes.c_void_p.from_address(id(frame) + _F_FRAME).value
+    assert data is not None
+    return ctypes.c_bool.from_address(data + _IS_ENTRY).value
 
 
 def codes_of(*owners: object) -> frozenset[types.CodeType]:
@@ -103,6 +125,12 @@ class _Injector:
         # __init__ frames a traced frame's class call ran: their return ends the call.
         self._inits: dict[types.FrameType, types.FrameType] = {}
 
+    def forget_frames(self) -> None:
+        """Let go of the frames seen (and so of what their locals hold), as a host that
+        handled the exception would."""
+        self._calling.clear()
+        self._inits.clear()
+
     def _point(self, frame: types.FrameType, what: str) -> None:
         if self.seen == self.at:
             self.fired = True
@@ -131,8 +159,8 @@ class _Injector:
             if code.co_name in _MADE:  # a class call: checked after type.__call__
                 self._inits[frame] = caller
                 local = self._local
-            elif not code.co_flags & _RESUMABLE:  # by name: no check on its return
-                self._calling[caller] = ""
+            elif not code.co_flags & _RESUMABLE and not _entered_from_c(frame):
+                self._calling[caller] = ""  # inlined: no check on its return
         if frame.f_code in self.codes:
             self._calling[frame] = ""
             frame.f_trace_opcodes = True
@@ -170,21 +198,19 @@ class _Injector:
             self._calling[frame] = ""  # it raised: nothing is left to store
 
 
-def _raise(signum: int, frame: object) -> None:
-    raise Interrupted(signum)
-
-
 def interrupt_each_point(
     call: Callable[[], T],
     codes: frozenset[types.CodeType],
     after: Callable[[str], None],
     *,
     limit: int = 5000,
+    raising: type[BaseException] = Interrupted,
 ) -> tuple[T, int]:
     """Call ``call`` once per check point in ``codes``' frames, interrupted there.
 
-    Each interrupted call must raise :class:`Interrupted` (the handler's exception,
-    not swallowed, not replaced); ``after(where)`` then checks what that interruption
+    Each interrupted call must raise what the handler raised, ``raising`` (by default
+    :class:`Interrupted`; :class:`Aborted` for one no ``except Exception`` catches):
+    not swallowed, not replaced; ``after(where)`` then checks what that interruption
     left (``where``: the point's number, kind, function and line). Returns the result
     of the first call that got through untouched, and how many points it passed (the
     caller cleans up after it). Skips the test where the model is not this
@@ -192,7 +218,11 @@ def interrupt_each_point(
     """
     if not MODELLED:
         pytest.skip("the signal check points are modelled on CPython 3.11's eval loop")
-    previous_handler = signal.signal(_SIGNAL, _raise)
+
+    def handler(signum: int, frame: object) -> None:
+        raise raising(signum)
+
+    previous_handler = signal.signal(_SIGNAL, handler)
     previous_trace, previous_profile = sys.gettrace(), sys.getprofile()
     try:
         for at in range(limit):
@@ -207,13 +237,12 @@ def interrupt_each_point(
             finally:
                 sys.settrace(previous_trace)
                 sys.setprofile(previous_profile)
+                injector.forget_frames()
             if not injector.fired:
                 if raised is not None:
                     raise raised
                 return result, at
-            assert isinstance(raised, Interrupted), (
-                f"{injector.where}: the interruption became {raised!r}"
-            )
+            assert type(raised) is raising, f"{injector.where}: the interruption became {raised!r}"
             # Its traceback holds the interrupted frames, and what they held (an open file
             # object, say): let go of it, as a host that handled the exception would.
             raised = None

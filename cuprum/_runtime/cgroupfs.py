@@ -17,6 +17,8 @@ import time
 from collections.abc import Generator, Iterator
 from typing import TypeVar
 
+from cuprum._runtime import owned
+
 __all__ = [
     "Steps",
     "Wait",
@@ -108,16 +110,14 @@ def own_cgroup(hierarchy: str = "", proc_cgroup: str = "/proc/self/cgroup") -> s
 
 def read_keyed(path: str) -> dict[str, int]:
     """A flat-keyed cgroup file (``key value`` lines) as integers; {} if it is missing."""
+    opened: list[int] = []  # the fd, stored as it is opened (see .owned)
+    close = owned.closer(opened)
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
-    except OSError:
-        return {}
-    try:
-        data = os.read(fd, 65536)
+        data = os.read(owned.open_into(opened, path, os.O_RDONLY | os.O_CLOEXEC), 65536)
     except OSError:
         return {}
     finally:
-        os.close(fd)
+        owned.consume(close)
     values = {}
     for line in data.split(b"\n"):
         key, _, value = line.partition(b" ")
@@ -128,11 +128,13 @@ def read_keyed(path: str) -> dict[str, int]:
 
 def write_file(path: str, text: str) -> None:
     """One ``write(2)`` of ``text`` (cgroup files want the whole value in one write)."""
-    fd = os.open(path, os.O_WRONLY | os.O_CLOEXEC)
+    data = text.encode("ascii")
+    opened: list[int] = []  # the fd, stored as it is opened (see .owned)
+    close = owned.closer(opened)
     try:
-        os.write(fd, text.encode("ascii"))
+        os.write(owned.open_into(opened, path, os.O_WRONLY | os.O_CLOEXEC), data)
     finally:
-        os.close(fd)
+        owned.consume(close)
 
 
 def _read_pids(path: str) -> list[int]:
@@ -194,9 +196,12 @@ _FIRST_RECHECK = 0.0005
 _LAST_RECHECK = 0.05
 
 
-def _events_fd(cgroup: str) -> int | None:
+def _events_fd(cgroup: str, opened: list[int]) -> int | None:
+    """``cgroup.events`` opened, the fd in ``opened`` as it is made; None without one."""
     try:
-        return os.open(os.path.join(cgroup, "cgroup.events"), os.O_RDONLY | os.O_CLOEXEC)
+        return owned.open_into(
+            opened, os.path.join(cgroup, "cgroup.events"), os.O_RDONLY | os.O_CLOEXEC
+        )
     except OSError:
         return None
 
@@ -269,9 +274,11 @@ def empty_steps(cgroup: str, timeout: float) -> Steps[bool]:
     cgroup) it polls the member lists the same way.
     """
     deadline = time.monotonic() + timeout
-    fd = _events_fd(cgroup)
+    opened: list[int] = []  # cgroup.events, closed at the end
+    close = owned.closer(opened)
     watcher = None
     try:
+        fd = _events_fd(cgroup, opened)
         if fd is not None:
             watcher = select.epoll()
             watcher.register(fd, select.EPOLLPRI)
@@ -284,10 +291,11 @@ def empty_steps(cgroup: str, timeout: float) -> Steps[bool]:
             delay = min(delay * 2, _LAST_RECHECK)
         return True
     finally:
-        if watcher is not None:
-            watcher.close()
-        if fd is not None:
-            os.close(fd)
+        try:
+            owned.consume(close)
+        finally:
+            if watcher is not None:
+                watcher.close()
 
 
 async def wait_empty(cgroup: str, timeout: float) -> bool:

@@ -29,6 +29,7 @@ from cuprum._core.programs import Program
 from cuprum._core.secret import reveal
 from cuprum._core.usage import ResourceUsage
 from cuprum._runtime import fork_exec as forking
+from cuprum._runtime import owned
 from cuprum._runtime.reap import reap as wait4_reap
 from cuprum._runtime.reap import reap_popen
 from cuprum._runtime.spawn_errors import spawn_error
@@ -125,10 +126,15 @@ class ChildProcess:
         """
         if self._pidfd is None:
             try:
-                self._pidfd = os.pidfd_open(self.pid)
+                self._open_pidfd()
             except (AttributeError, OSError):  # no pidfd here: the caller polls
                 return None
         return self._pidfd
+
+    def _open_pidfd(self) -> None:
+        """The pidfd into ``_pidfd`` as it is opened: a signal handler raising as
+        ``pidfd_open`` returns would otherwise lose the fd (see :mod:`.owned`)."""
+        owned.store(self, "_pidfd", os.pidfd_open, self.pid)
 
     async def wait_exit(self) -> int:
         """Wait (cancellably) until the child exits; returns its exit code, unreaped.
@@ -164,7 +170,7 @@ class ChildProcess:
 
         if self._pidfd is None:
             with contextlib.suppress(AttributeError, OSError):
-                self._pidfd = os.pidfd_open(self.pid)
+                self._open_pidfd()
             # It may have exited (and, with SIGCHLD ignored, been reaped) before the
             # pidfd existed, so the pid may name another process: look again first.
             code = self.peek()
@@ -207,9 +213,9 @@ class ChildProcess:
             self.reaped = True
             if self.exit_code is None:
                 self.exit_code = code
-            if self._pidfd is not None:
-                os.close(self._pidfd)
-                self._pidfd = None
+            pidfd, self._pidfd = self._pidfd, None  # forgotten, then closed: once
+            if pidfd is not None:
+                os.close(pidfd)
         assert self.exit_code is not None
         return self.exit_code
 
@@ -228,10 +234,12 @@ def null_fd() -> int:
     global _devnull
     fd = _devnull
     if fd is None:
-        opened = os.open(os.devnull, os.O_RDWR | os.O_CLOEXEC)
-        fd = _kept.setdefault("fd", opened)
-        if fd != opened:
-            os.close(opened)
+        mine: list[int] = []  # stored as it is opened (see .owned)
+        try:
+            fd = _kept.setdefault("fd", owned.open_into(mine, os.devnull, os.O_RDWR | os.O_CLOEXEC))
+        finally:
+            if mine and _kept.get("fd") != mine[0]:  # another thread's won, or interrupted
+                os.close(mine[0])
         _devnull = fd
     return fd
 
@@ -277,7 +285,7 @@ def spawn(
             try:
                 return ChildProcess(None, pid=pid)
             except BaseException:  # a signal handler raised: no child outlives the call
-                forking.kill(pid)
+                forking.kill(pid, executable)
                 raise
         popen = subprocess.Popen(
             args,

@@ -14,7 +14,6 @@ cgroups, on every path, shielded from cancellation.
 
 from __future__ import annotations
 
-import contextlib
 import errno
 import os
 import signal
@@ -272,20 +271,26 @@ def spawn_stage(
         except BaseException:  # a signal handler raised: no child outlives the call
             native_spawn.discard(started.pid, started.pidfd)
             raise
-    visit = contextlib.nullcontext() if box.run is None else placement.spawning_into(box.run)
-    child: ChildProcess | None = None
+    spawned: list[ChildProcess] = []  # the child, stored as spawn() returns it
+
+    def start() -> None:
+        child = spawn(
+            argv, cwd=cwd, env=env, stdin=stdin, stdout=stdout, stderr=stderr, project=project
+        )  # a Python function: no check point between its return and the append
+        spawned.append(child)
+
     try:
-        with visit:
-            child = spawn(
-                argv, cwd=cwd, env=env, stdin=stdin, stdout=stdout, stderr=stderr, project=project
-            )
+        if box.run is None:
+            start()
+        else:
+            placement.spawn_into(box.run, start)
         if box.rlimits is not None:
-            apply_prlimits(child.pid, box.rlimits)
+            apply_prlimits(spawned[0].pid, box.rlimits)
     except BaseException:  # the way out of the cgroup, or a limit, failed or was interrupted
-        if child is not None:
+        for child in spawned:
             child.reap()
         raise
-    return child
+    return spawned[0]
 
 
 def _native_fd(fd: FdArg) -> int | None:

@@ -19,12 +19,16 @@ from __future__ import annotations
 
 import builtins
 import contextlib
+import errno
+import fcntl
 import itertools
 import os
 import signal
 import subprocess
 import sys
 from collections.abc import Callable, Mapping, Sequence
+
+from cuprum._runtime import owned
 
 __all__ = ["AVAILABLE", "fork_exec", "kill"]
 
@@ -62,16 +66,19 @@ def _candidates(executable: str, env: Mapping[str, str] | None) -> tuple[bytes, 
     return tuple(os.path.join(os.fsencode(d), path) for d in os.get_exec_path(env))
 
 
-def _error_pipe() -> tuple[int, int]:
-    """A close-on-exec pipe whose write end is above fd 2 (the child dups onto 0-2)."""
-    read, write = os.pipe()
-    low = []
-    while write < 3:
-        low.append(write)
-        write = os.dup(write)
-    for fd in low:
-        os.close(fd)
-    return read, write
+def _error_pipe(ends: list[int]) -> tuple[int, int]:
+    """A close-on-exec pipe whose write end is above fd 2 (the child dups onto 0-2).
+
+    Each fd is in ``ends`` from the moment it exists (see :mod:`.owned`), for the
+    caller to close; one closed here is -1 there first. The write end is last.
+    """
+    owned.make_into(ends, os.pipe)
+    low = ends[1]
+    if low < 3:
+        ends.extend(map(fcntl.fcntl, (low,), (fcntl.F_DUPFD_CLOEXEC,), (3,)))
+        ends[1] = -1  # forgotten, then closed: no check point between the two
+        os.close(low)
+    return ends[0], ends[-1]
 
 
 def _read_report(fd: int) -> bytes:
@@ -131,41 +138,64 @@ def fork_exec(
     candidates = _candidates(executable, env)
     place = None if cwd is None else os.fspath(cwd)
     env_list = _environment(env)
-    read, write = _error_pipe()
     assert _fork_exec is not None
-    # close_fds, but for the report's pipe (close-on-exec: the exec closes it)
-    call = (
-        args, candidates, True, (write,), place, env_list,
-        stdin, -1, -1, stdout, -1, stderr, read, write, *_child_settings(),
-    )  # fmt: skip
+    ends: list[int] = []  # the report pipe's fds (see _error_pipe)
+    close = owned.closer(ends)
     started: list[int] = []
     try:
         try:
+            read, write = _error_pipe(ends)
+            # close_fds, but for the report's pipe (close-on-exec: the exec closes it)
+            call = (
+                args, candidates, True, (write,), place, env_list,
+                stdin, -1, -1, stdout, -1, stderr, read, write, *_child_settings(),
+            )  # fmt: skip
             try:
                 # The pid is stored by C code (extend calls fork_exec and appends): a
                 # signal handler that raises runs only once the call has returned, and
                 # its exception would lose a pid not yet stored in a variable.
                 started.extend(itertools.starmap(_fork_exec, (call,)))
             finally:
+                ends[-1] = -1  # forgotten, then closed: no check point between the two
                 os.close(write)
             report = _read_report(read)
         finally:
-            os.close(read)
+            owned.consume(close)
         if report:
-            # Out of ``started`` first: an interruption after the reap must not make
-            # the handler below SIGKILL a pid that may already name another process.
-            kill(started.pop())  # it has exited: reaped, however often interrupted
+            # Reaped, then forgotten (no check point between _kill's return and the
+            # clear()), then what a handler raised meanwhile: the pid is not killed
+            # again below, when it may already name another process.
+            held = _kill(started[0], executable)  # it has exited: reaped
+            started.clear()
+            if held is not None:
+                raise held  # noqa: TRY301 (nothing left for the handler below)
             _raise_report(report, executable, cwd)
     except BaseException:
         for pid in started:  # interrupted after the fork: no child outlives the call
-            kill(pid)
+            kill(pid, executable)
         raise
     return started[0]
 
 
-def kill(pid: int) -> None:
-    """SIGKILL and reap a child whose start was interrupted (or failed), however often
-    signal handlers that raise interrupt this."""
+def kill(pid: int, program: str = "") -> None:
+    """SIGKILL and reap a child whose start was interrupted (or failed), trying again
+    when a signal handler raises (the reap is still owed); what the first handler
+    raised is raised once the child is reaped.
+
+    A child this process may not signal (it ran a set-user-ID program that took
+    another user ID, or this process lacks ``CAP_KILL`` over a child that changed
+    its user) is never waited for: it may never end. It is reaped if it has exited;
+    otherwise it is left running, unreaped, and :class:`PermissionError` says so,
+    naming ``program`` and the pid.
+    """
+    held = _kill(pid, program)
+    if held is not None:
+        raise held
+
+
+def _kill(pid: int, program: str) -> BaseException | None:
+    """:func:`kill`, but what a handler raised meanwhile is returned, not raised."""
+    held: BaseException | None = None
     killed = False
     while True:
         try:
@@ -174,10 +204,26 @@ def kill(pid: int) -> None:
                 killed = True
             _discard(pid)  # reaped already (interrupted after it): ECHILD, suppressed
         except ProcessLookupError:
-            return
-        except BaseException:  # interrupted again: the reap is still owed
+            return held
+        except PermissionError:
+            break
+        except BaseException as exc:  # interrupted: the reap is still owed
+            held = exc if held is None else held
             continue
-        return
+        return held
+    try:
+        if os.waitpid(pid, os.WNOHANG)[0] == pid:
+            return held  # it had exited: reaped
+    except ChildProcessError:
+        return held  # no longer a child of ours (SIGCHLD ignored: the kernel reaped it)
+    name = f"{program} " if program else ""
+    error = PermissionError(
+        errno.EPERM,
+        f"{name}(pid {pid}) cannot be killed: not permitted to signal it (it changed its "
+        "user ID?); it is left running, unreaped",
+    )
+    error.__context__ = held
+    raise error
 
 
 def _child_settings() -> tuple[object, ...]:

@@ -16,24 +16,30 @@ thread that forks by other means during those microseconds puts its child
 in the run (and the host's own CPU time in the window is charged to the
 run; the visitors count against a pids limit, so a limit lower than the
 visitors plus one is raised to that for the visit). Spawns
-through :func:`spawning_into` are serialised by a lock, so two
+through :func:`spawn_into` are serialised by a lock, so two
 runs never swap hosts. cgroup v2's no-internal-processes rule is no
 obstacle: a run cgroup is a leaf, and the host only visits.
+
+A host's signal handler may raise at any point of the visit, and again on the
+way home: the host still comes home, the limits are restored, every fd is
+closed and the lock is free (see :func:`spawn_into`).
 """
 
 from __future__ import annotations
 
-import contextlib
+import errno
+import itertools
 import os
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable
 
-from cuprum._runtime import cgroupfs
+from cuprum._runtime import cgroupfs, owned
 from cuprum._runtime.cgroup import RunCgroup
 
-__all__ = ["place_after_spawn", "spawning_into"]
+__all__ = ["place_after_spawn", "spawn_into"]
 
 _lock = threading.Lock()
+_WRITE = os.O_WRONLY | os.O_CLOEXEC
 
 
 _homes: dict[tuple[int, str], tuple[str, str | None]] = {}
@@ -57,53 +63,86 @@ def _homes_now(with_v1: bool) -> tuple[str, str | None]:
     return found
 
 
-def _pids_max(directory: str) -> int | None:
-    try:
-        with open(os.path.join(directory, "pids.max"), encoding="ascii") as f:
-            return int(f.read())
-    except (OSError, ValueError):
-        return None  # "max" or no such file
+def spawn_into(run: RunCgroup, start: Callable[[], object]) -> None:
+    """Call ``start()`` with this process in ``run``'s cgroup: children forked now start there.
 
-
-def _make_room(limits: dict[str, tuple[int | None, int]]) -> None:
-    """Raise each pids limit that the visitors alone would exhaust (visitors + the child)."""
-    for directory, (limit, visitors) in limits.items():
-        if limit is not None and limit < visitors + 1:
-            cgroupfs.write_file(os.path.join(directory, "pids.max"), str(visitors + 1))
-
-
-def _restore(limits: dict[str, tuple[int | None, int]]) -> None:
-    for directory, (limit, visitors) in limits.items():
-        if limit is not None and limit < visitors + 1:
-            cgroupfs.write_file(os.path.join(directory, "pids.max"), str(limit))
-
-
-@contextlib.contextmanager
-def spawning_into(run: RunCgroup) -> Iterator[None]:
-    """While inside, this process is in ``run``'s cgroup: children forked now start there.
-
-    Keep the body to the ``Popen`` call. The way home is taken even if the
-    body raises; if it fails, the error propagates (the host must not stay
-    in a run that is about to be killed).
+    ``start`` is the spawn and no more, and keeps the child where its caller finds
+    it (``started.append(spawn(...))``): what it returns is dropped, as a handler
+    raising on the way home would drop it. The way home is taken however the call
+    ends, even when signal handlers raise at any point, here or on the way home; if
+    it fails, the error propagates (the host must not stay in a run that is about
+    to be killed).
     """
+    # Not a generator context manager: a handler raising in contextlib's __enter__,
+    # after the visit began, would leave the host in the run and the lock held by a
+    # generator nobody resumes. Here the lock is taken and released by the with
+    # statement's own C calls, and every step on the way in has its undo (an fd
+    # stored by C code as it is opened: see .owned) in place before it is taken.
     with _lock:
-        home, v1_home = _homes_now(bool(run.linked))
-        # Visitors count against a pids limit: every thread in v2, the one thread in v1.
-        limits = {run.path: (_pids_max(run.path), len(os.listdir("/proc/self/task")))}
-        limits.update({linked: (_pids_max(linked), 1) for linked in run.linked})
-        _make_room(limits)
-        cgroupfs.write_file(os.path.join(run.path, "cgroup.procs"), "0")
-        joined: list[str] = []
+        opened: list[int] = []  # every fd of the visit, closed at the end
+        home: list[int] = []  # this process's v2 cgroup.procs
+        v1_home: list[int] = []  # this thread's v1 tasks (a hybrid machine's pids)
+        limits: list[tuple[int, bytes, int]] = []  # pids.max raised: (fd, old limit, 0)
+        restore = itertools.starmap(os.pwrite, limits)  # made now: one C call at the end
+        close = owned.closer(opened)
         try:
-            for linked in run.linked:
-                cgroupfs.write_file(os.path.join(linked, "tasks"), "0")
-                joined.append(linked)
-            yield
+            _visit(run, opened, home, v1_home, limits)
+            start()
         finally:
-            cgroupfs.write_file(os.path.join(home, "cgroup.procs"), "0")
-            if joined and v1_home is not None:
-                cgroupfs.write_file(os.path.join(v1_home, "tasks"), "0")
-            _restore(limits)
+            # Each step is one C call in a finally of its own: a handler raising as
+            # one returns cannot skip the next.
+            try:
+                if home:
+                    os.write(home[0], b"0")
+            finally:
+                try:
+                    if v1_home:
+                        os.write(v1_home[0], b"0")
+                finally:
+                    try:
+                        owned.consume(restore)
+                    finally:
+                        owned.consume(close)
+
+
+def _visit(
+    run: RunCgroup,
+    opened: list[int],
+    home: list[int],
+    v1_home: list[int],
+    limits: list[tuple[int, bytes, int]],
+) -> None:
+    """Into ``run``'s cgroups, each way back open (in ``home``, ``v1_home``) before."""
+    v2, v1 = _homes_now(bool(run.linked))
+    if run.linked and v1 is None:
+        raise OSError(errno.ENOENT, "this thread has no cgroup v1 pids directory to return to")
+    home.append(owned.open_into(opened, os.path.join(v2, "cgroup.procs"), _WRITE))
+    if v1 is not None and run.linked:
+        v1_home.append(owned.open_into(opened, os.path.join(v1, "tasks"), _WRITE))
+    # Visitors count against a pids limit: every thread in v2, the one thread in v1.
+    _make_room(run.path, len(os.listdir("/proc/self/task")), opened, limits)
+    for linked in run.linked:
+        _make_room(linked, 1, opened, limits)
+    os.write(owned.open_into(opened, os.path.join(run.path, "cgroup.procs"), _WRITE), b"0")
+    for linked in run.linked:
+        os.write(owned.open_into(opened, os.path.join(linked, "tasks"), _WRITE), b"0")
+
+
+def _make_room(
+    directory: str, visitors: int, opened: list[int], limits: list[tuple[int, bytes, int]]
+) -> None:
+    """Raise ``directory``'s pids limit to the visitors and the child if it is lower,
+    its old value in ``limits`` (to be written back) before it is raised."""
+    path = os.path.join(directory, "pids.max")
+    try:
+        fd = owned.open_into(opened, path, os.O_RDWR | os.O_CLOEXEC)
+        old = os.pread(fd, 32, 0)
+        limit = int(old)
+    except (OSError, ValueError):
+        return  # "max", or no pids controller here
+    if limit < visitors + 1:
+        limits.append((fd, old, 0))
+        os.pwrite(fd, str(visitors + 1).encode("ascii"), 0)
 
 
 def place_after_spawn(run: RunCgroup, pid: int) -> bool:

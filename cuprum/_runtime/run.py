@@ -12,6 +12,7 @@ teardown, :meth:`~Run.report` (``error`` events, the exception to raise).
 from __future__ import annotations
 
 import functools
+import itertools
 import time
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple
@@ -161,6 +162,7 @@ class Run:
     def start(self) -> None:
         """Wire every fd, spawn every stage, tell the caller, then ``start`` events."""
         req, stages = self.req, self.stages
+        children: list[ChildProcess] = []  # each stage's, stored as its spawner returns it
         try:
             self.plan = plan = wire(
                 req,
@@ -173,7 +175,9 @@ class Run:
                 # A contained stage starts in its box; otherwise the plan's spawner
                 # (child.spawn, or on a terminal).
                 spawner = plan.spawner if stage.box is None else _boxed(stage.box)
-                stage.child = spawner(
+                _spawn_into(
+                    children,
+                    spawner,
                     # The real argv (stage.argv shows secrets as ***), or the ssh of a
                     # remote stage, through the test seam (see substitution.py).
                     spawn_argv(stage.spawn_argv),
@@ -184,9 +188,15 @@ class Run:
                     stderr=stderr,
                     project=stage.cmd.project,
                 )
+                stage.child = children[-1]
                 stage.started = time.perf_counter()
-        except Exception as exc:  # whatever stopped it, the program did not start
-            fail("spawn_failed", exc)
+        except BaseException as exc:
+            # Every child that started is the teardown's, wherever a handler raised.
+            for stage, child in zip(stages, children, strict=False):  # those that started
+                stage.child = child
+            if not isinstance(exc, Exception):
+                raise
+            fail("spawn_failed", exc)  # whatever stopped it, the program did not start
         plan.spawned()
         if self.on_spawned is not None:
             self._hand_over(plan, self.on_spawned)
@@ -289,6 +299,18 @@ def output_reader(
         on_exit=plan.let_go_writers,
         in_thread=in_thread,
     )
+
+
+def _spawn_into(
+    children: list[ChildProcess], spawner: Callable[..., ChildProcess], argv: Any, **options: Any
+) -> None:
+    """``spawner(argv, **options)``, its child appended to ``children`` as it returns.
+
+    Both calls are made from C (``extend`` runs the spawner through ``starmap``): a
+    signal handler that raised as a spawner returned (a ``functools.partial``'s call
+    ends at a check point) would otherwise lose a running child to the teardown.
+    """
+    children.extend(itertools.starmap(functools.partial(spawner, **options), ((argv,),)))
 
 
 def _boxed(box: Box) -> Callable[..., Any]:

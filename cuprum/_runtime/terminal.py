@@ -25,6 +25,7 @@ from cuprum._core.errors import InvalidArgumentError
 from cuprum._model.io import Stream
 from cuprum._model.spec import CommandSpec
 from cuprum._model.terminal import Terminal
+from cuprum._runtime import owned
 from cuprum._runtime.streams import StreamCollector
 
 __all__ = ["CrlfTranslator", "Pty", "TerminalCollector", "check_terminal", "resolve_tty"]
@@ -104,8 +105,10 @@ class Pty:
 
     def __init__(self, settings: Terminal) -> None:
         self.settings = settings
-        master, slave = os.openpty()  # both close-on-exec (PEP 446)
+        ends: list[int] = []  # master, slave: stored as openpty makes them (see .owned)
         try:
+            owned.make_into(ends, os.openpty)  # both close-on-exec (PEP 446)
+            master, slave = ends
             self.slave_path = os.ttyname(slave)
             _set_size(master, settings.rows, settings.cols)
             if not settings.echo_input:
@@ -114,8 +117,8 @@ class Pty:
                 termios.tcsetattr(slave, termios.TCSANOW, attrs)
             os.set_blocking(master, False)
         except BaseException:
-            os.close(master)
-            os.close(slave)
+            for fd in ends:
+                os.close(fd)
             raise
         self._fd: int | None = master
         self.slave_fd = slave  # the parent's copy: closed once the child has its own

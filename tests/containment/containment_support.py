@@ -72,8 +72,12 @@ def spawn_into(
     if run is None:
         popen = subprocess.Popen(argv, stdout=out, stderr=err, process_group=0)
     else:
-        with placement.spawning_into(run):
-            popen = subprocess.Popen(argv, stdout=out, stderr=err, process_group=0)
+        started: list[subprocess.Popen[bytes]] = []
+        placement.spawn_into(
+            run,
+            lambda: started.append(subprocess.Popen(argv, stdout=out, stderr=err, process_group=0)),
+        )
+        popen = started[0]
     if limits is not None:
         from cuprum._runtime.limits import apply_prlimits
 

@@ -148,11 +148,11 @@ CRASHING_HOST = textwrap.dedent(
     from cuprum._runtime import cgroup, placement
     host = anyio.run(cgroup.host, cgroup.probe())
     run = host.new_run()
-    with placement.spawning_into(run):
-        child = subprocess.Popen(
-            ["sleep", "100"], process_group=0, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-        )
-    print(run.path, child.pid, flush=True)
+    started = []
+    placement.spawn_into(run, lambda: started.append(subprocess.Popen(
+        ["sleep", "100"], process_group=0, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )))
+    print(run.path, started[0].pid, flush=True)
     os._exit(0)  # a crash: no cleanup of any kind
     """
 )

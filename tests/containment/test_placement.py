@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import subprocess
 import threading
@@ -30,9 +31,16 @@ async def test_a_child_started_inside_lands_in_the_run_and_the_host_goes_home(
 ) -> None:
     home = cgroup_of("self")
     run = host.new_run()
-    with placement.spawning_into(run):
-        assert cgroup_of("self") == relative(support, run.path)
-        popen = subprocess.Popen(["sleep", "100"], process_group=0)
+    started: list[subprocess.Popen[bytes]] = []
+    inside: list[str] = []
+
+    def start() -> None:
+        inside.append(cgroup_of("self"))
+        started.append(subprocess.Popen(["sleep", "100"], process_group=0))
+
+    placement.spawn_into(run, start)
+    popen = started[0]
+    assert inside == [relative(support, run.path)]
     assert cgroup_of("self") == home
     assert cgroup_of(popen.pid) == relative(support, run.path)
     run.kill()
@@ -43,10 +51,14 @@ async def test_a_child_started_inside_lands_in_the_run_and_the_host_goes_home(
 def test_the_host_goes_home_when_the_spawn_fails(host: CgroupHost) -> None:
     home = cgroup_of("self")
     run = host.new_run()
-    with pytest.raises(FileNotFoundError), placement.spawning_into(run):
-        subprocess.Popen(["/cuprum/no/such/program"])
+    with pytest.raises(FileNotFoundError):
+        placement.spawn_into(run, lambda: subprocess.Popen(["/cuprum/no/such/program"]))
     assert cgroup_of("self") == home
     run.remove()
+
+
+def _start_sleep(started: list[subprocess.Popen[bytes]]) -> None:
+    started.append(subprocess.Popen(["sleep", "100"], process_group=0))
 
 
 def test_threads_spawning_into_different_runs_never_mix(
@@ -58,8 +70,9 @@ def test_threads_spawning_into_different_runs_never_mix(
     def worker() -> None:
         for _ in range(15):
             run = host.new_run()
-            with placement.spawning_into(run):
-                popen = subprocess.Popen(["sleep", "100"], process_group=0)
+            started: list[subprocess.Popen[bytes]] = []
+            placement.spawn_into(run, functools.partial(_start_sleep, started))
+            popen = started[0]
             where = cgroup_of(popen.pid)
             if where != relative(support, run.path):
                 errors.append(f"{popen.pid} in {where}, not {run.path}")

@@ -23,7 +23,7 @@ from processes import children, fd_targets
 from signal_points import Interrupted, codes_of, interrupt_each_point
 
 from cuprum._runtime import child as child_module
-from cuprum._runtime import contain, native_spawn
+from cuprum._runtime import contain, native_spawn, owned, placement
 from cuprum._runtime.cgroup import CgroupHost, RunCgroup
 from cuprum._runtime.cgroup_limits import CgroupLimits, apply_limits
 from cuprum._runtime.child import ChildProcess
@@ -169,7 +169,8 @@ def test_a_handler_raising_anywhere_in_a_contained_spawn_leaves_nothing(
 ) -> None:
     # The stage's spawn, up to the ChildProcess the run keeps: the native spawn; or
     # fork_exec (its own points: tests/core) inside the host's visit to the run's
-    # cgroup (placement's own points are not counted here), or followed by prlimit.
+    # cgroup (placement's points too: tests/containment/test_placement_interrupted.py
+    # has more), or followed by prlimit.
     if how == "native":
         box = contain.Box(run, None, None, native=True)
     elif how == "pure":
@@ -180,6 +181,8 @@ def test_a_handler_raising_anywhere_in_a_contained_spawn_leaves_nothing(
         contain.spawn_stage,
         contain._native_fd,
         native_spawn,
+        placement,
+        owned,
         ChildProcess.__init__,
         child_module.spawn,
         apply_prlimits,

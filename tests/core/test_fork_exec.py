@@ -12,6 +12,8 @@ from __future__ import annotations
 import functools
 import json
 import os
+import select
+import shutil
 import signal
 import subprocess
 import sys
@@ -25,10 +27,13 @@ import pytest
 from core_support import DEADLINE, py
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from processes import fd_targets
+from signal_points import MODELLED, codes_of, interrupt_each_point
 
 from cuprum import SpawnError
 from cuprum._runtime import child as child_module
 from cuprum._runtime import fork_exec as forking
+from cuprum._runtime import owned
 from cuprum._runtime.reap import reap
 
 pytestmark = pytest.mark.skipif(not forking.AVAILABLE, reason="fork_exec is not used here")
@@ -396,3 +401,171 @@ def test_vfork_can_be_turned_off_as_for_popen(monkeypatch: pytest.MonkeyPatch) -
     monkeypatch.setattr(subprocess, "_USE_VFORK", False, raising=False)
     result = py("print('forked')").run_sync()
     assert result.stdout == "forked\n"
+
+
+def _left_after(check_fds: bool = True) -> Callable[[str], None]:
+    """A check that an interrupted ``fork_exec`` left no child and (if asked) no fd."""
+    before, fds = _children(), fd_targets()
+
+    def check(where: str) -> None:
+        assert _children() - before == set(), f"a child left, {where}"
+        if check_fds:
+            left = {fd: target for fd, target in fd_targets().items() if fd not in fds}
+            assert not left, f"an fd left, {where}: {left}"
+
+    return check
+
+
+def test_a_handler_raising_anywhere_in_a_spawn_leaves_nothing() -> None:
+    def start() -> int:
+        return forking.fork_exec(
+            "/bin/sleep", ["sleep", "30"], cwd=None, env=None, stdin=-1, stdout=-1, stderr=-1
+        )
+
+    check = _left_after()
+    pid, points = interrupt_each_point(start, codes_of(forking, owned), check)
+    forking.kill(pid)
+    check("after the spawn that got through")
+    assert points > 10
+
+
+def test_a_handler_raising_anywhere_in_a_refused_spawn_leaves_nothing(tmp_path: Path) -> None:
+    # The child reports its failed exec: it is reaped before the refusal is raised.
+    def refused() -> None:
+        with pytest.raises(FileNotFoundError):
+            forking.fork_exec(
+                str(tmp_path / "nope"), ["nope"], cwd=None, env=None, stdin=-1, stdout=-1, stderr=-1
+            )
+
+    check = _left_after()
+    _, points = interrupt_each_point(refused, codes_of(forking, owned), check)
+    check("after the refusal that got through")
+    assert points > 10
+
+
+# The same, in a host whose fds 0-2 are closed: the report pipe's write end is moved.
+_LOW_FDS_HOST = textwrap.dedent(
+    """
+    import os, sys
+    report = os.fdopen(int(sys.argv[1]), "w")
+    os.close(0); os.close(1); os.close(2)
+    from signal_points import codes_of, interrupt_each_point
+    from cuprum._runtime import fork_exec as forking, owned
+    from processes import fd_targets
+    fds = fd_targets()
+    def check(where):
+        left = {fd: t for fd, t in fd_targets().items() if fd not in fds}
+        assert not left, f"an fd left, {where}: {left}"
+    def start():
+        return forking.fork_exec("/bin/true", ["true"], cwd=None, env=None,
+                                 stdin=-1, stdout=-1, stderr=-1)
+    pid, points = interrupt_each_point(start, codes_of(forking, owned), check)
+    forking.kill(pid)
+    check("after the spawn that got through")
+    report.write(str(points))
+    report.close()
+    """
+)
+
+
+@pytest.mark.skipif(not MODELLED, reason="the check points are modelled on CPython 3.11")
+def test_a_handler_raising_anywhere_in_a_spawn_from_a_host_without_fds_0_to_2() -> None:
+    read, write = os.pipe()
+    try:
+        proc = subprocess.run(
+            [sys.executable, "-c", _LOW_FDS_HOST, str(write)],
+            pass_fds=(write,),
+            capture_output=True,
+            text=True,
+            timeout=DEADLINE,
+            env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
+            check=False,
+        )
+    finally:
+        os.close(write)
+    with os.fdopen(read) as f:
+        points = f.read()
+    assert proc.returncode == 0, proc.stderr
+    assert int(points) > 10
+
+
+# A host without CAP_KILL (root, its bounding set cut by setpriv) and a child that
+# became another user: the child may not be signalled. kill() must neither loop
+# nor wait for ever: it raises, naming the child, or reaps it if it has exited.
+_UNKILLABLE_HOST = textwrap.dedent(
+    """
+    import json, os, sys
+    from cuprum._runtime import fork_exec as forking
+    from processes import process_state
+    report = os.fdopen(int(sys.argv[1]), "w")
+    go_on = os.fdopen(int(sys.argv[2]))
+    as_nobody = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
+    found = {}
+    pid = forking.fork_exec("/usr/bin/setpriv", [*as_nobody, "sleep", "300"], cwd=None,
+                            env=None, stdin=-1, stdout=-1, stderr=-1)
+    def uid(pid):
+        with open(f"/proc/{pid}/status") as f:
+            return f.read().split("Uid:")[1].split()[0]
+    while uid(pid) != "65534":  # until setpriv has changed the user (microseconds)
+        if process_state(pid) in (None, "Z"):
+            raise SystemExit("setpriv did not run")
+    try:
+        forking.kill(pid, "sleep")
+    except PermissionError as exc:
+        found["raised"] = str(exc)
+    found["state"] = process_state(pid)
+    report.write(json.dumps({"pid": pid, **found}) + "\\n")
+    report.flush()
+    go_on.read()  # the test, which may, has killed it
+    os.waitpid(pid, 0)
+    exited = forking.fork_exec("/usr/bin/setpriv", [*as_nobody, "true"], cwd=None,
+                               env=None, stdin=-1, stdout=-1, stderr=-1)
+    while process_state(exited) != "Z":
+        pass  # until it has exited (it is not reaped: nobody waits for it)
+    forking.kill(exited, "true")  # may not be signalled, but it has exited: reaped
+    found = {"exited": process_state(exited)}
+    report.write(json.dumps(found) + "\\n")
+    """
+)
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root, to take CAP_KILL away")
+@pytest.mark.skipif(shutil.which("setpriv") is None, reason="needs setpriv (util-linux)")
+def test_a_child_that_may_not_be_signalled_is_reported_not_waited_for() -> None:
+    report_read, report_write = os.pipe()
+    go_read, go_write = os.pipe()
+    without_cap_kill = ["setpriv", "--bounding-set=-kill", sys.executable]
+    host = subprocess.Popen(
+        [*without_cap_kill, "-c", _UNKILLABLE_HOST, str(report_write), str(go_read)],
+        pass_fds=(report_write, go_read),
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
+    )
+    os.close(report_write)
+    os.close(go_read)
+    try:
+        with os.fdopen(report_read) as report:
+            # A hang here (kill() looping on EPERM) ends at the deadline below.
+            ready, _, _ = select.select([report], [], [], DEADLINE)
+            assert ready, "kill() did not return"
+            first = json.loads(report.readline())
+            assert first["raised"] == (
+                f"[Errno 1] sleep (pid {first['pid']}) cannot be killed: not permitted to "
+                "signal it (it changed its user ID?); it is left running, unreaped"
+            )
+            assert first["state"] not in (None, "Z")  # left running, as it said
+            os.kill(first["pid"], signal.SIGKILL)  # the test may
+            os.close(go_write)
+            go_write = -1
+            second = json.loads(report.readline())
+        assert second == {"exited": None}  # reaped, not left a zombie
+        assert host.wait(DEADLINE) == 0, host.stderr.read() if host.stderr else ""
+    finally:
+        if go_write >= 0:
+            os.close(go_write)
+        if host.poll() is None:
+            host.kill()
+            host.wait()
+        if host.stderr is not None:
+            host.stderr.close()

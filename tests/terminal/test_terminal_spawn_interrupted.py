@@ -1,4 +1,5 @@
-"""A host signal handler that raises during a spawn on a terminal leaves no child behind.
+"""A host signal handler that raises during a spawn on a terminal leaves no child behind,
+and one that raises as the pty is opened leaves no fd.
 
 ``posix_spawn`` stores the pid itself (from C, into a ctypes int the spawn keeps):
 a handler raising as the call returns, or as the child's record is built, finds the
@@ -17,7 +18,7 @@ from processes import children, fd_targets
 from signal_points import codes_of, interrupt_each_point
 
 from cuprum._model.terminal import Terminal
-from cuprum._runtime import terminal_spawn
+from cuprum._runtime import owned, terminal_spawn
 from cuprum._runtime.child import ChildProcess
 from cuprum._runtime.terminal import Pty
 
@@ -55,3 +56,20 @@ def test_a_handler_raising_anywhere_in_the_spawn_on_a_terminal_leaves_nothing(pt
     started, points = interrupt_each_point(spawn, codes, check)
     dispose(started)
     assert points > 10
+
+
+@pytest.mark.parametrize("echo_input", [True, False])
+def test_a_handler_raising_anywhere_as_a_pty_is_opened_leaves_no_fd(echo_input: bool) -> None:
+    # Both ends are stored by C code as openpty makes them (see cuprum._runtime.owned).
+    settings = Terminal(echo_input=echo_input)
+    fds = fd_targets()
+
+    def check(where: str) -> None:
+        left = {fd: target for fd, target in fd_targets().items() if fd not in fds}
+        assert not left, f"an fd left, {where}: {left}"
+
+    made, points = interrupt_each_point(lambda: Pty(settings), codes_of(Pty.__init__, owned), check)
+    made.hangup()
+    os.close(made.slave_fd)
+    check("after the pty that got through")
+    assert points > 5
