@@ -99,6 +99,17 @@ class Emitter:
             for stage in stages:
                 self.emit(stage, phase)
 
+    def started_before_failing(self, stages: Iterable[Stage]) -> None:
+        """``start`` for the stages a failed start had spawned (their processes existed),
+        on a path already raising: a hook that raises here is skipped, as in :meth:`errors`."""
+        if not self.hooks:
+            return
+        for stage in stages:
+            event = self.event(stage, "start")
+            for hook in self.hooks:
+                with contextlib.suppress(Exception):
+                    hook(event)
+
     def line_emitter(self, stage: Stage, phase: ExecPhase, *, tagged: bool = True) -> LineSink:
         """The line sink of one of ``stage``'s streams, every constant field bound once.
 

@@ -196,6 +196,7 @@ class Run:
                 stage.child = child
             if not isinstance(exc, Exception):
                 raise
+            self.events.started_before_failing(s for s in stages if s.child is not None)
             fail("spawn_failed", exc)  # whatever stopped it, the program did not start
         plan.spawned()
         if self.on_spawned is not None:

@@ -2,11 +2,25 @@
 
 from __future__ import annotations
 
+import errno
+from pathlib import Path
+
 import pytest
 
-from cuprum import ExecutionContext, ScopeConfig, StreamBackendError, before, observe, scoped
+from cuprum import (
+    ExecEvent,
+    ExecutionContext,
+    Program,
+    SafeCmd,
+    ScopeConfig,
+    SpawnError,
+    StreamBackendError,
+    before,
+    observe,
+    scoped,
+)
 
-from .pipeline_support import Recorder, cat, python, shell
+from .pipeline_support import PROJECT, Recorder, cat, python, shell, sleep
 
 pytestmark = pytest.mark.anyio
 
@@ -123,3 +137,38 @@ async def test_unknown_strategy_is_refused(
         single = await shell("-c", "echo x").run()
     assert single.stdout == "x\n"
     assert [e.phase for e in rec.events if e.phase in ("start", "error")] == ["start"]
+
+
+async def test_a_stage_started_before_a_later_one_failed_to_start_has_its_start(
+    anyio_backend: str, stream_backend: str, tmp_path: Path
+) -> None:
+    """The first stage's process existed (a pid, stopped by the teardown): observers
+    see its ``start`` before its ``error``, so counting ``start`` counts every process."""
+    junk = tmp_path / "junk"
+    junk.write_bytes(b"\x7fnot a program at all\n")  # executable, but neither ELF nor script
+    junk.chmod(0o755)
+    pipeline = sleep("30") | SafeCmd(Program(str(junk)), (), PROJECT)
+    rec = Recorder()
+    with observe(rec), pytest.raises(SpawnError) as caught:
+        await pipeline.run()
+    assert caught.value.errno == errno.ENOEXEC
+    first = [(e.phase, e.pid) for e in rec.events if e.tags.get("pipeline_stage_index") == 0]
+    assert [phase for phase, _ in first] == ["plan", "start", "error"]
+    assert first[1][1] is not None and first[1][1] == first[2][1]
+    second = [e.phase for e in rec.events if e.tags.get("pipeline_stage_index") == 1]
+    assert second == ["plan", "error"]
+
+
+async def test_a_hook_raising_on_that_start_does_not_hide_the_spawn_failure(
+    anyio_backend: str, tmp_path: Path
+) -> None:
+    junk = tmp_path / "junk"
+    junk.write_bytes(b"\x7fnot a program at all\n")
+    junk.chmod(0o755)
+
+    def refuse_start(event: ExecEvent) -> None:
+        if event.phase == "start":
+            raise RuntimeError("hook")
+
+    with observe(refuse_start), pytest.raises(SpawnError):
+        await (sleep("30") | SafeCmd(Program(str(junk)), (), PROJECT)).run()
