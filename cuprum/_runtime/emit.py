@@ -90,7 +90,7 @@ class Emitter:
         try:
             for hook in self.hooks:
                 hook(event)
-        except Exception as exc:
+        except BaseException as exc:  # a SystemExit too; Ctrl+C and cancellation stay bare
             fail("hook_failed", exc)
 
     def each(self, stages: Iterable[Stage], phase: ExecPhase) -> None:
@@ -254,7 +254,7 @@ class LineSink:
                 self._deliver(shown, now)
             if self._batch_hooks:
                 self._send_batch(count, text, shown, batch, now)
-        except Exception as exc:
+        except BaseException as exc:  # a SystemExit too; Ctrl+C and cancellation stay bare
             if self._tagged:
                 fail("hook_failed", exc)
             raise

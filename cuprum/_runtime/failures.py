@@ -37,14 +37,20 @@ _raised = itertools.count()
 """The order in which carriers are made: the order their exceptions were raised."""
 
 
-class _Tagged(Exception):
-    """Carries an exception from one part of a run to the failure tail."""
+class _Carrier(BaseException):
+    """Carries a ``BaseException`` that is neither a cancellation nor Ctrl+C (a hook's
+    ``SystemExit``) from one part of a run to the failure tail: still not an
+    ``Exception``, so no ``except Exception`` drops it and it wins as it would bare."""
 
     def __init__(self, kind: Source, error: BaseException) -> None:
         super().__init__(error)
         self.kind: Source = kind
         self.error = error
         self.order = next(_raised)
+
+
+class _Tagged(_Carrier, Exception):
+    """Carries an exception from one part of a run to the failure tail."""
 
 
 class _DeadlineExpired(Exception):
@@ -55,10 +61,16 @@ def fail(kind: Source, error: BaseException) -> NoReturn:
     """Raise ``error`` (being handled) tagged with the part of the run ``kind`` names.
 
     An error already tagged (a hook's, raised through a relay's line events, say)
-    or of a kind of its own (``CaptureLimitExceeded``, the deadline) is raised as it is.
+    or of a kind of its own (``CaptureLimitExceeded``, the deadline) is raised as it is,
+    and so is a cancellation or Ctrl+C (``cancelled``, whoever raised it). Any other
+    ``BaseException`` (``SystemExit``) is carried, still no ``Exception``, by ``_Carrier``.
     """
-    if isinstance(error, _Tagged | CaptureLimitExceeded | _DeadlineExpired):
+    if isinstance(error, _Carrier | CaptureLimitExceeded | _DeadlineExpired) or _cancellation(
+        error
+    ):
         raise error
+    if not isinstance(error, Exception):
+        raise _Carrier(kind, error) from error
     raise _Tagged(kind, error) from error
 
 
@@ -85,14 +97,14 @@ def unwrap(exc: BaseException) -> BaseException:
     for failure in failures:
         if not isinstance(failure, Exception):
             return failure
-    tagged = [failure for failure in failures if isinstance(failure, _Tagged)]
+    tagged = [failure for failure in failures if isinstance(failure, _Carrier)]
     return min(tagged, key=lambda failure: failure.order) if tagged else failures[0]
 
 
 def raised_order(failure: BaseException) -> int:
     """When ``failure`` (unwrapped) was raised, among the failures of every run: a
     tagged one's place in that order, anything else's is now."""
-    return failure.order if isinstance(failure, _Tagged) else next(_raised)
+    return failure.order if isinstance(failure, _Carrier) else next(_raised)
 
 
 class FirstFailure:
@@ -137,7 +149,7 @@ def cause(exc: BaseException) -> BaseException:
     of the feeder's task group) is its one exception; a group of several stays as
     it is, as it was raised.
     """
-    while isinstance(exc, _Tagged):
+    while isinstance(exc, _Carrier):
         exc = exc.error
         while isinstance(exc, BaseExceptionGroup) and len(exc.exceptions) == 1:
             exc = exc.exceptions[0]
@@ -161,7 +173,7 @@ def error_kind(exc: BaseException) -> ErrorKind:
         return "capture_limit"
     if isinstance(exc, SpawnError):
         return "spawn_failed"
-    if isinstance(exc, _Tagged):
+    if isinstance(exc, _Carrier):
         return exc.kind
     if isinstance(exc, RemoteError):
         return "remote_failed"

@@ -8,6 +8,7 @@ waits in its own ``poll`` (a direct run); the others are awaited on a loop.
 
 from __future__ import annotations
 
+import contextlib
 import select
 from collections.abc import AsyncIterable
 from typing import Any
@@ -80,7 +81,8 @@ async def feed_iterable(
     A chunk is pulled only when the previous one has been written, so the producer
     is never drained into memory. Once ``reader`` has exited nothing reads the pipe,
     so a pending pull is abandoned: a producer that is idle (or never ends) cannot
-    hold the run open. The iterator is closed (``aclose``) in every case.
+    hold the run open. The iterator is closed (``aclose``) in every case; if the feed
+    was stopped or had failed already, an error of that cleanup is dropped.
     """
     import anyio
 
@@ -97,8 +99,14 @@ async def feed_iterable(
             tg.start_soon(stop_pulling_on_exit)
             while reader.exit_code is None:
                 pulled: object = _END
+                failed: Exception | None = None  # the pull's error
                 with anyio.CancelScope() as pulling:
-                    pulled = await anext(iterator, _END)
+                    try:
+                        pulled = await anext(iterator, _END)
+                    except Exception as exc:
+                        failed = exc
+                if failed is not None:
+                    await _raise_unless_stopping(failed)
                 if pulled is _END:  # the end of the input, or the reader exited
                     break
                 chunk = _chunk(program, pulled)
@@ -107,12 +115,47 @@ async def feed_iterable(
                     dropped = len(chunk) - written
                     break
             tg.cancel_scope.cancel()
-    finally:
-        aclose = getattr(iterator, "aclose", None)
-        if aclose is not None:
-            with anyio.CancelScope(shield=True):
-                await aclose()
+    except BaseException:
+        # Stopped (the deadline, a cancellation) or failed: the source is closed, but
+        # its cleanup raising cannot change why the run ended (a timeout stays
+        # TimeoutExpired), as for a hook on a hop's last line (engine._relay).
+        with contextlib.suppress(Exception):
+            await _close(iterator)
+        raise
+    await _close(iterator)
     return dropped
+
+
+async def _close(iterator: object) -> None:
+    """``aclose`` the source's iterator (if it has one), even in a cancelled scope."""
+    import anyio
+
+    aclose = getattr(iterator, "aclose", None)
+    if aclose is not None:
+        with anyio.CancelScope(shield=True):
+            await aclose()
+
+
+async def _raise_unless_stopping(error: Exception) -> None:
+    """Raise ``error``, the source's, unless it raised while handling the run's
+    cancellation (its cleanup, as the deadline stopped the pull): then raise the
+    cancellation, so the run ends the way it was ending (``TimeoutExpired``).
+
+    A source raising on its own as the deadline passes (no cancellation delivered
+    to it) still fails the run with its error (``stdin_failed``)."""
+    import anyio
+    import anyio.lowlevel
+
+    cancelled = anyio.get_cancelled_exc_class()
+    seen: BaseException | None = error.__context__
+    while seen is not None:
+        if isinstance(seen, cancelled):
+            # Raises if the run's scope is cancelled; else (only the pull was, the
+            # reader having exited) the cleanup's error is the source's.
+            await anyio.lowlevel.checkpoint_if_cancelled()
+            break
+        seen = seen.__context__
+    raise error
 
 
 class PolledFeed:
