@@ -33,10 +33,18 @@ _HOST = textwrap.dedent(
         "--reuid=65534", "--regid=65534", "--clear-groups", "sleep", "300"
     )
 
-    async def main():
+    CONTEXT = ExecutionContext(cancel_grace=0.2)
+
+    async def run():
+        await cmd.run(timeout=0.3, context=CONTEXT)
+
+    def main(backend):
         began = time.monotonic()
         try:
-            await cmd.run(timeout=0.3, context=ExecutionContext(cancel_grace=0.2))
+            if backend == "sync":  # run_sync, without an event loop
+                cmd.run_sync(timeout=0.3, context=CONTEXT)
+            else:
+                anyio.run(run, backend=backend)
         except BaseException as exc:
             error = exc
         found = [e for e in _chain(error) if isinstance(e, PermissionError)]
@@ -57,14 +65,14 @@ _HOST = textwrap.dedent(
             error = error.__cause__ or error.__context__
         return seen
 
-    anyio.run(main, backend=sys.argv[1])
+    main(sys.argv[1])
     """
 )
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="needs root, to take CAP_KILL away")
 @pytest.mark.skipif(shutil.which("setpriv") is None, reason="needs setpriv (util-linux)")
-@pytest.mark.parametrize("backend", ["asyncio", "trio"])
+@pytest.mark.parametrize("backend", ["asyncio", "trio", "sync"])
 def test_a_child_that_may_not_be_signalled_ends_the_teardown_with_an_error(backend: str) -> None:
     without_cap_kill = ["setpriv", "--bounding-set=-kill", sys.executable]
     host = subprocess.run(
