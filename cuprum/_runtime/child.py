@@ -15,6 +15,7 @@ The file executed is always the program's pinned absolute path."""
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import signal
 import subprocess
@@ -67,6 +68,7 @@ class ChildProcess:
         "_waiter",
         "exit_code",
         "pid",
+        "program",
         "reaped",
         "stopped",
         "usage",
@@ -78,8 +80,10 @@ class ChildProcess:
         *,
         pid: int | None = None,
         pidfd: int | None = None,
+        program: str = "",
     ) -> None:
         self._popen = popen
+        self.program = program
         found = popen.pid if popen is not None else pid
         assert found is not None
         self.pid: int = found
@@ -195,13 +199,20 @@ class ChildProcess:
             self.stopped = True
         try:
             os.killpg(self.pid, sig)
-        except (ProcessLookupError, PermissionError):  # the group is gone
+        except (ProcessLookupError, PermissionError):  # gone, or no member may be (see reap)
             return
 
     def reap(self) -> int:
-        """Kill what is left of the group, then reap the child and release its pidfd."""
+        """Kill what is left of the group, then reap the child and release its pidfd. A
+        running child this process may not signal (it took another user ID) is not waited
+        for, as it may never end: :class:`PermissionError` names it (``fork_exec.kill``)."""
         if not self.reaped:
             self.signal_group(signal.SIGKILL)
+            if self.exited() is None and (denied := _not_permitted(self.pid, self.program)):
+                pidfd, self._pidfd = self._pidfd, None
+                if pidfd is not None:
+                    os.close(pidfd)
+                raise denied
             if self._popen is not None:
                 reaped = reap_popen(self._popen)
             else:
@@ -218,6 +229,21 @@ class ChildProcess:
                 os.close(pidfd)
         assert self.exit_code is not None
         return self.exit_code
+
+
+def _not_permitted(pid: int, program: str) -> PermissionError | None:
+    """What to raise for ``pid`` if this process may not signal it; None if it may or is gone."""
+    try:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, 0)  # the permission check only
+    except PermissionError:
+        name = f"{program} " if program else ""
+        return PermissionError(
+            errno.EPERM,
+            f"{name}(pid {pid}) cannot be killed: not permitted to signal it (it changed "
+            "its user ID?); it is left running, unreaped",
+        )
+    return None
 
 
 _devnull: int | None = None
@@ -283,7 +309,7 @@ def spawn(
                 executable, args, cwd=cwd, env=env, stdin=fds[0], stdout=fds[1], stderr=fds[2]
             )
             try:
-                return ChildProcess(None, pid=pid)
+                return ChildProcess(None, pid=pid, program=argv[0])
             except BaseException:  # a signal handler raised: no child outlives the call
                 forking.kill(pid, executable)
                 raise
@@ -301,7 +327,7 @@ def spawn(
         )
     except (OSError, ValueError, TypeError, subprocess.SubprocessError) as exc:
         raise spawn_error(exc, argv, cwd=cwd, env=env) from exc
-    return ChildProcess(popen)
+    return ChildProcess(popen, program=argv[0])
 
 
 class _Graces(threading.local):

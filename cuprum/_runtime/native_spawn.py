@@ -193,21 +193,21 @@ def spawn_native(
         return NativeChild(*started[0])
     except BaseException as exc:
         for pid, pidfd in started:  # interrupted once started: no child outlives the call
-            discard(pid, pidfd)
+            discard(pid, pidfd, program)
         if started or (refusal := _error(shown, where, env, exc)) is exc:
             raise
         raise refusal from exc
 
 
-def discard(pid: int, pidfd: int | None) -> None:
+def discard(pid: int, pidfd: int | None, program: str = "") -> None:
     """SIGKILL a started child's process group, reap the child and close its pidfd: for a
     start interrupted before its caller had the child. A signal handler that raises
-    during the group's SIGKILL does not skip the reap."""
+    during the group's SIGKILL does not skip the reap; an error names ``program``."""
     try:
         os.killpg(pid, signal.SIGKILL)
     except OSError:  # gone already
         pass
     finally:
-        forking.kill(pid)  # the leader, then the reap, however often interrupted
+        forking.kill(pid, program)  # the leader, then the reap, however often interrupted
         if pidfd is not None:
             os.close(pidfd)

@@ -117,9 +117,9 @@ def spawn_on_terminal(
     except (OSError, ValueError, TypeError) as exc:
         raise spawn_error(exc, argv, cwd=cwd, env=env) from exc
     try:
-        return ChildProcess(None, pid=pid)  # reaped with wait4, like a native spawn
+        return ChildProcess(None, pid=pid, program=argv[0])  # reaped with wait4, as native
     except BaseException:  # a signal handler raised: no child outlives the call
-        forking.kill(pid)
+        forking.kill(pid, argv[0])
         raise
 
 
@@ -163,7 +163,7 @@ def _posix_spawn(
             lib.posix_spawnattr_destroy(attr)
     except BaseException:
         if pid.value > 0:  # interrupted once started: no child outlives the call
-            forking.kill(pid.value)
+            forking.kill(pid.value, argv[0])
         raise
     if code:
         # posix_spawn reports one errno for the whole child side: blame the

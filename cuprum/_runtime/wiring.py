@@ -380,11 +380,11 @@ def _wire_terminal(plan: Plan, req: RunRequest, stage: Stage, *, observed: bool)
     never in ``parent_fds``: the :class:`Pty` closes it, once."""
     # Imported here: termios and ctypes are only for runs on a terminal.
     from cuprum._model.terminal import Terminal
-    from cuprum._runtime.terminal import Pty, TerminalCollector
+    from cuprum._runtime.pty_owned import open_pty
+    from cuprum._runtime.terminal import TerminalCollector
     from cuprum._runtime.terminal_spawn import spawn_on_terminal
 
-    pty = plan.terminal = Pty(req.tty or Terminal())
-    plan.child(pty.slave_fd)  # the child opens its own copy; ours closes once it runs
+    pty = open_pty(plan, req.tty or Terminal())  # the slave closes once the child runs
     plan.spawner = functools.partial(spawn_on_terminal, pty)
     fds = plan.stage_fds[0]
     fds[0] = fds[1] = pty.slave_fd

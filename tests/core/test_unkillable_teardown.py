@@ -1,0 +1,150 @@
+"""A run whose child may not be signalled ends at its timeout, not when the child does.
+
+The host runs without ``CAP_KILL`` (root, its bounding set cut by ``setpriv``) and
+its child becomes another user, so neither SIGTERM nor SIGKILL reaches it. The
+teardown gives the grace, then does not wait for the child in ``wait4``: it raises
+:class:`PermissionError` naming the program and the pid, leaving it running.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+DEADLINE = 30.0  # a hang (the reap waiting for the child's own end) fails here
+
+_HOST = textwrap.dedent(
+    """
+    import json, sys, time
+    import anyio
+    from cuprum import Program, ProgramCatalogue, ProjectSettings, sh
+    from cuprum._model.execution import ExecutionContext
+    from processes import process_state
+    SETPRIV = Program("setpriv")
+    catalogue = ProgramCatalogue(projects=(ProjectSettings(name="host", programs=(SETPRIV,)),))
+    cmd = sh.make(SETPRIV, catalogue=catalogue)(
+        "--reuid=65534", "--regid=65534", "--clear-groups", "sleep", "300"
+    )
+
+    CONTEXT = ExecutionContext(cancel_grace=0.2)
+
+    async def run():
+        await cmd.run(timeout=0.3, context=CONTEXT)
+
+    def main(backend):
+        began = time.monotonic()
+        try:
+            if backend == "sync":  # run_sync, without an event loop
+                cmd.run_sync(timeout=0.3, context=CONTEXT)
+            else:
+                anyio.run(run, backend=backend)
+        except BaseException as exc:
+            error = exc
+        found = [e for e in _chain(error) if isinstance(e, PermissionError)]
+        pid = int(str(found[0]).split("(pid ")[1].split(")")[0]) if found else None
+        print(json.dumps({
+            "raised": type(error).__name__,
+            "permission": [str(e) for e in found],
+            "pid": pid,
+            "state": None if pid is None else process_state(pid),
+            "took": time.monotonic() - began,
+        }), flush=True)
+
+    def _chain(error):
+        seen = []
+        while error is not None and error not in seen:
+            seen.append(error)
+            seen.extend(getattr(error, "exceptions", ()))
+            error = error.__cause__ or error.__context__
+        return seen
+
+    main(sys.argv[1])
+    """
+)
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root, to take CAP_KILL away")
+@pytest.mark.skipif(shutil.which("setpriv") is None, reason="needs setpriv (util-linux)")
+@pytest.mark.parametrize("backend", ["asyncio", "trio", "sync"])
+def test_a_child_that_may_not_be_signalled_ends_the_teardown_with_an_error(backend: str) -> None:
+    without_cap_kill = ["setpriv", "--bounding-set=-kill", sys.executable]
+    host = subprocess.run(
+        [*without_cap_kill, "-c", _HOST, backend],
+        capture_output=True,
+        text=True,
+        timeout=DEADLINE,
+        env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
+        check=False,
+    )
+    assert host.returncode == 0, host.stderr
+    found = json.loads(host.stdout.splitlines()[-1])
+    pid = found["pid"]
+    try:
+        assert found["permission"] == [
+            f"[Errno 1] setpriv (pid {pid}) cannot be killed: not permitted to signal it "
+            "(it changed its user ID?); it is left running, unreaped"
+        ], found
+        assert found["state"] not in (None, "Z")  # left running, as it said
+        assert found["took"] < DEADLINE / 2
+    finally:
+        if pid is not None:
+            os.kill(pid, signal.SIGKILL)  # the test may (orphaned: init reaps it)
+
+
+# A start interrupted once the child exists discards it (native_spawn.discard): for a
+# child that may not be signalled, the error names the program, not only the pid.
+_DISCARD_HOST = textwrap.dedent(
+    """
+    import json, os
+    from cuprum._runtime import fork_exec as forking
+    from cuprum._runtime import native_spawn
+    from processes import process_state
+    as_nobody = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
+    null = os.open(os.devnull, os.O_RDWR)  # not the host's stdout: the test reads to EOF
+    pid = forking.fork_exec("/usr/bin/setpriv", [*as_nobody, "sleep", "300"], cwd=None,
+                            env=None, stdin=null, stdout=null, stderr=null)
+    def uid(pid):
+        with open(f"/proc/{pid}/status") as f:
+            return f.read().split("Uid:")[1].split()[0]
+    while uid(pid) != "65534":  # until setpriv has changed the user (microseconds)
+        if process_state(pid) in (None, "Z"):
+            raise SystemExit("setpriv did not run")
+    try:
+        native_spawn.discard(pid, None, "setpriv")
+    except PermissionError as exc:
+        raised = str(exc)
+    else:
+        raised = None
+    print(json.dumps({"pid": pid, "raised": raised}), flush=True)
+    """
+)
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root, to take CAP_KILL away")
+@pytest.mark.skipif(shutil.which("setpriv") is None, reason="needs setpriv (util-linux)")
+def test_discarding_a_child_that_may_not_be_signalled_names_the_program() -> None:
+    without_cap_kill = ["setpriv", "--bounding-set=-kill", sys.executable]
+    host = subprocess.run(
+        [*without_cap_kill, "-c", _DISCARD_HOST],
+        capture_output=True,
+        text=True,
+        timeout=DEADLINE,
+        env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
+        check=False,
+    )
+    assert host.returncode == 0, host.stderr
+    found = json.loads(host.stdout.splitlines()[-1])
+    try:
+        assert found["raised"] == (
+            f"[Errno 1] setpriv (pid {found['pid']}) cannot be killed: not permitted to "
+            "signal it (it changed its user ID?); it is left running, unreaped"
+        )
+    finally:
+        os.kill(found["pid"], signal.SIGKILL)  # the test may (orphaned: init reaps it)
