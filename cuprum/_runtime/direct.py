@@ -378,10 +378,10 @@ def _failure_tail(
             child.signal_group(signal.SIGKILL)
         try:
             reap_all(run.stages)
+        finally:  # (the fds are closed, the box left, even if the child could not be reaped)
             if not stage.ended:
                 stage.ended = time.perf_counter()
             if plan is not None:
                 plan.drain_and_close()
-        finally:
             enclosure.leave_blocking(run.stages)
     return run.report(failure)

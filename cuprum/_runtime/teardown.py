@@ -32,10 +32,17 @@ def account(stages: Sequence[Stage]) -> None:
 
 
 def reap_all(stages: Sequence[Stage]) -> None:
-    """Reap every spawned stage (killing what is left of its process group)."""
+    """Reap every spawned stage (killing what is left of its process group); a stage
+    that cannot be reaped (a child we may not signal) is raised once the others are."""
+    first: Exception | None = None
     for stage in stages:
         if stage.child is not None:
-            stage.child.reap()
+            try:
+                stage.child.reap()
+            except Exception as exc:
+                first = first or exc
+    if first is not None:
+        raise first
 
 
 async def tear_down(stages: Sequence[Stage], plan: Plan | None, grace: float) -> None:
@@ -55,9 +62,11 @@ async def tear_down(stages: Sequence[Stage], plan: Plan | None, grace: float) ->
         await terminate_groups(children, grace)
     finally:
         kill_trees(boxes)
-        reap_all(stages)
-        for stage in stages:
-            if not stage.ended:
-                stage.ended = time.perf_counter()
-        if plan is not None:
-            plan.drain_and_close()
+        try:
+            reap_all(stages)
+        finally:  # (the fds are closed even if a stage could not be reaped)
+            for stage in stages:
+                if not stage.ended:
+                    stage.ended = time.perf_counter()
+            if plan is not None:
+                plan.drain_and_close()

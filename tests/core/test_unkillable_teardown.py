@@ -38,7 +38,17 @@ _HOST = textwrap.dedent(
     async def run():
         await cmd.run(timeout=0.3, context=CONTEXT)
 
+    def fds():
+        import os
+        return sorted(os.listdir("/proc/self/fd"))
+
     def main(backend):
+        warm = sh.make(SETPRIV, catalogue=catalogue)("--version")  # the caches' fds first
+        if backend == "sync":
+            warm.run_sync()
+        else:
+            anyio.run(warm.run, backend=backend)
+        before = fds()
         began = time.monotonic()
         try:
             if backend == "sync":  # run_sync, without an event loop
@@ -55,6 +65,7 @@ _HOST = textwrap.dedent(
             "pid": pid,
             "state": None if pid is None else process_state(pid),
             "took": time.monotonic() - began,
+            "fds_left": sorted(set(fds()) - set(before)),
         }), flush=True)
 
     def _chain(error):
@@ -93,6 +104,7 @@ def test_a_child_that_may_not_be_signalled_ends_the_teardown_with_an_error(backe
         ], found
         assert found["state"] not in (None, "Z")  # left running, as it said
         assert found["took"] < DEADLINE / 2
+        assert found["fds_left"] == []  # the run's pipes and pidfd closed all the same
     finally:
         if pid is not None:
             os.kill(pid, signal.SIGKILL)  # the test may (orphaned: init reaps it)
