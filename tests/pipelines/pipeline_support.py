@@ -22,9 +22,11 @@ from cuprum import (
     TRUE,
     WC,
     ExecEvent,
+    Pipeline,
     Program,
     ProgramCatalogue,
     ProjectSettings,
+    SafeCmd,
     sh,
 )
 
@@ -80,3 +82,31 @@ class Recorder:
 
     def lines(self, phase: str, stage: int) -> list[str]:
         return [e.line or "" for e in self.of(phase, stage)]
+
+    def error_kinds(self) -> list[str | None]:
+        """The ``error`` kind of each terminal event, all of which must be ``error`` events."""
+        terminal = [e for e in self.events if e.is_terminal]
+        assert {e.phase for e in terminal} == {"error"}, terminal
+        return [e.error for e in terminal]
+
+    def assert_dead(self, stages: int) -> None:
+        """Exactly ``stages`` processes started, and every one of them is gone."""
+        pids = [e.pid for e in self.events if e.phase == "start" and e.pid is not None]
+        assert len(pids) == stages
+        assert wait_until_dead(pids) == []
+
+
+DEADLINE = 10.0
+"""Seconds any wait of the relay tests may take before it fails the test."""
+
+READS_A_LINE = "import sys, time\nprint(sys.stdin.readline(), end='', flush=True)\ntime.sleep(30)"
+"""A first stage that passes one line on, then waits without reading (stopped by the teardown)."""
+
+LINES = "import sys\nfor line in sys.stdin:\n    print(line, end='', flush=True)"
+"""A last stage that passes each line on as it comes."""
+
+
+def relay_command(stages: int, first: str = READS_A_LINE) -> SafeCmd | Pipeline:
+    """``first`` alone, or followed by a stage that passes its lines on."""
+    cmd = python("-c", first)
+    return cmd if stages == 1 else cmd | python("-c", LINES)

@@ -20,43 +20,15 @@ from pathlib import Path
 import anyio
 import pytest
 
-from cuprum import ExecEvent, SafeCmd, observe
-from cuprum._api.command import Pipeline
+from cuprum import ExecEvent, observe
 
-from .pipeline_support import python, wait_until_dead
+from .pipeline_support import DEADLINE, Recorder, python, relay_command
 
 pytestmark = pytest.mark.anyio
-
-DEADLINE = 10.0
-"""Seconds any wait of these tests may take before it fails the test."""
-
-READS_A_LINE = "import sys, time\nprint(sys.stdin.readline(), end='', flush=True)\ntime.sleep(30)"
-"""A stage that passes one line on, then waits (stopped by the teardown)."""
-
-LINES = "import sys\nfor line in sys.stdin:\n    print(line, end='', flush=True)"
-"""A last stage that passes each line on as it comes."""
 
 
 class SourceError(Exception):
     """What the stdin sources and the blocks raise."""
-
-
-class Recorder:
-    def __init__(self) -> None:
-        self.events: list[ExecEvent] = []
-
-    def __call__(self, event: ExecEvent) -> None:
-        self.events.append(event)
-
-    def kinds(self) -> list[str | None]:
-        terminal = [e for e in self.events if e.is_terminal]
-        assert {e.phase for e in terminal} == {"error"}, terminal
-        return [e.error for e in terminal]
-
-    def assert_dead(self, stages: int) -> None:
-        pids = [e.pid for e in self.events if e.phase == "start" and e.pid is not None]
-        assert len(pids) == stages
-        assert wait_until_dead(pids) == []
 
 
 def wait_until(done: Callable[[], bool], what: str) -> None:
@@ -71,11 +43,6 @@ def wait_until(done: Callable[[], bool], what: str) -> None:
 def deadline_passed() -> bool:
     """Whether the deadline of the run whose code asks (its cancel scope's) has passed."""
     return anyio.current_time() >= anyio.current_effective_deadline()
-
-
-def command(stages: int, first: str = READS_A_LINE) -> SafeCmd | Pipeline:
-    cmd = python("-c", first)
-    return cmd if stages == 1 else cmd | python("-c", LINES)
 
 
 STAGES = pytest.mark.parametrize("stages", [1, 2], ids=["single", "pipeline"])
@@ -93,8 +60,8 @@ async def test_a_stdin_source_raising_as_the_deadline_passes_is_stdin_failed(
     rec = Recorder()
     with observe(rec), pytest.raises(SourceError, match="the source broke"):
         with anyio.fail_after(DEADLINE):
-            await command(stages).run(stdin=source(), timeout=1.0)
-    assert rec.kinds() == ["stdin_failed"] * stages
+            await relay_command(stages).run(stdin=source(), timeout=1.0)
+    assert rec.error_kinds() == ["stdin_failed"] * stages
     rec.assert_dead(stages)
 
 
@@ -110,9 +77,9 @@ async def test_a_stdin_source_raising_as_the_run_is_cancelled_from_outside(
             scope.cancel()
             raise SourceError("the source broke")
 
-        await command(stages).run(stdin=source())
+        await relay_command(stages).run(stdin=source())
     assert scope.cancelled_caught
-    assert rec.kinds() == ["cancelled"] * stages
+    assert rec.error_kinds() == ["cancelled"] * stages
     rec.assert_dead(stages)
 
 
@@ -124,7 +91,7 @@ async def test_a_stream_block_raising_as_its_scope_is_cancelled_raises_its_own_e
 
     async def block() -> None:
         with anyio.CancelScope() as scope:
-            async with command(stages, first).stream() as handle:
+            async with relay_command(stages, first).stream() as handle:
                 async for _ in handle.stdout_lines():
                     scope.cancel()
                     raise SourceError("the block broke")
@@ -133,7 +100,7 @@ async def test_a_stream_block_raising_as_its_scope_is_cancelled_raises_its_own_e
     with observe(rec), anyio.fail_after(DEADLINE), pytest.raises(SourceError) as info:
         await block()
     assert type(info.value) is SourceError
-    assert rec.kinds() == ["cancelled"] * stages
+    assert rec.error_kinds() == ["cancelled"] * stages
     rec.assert_dead(stages)
 
 
@@ -172,5 +139,5 @@ time.sleep(30)
             with anyio.fail_after(DEADLINE):
                 await python("-c", program).run()
     assert [e.line for e in rec.events if e.phase == "stdout"] == ["first", "second"]
-    assert len(rec.kinds()) == 1
+    assert len(rec.error_kinds()) == 1
     rec.assert_dead(1)

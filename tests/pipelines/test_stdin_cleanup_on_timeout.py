@@ -12,49 +12,13 @@ from collections.abc import AsyncIterator
 import anyio
 import pytest
 
-from cuprum import ExecEvent, SafeCmd, TimeoutExpired, observe
-from cuprum._api.command import Pipeline
+from cuprum import TimeoutExpired, observe
 
-from .pipeline_support import python, wait_until_dead
-
-DEADLINE = 10.0
-"""Seconds any wait of these tests may take before it fails the test."""
-
-READS_A_LINE = "import sys, time\nprint(sys.stdin.readline(), end='', flush=True)\ntime.sleep(30)"
-"""A first stage that passes one line on, then waits without reading (stopped by the teardown)."""
-
-LINES = "import sys\nfor line in sys.stdin:\n    print(line, end='', flush=True)"
-"""A last stage that passes each line on as it comes."""
+from .pipeline_support import DEADLINE, Recorder, relay_command
 
 
 class CleanupError(Exception):
     """What the sources' cleanup raises."""
-
-
-class Recorder:
-    def __init__(self) -> None:
-        self.events: list[ExecEvent] = []
-
-    def __call__(self, event: ExecEvent) -> None:
-        self.events.append(event)
-
-    def kinds(self) -> list[str | None]:
-        terminal = [e for e in self.events if e.is_terminal]
-        assert {e.phase for e in terminal} == {"error"}, terminal
-        return [e.error for e in terminal]
-
-    def saw_line(self) -> bool:
-        return any(e.phase == "stdout" and e.line == "line" for e in self.events)
-
-    def assert_dead(self, stages: int) -> None:
-        pids = [e.pid for e in self.events if e.phase == "start" and e.pid is not None]
-        assert len(pids) == stages
-        assert wait_until_dead(pids) == []
-
-
-def command(stages: int) -> SafeCmd | Pipeline:
-    cmd = python("-c", READS_A_LINE)
-    return cmd if stages == 1 else cmd | python("-c", LINES)
 
 
 async def idle_source() -> AsyncIterator[bytes]:
@@ -90,10 +54,10 @@ async def test_a_source_whose_cleanup_raises_as_the_timeout_stops_the_run(
     rec = Recorder()
     source = idle_source() if kind == "idle" else flooding_source()
     with observe(rec), anyio.fail_after(DEADLINE), pytest.raises(TimeoutExpired) as info:
-        await command(stages).run(stdin=source, timeout=1.0)
+        await relay_command(stages).run(stdin=source, timeout=1.0)
     assert info.value.output == "line\n"  # the output so far is kept
-    assert rec.saw_line()
-    assert rec.kinds() == ["timeout"] * stages
+    assert any(e.phase == "stdout" and e.line == "line" for e in rec.events)
+    assert rec.error_kinds() == ["timeout"] * stages
     rec.assert_dead(stages)
 
 
@@ -106,10 +70,10 @@ async def test_a_source_whose_cleanup_raises_after_the_run_ended_normally(
     # cleanup's error is still the source's (stdin_failed), not a timeout.
     rec = Recorder()
     first = "import sys\nprint(sys.stdin.readline(), end='', flush=True)"
-    cmd = python("-c", first) if stages == 1 else python("-c", first) | python("-c", LINES)
+    cmd = relay_command(stages, first)
     with observe(rec), anyio.fail_after(DEADLINE), pytest.raises(CleanupError):
         await cmd.run(stdin=idle_source(), timeout=DEADLINE)
-    assert rec.kinds() == ["stdin_failed"] * stages
+    assert rec.error_kinds() == ["stdin_failed"] * stages
 
 
 @STAGES
@@ -117,7 +81,7 @@ def test_a_source_whose_cleanup_raises_as_the_timeout_stops_run_sync(stages: int
     # run_sync with an async iterable runs on a loop of its own (never direct).
     rec = Recorder()
     with observe(rec), pytest.raises(TimeoutExpired) as info:
-        command(stages).run_sync(stdin=idle_source(), timeout=1.0)
+        relay_command(stages).run_sync(stdin=idle_source(), timeout=1.0)
     assert info.value.output == "line\n"
-    assert rec.kinds() == ["timeout"] * stages
+    assert rec.error_kinds() == ["timeout"] * stages
     rec.assert_dead(stages)
