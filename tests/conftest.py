@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 
 import pytest
 
@@ -26,6 +27,19 @@ def stream_backend(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPat
         pytest.skip("stream strategy 'rust' needs the cuprum_native extension (not installed)")
     monkeypatch.setenv("CUPRUM_STREAM_BACKEND", strategy)
     return strategy
+
+
+@pytest.fixture
+def inheritable_fd() -> Iterator[int]:
+    """An fd the parent marked inheritable: ``close_fds`` must still keep it from children."""
+    read_fd, write_fd = os.pipe()
+    os.set_inheritable(read_fd, True)
+    os.set_inheritable(write_fd, True)
+    try:
+        yield read_fd
+    finally:
+        os.close(read_fd)
+        os.close(write_fd)
 
 
 def _native_available() -> bool:

@@ -5,15 +5,19 @@ Shared by every test package (``tests/`` is on ``sys.path`` through its conftest
 
 from __future__ import annotations
 
+import errno
 import os
+import resource
 import time
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 
 __all__ = [
     "children",
     "group_members",
     "fd_targets",
     "is_dead",
+    "only_free_fds",
     "open_fds",
     "process_state",
     "wait_until_dead",
@@ -91,6 +95,33 @@ def zombie_children() -> list[int]:
 def open_fds() -> set[str]:
     """This process's open file descriptors."""
     return set(os.listdir("/proc/self/fd"))
+
+
+@contextmanager
+def only_free_fds(free: int, *, room: int = 60) -> Iterator[None]:
+    """Leave exactly ``free`` fd slots for the block: the soft ``RLIMIT_NOFILE`` is set
+    ``room`` above the highest open fd and every slot below it filled, then ``free`` of
+    them handed back (the limit and the slots are restored after)."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    limit = max(map(int, open_fds())) + 1 + room
+    assert hard == resource.RLIM_INFINITY or limit <= hard
+    resource.setrlimit(resource.RLIMIT_NOFILE, (limit, hard))
+    fillers: list[int] = []
+    try:
+        while True:
+            try:
+                fillers.append(os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC))
+            except OSError as exc:
+                if exc.errno != errno.EMFILE:
+                    raise
+                break
+        for _ in range(free):
+            os.close(fillers.pop())
+        yield
+    finally:
+        for fd in fillers:
+            os.close(fd)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
 
 
 def fd_targets() -> dict[int, str]:

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import io
-import os
-from collections.abc import Iterator
 from typing import Any
 
 import anyio
@@ -17,19 +15,6 @@ pytestmark = pytest.mark.anyio
 
 LIST_FDS = sh.make(LS)("/proc/self/fd")
 EXPECTED_CHILD_FDS = ["0", "1", "2", "3"]  # 3 is ls's own handle on the directory
-
-
-@pytest.fixture
-def inheritable_fd() -> Iterator[int]:
-    """An fd the parent marked inheritable: close_fds must still keep it from children."""
-    read_fd, write_fd = os.pipe()
-    os.set_inheritable(read_fd, True)
-    os.set_inheritable(write_fd, True)
-    try:
-        yield read_fd
-    finally:
-        os.close(read_fd)
-        os.close(write_fd)
 
 
 def _listed(text: str | None) -> list[str]:

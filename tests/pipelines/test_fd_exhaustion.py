@@ -11,14 +11,10 @@ raise ``SpawnError`` (an ``OSError`` with ``errno`` EMFILE) naming a program.
 from __future__ import annotations
 
 import errno
-import os
-import resource
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import pytest
-from processes import open_fds
+from processes import only_free_fds, open_fds
 
 from cuprum import Pipeline, SafeCmd, SpawnError, observe
 
@@ -28,28 +24,6 @@ pytestmark = pytest.mark.anyio
 
 #: Far more than any run here needs: the loop ends with a success long before.
 MAX_FREE = 60
-
-
-@contextmanager
-def only_free_fds(free: int) -> Iterator[None]:
-    """Leave exactly ``free`` fd slots for the block (then restore the limit)."""
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    limit = max(map(int, open_fds())) + 1 + MAX_FREE
-    assert hard == resource.RLIM_INFINITY or limit <= hard
-    resource.setrlimit(resource.RLIMIT_NOFILE, (limit, hard))
-    fillers: list[int] = []
-    try:
-        with pytest.raises(OSError) as full:  # noqa: PT012 - fill until the limit
-            while True:
-                fillers.append(os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC))
-        assert full.value.errno == errno.EMFILE
-        for _ in range(free):
-            os.close(fillers.pop())
-        yield
-    finally:
-        for fd in fillers:
-            os.close(fd)
-        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
 
 
 RUNS: dict[str, SafeCmd | Pipeline] = {

@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import errno
 import os
-import resource
 import subprocess
 import sys
 import textwrap
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 import pytest
+from processes import only_free_fds
 
 from cuprum import SpawnError
 from cuprum._runtime import terminal_spawn
@@ -19,27 +17,6 @@ from cuprum._runtime import terminal_spawn
 from .terminal_support import DEADLINE, open_fds, py, text
 
 pytestmark = pytest.mark.anyio
-
-
-@contextmanager
-def only_free_fds(free: int) -> Iterator[None]:
-    """Leave exactly ``free`` fd slots for the block (then restore the limit)."""
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    limit = max(map(int, open_fds())) + 1 + 40
-    resource.setrlimit(resource.RLIMIT_NOFILE, (limit, hard))
-    fillers: list[int] = []
-    try:
-        with pytest.raises(OSError) as full:  # noqa: PT012 - fill until the limit
-            while True:
-                fillers.append(os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC))
-        assert full.value.errno == errno.EMFILE
-        for _ in range(free):
-            os.close(fillers.pop())
-        yield
-    finally:
-        for fd in fillers:
-            os.close(fd)
-        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
 
 
 async def test_running_out_of_fds_leaks_none_and_names_the_program(anyio_backend: str) -> None:

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import os
 import re
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -136,18 +134,6 @@ async def test_a_missing_working_directory_is_named(anyio_backend: str, tmp_path
 async def test_a_missing_program_is_named(anyio_backend: str) -> None:
     with pytest.raises(ProgramNotFoundError, match=MISSING):
         await cmd(MISSING).run(tty=True)
-
-
-@pytest.fixture
-def inheritable_fd() -> Iterator[int]:
-    read_fd, write_fd = os.pipe()
-    os.set_inheritable(read_fd, True)
-    os.set_inheritable(write_fd, True)
-    try:
-        yield read_fd
-    finally:
-        os.close(read_fd)
-        os.close(write_fd)
 
 
 async def test_child_sees_only_the_standard_fds(anyio_backend: str, inheritable_fd: int) -> None:
