@@ -266,10 +266,10 @@ def spawn_stage(
             cgroup=box.run,
             limits=box.rlimits,
         )
-        try:
-            return ChildProcess(None, pid=started.pid, pidfd=started.pidfd)
+        try:  # named, as spawn() names it: a child it may not kill is named in the error
+            return ChildProcess(None, pid=started.pid, pidfd=started.pidfd, program=argv[0])
         except BaseException:  # a signal handler raised: no child outlives the call
-            native_spawn.discard(started.pid, started.pidfd)
+            native_spawn.discard(started.pid, started.pidfd, argv[0])
             raise
     spawned: list[ChildProcess] = []  # the child, stored as spawn() returns it
 
