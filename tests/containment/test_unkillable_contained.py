@@ -1,13 +1,13 @@
-"""A contained run (a box: per-process limits, a cgroup) whose child may not be
-signalled names the program in the ``PermissionError`` its teardown raises, as an
-uncontained run's does (``tests/core/test_unkillable_teardown.py``): the native
-spawn made the box's child without its name, so the error said only ``(pid N)``.
+"""A contained run whose child may not be signalled, after its timeout.
 
 The host runs without ``CAP_KILL`` (root, its bounding set cut by ``setpriv``) and its
-child becomes another user. With per-process limits only (``open_files``: no cgroup)
-nothing can kill it, so the run raises ``PermissionError`` after its timeout. In a
-cgroup (``contain=True``) the cgroup's kill may reach it first: the run then raises
-``TimeoutExpired``; if not, the ``PermissionError`` names the program too.
+child becomes another user. With per-process limits only (``open_files``: a box, no
+cgroup) nothing can kill it: the run raises ``PermissionError`` naming the program,
+as an uncontained run does (``tests/core/test_unkillable_teardown.py``); the native
+spawn made the box's child without its name, so the error said only ``(pid N)``.
+In a cgroup (``contain=True``) the cgroup's kill does reach it: the run raises
+``TimeoutExpired`` and the child is reaped (the reap looked before it had died,
+raised ``PermissionError`` saying it was left running, and left it a zombie).
 """
 
 from __future__ import annotations
@@ -33,8 +33,9 @@ _HOST = textwrap.dedent(
     """
     import json, sys
     import anyio
-    from cuprum import Limits, Program, ProgramCatalogue, ProjectSettings, sh
+    from cuprum import Limits, Program, ProgramCatalogue, ProjectSettings, observe, sh
     from cuprum._model.execution import ExecutionContext
+    from processes import process_state
     SETPRIV = Program("setpriv")
     catalogue = ProgramCatalogue(projects=(ProjectSettings(name="host", programs=(SETPRIV,)),))
     cmd = sh.make(SETPRIV, catalogue=catalogue)(
@@ -49,17 +50,21 @@ _HOST = textwrap.dedent(
     async def run():
         await cmd.run(timeout=0.3, context=CONTEXT)
 
+    pids = []
     try:
-        if backend == "sync":  # run_sync, without an event loop
-            cmd.run_sync(timeout=0.3, context=CONTEXT)
-        else:
-            anyio.run(run, backend=backend)
+        with observe(lambda e: pids.append(e.pid) if e.phase == "start" else None):
+            if backend == "sync":  # run_sync, without an event loop
+                cmd.run_sync(timeout=0.3, context=CONTEXT)
+            else:
+                anyio.run(run, backend=backend)
     except BaseException as exc:
         error = exc
     print(json.dumps({
         "raised": type(error).__name__,
         "message": str(error),
         "context": type(error.__context__).__name__,
+        "pid": pids[0],
+        "state": process_state(pids[0]),  # None: reaped; "Z": a zombie of the host
     }), flush=True)
     """
 )
@@ -70,7 +75,9 @@ _HOST = textwrap.dedent(
 @pytest.mark.skipif(shutil.which("setpriv") is None, reason="needs setpriv (util-linux)")
 @pytest.mark.parametrize("box", ["limits", "cgroup"])
 @pytest.mark.parametrize("backend", ["asyncio", "trio", "sync"])
-def test_a_contained_child_that_may_not_be_signalled_is_named(backend: str, box: str) -> None:
+def test_a_contained_child_that_may_not_be_signalled_is_named_or_reaped(
+    backend: str, box: str
+) -> None:
     if not native_spawn.native_spawn_available():
         pytest.skip("the native extension with spawn_process is not installed")
     if box == "cgroup":
@@ -86,18 +93,20 @@ def test_a_contained_child_that_may_not_be_signalled_is_named(backend: str, box:
     )
     assert host.returncode == 0, host.stderr
     found = json.loads(host.stdout.splitlines()[-1])
-    message = found["message"]
-    pid = int(message.split("(pid ")[1].split(")")[0]) if "(pid " in message else None
+    pid = found["pid"]
     try:
-        if box == "cgroup" and found["raised"] == "TimeoutExpired":
-            return  # the cgroup's kill reached the child before the reap looked
+        if box == "cgroup":  # killed by the cgroup, and reaped
+            assert found["raised"] == "TimeoutExpired", found
+            assert found["state"] is None, found
+            return
         assert found["raised"] == "PermissionError", found
-        assert message == (
+        assert found["message"] == (
             f"[Errno 1] setpriv (pid {pid}) cannot be killed: not permitted to signal it "
             "(it changed its user ID?); it is left running, unreaped"
         )
         assert found["context"] == "TimeoutExpired"  # the run timed out first
+        assert found["state"] not in (None, "Z")  # left running, as it said
     finally:
-        if pid is not None:
-            with contextlib.suppress(ProcessLookupError):  # killed by the cgroup already
+        if found["state"] is not None:  # (else reaped by the run: the pid is no longer its)
+            with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)  # the test may (orphaned: init reaps it)
