@@ -139,14 +139,18 @@ def _stale_hosts(base: str) -> list[str]:
     return [path for entry, path in paths if os.path.isdir(path) and not _host_alive(entry)]
 
 
-def _kill(path: str) -> None:
-    """SIGKILL everything in the cgroup ``path`` and below (``cgroup.kill`` where present)."""
+def _kill(path: str) -> bool:
+    """SIGKILL everything in the cgroup ``path`` and below (``cgroup.kill`` where present);
+    True if ``cgroup.kill`` did, which reaches every member, whatever its user ID."""
     try:
         cgroupfs.write_file(os.path.join(path, "cgroup.kill"), "1")
     except FileNotFoundError:
         cgroupfs.kill_members(path)
     except OSError:
         pass
+    else:
+        return True
+    return False
 
 
 def _remove(path: str) -> bool:
@@ -203,9 +207,10 @@ class RunCgroup:
         """Move ``pid`` into the run (for processes started outside it)."""
         cgroupfs.write_file(os.path.join(self.path, "cgroup.procs"), str(pid))
 
-    def kill(self) -> None:
-        """SIGKILL every process of the run, however it was started or detached."""
-        _kill(self.path)
+    def kill(self) -> bool:
+        """SIGKILL every process of the run, however it was started or detached; True
+        if the kernel did (``cgroup.kill``: even a member this process may not signal)."""
+        return _kill(self.path)
 
     async def wait_empty(self, timeout: float) -> bool:
         """Wait (without blocking the loop) until the run is empty; False on timeout."""

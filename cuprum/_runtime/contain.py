@@ -93,7 +93,7 @@ def native_available() -> bool:
 class Box:
     """One stage's containment: its cgroup (or None), its limits, and what it cost."""
 
-    __slots__ = ("cg_limits", "events", "native", "rlimits", "run", "slot", "tree")
+    __slots__ = ("cg_limits", "events", "killed", "native", "rlimits", "run", "slot", "tree")
 
     def __init__(
         self,
@@ -107,6 +107,7 @@ class Box:
         self.rlimits = rlimits
         self.cg_limits = cg_limits
         self.native = native
+        self.killed = False  # by cgroup.kill: every member dies, whatever its user ID
         self.slot: cgroup_pool.Slot | None = None  # a reused cgroup (runs without limits)
         self.tree: CgroupUsage | None = None
         self.events: CgroupEvents | None = None
@@ -266,10 +267,10 @@ def spawn_stage(
             cgroup=box.run,
             limits=box.rlimits,
         )
-        try:
-            return ChildProcess(None, pid=started.pid, pidfd=started.pidfd)
+        try:  # named, as spawn() names it: a child it may not kill is named in the error
+            return ChildProcess(None, pid=started.pid, pidfd=started.pidfd, program=argv[0])
         except BaseException:  # a signal handler raised: no child outlives the call
-            native_spawn.discard(started.pid, started.pidfd)
+            native_spawn.discard(started.pid, started.pidfd, argv[0])
             raise
     spawned: list[ChildProcess] = []  # the child, stored as spawn() returns it
 
@@ -321,7 +322,7 @@ def kill_trees(boxes: Sequence[Box] | None) -> None:
     """SIGKILL everything left in the stages' cgroups, however it detached itself."""
     for box in boxes or ():
         if box.run is not None:
-            box.run.kill()
+            box.killed = box.run.kill() or box.killed
             if box.slot is not None:  # a killed cgroup is destroyed, never reused
                 box.slot.close()
                 box.slot = None

@@ -362,10 +362,12 @@ def _failure_tail(
     run: Run, exc: BaseException, waits: _Waits, enclosure: Enclosure
 ) -> BaseException:
     """Teardown (SIGTERM, grace, SIGKILL, reap, drain; a contained run's cgroup
-    members too, as ``teardown.tear_down`` does), then the run's report."""
+    members too, as ``teardown.tear_down`` does), then the run's report: a child it
+    may not kill (``PermissionError``) ends the run instead, as on a loop."""
     failure = unwrap(exc)
     stage, plan = run.stages[0], run.plan
     child = stage.child
+    late: Exception | None = None
     try:
         if child is not None and not child.reaped:
             terminate_trees(enclosure.boxes, {child.pid})
@@ -378,10 +380,12 @@ def _failure_tail(
             child.signal_group(signal.SIGKILL)
         try:
             reap_all(run.stages)
+        except Exception as refused:  # a child we may not signal
+            late = refused
         finally:  # (the fds are closed, the box left, even if the child could not be reaped)
             if not stage.ended:
                 stage.ended = time.perf_counter()
             if plan is not None:
                 plan.drain_and_close()
             enclosure.leave_blocking(run.stages)
-    return run.report(failure)
+    return run.report(failure) if late is None else run.report(late, during=failure)

@@ -125,12 +125,14 @@ class Emitter:
             self._scrub[0] = redactor(self.secrets)
 
     def exits(self, stages: Sequence[Stage], accepted: Callable[[int], frozenset[int]]) -> None:
-        """Every hook gets every stage's ``exit``, even if one raises; the first error
-        is raised afterwards (the processes are already reaped). ``accepted(index)``:
-        the stage's accepted exit codes, for the event's ``ok``."""
+        """Every hook gets every stage's ``exit``, even if one raises (a ``SystemExit``
+        too); the first error is raised afterwards (the processes are already reaped),
+        the first that is not an ``Exception`` if any, as it would win bare (see
+        :func:`~.failures.unwrap`). ``accepted(index)``: the stage's accepted exit
+        codes, for the event's ``ok``."""
         if not self.hooks:
             return
-        first: Exception | None = None
+        first: BaseException | None = None
         for stage in stages:
             assert stage.child is not None
             code = stage.child.exit_code
@@ -146,8 +148,11 @@ class Emitter:
             for hook in self.hooks:
                 try:
                     hook(event)
-                except Exception as exc:
-                    first = first or exc
+                except BaseException as exc:
+                    if first is None or (
+                        isinstance(first, Exception) and not isinstance(exc, Exception)
+                    ):
+                        first = exc
         if first is not None:
             raise first
 

@@ -142,10 +142,12 @@ class _Run(Run):
                 await self.enclosure.leave(self.stages)
         except BaseException as late:  # a hook's Ctrl+C or SystemExit on a drained line
             # It ends the run instead (what the teardown drains cannot make an
-            # Exception: those are dropped), with its error events all the same.
-            failure = late
+            # Exception: those are dropped), with its error events all the same; so
+            # does a child it may not kill (PermissionError), in the context of
+            # what the run was ending with (TimeoutExpired).
             if self.on_failed is not None:
                 self.on_failed(raised_order(late))
+            return self.report(late, during=failure)
         return self.report(failure)
 
     async def _finish(self) -> tuple[Results, int | None]:

@@ -21,6 +21,7 @@ from cuprum._core.events import ErrorKind
 __all__ = [
     "FirstFailure",
     "Source",
+    "cancellation",
     "cause",
     "deadline_expired",
     "error_kind",
@@ -65,9 +66,7 @@ def fail(kind: Source, error: BaseException) -> NoReturn:
     and so is a cancellation or Ctrl+C (``cancelled``, whoever raised it). Any other
     ``BaseException`` (``SystemExit``) is carried, still no ``Exception``, by ``_Carrier``.
     """
-    if isinstance(error, _Carrier | CaptureLimitExceeded | _DeadlineExpired) or _cancellation(
-        error
-    ):
+    if isinstance(error, _Carrier | CaptureLimitExceeded | _DeadlineExpired) or cancellation(error):
         raise error
     if not isinstance(error, Exception):
         raise _Carrier(kind, error) from error
@@ -165,7 +164,7 @@ def error_kind(exc: BaseException) -> ErrorKind:
     ``remote_failed`` for a remote command's connection (lost, or not reached); and
     ``internal_error`` for anything else (cuprum itself failed).
     """
-    if _cancellation(exc):
+    if cancellation(exc):
         return "cancelled"
     if isinstance(exc, _DeadlineExpired):
         return "timeout"
@@ -180,7 +179,7 @@ def error_kind(exc: BaseException) -> ErrorKind:
     return "internal_error"
 
 
-def _cancellation(exc: BaseException) -> bool:
+def cancellation(exc: BaseException) -> bool:
     """Ctrl+C, or the event loop's cancellation (asyncio's or trio's: what anyio's
     ``get_cancelled_exc_class()`` names on each, known without a running loop)."""
     if isinstance(exc, KeyboardInterrupt):

@@ -18,6 +18,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from cuprum._core.errors import InvalidArgumentError
+from cuprum._core.events import ErrorKind
 from cuprum._core.secret import Secret
 from cuprum._model.io import Stream
 from cuprum._model.results import CommandResult, Outcome
@@ -251,28 +252,41 @@ class Run:
                     hook(stage.cmd, res)
         return results, self.blame.failure_index
 
-    def report(self, failure: BaseException) -> BaseException:
+    def report(self, failure: BaseException, during: BaseException | None = None) -> BaseException:
         """After the teardown of a run that failed with ``failure`` (unwrapped): one
         ``error`` event per announced stage, a cancelled run's salvage; returns the
-        exception to raise."""
+        exception to raise. ``during``: the failure the run was ending with when its
+        teardown raised ``failure`` (a child it may not kill): what it would have
+        raised (``TimeoutExpired``) is the context of what it raises, as if handled,
+        and the events' message says it too."""
         for end in self.fifos:  # opened, but the wiring never took it
             end.close()
         kind = error_kind(failure)
-        real = cause(failure)
-        if kind == "timeout":  # (the message as for any error: "TimeoutExpired: ...")
-            detail = str(real)  # what timed out, when more than the run itself
-            real = timeout_error(self.req, self.stages)
-            message = f"{type(real).__name__}: {real}"
-            if detail != f"timed out after {self.req.timeout}s":
-                message += f" ({detail})"
-        else:
-            message = f"{type(real).__name__}: {real}"
+        real, message = self._raised(kind, failure)
+        if during is not None:
+            first, said = self._raised(error_kind(during), during)
+            message += f" (stopping the run, which had failed: {said})"
+            if real.__context__ is None:
+                real.__context__ = first
         self.events.errors(self.stages[: self.announced], kind, message)
         spawned = all(stage.child is not None for stage in self.stages)
         stopped: Outcome | None = _STOPPED.get(kind)
         if stopped is not None and self.on_stopped is not None and spawned:
             self.on_stopped(tuple(result(self.req, s, outcome=stopped) for s in self.stages))
         return real
+
+    def _raised(self, kind: ErrorKind, failure: BaseException) -> tuple[BaseException, str]:
+        """The exception to raise for ``failure`` (of ``kind``), and its events' message."""
+        real = cause(failure)
+        if kind != "timeout":
+            return real, f"{type(real).__name__}: {real}"
+        # (the message as for any error: "TimeoutExpired: ...")
+        detail = str(real)  # what timed out, when more than the run itself
+        real = timeout_error(self.req, self.stages)
+        message = f"{type(real).__name__}: {real}"
+        if detail != f"timed out after {self.req.timeout}s":
+            message += f" ({detail})"
+        return real, message
 
 
 def output_reader(

@@ -29,7 +29,7 @@ from cuprum._model.decoding import incremental_decoder
 from cuprum._model.io import OnLimit
 from cuprum._runtime.capture import Capture, decode
 from cuprum._runtime.decoder_state import State, decoder_at
-from cuprum._runtime.failures import Source, fail
+from cuprum._runtime.failures import Source, cancellation, fail
 from cuprum._runtime.lines import LineReader, LineSplitter  # re-exported: defined there
 
 __all__ = [
@@ -242,8 +242,8 @@ class StreamTap:
         if not self.closed.is_set():
             try:
                 self._collector.feed(data)
-            except Exception as exc:  # a hook's, on a line event
-                self.fail("hook_failed", exc)
+            except BaseException as exc:  # a hook's, on a line event (a SystemExit too)
+                self._hook_failed(exc)
                 raise
 
     def close(self) -> None:
@@ -252,13 +252,19 @@ class StreamTap:
             return
         try:
             self._collector.close()
-        except Exception as exc:
-            self.fail("hook_failed", exc)
+        except BaseException as exc:
+            self._hook_failed(exc)
             raise
         finally:
             self.closed.set()
 
-    def fail(self, kind: Source, error: Exception) -> None:
+    def _hook_failed(self, error: BaseException) -> None:
+        """A hook raised ``error`` on a line: the run ends with it, as :func:`fail` says
+        (a ``SystemExit`` too); Ctrl+C or a cancellation only stops the caller's block."""
+        if not cancellation(error):
+            self.fail("hook_failed", error)
+
+    def fail(self, kind: Source, error: BaseException) -> None:
         """The reader failed with ``error`` (from the part of the run ``kind`` names):
         the run ends with it, and no event follows."""
         if not self.closed.is_set():
@@ -285,7 +291,7 @@ class TapEnd:
         import anyio  # a stream handle's, on its event loop
 
         self._event = anyio.Event()
-        self.failure: tuple[Source, Exception] | None = None
+        self.failure: tuple[Source, BaseException] | None = None
 
     def is_set(self) -> bool:
         return self._event.is_set()

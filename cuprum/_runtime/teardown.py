@@ -8,6 +8,7 @@ the termination itself (SIGTERM, grace, SIGKILL, shielded) is
 
 from __future__ import annotations
 
+import select
 import time
 from collections.abc import Sequence
 
@@ -38,11 +39,31 @@ def reap_all(stages: Sequence[Stage]) -> None:
     for stage in stages:
         if stage.child is not None:
             try:
+                _await_killed(stage)
                 stage.child.reap()
             except Exception as exc:
                 first = first or exc
     if first is not None:
         raise first
+
+
+KILLED_WAIT = 5.0
+"""The most seconds a child its cgroup's kill reached may take to exit (most take
+microseconds); should it not, the reap goes on as without a cgroup."""
+
+
+def _await_killed(stage: Stage) -> None:
+    """Wait for the exit of a child whose cgroup was killed (``cgroup.kill`` reaches
+    every member, whatever its user ID): one we may not signal is then reaped, not
+    reported as left running (and left a zombie)."""
+    box, child = stage.box, stage.child
+    if box is None or not box.killed or child is None or child.exited() is not None:
+        return
+    fd = child.exit_fd()
+    if fd is not None:  # (without a pidfd the reap looks once, as it always did)
+        poller = select.poll()
+        poller.register(fd, select.POLLIN)
+        poller.poll(KILLED_WAIT * 1000)
 
 
 async def tear_down(stages: Sequence[Stage], plan: Plan | None, grace: float) -> None:

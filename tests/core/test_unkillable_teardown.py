@@ -3,7 +3,9 @@
 The host runs without ``CAP_KILL`` (root, its bounding set cut by ``setpriv``) and
 its child becomes another user, so neither SIGTERM nor SIGKILL reaches it. The
 teardown gives the grace, then does not wait for the child in ``wait4``: it raises
-:class:`PermissionError` naming the program and the pid, leaving it running.
+:class:`PermissionError` naming the program and the pid, leaving it running, with
+the run's ``TimeoutExpired`` as its context (it had none), and the ``error`` event
+says both (``run_sync`` had no ``error`` event at all).
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ _HOST = textwrap.dedent(
     """
     import json, sys, time
     import anyio
-    from cuprum import Program, ProgramCatalogue, ProjectSettings, sh
+    from cuprum import Program, ProgramCatalogue, ProjectSettings, TimeoutExpired, observe, sh
     from cuprum._model.execution import ExecutionContext
     from processes import process_state
     SETPRIV = Program("setpriv")
@@ -50,17 +52,23 @@ _HOST = textwrap.dedent(
             anyio.run(warm.run, backend=backend)
         before = fds()
         began = time.monotonic()
+        events = []
         try:
-            if backend == "sync":  # run_sync, without an event loop
-                cmd.run_sync(timeout=0.3, context=CONTEXT)
-            else:
-                anyio.run(run, backend=backend)
+            with observe(lambda e: events.append([e.phase, e.error, e.message])):
+                if backend == "sync":  # run_sync, without an event loop
+                    cmd.run_sync(timeout=0.3, context=CONTEXT)
+                else:
+                    anyio.run(run, backend=backend)
         except BaseException as exc:
             error = exc
         found = [e for e in _chain(error) if isinstance(e, PermissionError)]
         pid = int(str(found[0]).split("(pid ")[1].split(")")[0]) if found else None
+        context = error.__context__
         print(json.dumps({
             "raised": type(error).__name__,
+            "context": [type(context).__name__, str(context)],
+            "timed_out": isinstance(context, TimeoutExpired) and context.timeout == 0.3,
+            "terminal": [e for e in events if e[0] in ("exit", "error")],
             "permission": [str(e) for e in found],
             "pid": pid,
             "state": None if pid is None else process_state(pid),
@@ -98,10 +106,24 @@ def test_a_child_that_may_not_be_signalled_ends_the_teardown_with_an_error(backe
     found = json.loads(host.stdout.splitlines()[-1])
     pid = found["pid"]
     try:
-        assert found["permission"] == [
+        refused = (
             f"[Errno 1] setpriv (pid {pid}) cannot be killed: not permitted to signal it "
             "(it changed its user ID?); it is left running, unreaped"
-        ], found
+        )
+        assert found["raised"] == "PermissionError"
+        assert found["permission"] == [refused], found
+        argv = "['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups', 'sleep', '300']"
+        timed_out = f"setpriv: command {argv} timed out after 0.3 seconds"
+        assert found["context"] == ["TimeoutExpired", timed_out]  # the run timed out first
+        assert found["timed_out"]
+        assert found["terminal"] == [
+            [
+                "error",
+                "internal_error",
+                f"PermissionError: {refused} "
+                f"(stopping the run, which had failed: TimeoutExpired: {timed_out})",
+            ]
+        ]
         assert found["state"] not in (None, "Z")  # left running, as it said
         assert found["took"] < DEADLINE / 2
         assert found["fds_left"] == []  # the run's pipes and pidfd closed all the same

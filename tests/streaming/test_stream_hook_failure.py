@@ -102,3 +102,63 @@ async def test_a_hook_error_caught_in_the_block_is_raised_again_by_wait(
             with pytest.raises(HookError):  # the run ended with it
                 await handle.wait()
     assert hook.terminal() == [("error", "hook_failed")]
+
+
+class Exiter(Refuser):
+    """Raises ``error`` (a ``SystemExit``, Ctrl+C) on the stdout line ``bad``."""
+
+    def __init__(self, error: BaseException) -> None:
+        super().__init__()
+        self.error = error
+
+    def __call__(self, event: ExecEvent) -> None:
+        self.events.append(event)
+        if event.phase == "stdout" and event.line == "bad":
+            raise self.error
+
+
+@pytest.mark.parametrize("shape", ["command", "pipeline"])
+@pytest.mark.parametrize("reader", ["lines", "chunks", "wait"])
+@pytest.mark.parametrize("code", [LINES_THEN_WAIT, PARTIAL_LAST], ids=["mid-run", "at-eof"])
+async def test_a_hook_raising_systemexit_on_a_streamed_line_is_hook_failed(
+    anyio_backend: str, shape: str, reader: str, code: str
+) -> None:
+    # As in run(): the SystemExit propagates as itself and the run ended hook_failed
+    # (it was reported cancelled: the tap kept only an Exception as the run's failure).
+    hook = Exiter(SystemExit("the hook exits"))
+    pids: tuple[int, ...] = ()
+
+    async def body() -> None:
+        nonlocal pids
+        async with _cmd(code, shape).stream() as handle:
+            pids = handle.pids
+            await _read(handle, reader)
+
+    with observe(hook), anyio.fail_after(DEADLINE):
+        with pytest.raises(SystemExit, match="the hook exits") as info:
+            await body()
+    assert info.value is hook.error
+    stages = 1 if shape == "command" else 2
+    assert hook.terminal() == [("error", "hook_failed")] * stages
+    (message,) = {e.message for e in hook.events if e.phase == "error"}
+    assert message == "SystemExit: the hook exits"
+    await assert_dead(*pids)
+
+
+async def test_a_hook_raising_ctrl_c_on_a_streamed_line_is_still_cancelled(
+    anyio_backend: str,
+) -> None:
+    hook = Exiter(KeyboardInterrupt())
+    pids: tuple[int, ...] = ()
+
+    async def body() -> None:
+        nonlocal pids
+        async with py(LINES_THEN_WAIT).stream() as handle:
+            pids = handle.pids
+            await _read(handle, "lines")
+
+    with observe(hook), anyio.fail_after(DEADLINE):
+        with pytest.raises(KeyboardInterrupt):
+            await body()
+    assert hook.terminal() == [("error", "cancelled")]
+    await assert_dead(*pids)
