@@ -21,7 +21,7 @@ from cuprum._runtime.engine import run_stages
 from cuprum._runtime.failures import FirstFailure
 from cuprum._runtime.request import build_request
 from cuprum._runtime.sync import Backend, run_sync
-from cuprum._runtime.validate import check_limit, described
+from cuprum._runtime.validate import check_field, check_limit, described
 
 __all__ = ["ConcurrentConfig", "run_concurrent", "run_concurrent_sync"]
 
@@ -92,7 +92,15 @@ class ConcurrentConfig(OutputGeneric, Generic[OutT, ErrT]):
         def __init__(self, *args: Any, **kwargs: Any) -> None: ...
 
     def __post_init__(self) -> None:
+        # Refused here, naming the field, as FleetConfig does: fail_fast="no" is truthy.
         check_limit("ConcurrentConfig", "concurrency", self.concurrency)
+        for name in ("capture", "echo", "fail_fast", "text"):
+            check_field("ConcurrentConfig", name, getattr(self, name), "flag")
+        if self.context is not None and not isinstance(self.context, ExecutionContext):
+            raise InvalidArgumentError(
+                "ConcurrentConfig: context must be an ExecutionContext or None, "
+                f"got {described(self.context)}"
+            )
 
 
 _SPEC = ("program", "argv", "argv_with_program", "project")  # what CommandSpec promises

@@ -24,7 +24,7 @@ from dataclasses import dataclass, replace
 from types import TracebackType
 from typing import Any, Literal, Self
 
-from cuprum._core.errors import ForbiddenProgramError
+from cuprum._core.errors import ForbiddenProgramError, InvalidArgumentError
 from cuprum._core.events import BatchHook, ExecEvent, ObserveHook
 from cuprum._core.programs import Program
 from cuprum._core.results import CommandResult
@@ -83,6 +83,10 @@ class CuprumContext:
     timeout: float | None = None
     enforced: bool = False
     allow_loader_env: bool = False
+
+    def __post_init__(self) -> None:
+        if type(self.allowlist) is not frozenset:  # every replace() passes one through
+            object.__setattr__(self, "allowlist", _programs("CuprumContext", self.allowlist))
 
     def is_allowed(self, program: Program) -> bool:
         """Whether ``program`` is on this context's allowlist."""
@@ -162,6 +166,23 @@ class ScopeConfig:
     fail_closed: bool = False
     allow_loader_env: bool | None = None
 
+    def __post_init__(self) -> None:
+        if self.allowlist is not None:
+            object.__setattr__(self, "allowlist", _programs("ScopeConfig", self.allowlist))
+
+
+def _programs(owner: str, value: object) -> frozenset[Program]:
+    """An allowlist as a frozenset of programs; a ``str`` (``"echo"`` would be its
+    letters) or anything else that is not a collection of them is refused."""
+    if not isinstance(value, str | bytes) and isinstance(value, Iterable):
+        programs = frozenset(value)
+        if all(isinstance(program, str) for program in programs):
+            return programs
+    raise InvalidArgumentError(
+        f"{owner}: allowlist must be a collection of programs (frozenset([ECHO])), "
+        f"got {value!r} ({type(value).__name__})"
+    )
+
 
 def _narrow(parent: CuprumContext, config: ScopeConfig) -> CuprumContext:
     allowlist, enforced = parent.allowlist, parent.enforced or config.fail_closed
@@ -197,10 +218,7 @@ def scoped(config: ScopeConfig | None = None, **legacy: Any) -> Iterator[CuprumC
             DeprecationWarning,
             stacklevel=3,
         )
-        allowlist = legacy.pop("allowlist", None)
-        config = ScopeConfig(
-            allowlist=frozenset(allowlist) if allowlist is not None else None, **legacy
-        )
+        config = ScopeConfig(**legacy)  # it takes any collection of programs
     live = _LIVE.get()
     new = _narrow(_CURRENT.get(), config or ScopeConfig())
     token = _CURRENT.set(new)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from cuprum._core.context import HookRegistration, register_hooks
+from cuprum._core.errors import InvalidArgumentError
 from cuprum._core.programs import display_name
 from cuprum._core.results import CommandResult
 from cuprum._core.secret import shown_argv
@@ -26,10 +27,13 @@ def logging_hook(
 ) -> HookRegistration:
     """Log each command's start (program, argv) and exit (pid, code, duration, sizes).
 
-    Returns the registration; use it with ``with`` or call ``detach()``.
+    Returns the registration; use it with ``with`` or call ``detach()``. A logger
+    that is not one, or a level that is not an ``int``, is refused here rather than
+    by the first command it would have logged.
     """
     import logging  # only when used: keeps `import cuprum` cheap
 
+    check_logging_args("logging_hook", logger, start_level=start_level, exit_level=exit_level)
     log = logger if logger is not None else logging.getLogger("cuprum")
 
     def on_start(cmd: CommandSpec) -> None:
@@ -70,3 +74,21 @@ def logging_hook(
         )
 
     return register_hooks(("before_hooks", on_start), ("after_hooks", on_exit))
+
+
+def check_logging_args(owner: str, logger: object, **levels: object) -> None:
+    """Refuse a ``logger`` that is not a :class:`logging.Logger` (or ``LoggerAdapter``)
+    and a level that is not an ``int`` (``"INFO"`` would fail only when logging)."""
+    import logging
+
+    if logger is not None and not isinstance(logger, logging.Logger | logging.LoggerAdapter):
+        raise InvalidArgumentError(
+            f"{owner}: logger must be a logging.Logger or None, "
+            f"got {logger!r} ({type(logger).__name__})"
+        )
+    for name, level in levels.items():
+        if isinstance(level, bool) or not isinstance(level, int):
+            raise InvalidArgumentError(
+                f"{owner}: {name} must be an int (logging.INFO, ...), "
+                f"got {level!r} ({type(level).__name__})"
+            )

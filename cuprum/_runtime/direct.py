@@ -84,6 +84,9 @@ def refuse_inside_event_loop(what: str) -> None:
     Neither loop can be running in this thread unless its module is loaded: nothing
     is imported to find out.
     """
+    # The hint names the async form: run_concurrent_sync -> await run_concurrent(...).
+    batch = what.endswith("_sync") and what != "run_sync"
+    hint = f"`await {what.removesuffix('_sync')}(...)`" if batch else "`await cmd.run()`"
     if _running.run:
         raise RuntimeError(
             f"{what}() cannot be called from a hook of a run in progress in this "
@@ -99,8 +102,7 @@ def refuse_inside_event_loop(what: str) -> None:
             pass
         else:
             raise RuntimeError(
-                f"{what}() cannot be called from a running asyncio event loop; "
-                "use `await cmd.run()` instead"
+                f"{what}() cannot be called from a running asyncio event loop; use {hint} instead"
             )
     # A trio still being imported (by another thread) has no ``lowlevel`` yet; and
     # this thread cannot be inside a trio.run then.
@@ -110,9 +112,7 @@ def refuse_inside_event_loop(what: str) -> None:
             lowlevel.current_trio_token()
         except RuntimeError:
             return
-        raise RuntimeError(
-            f"{what}() cannot be called from inside trio; use `await cmd.run()` instead"
-        )
+        raise RuntimeError(f"{what}() cannot be called from inside trio; use {hint} instead")
 
 
 def runs_direct(req: RunRequest) -> bool:

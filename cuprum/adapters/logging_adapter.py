@@ -14,7 +14,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from cuprum import ExecEvent, LineBatch
+from cuprum import ExecEvent, InvalidArgumentError, LineBatch
 
 __all__ = ["EVENT_FIELDS", "JsonLoggingFormatter", "structured_logging_hook"]
 
@@ -84,8 +84,22 @@ def structured_logging_hook(
     at ``level``; output lines (``stdout``, ``stderr``) at ``output_level``; an
     ``exit`` with a code not accepted, an ``error`` and ``stdin_closed`` at
     ``failure_level``. A record whose level is
-    disabled costs one ``isEnabledFor`` check. See :data:`EVENT_FIELDS`.
+    disabled costs one ``isEnabledFor`` check. See :data:`EVENT_FIELDS`. A logger
+    that is not a ``logging.Logger``, or a level that is not an ``int``, is refused
+    here (:class:`~cuprum.InvalidArgumentError`), not by the first event.
     """
+    if logger is not None and not isinstance(logger, logging.Logger):
+        raise InvalidArgumentError(
+            "structured_logging_hook: logger must be a logging.Logger or None, "
+            f"got {logger!r} ({type(logger).__name__})"
+        )
+    levels = {"level": level, "output_level": output_level, "failure_level": failure_level}
+    for name, value in levels.items():
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise InvalidArgumentError(
+                f"structured_logging_hook: {name} must be an int (logging.INFO, ...), "
+                f"got {value!r} ({type(value).__name__})"
+            )
     log = logger if logger is not None else logging.getLogger(DEFAULT_LOGGER)
     return _StructuredLogger(log, level, output_level, failure_level)
 

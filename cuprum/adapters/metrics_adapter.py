@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Protocol
 
-from cuprum import ExecEvent, LineBatch
+from cuprum import ExecEvent, InvalidArgumentError, LineBatch
 
 __all__ = [
     "DURATION_SECONDS",
@@ -69,6 +69,13 @@ class MetricsHook:
     __slots__ = ("_collector", "_labels")
 
     def __init__(self, collector: MetricsCollector) -> None:
+        # Refused here: a wrong collector would otherwise end the first run it sees.
+        missing = [m for m in ("inc_counter", "observe_histogram") if not hasattr(collector, m)]
+        if missing:
+            raise InvalidArgumentError(
+                f"MetricsHook: collector must be a MetricsCollector (no {missing[0]}()), "
+                f"got {collector!r} ({type(collector).__name__})"
+            )
         self._collector = collector
         self._labels: dict[tuple[str, object], Mapping[str, str]] = {}
 

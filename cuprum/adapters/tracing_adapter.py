@@ -21,7 +21,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import NamedTuple, Protocol
 
-from cuprum import ExecEvent, LineBatch
+from cuprum import ExecEvent, InvalidArgumentError, LineBatch
 
 __all__ = [
     "AttributeValue",
@@ -90,6 +90,17 @@ class TracingHook:
     __slots__ = ("_open", "_record_output", "_tracer")
 
     def __init__(self, tracer: Tracer, *, record_output: bool = True) -> None:
+        # Refused here: a wrong tracer would otherwise end the first run it sees.
+        if not hasattr(tracer, "start_span"):
+            raise InvalidArgumentError(
+                "TracingHook: tracer must be a Tracer (no start_span()), "
+                f"got {tracer!r} ({type(tracer).__name__})"
+            )
+        if not isinstance(record_output, bool):
+            raise InvalidArgumentError(
+                "TracingHook: record_output must be True or False, "
+                f"got {record_output!r} ({type(record_output).__name__})"
+            )
         self._tracer = tracer
         self._record_output = record_output
         self._open: dict[int, _Open] = {}

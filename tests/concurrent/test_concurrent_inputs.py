@@ -67,3 +67,20 @@ def test_a_concurrency_that_is_not_a_limit(value: Any, shown: str) -> None:
 async def test_valid_limits_still_run(anyio_backend: str) -> None:
     result = await run_concurrent(true(), true(), config=ConcurrentConfig(concurrency=1))
     assert result.ok
+
+
+@pytest.mark.parametrize("name", ["capture", "echo", "fail_fast", "text"])
+@pytest.mark.parametrize(
+    ("value", "shown"), [("no", "'no' (str)"), (1, "1 (int)"), (None, "None (NoneType)")]
+)
+def test_a_switch_that_is_not_a_bool(name: str, value: Any, shown: str) -> None:
+    # fail_fast="no" is truthy: taken as given it would switch fail-fast on.
+    message = f"ConcurrentConfig: {name} must be True or False, got {shown}"
+    with pytest.raises(InvalidArgumentError, match=f"^{re.escape(message)}$"):
+        ConcurrentConfig(**{name: value})
+
+
+def test_a_context_that_is_not_one() -> None:
+    message = "ConcurrentConfig: context must be an ExecutionContext or None, got {} (dict)"
+    with pytest.raises(InvalidArgumentError, match=f"^{re.escape(message)}$"):
+        ConcurrentConfig(context={})  # type: ignore[call-overload]

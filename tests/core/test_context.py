@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import itertools
+import re
 import threading
+import warnings
 from collections.abc import Callable
 
 import anyio
@@ -22,6 +24,7 @@ from cuprum import (
     AllowRegistration,
     CuprumContext,
     ForbiddenProgramError,
+    InvalidArgumentError,
     Program,
     ScopeConfig,
     after,
@@ -215,6 +218,38 @@ def test_legacy_keyword_form_warns_and_still_narrows() -> None:
     assert record[0].filename == __file__  # points at the caller's `with`
     with pytest.raises(TypeError), scoped(ScopeConfig(), allowlist=[ECHO]):
         pass
+
+
+@pytest.mark.parametrize(
+    ("make", "owner"),
+    [
+        (lambda value: ScopeConfig(allowlist=value), "ScopeConfig"),
+        (lambda value: CuprumContext(allowlist=value), "CuprumContext"),
+        (lambda value: scoped(allowlist=value).__enter__(), "ScopeConfig"),
+    ],
+)
+@pytest.mark.parametrize(
+    ("value", "shown"),
+    [("echo", "'echo' (str)"), (5, "5 (int)"), (..., "Ellipsis"), ([ECHO, None], "(list)")],
+)
+def test_an_allowlist_that_is_not_a_collection_of_programs_is_refused(
+    make: Callable[[object], object], owner: str, value: object, shown: str
+) -> None:
+    # "echo" used to become the allowlist {"e", "c", "h", "o"}: it permitted no echo.
+    pattern = f"^{owner}: allowlist must be a collection of programs .*{re.escape(shown)}"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # the legacy scoped() form
+        with pytest.raises(InvalidArgumentError, match=pattern):
+            make(value)
+    assert current_context() == CuprumContext()
+
+
+def test_an_allowlist_may_be_any_collection_of_programs() -> None:
+    assert CuprumContext(allowlist=[ECHO]).allowlist == frozenset([ECHO])  # type: ignore[arg-type]
+    config = ScopeConfig(allowlist={ECHO, LS})  # type: ignore[arg-type]
+    assert config.allowlist == frozenset([ECHO, LS])
+    with scoped(config) as ctx:
+        assert ctx.permits(ECHO) and not ctx.permits(CAT)
 
 
 def test_threads_do_not_see_each_others_scopes() -> None:

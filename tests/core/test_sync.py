@@ -31,6 +31,7 @@ from cuprum import (
     ScopeConfig,
     TimeoutExpired,
     before,
+    run_concurrent_sync,
     scoped,
     sh,
 )
@@ -75,6 +76,15 @@ async def test_run_sync_inside_a_running_loop_is_refused(backend: Any) -> None:
         sh.make(TRUE)().run_sync(backend=backend)
     with pytest.raises(RuntimeError, match=r"await cmd\.run\(\)"):
         (sh.make(ECHO)("x") | sh.make(TRUE)()).run_sync(backend=backend)
+
+
+@pytest.mark.anyio
+async def test_run_concurrent_sync_inside_a_running_loop_names_run_concurrent(
+    anyio_backend: str,
+) -> None:
+    # The hint names the async form of what was called, not cmd.run().
+    with pytest.raises(RuntimeError, match=r"use `await run_concurrent\(\.\.\.\)` instead$"):
+        run_concurrent_sync(sh.make(TRUE)())
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
