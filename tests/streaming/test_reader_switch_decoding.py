@@ -16,12 +16,12 @@ from typing import Any
 
 import anyio
 import pytest
-from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import HealthCheck, Phase, example, given, settings
 from hypothesis import strategies as st
 
 from cuprum import PIPE, ExecutionContext
 from cuprum._model.decoding import incremental_decoder
-from cuprum._runtime.decoder_state import advanced, fresh
+from cuprum._runtime.decoder_state import State, advanced, fresh
 
 from .streaming_support import CAT, DEADLINE, chain, py
 
@@ -253,28 +253,39 @@ async def test_a_character_split_by_raw_chunks_is_completed_by_the_next_reader(
 # -- where the decoding stands after raw bytes: as decoding them all would say -----------
 
 
+def _state_after(encoding: str, errors: str, state: State | None, data: bytes) -> State:
+    """A decoder's state after ``data``, from ``state``: with ``errors``, or with
+    ``replace`` where ``errors`` cannot decode it."""
+    for handler in (errors, "replace"):
+        decoder = incremental_decoder(encoding, handler)
+        if state is not None:
+            decoder.setstate(state)
+        try:
+            decoder.decode(data)
+        except UnicodeDecodeError:
+            continue
+        after: State = decoder.getstate()
+        return after
+    raise AssertionError(f"{encoding}: even replace failed on {data!r}")
+
+
 @given(
     encoding=st.sampled_from([*ENCODINGS, "utf-32-be", "cp1252", "shift_jis"]),
     errors=st.sampled_from(["replace", "surrogateescape", "strict"]),
     data=st.binary(max_size=40),
     cut=st.integers(0, 40),
 )
+@example(encoding="utf-32", errors="surrogateescape", data=b"\x80\x00\x00\x01\x01", cut=4)
 def test_the_state_after_raw_bytes_is_that_of_decoding_them(
     encoding: str, errors: str, data: bytes, cut: int
 ) -> None:
     # (UTF-16 and UTF-32 without a BOM too: in the platform's order, as bytes.decode
     # reads them; surrogateescape may resume inside a unit it could not decode.)
-    decoder = incremental_decoder(encoding, errors)
-    try:
-        decoder.decode(data[:cut])
-        middle = decoder.getstate()
-        decoder.decode(data[cut:])
-    except UnicodeDecodeError:  # strict: the state is where replace resumes
-        decoder = incremental_decoder(encoding, "replace")
-        decoder.decode(data[:cut])
-        middle = decoder.getstate()
-        decoder.decode(data[cut:])
-    want = decoder.getstate()
+    # Where a part cannot be decoded with ``errors`` (strict; surrogateescape on a
+    # UTF-32 unit holding bytes below 0x80), the state is where replace resumes:
+    # each part falls back on its own, from where the one before left the decoding.
+    middle = _state_after(encoding, errors, None, data[:cut])
+    want = _state_after(encoding, errors, middle, data[cut:])
     head = advanced(encoding, errors, None, data[:cut])
     if errors != "strict":  # (under strict each part falls back on its own)
         step = advanced(encoding, errors, head, data[cut:])
