@@ -67,16 +67,25 @@ while True:
 """Ignores SIGHUP and SIGTERM, as does the grandchild it starts; prints both pids."""
 
 ON_RESIZE = """
-import os, signal, sys, time
-def report(*_):
-    rows, cols = os.get_terminal_size(0).lines, os.get_terminal_size(0).columns
-    print("size", rows, cols, flush=True)
-signal.signal(signal.SIGWINCH, report)
+import os, select, signal
+wake_r, wake_w = os.pipe()
+os.set_blocking(wake_w, False)
+signal.set_wakeup_fd(wake_w)
+signal.signal(signal.SIGWINCH, lambda *_: None)
+def report():
+    size = os.get_terminal_size(0)
+    os.write(1, f"size {size.lines} {size.columns}\\n".encode())
 report()
-for line in sys.stdin:
-    pass
+while True:
+    ready, _, _ = select.select([0, wake_r], [], [])
+    if wake_r in ready and os.read(wake_r, 64):
+        report()
+    if 0 in ready and not os.read(0, 4096):
+        break
 """
-"""Prints its terminal size at start and on every SIGWINCH; exits at end of input."""
+"""Prints its terminal size at start and on every SIGWINCH; exits at end of input. The
+handler does nothing but wake the loop (``set_wakeup_fd``), which prints: a print from
+the handler itself could land inside the start's print, a re-entrant write."""
 
 
 def our_threads() -> list[str]:
