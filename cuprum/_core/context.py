@@ -162,6 +162,33 @@ class ScopeConfig:
     fail_closed: bool = False
     allow_loader_env: bool | None = None
 
+    def __post_init__(self) -> None:
+        if self.allowlist is not None:  # a lone str would be a set of its characters
+            allowlist = _programs("ScopeConfig.allowlist", self.allowlist)
+            object.__setattr__(self, "allowlist", allowlist)
+        for kind in ("before_hooks", "after_hooks", "observe_hooks"):
+            hooks = getattr(self, kind)
+            if callable(hooks) or isinstance(hooks, str) or not isinstance(hooks, Iterable):
+                raise TypeError(f"ScopeConfig.{kind} must be a tuple of hooks, got {hooks!r}")
+            object.__setattr__(self, kind, tuple(_hook(f"ScopeConfig.{kind}", h) for h in hooks))
+
+
+def _programs(where: str, programs: object) -> frozenset[Program]:
+    """``programs`` as a frozenset; refused unless a collection of program names."""
+    if isinstance(programs, str | bytes) or not isinstance(programs, Iterable):
+        raise TypeError(f"{where} must be a collection of programs, got {programs!r}")
+    for program in programs:
+        if not isinstance(program, str):
+            raise TypeError(f"{where}: a program is a str, got {program!r}")
+    return frozenset(programs)
+
+
+def _hook(where: str, hook: Any) -> Any:
+    """``hook``, refused at registration (not at the next run) unless callable."""
+    if not callable(hook):
+        raise TypeError(f"{where}: a hook must be callable, got {hook!r}")
+    return hook
+
 
 def _narrow(parent: CuprumContext, config: ScopeConfig) -> CuprumContext:
     allowlist, enforced = parent.allowlist, parent.enforced or config.fail_closed
@@ -201,6 +228,8 @@ def scoped(config: ScopeConfig | None = None, **legacy: Any) -> Iterator[CuprumC
         config = ScopeConfig(
             allowlist=frozenset(allowlist) if allowlist is not None else None, **legacy
         )
+    if config is not None and not isinstance(config, ScopeConfig):
+        raise TypeError(f"scoped() takes a ScopeConfig, got {config!r}")
     live = _LIVE.get()
     new = _narrow(_CURRENT.get(), config or ScopeConfig())
     token = _CURRENT.set(new)
@@ -280,7 +309,7 @@ def allow(*programs: Program) -> AllowRegistration:
     only the added programs are then permitted.
     """
     ctx = _CURRENT.get()
-    added = frozenset(programs) - ctx.allowlist
+    added = _programs("allow()", programs) - ctx.allowlist
     registration = AllowRegistration(added)
     registration._made(replace(ctx, allowlist=ctx.allowlist | added))
     return registration
@@ -322,7 +351,8 @@ def register_hooks(*hooks: tuple[HookKind, object]) -> HookRegistration:
     """Append hooks to the current context; shared by before/after/observe/logging_hook."""
     ctx = _CURRENT.get()
     for kind, hook in hooks:
-        ctx = _with_hooks(ctx, kind, (*getattr(ctx, kind), hook))
+        checked = _hook(f"{kind.removesuffix('_hooks')}()", hook)
+        ctx = _with_hooks(ctx, kind, (*getattr(ctx, kind), checked))
     registration = HookRegistration(hooks)
     registration._made(ctx)
     return registration
@@ -365,7 +395,5 @@ def observe_batches(*hooks: BatchHook) -> HookRegistration:
     The counterpart of :func:`observe` for counters and batching loggers: one call
     per read of a stream instead of one event per line, and no other event.
     """
-    for hook in hooks:
-        if not callable(hook):
-            raise TypeError(f"observe_batches: hooks must be callable, got {hook!r}")
-    return register_hooks(*(("observe_hooks", _BatchesOnly(hook)) for hook in hooks))
+    wrapped = (_BatchesOnly(_hook("observe_batches()", hook)) for hook in hooks)
+    return register_hooks(*(("observe_hooks", hook) for hook in wrapped))

@@ -30,6 +30,7 @@ def logging_hook(
     """
     import logging  # only when used: keeps `import cuprum` cheap
 
+    _check_arguments(logger, start_level, exit_level)
     log = logger if logger is not None else logging.getLogger("cuprum")
 
     def on_start(cmd: CommandSpec) -> None:
@@ -70,3 +71,19 @@ def logging_hook(
         )
 
     return register_hooks(("before_hooks", on_start), ("after_hooks", on_exit))
+
+
+def _check_arguments(logger: object, start_level: object, exit_level: object) -> None:
+    """Refuse, when registered, what would fail in the hooks at every run."""
+    for name, level in (("start_level", start_level), ("exit_level", exit_level)):
+        if isinstance(level, bool) or not isinstance(level, int):
+            raise TypeError(
+                f"logging_hook(): {name} must be an int logging level (logging.INFO, ...), "
+                f"got {level!r}"
+            )
+    if logger is not None and not all(
+        callable(getattr(logger, method, None)) for method in ("log", "isEnabledFor")
+    ):
+        raise TypeError(
+            f"logging_hook(): logger must be a logging.Logger (or a LoggerAdapter), got {logger!r}"
+        )

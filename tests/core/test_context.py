@@ -438,3 +438,58 @@ async def test_a_registration_made_in_a_task_detached_by_its_parent_is_not_the_p
             tg.start_soon(registers)
         made[0].detach()  # live only in the task's scope, long gone
         assert current_context().allowlist == {ECHO, TRUE}
+
+
+@pytest.mark.parametrize(
+    ("config", "message"),
+    [
+        ({"allowlist": "echo"}, r"ScopeConfig.allowlist must be a collection of programs"),
+        ({"allowlist": ECHO}, r"ScopeConfig.allowlist must be a collection of programs"),
+        ({"allowlist": [ECHO, None]}, r"ScopeConfig.allowlist: a program is a str, got None"),
+        ({"before_hooks": print}, r"ScopeConfig.before_hooks must be a tuple of hooks"),
+        ({"after_hooks": (None,)}, r"ScopeConfig.after_hooks: a hook must be callable"),
+        ({"observe_hooks": "hook"}, r"ScopeConfig.observe_hooks must be a tuple of hooks"),
+    ],
+)
+def test_a_scope_config_of_the_wrong_shape_is_refused_when_made(
+    config: dict[str, object], message: str
+) -> None:
+    with pytest.raises(TypeError, match=message):
+        ScopeConfig(**config)  # type: ignore[arg-type]
+
+
+def test_a_scope_config_takes_any_collection_of_programs_and_hooks() -> None:
+    def hook(cmd: object) -> None:
+        del cmd
+
+    config = ScopeConfig(allowlist=[ECHO, LS], before_hooks=[hook])  # type: ignore[arg-type]
+    assert config.allowlist == frozenset({ECHO, LS})
+    assert config.before_hooks == (hook,)
+    with scoped(config) as ctx:
+        assert ctx.allowlist == {ECHO, LS} and ctx.before_hooks == (hook,)
+
+
+def test_scoped_refuses_anything_but_a_scope_config() -> None:
+    with pytest.raises(TypeError, match=r"scoped\(\) takes a ScopeConfig, got frozenset"):
+        with scoped(frozenset([ECHO])):  # type: ignore[arg-type]
+            pass
+    assert current_context() == CuprumContext()
+
+
+@pytest.mark.parametrize(
+    ("register", "message"),
+    [
+        (lambda: before(None), r"before\(\): a hook must be callable, got None"),  # type: ignore[arg-type]
+        (lambda: after("log"), r"after\(\): a hook must be callable, got 'log'"),  # type: ignore[arg-type]
+        (lambda: observe(print, 3), r"observe\(\): a hook must be callable, got 3"),  # type: ignore[arg-type]
+        (lambda: allow(ECHO, None), r"allow\(\): a program is a str, got None"),  # type: ignore[arg-type]
+        (lambda: allow([ECHO]), r"allow\(\): a program is a str, got \['echo'\]"),  # type: ignore[arg-type]
+    ],
+)
+def test_a_registration_of_the_wrong_kind_is_refused_and_registers_nothing(
+    register: Callable[[], object], message: str
+) -> None:
+    with pytest.raises(TypeError, match=message):
+        register()
+    assert current_context() == CuprumContext()
+    assert sh.make(ECHO)("-n", "ran").run_sync().stdout == "ran"
