@@ -26,6 +26,7 @@ from typing import Any, Literal, Self
 
 from cuprum._core.errors import ForbiddenProgramError
 from cuprum._core.events import BatchHook, ExecEvent, ObserveHook
+from cuprum._core.loader_env import LOADER_ENV_NAMES, LOADER_ENV_PREFIXES, is_loader_variable
 from cuprum._core.programs import Program
 from cuprum._core.results import CommandResult
 from cuprum._core.spec import CommandSpec
@@ -104,23 +105,6 @@ class CuprumContext:
         """Raise :class:`ForbiddenProgramError` unless :meth:`permits`; used before a run."""
         if not self.permits(program):
             self.check_allowed(program)
-
-
-LOADER_ENV_PREFIXES: tuple[str, ...] = ("LD_", "DYLD_")
-"""Every variable named with one of these prefixes is a loader variable: the dynamic
-loaders of glibc and musl read ``LD_*`` (``LD_PRELOAD``, ``LD_LIBRARY_PATH``,
-``LD_AUDIT``, ``LD_DEBUG_OUTPUT``, ...), macOS's reads ``DYLD_*``."""
-LOADER_ENV_NAMES: frozenset[str] = frozenset(
-    {"GLIBC_TUNABLES", "GCONV_PATH", "LOCPATH", "NLSPATH", "MALLOC_TRACE", "HOSTALIASES"}
-)
-"""Other variables the C library itself acts on in every program: they load code
-(``GCONV_PATH``), retune the loader and allocator (``GLIBC_TUNABLES``), or make it read
-or write files of the caller's choosing. glibc drops all of these for setuid programs."""
-
-
-def is_loader_variable(name: str) -> bool:
-    """Whether an env overlay setting ``name`` is refused unless the scope allows it."""
-    return name.startswith(LOADER_ENV_PREFIXES) or name in LOADER_ENV_NAMES
 
 
 _ROOT = CuprumContext()
@@ -247,13 +231,12 @@ def _restore_live(live: tuple[_Registration, ...], inside: tuple[_Registration, 
     block (undone in the restored parent too); those made inside end with it."""
     kept = {id(registration) for registration in inside}
     gone = [registration for registration in live if id(registration) not in kept]
-    if gone:
+    _LIVE.set(tuple(registration for registration in live if id(registration) in kept))
+    if gone:  # undone with the parent's remaining registrations live
         ctx = _CURRENT.get()
         for registration in reversed(gone):
             ctx = registration._undo(ctx)
         _CURRENT.set(ctx)
-        live = tuple(registration for registration in live if id(registration) in kept)
-    _LIVE.set(live)
 
 
 class _Registration:
@@ -291,7 +274,8 @@ class _Registration:
 
 
 class AllowRegistration(_Registration):
-    """Handle returned by :func:`allow`; ``detach()`` removes what it added."""
+    """Handle returned by :func:`allow`; ``detach()`` removes what it added, but what
+    another live ``allow()`` added too (each registration keeps its own grant)."""
 
     __slots__ = ("added",)
 
@@ -299,7 +283,13 @@ class AllowRegistration(_Registration):
         self.added = added
 
     def _undo(self, ctx: CuprumContext) -> CuprumContext:
-        return replace(ctx, allowlist=ctx.allowlist - self.added)
+        return replace(ctx, allowlist=ctx.allowlist - (self.added - _granted(self)))
+
+
+def _granted(but: object = None) -> frozenset[Program]:
+    """What the live ``allow()`` registrations (other than ``but``) added to the list."""
+    live = (r for r in _LIVE.get() if isinstance(r, AllowRegistration) and r is not but)
+    return frozenset().union(*(registration.added for registration in live))
 
 
 def allow(*programs: Program) -> AllowRegistration:
@@ -309,7 +299,7 @@ def allow(*programs: Program) -> AllowRegistration:
     only the added programs are then permitted.
     """
     ctx = _CURRENT.get()
-    added = _programs("allow()", programs) - ctx.allowlist
+    added = _programs("allow()", programs) - (ctx.allowlist - _granted())
     registration = AllowRegistration(added)
     registration._made(replace(ctx, allowlist=ctx.allowlist | added))
     return registration

@@ -493,3 +493,61 @@ def test_a_registration_of_the_wrong_kind_is_refused_and_registers_nothing(
         register()
     assert current_context() == CuprumContext()
     assert sh.make(ECHO)("-n", "ran").run_sync().stdout == "ran"
+
+
+@pytest.mark.parametrize("first", ["a", "b"])
+def test_two_allows_of_one_program_each_keep_their_grant(first: str) -> None:
+    with scoped(ScopeConfig(allowlist=frozenset([ECHO]))):
+        registrations = {"a": allow(LS), "b": allow(LS)}
+        registrations[first].detach()
+        assert current_context().is_allowed(LS)  # the other one still grants it
+        assert sh.make(LS)("/").run_sync().ok
+        registrations["b" if first == "a" else "a"].detach()
+        assert not current_context().is_allowed(LS)
+        assert current_context().allowlist == {ECHO}
+
+
+def test_a_grant_made_in_a_nested_scope_ends_with_it_even_if_it_kept_one_alive() -> None:
+    with scoped(ScopeConfig(allowlist=frozenset([ECHO]))):
+        outer = allow(LS)
+        with scoped(ScopeConfig()):
+            allow(LS)
+            outer.detach()
+            assert current_context().is_allowed(LS)  # the inner grant holds it here
+        assert not current_context().is_allowed(LS)  # both are gone out here
+        outer = allow(LS)
+        with scoped(ScopeConfig()):
+            allow(LS).detach()
+            assert current_context().is_allowed(LS)  # the outer grant holds it
+        assert current_context().is_allowed(LS)
+        outer.detach()
+        assert current_context().allowlist == {ECHO}
+
+
+def test_an_allow_of_a_listed_program_never_removes_it() -> None:
+    with scoped(ScopeConfig(allowlist=frozenset([ECHO, LS]))):
+        allow(LS, CAT).detach()
+        with allow(CAT), allow(CAT):
+            assert current_context().is_allowed(CAT)
+        assert current_context().allowlist == {ECHO, LS}
+
+
+@pytest.mark.anyio
+async def test_a_task_detaching_one_of_two_grants_keeps_the_other() -> None:
+    with scoped(ScopeConfig(allowlist=frozenset([ECHO]))):
+        first = allow(LS)
+        seen: list[bool] = []
+
+        async def child() -> None:
+            second = allow(LS)
+            first.detach()
+            seen.append(current_context().is_allowed(LS))
+            second.detach()
+            seen.append(current_context().is_allowed(LS))
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(child)
+        assert seen == [True, False]
+        assert current_context().is_allowed(LS)  # the parent's grant is its own
+        first.detach()
+        assert not current_context().is_allowed(LS)
