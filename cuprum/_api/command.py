@@ -325,5 +325,12 @@ def make(
     ``options`` are bound to every command it builds, as with
     :meth:`SafeCmdBuilder.with_options`: ``sh.make(GREP, accept=(0, 1))``.
     """
+    if not isinstance(program, str):
+        raise TypeError(f"sh.make() takes a Program, got {program!r} ({type(program).__name__})")
+    if not isinstance(catalogue, ProgramCatalogue):
+        raise TypeError(
+            f"{program}: sh.make(catalogue=...) takes a ProgramCatalogue, "
+            f"got {catalogue!r} ({type(catalogue).__name__})"
+        )
     entry = catalogue.lookup(program)
     return SafeCmdBuilder(entry.program, entry.project, options)

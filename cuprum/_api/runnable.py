@@ -230,6 +230,7 @@ class Runnable(
         refuse_inside_event_loop("run_sync")
         call = dict(options, capture=capture, text=text, stdout=stdout, stderr=stderr)
         request = self._request(call)
+        _check_backend(request, backend)
         if backend == "asyncio" and runs_direct(request):  # needs no event loop
             return self._deliver(request, *run_direct(request))
         from cuprum._runtime.sync import run_sync
@@ -303,3 +304,11 @@ def _pipe_refused(request: RunRequest) -> Exception:
     from cuprum._runtime.validate import refused
 
     return refused(request.stages, "stdin=PIPE is only for streaming: use cmd.stream(stdin=PIPE)")
+
+
+def _check_backend(request: RunRequest, backend: object) -> None:
+    """``run_sync``'s ``backend``, refused naming the program before anything runs."""
+    if backend not in ("asyncio", "trio"):
+        from cuprum._runtime.validate import refused
+
+        raise refused(request.stages, f"backend must be 'asyncio' or 'trio', got {backend!r}")

@@ -50,6 +50,21 @@ class ProjectSettings:
 
     def __post_init__(self) -> None:
         who = f"ProjectSettings {self.name!r}"
+        if not isinstance(self.name, str) or not self.name:
+            raise InvalidArgumentError(f"{who}: name must be a non-empty str")
+        programs = _strings(who, "programs", self.programs)
+        object.__setattr__(
+            self, "programs", tuple(n if isinstance(n, Program) else Program(n) for n in programs)
+        )
+        for label in ("documentation_locations", "noise_rules"):
+            object.__setattr__(self, label, _strings(who, label, getattr(self, label)))
+        for rule in self.noise_rules:
+            try:
+                re.compile(rule)
+            except re.error as exc:
+                raise InvalidArgumentError(
+                    f"{who}: noise rule {rule!r} is not a regular expression: {exc}"
+                ) from exc
         if self.search_path is not None:
             if isinstance(self.search_path, str) or not all(
                 isinstance(d, str) for d in self.search_path
@@ -134,6 +149,10 @@ class ProgramCatalogue:
                 if "/" in program and not os.path.isabs(program):
                     raise InvalidArgumentError(pinning.relative_message(program))
                 owner = self._entries.get(program)
+                if owner is not None and owner.project is project:
+                    raise ValueError(
+                        f"program {program!r} is listed twice by project {project.name!r}"
+                    )
                 if owner is not None:
                     raise ValueError(
                         f"program {program!r} is listed by both {owner.project.name!r} "
@@ -227,6 +246,23 @@ class ProgramCatalogue:
 
     def __repr__(self) -> str:
         return f"ProgramCatalogue(projects={self.projects!r})"
+
+
+def _strings(who: str, label: str, value: object) -> tuple[str, ...]:
+    """``value`` as a tuple of ``str``; a lone string (which would be one item per
+    character) or anything else is refused naming the project and the field."""
+    if isinstance(value, str | bytes) or not isinstance(value, Iterable):
+        raise InvalidArgumentError(
+            f"{who}: {label} must be a tuple of str, got {value!r} ({type(value).__name__})"
+            + (f"; for one item write ({value!r},)" if isinstance(value, str) else "")
+        )
+    items = tuple(value)
+    for index, item in enumerate(items):
+        if not isinstance(item, str):
+            raise InvalidArgumentError(
+                f"{who}: {label}[{index}] must be a str, got {item!r} ({type(item).__name__})"
+            )
+    return items
 
 
 def _unknown(program: str, known: Iterable[str]) -> str:

@@ -26,6 +26,7 @@ from typing import Any, Literal, Self
 
 from cuprum._core.errors import ForbiddenProgramError, InvalidArgumentError
 from cuprum._core.events import BatchHook, ExecEvent, ObserveHook
+from cuprum._core.loader_env import LOADER_ENV_NAMES, LOADER_ENV_PREFIXES, is_loader_variable
 from cuprum._core.programs import Program
 from cuprum._core.results import CommandResult
 from cuprum._core.spec import CommandSpec
@@ -110,23 +111,6 @@ class CuprumContext:
             self.check_allowed(program)
 
 
-LOADER_ENV_PREFIXES: tuple[str, ...] = ("LD_", "DYLD_")
-"""Every variable named with one of these prefixes is a loader variable: the dynamic
-loaders of glibc and musl read ``LD_*`` (``LD_PRELOAD``, ``LD_LIBRARY_PATH``,
-``LD_AUDIT``, ``LD_DEBUG_OUTPUT``, ...), macOS's reads ``DYLD_*``."""
-LOADER_ENV_NAMES: frozenset[str] = frozenset(
-    {"GLIBC_TUNABLES", "GCONV_PATH", "LOCPATH", "NLSPATH", "MALLOC_TRACE", "HOSTALIASES"}
-)
-"""Other variables the C library itself acts on in every program: they load code
-(``GCONV_PATH``), retune the loader and allocator (``GLIBC_TUNABLES``), or make it read
-or write files of the caller's choosing. glibc drops all of these for setuid programs."""
-
-
-def is_loader_variable(name: str) -> bool:
-    """Whether an env overlay setting ``name`` is refused unless the scope allows it."""
-    return name.startswith(LOADER_ENV_PREFIXES) or name in LOADER_ENV_NAMES
-
-
 _ROOT = CuprumContext()
 _CURRENT: ContextVar[CuprumContext] = ContextVar("cuprum_context", default=_ROOT)
 #: The registrations live in the current context, in the order they were made.
@@ -167,8 +151,13 @@ class ScopeConfig:
     allow_loader_env: bool | None = None
 
     def __post_init__(self) -> None:
-        if self.allowlist is not None:
+        if self.allowlist is not None:  # a lone str would be a set of its characters
             object.__setattr__(self, "allowlist", _programs("ScopeConfig", self.allowlist))
+        for kind in ("before_hooks", "after_hooks", "observe_hooks"):
+            hooks = getattr(self, kind)
+            if callable(hooks) or isinstance(hooks, str) or not isinstance(hooks, Iterable):
+                raise TypeError(f"ScopeConfig.{kind} must be a tuple of hooks, got {hooks!r}")
+            object.__setattr__(self, kind, tuple(_hook(f"ScopeConfig.{kind}", h) for h in hooks))
 
 
 def _programs(owner: str, value: object) -> frozenset[Program]:
@@ -182,6 +171,13 @@ def _programs(owner: str, value: object) -> frozenset[Program]:
         f"{owner}: allowlist must be a collection of programs (frozenset([ECHO])), "
         f"got {value!r} ({type(value).__name__})"
     )
+
+
+def _hook(where: str, hook: Any) -> Any:
+    """``hook``, refused at registration (not at the next run) unless callable."""
+    if not callable(hook):
+        raise TypeError(f"{where}: a hook must be callable, got {hook!r}")
+    return hook
 
 
 def _narrow(parent: CuprumContext, config: ScopeConfig) -> CuprumContext:
@@ -219,6 +215,8 @@ def scoped(config: ScopeConfig | None = None, **legacy: Any) -> Iterator[CuprumC
             stacklevel=3,
         )
         config = ScopeConfig(**legacy)  # it takes any collection of programs
+    if config is not None and not isinstance(config, ScopeConfig):
+        raise TypeError(f"scoped() takes a ScopeConfig, got {config!r}")
     live = _LIVE.get()
     new = _narrow(_CURRENT.get(), config or ScopeConfig())
     token = _CURRENT.set(new)
@@ -236,13 +234,12 @@ def _restore_live(live: tuple[_Registration, ...], inside: tuple[_Registration, 
     block (undone in the restored parent too); those made inside end with it."""
     kept = {id(registration) for registration in inside}
     gone = [registration for registration in live if id(registration) not in kept]
-    if gone:
+    _LIVE.set(tuple(registration for registration in live if id(registration) in kept))
+    if gone:  # undone with the parent's remaining registrations live
         ctx = _CURRENT.get()
         for registration in reversed(gone):
             ctx = registration._undo(ctx)
         _CURRENT.set(ctx)
-        live = tuple(registration for registration in live if id(registration) in kept)
-    _LIVE.set(live)
 
 
 class _Registration:
@@ -280,7 +277,8 @@ class _Registration:
 
 
 class AllowRegistration(_Registration):
-    """Handle returned by :func:`allow`; ``detach()`` removes what it added."""
+    """Handle returned by :func:`allow`; ``detach()`` removes what it added, but what
+    another live ``allow()`` added too (each registration keeps its own grant)."""
 
     __slots__ = ("added",)
 
@@ -288,7 +286,13 @@ class AllowRegistration(_Registration):
         self.added = added
 
     def _undo(self, ctx: CuprumContext) -> CuprumContext:
-        return replace(ctx, allowlist=ctx.allowlist - self.added)
+        return replace(ctx, allowlist=ctx.allowlist - (self.added - _granted(self)))
+
+
+def _granted(but: object = None) -> frozenset[Program]:
+    """What the live ``allow()`` registrations (other than ``but``) added to the list."""
+    live = (r for r in _LIVE.get() if isinstance(r, AllowRegistration) and r is not but)
+    return frozenset().union(*(registration.added for registration in live))
 
 
 def allow(*programs: Program) -> AllowRegistration:
@@ -297,8 +301,11 @@ def allow(*programs: Program) -> AllowRegistration:
     Note: on an empty (permissive) allowlist this makes the list non-empty, so
     only the added programs are then permitted.
     """
+    for program in programs:
+        if not isinstance(program, str):
+            raise TypeError(f"allow(): a program is a str, got {program!r}")
     ctx = _CURRENT.get()
-    added = frozenset(programs) - ctx.allowlist
+    added = frozenset(programs) - (ctx.allowlist - _granted())
     registration = AllowRegistration(added)
     registration._made(replace(ctx, allowlist=ctx.allowlist | added))
     return registration
@@ -340,7 +347,8 @@ def register_hooks(*hooks: tuple[HookKind, object]) -> HookRegistration:
     """Append hooks to the current context; shared by before/after/observe/logging_hook."""
     ctx = _CURRENT.get()
     for kind, hook in hooks:
-        ctx = _with_hooks(ctx, kind, (*getattr(ctx, kind), hook))
+        checked = _hook(f"{kind.removesuffix('_hooks')}()", hook)
+        ctx = _with_hooks(ctx, kind, (*getattr(ctx, kind), checked))
     registration = HookRegistration(hooks)
     registration._made(ctx)
     return registration
@@ -383,7 +391,5 @@ def observe_batches(*hooks: BatchHook) -> HookRegistration:
     The counterpart of :func:`observe` for counters and batching loggers: one call
     per read of a stream instead of one event per line, and no other event.
     """
-    for hook in hooks:
-        if not callable(hook):
-            raise TypeError(f"observe_batches: hooks must be callable, got {hook!r}")
-    return register_hooks(*(("observe_hooks", _BatchesOnly(hook)) for hook in hooks))
+    wrapped = (_BatchesOnly(_hook("observe_batches()", hook)) for hook in hooks)
+    return register_hooks(*(("observe_hooks", hook) for hook in wrapped))

@@ -267,16 +267,18 @@ def _life(req: RunRequest, waits: _Waits) -> tuple[Results, int | None]:
         run_before_hooks(req)
         run = Run(req, strategy)
         enclosure = Enclosure()
-        # The run's clock starts here: a FIFO's wait for its other end counts against it.
-        deadline = None if req.timeout is None else time.monotonic() + req.timeout
+        deadline: float | None = None
         try:
             run.announce(req.timeout)
             enclosure.enter_blocking(req.context, run.stages)
-            if may_name_fifo(req):
+            if may_name_fifo(req):  # the clock starts here: a FIFO's wait counts against it
+                deadline = _clock(req.timeout)
                 message = f"timed out after {req.timeout}s"
                 wait = functools.partial(waits.until, deadline=deadline, message=message)
                 run.req, run.fifos = open_fifos_blocking(req, wait)
             run.start()
+            if not run.fifos:  # else once started, after the start events, as on the loop
+                deadline = _clock(req.timeout)
             _supervise(run, waits, deadline)  # reaps the child
         except BaseException as exc:
             failure = exc
@@ -287,6 +289,11 @@ def _life(req: RunRequest, waits: _Waits) -> tuple[Results, int | None]:
         raise _failure_tail(run, failure, waits, enclosure)
     finally:
         _running.run = False
+
+
+def _clock(timeout: float | None) -> float | None:
+    """The run's deadline, ``timeout`` from now (``None``: no timeout)."""
+    return None if timeout is None else time.monotonic() + timeout
 
 
 def _supervise(run: Run, waits: _Waits, deadline: float | None) -> None:

@@ -12,6 +12,7 @@ from cuprum import (
     GIT,
     LS,
     TAR,
+    InvalidArgumentError,
     Program,
     ProgramCatalogue,
     ProjectSettings,
@@ -123,3 +124,55 @@ def test_a_program_carries_a_display_name_that_changes_nothing_else() -> None:
         Program("x", display_name="")
     with pytest.raises(TypeError, match="takes a str"):
         Program(3)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("programs", "echo"),  # would be the programs 'e', 'c', 'h', 'o'
+        ("programs", b"echo"),
+        ("programs", ECHO),
+        ("programs", 3),
+        ("programs", ("echo", 3)),
+        ("documentation_locations", "docs/tools.md"),
+        ("noise_rules", "^progress"),
+        ("noise_rules", (b"^progress",)),
+    ],
+)
+def test_a_field_that_is_not_a_tuple_of_str_is_refused_naming_it(field: str, value: object) -> None:
+    with pytest.raises(InvalidArgumentError, match=rf"^ProjectSettings 'tools': {field}"):
+        ProjectSettings(**{"name": "tools", "programs": (ECHO,), field: value})  # type: ignore[arg-type]
+
+
+def test_a_noise_rule_that_is_no_regular_expression_is_refused_when_the_project_is_made() -> None:
+    with pytest.raises(InvalidArgumentError, match=r"noise rule '\(' is not a regular expression"):
+        ProjectSettings(name="tools", programs=(ECHO,), noise_rules=("^ok", "("))
+
+
+def test_lists_are_kept_as_tuples_so_projects_and_commands_stay_hashable() -> None:
+    project = ProjectSettings(
+        name="tools",
+        programs=["cuprum-tool"],  # type: ignore[arg-type]
+        documentation_locations=["docs/tools.md"],  # type: ignore[arg-type]
+        noise_rules=["^progress"],  # type: ignore[arg-type]
+    )
+    assert project.programs == ("cuprum-tool",)
+    assert isinstance(project.programs[0], Program)
+    assert project.documentation_locations == ("docs/tools.md",)
+    assert project.noise_rules == ("^progress",)
+    cmd = sh.make(Program("cuprum-tool"), catalogue=ProgramCatalogue(projects=(project,)))("x")
+    assert hash(cmd) == hash(dataclasses.replace(cmd))
+    labelled = Program("cuprum-tool", display_name="tool")
+    assert ProjectSettings(name="t", programs=(labelled,)).programs[0].display_name == "tool"
+
+
+def test_a_program_listed_twice_by_one_project_is_refused_saying_so() -> None:
+    with pytest.raises(ValueError, match="'echo' is listed twice by project 'a'"):
+        ProgramCatalogue(projects=(ProjectSettings(name="a", programs=(ECHO, ECHO)),))
+
+
+def test_make_refuses_what_is_not_a_program_or_a_catalogue() -> None:
+    with pytest.raises(TypeError, match=r"sh.make\(\) takes a Program, got None"):
+        sh.make(None)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match=r"^echo: sh.make\(catalogue=...\) takes a Program"):
+        sh.make(ECHO, catalogue=None)  # type: ignore[arg-type]

@@ -473,3 +473,121 @@ async def test_a_registration_made_in_a_task_detached_by_its_parent_is_not_the_p
             tg.start_soon(registers)
         made[0].detach()  # live only in the task's scope, long gone
         assert current_context().allowlist == {ECHO, TRUE}
+
+
+@pytest.mark.parametrize(
+    ("config", "message"),
+    [
+        ({"before_hooks": print}, r"ScopeConfig.before_hooks must be a tuple of hooks"),
+        ({"after_hooks": (None,)}, r"ScopeConfig.after_hooks: a hook must be callable"),
+        ({"observe_hooks": "hook"}, r"ScopeConfig.observe_hooks must be a tuple of hooks"),
+    ],
+)
+def test_a_scope_config_of_the_wrong_shape_is_refused_when_made(
+    config: dict[str, object], message: str
+) -> None:
+    with pytest.raises(TypeError, match=message):
+        ScopeConfig(**config)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("allowlist", ["echo", ECHO, [ECHO, None]])
+def test_a_scope_config_allowlist_of_the_wrong_shape_is_refused_when_made(
+    allowlist: object,
+) -> None:
+    with pytest.raises(InvalidArgumentError, match=r"ScopeConfig: allowlist must be a collection"):
+        ScopeConfig(allowlist=allowlist)  # type: ignore[arg-type]
+
+
+def test_a_scope_config_takes_any_collection_of_programs_and_hooks() -> None:
+    def hook(cmd: object) -> None:
+        del cmd
+
+    config = ScopeConfig(allowlist=[ECHO, LS], before_hooks=[hook])  # type: ignore[arg-type]
+    assert config.allowlist == frozenset({ECHO, LS})
+    assert config.before_hooks == (hook,)
+    with scoped(config) as ctx:
+        assert ctx.allowlist == {ECHO, LS} and ctx.before_hooks == (hook,)
+
+
+def test_scoped_refuses_anything_but_a_scope_config() -> None:
+    with pytest.raises(TypeError, match=r"scoped\(\) takes a ScopeConfig, got frozenset"):
+        with scoped(frozenset([ECHO])):  # type: ignore[arg-type]
+            pass
+    assert current_context() == CuprumContext()
+
+
+@pytest.mark.parametrize(
+    ("register", "message"),
+    [
+        (lambda: before(None), r"before\(\): a hook must be callable, got None"),  # type: ignore[arg-type]
+        (lambda: after("log"), r"after\(\): a hook must be callable, got 'log'"),  # type: ignore[arg-type]
+        (lambda: observe(print, 3), r"observe\(\): a hook must be callable, got 3"),  # type: ignore[arg-type]
+        (lambda: allow(ECHO, None), r"allow\(\): a program is a str, got None"),  # type: ignore[arg-type]
+        (lambda: allow([ECHO]), r"allow\(\): a program is a str, got \['echo'\]"),  # type: ignore[arg-type]
+    ],
+)
+def test_a_registration_of_the_wrong_kind_is_refused_and_registers_nothing(
+    register: Callable[[], object], message: str
+) -> None:
+    with pytest.raises(TypeError, match=message):
+        register()
+    assert current_context() == CuprumContext()
+    assert sh.make(ECHO)("-n", "ran").run_sync().stdout == "ran"
+
+
+@pytest.mark.parametrize("first", ["a", "b"])
+def test_two_allows_of_one_program_each_keep_their_grant(first: str) -> None:
+    with scoped(ScopeConfig(allowlist=frozenset([ECHO]))):
+        registrations = {"a": allow(LS), "b": allow(LS)}
+        registrations[first].detach()
+        assert current_context().is_allowed(LS)  # the other one still grants it
+        assert sh.make(LS)("/").run_sync().ok
+        registrations["b" if first == "a" else "a"].detach()
+        assert not current_context().is_allowed(LS)
+        assert current_context().allowlist == {ECHO}
+
+
+def test_a_grant_made_in_a_nested_scope_ends_with_it_even_if_it_kept_one_alive() -> None:
+    with scoped(ScopeConfig(allowlist=frozenset([ECHO]))):
+        outer = allow(LS)
+        with scoped(ScopeConfig()):
+            allow(LS)
+            outer.detach()
+            assert current_context().is_allowed(LS)  # the inner grant holds it here
+        assert not current_context().is_allowed(LS)  # both are gone out here
+        outer = allow(LS)
+        with scoped(ScopeConfig()):
+            allow(LS).detach()
+            assert current_context().is_allowed(LS)  # the outer grant holds it
+        assert current_context().is_allowed(LS)
+        outer.detach()
+        assert current_context().allowlist == {ECHO}
+
+
+def test_an_allow_of_a_listed_program_never_removes_it() -> None:
+    with scoped(ScopeConfig(allowlist=frozenset([ECHO, LS]))):
+        allow(LS, CAT).detach()
+        with allow(CAT), allow(CAT):
+            assert current_context().is_allowed(CAT)
+        assert current_context().allowlist == {ECHO, LS}
+
+
+@pytest.mark.anyio
+async def test_a_task_detaching_one_of_two_grants_keeps_the_other() -> None:
+    with scoped(ScopeConfig(allowlist=frozenset([ECHO]))):
+        first = allow(LS)
+        seen: list[bool] = []
+
+        async def child() -> None:
+            second = allow(LS)
+            first.detach()
+            seen.append(current_context().is_allowed(LS))
+            second.detach()
+            seen.append(current_context().is_allowed(LS))
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(child)
+        assert seen == [True, False]
+        assert current_context().is_allowed(LS)  # the parent's grant is its own
+        first.detach()
+        assert not current_context().is_allowed(LS)

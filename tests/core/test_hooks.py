@@ -27,9 +27,11 @@ from cuprum import (
     CommandResult,
     CommandSpec,
     ExecEvent,
+    InvalidArgumentError,
     ScopeConfig,
     after,
     before,
+    current_context,
     logging_hook,
     scoped,
     sh,
@@ -340,3 +342,33 @@ async def test_logging_hook_timing_is_plausible(caplog: pytest.LogCaptureFixture
     duration = _extra(exit_, "cuprum_duration_s")
     assert isinstance(duration, float)
     assert 0 < duration <= elapsed
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"logger": "myapp"}, r"logger must be a logging.Logger or None, got 'myapp'"),
+        ({"start_level": "INFO"}, r"start_level must be an int \(logging.INFO, ...\), got 'INFO'"),
+        ({"exit_level": None}, r"exit_level must be an int \(logging.INFO, ...\), got None"),
+        ({"exit_level": True}, r"exit_level must be an int \(logging.INFO, ...\), got True"),
+    ],
+)
+def test_logging_hook_refuses_bad_arguments_when_registered(
+    options: dict[str, object], message: str
+) -> None:
+    with pytest.raises(InvalidArgumentError, match=rf"^logging_hook: {message}"):
+        logging_hook(**options)  # type: ignore[arg-type]
+    assert current_context().before_hooks == ()
+    assert current_context().after_hooks == ()
+
+
+async def test_logging_hook_takes_a_logger_adapter(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="myapp.adapted")
+    adapter = logging.LoggerAdapter(logging.getLogger("myapp.adapted"), {"request": "r1"})
+    with logging_hook(logger=adapter):  # type: ignore[arg-type]
+        await sh.make(TRUE)().run()
+    records = [r for r in caplog.records if r.name == "myapp.adapted"]
+    assert [r.getMessage().split()[:3] for r in records] == [
+        ["cuprum", "start", "program=true"],
+        ["cuprum", "exit", "program=true"],
+    ]

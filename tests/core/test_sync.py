@@ -28,6 +28,7 @@ from cuprum import (
     TRUE,
     CommandResult,
     ForbiddenProgramError,
+    InvalidArgumentError,
     ScopeConfig,
     TimeoutExpired,
     before,
@@ -64,9 +65,18 @@ def test_run_sync_sees_the_callers_scope(backend: Any) -> None:
         shell("exec sleep 300").run_sync(backend=backend)
 
 
-def test_unknown_backend_is_refused() -> None:
-    with pytest.raises(ValueError, match="backend"):
-        shell("true").run_sync(backend="curio")  # type: ignore[call-overload]
+@pytest.mark.parametrize("backend", ["curio", "TRIO", None])
+def test_unknown_backend_is_refused_naming_the_program_before_anything_runs(
+    backend: Any,
+) -> None:
+    calls: list[str] = []
+    pipeline = sh.make(ECHO)("x") | sh.make(TRUE)()
+    with recording() as rec, before(lambda cmd: calls.append(cmd.program)):
+        with pytest.raises(InvalidArgumentError, match=r"^sh: backend must be 'asyncio' or 'trio'"):
+            shell("true").run_sync(backend=backend)
+        with pytest.raises(InvalidArgumentError, match=r"^echo \(first stage of a 2-stage"):
+            pipeline.run_sync(backend=backend)
+    assert calls == [] and rec.events == []
 
 
 @pytest.mark.anyio

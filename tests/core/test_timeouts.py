@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import subprocess
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Literal
 
 import anyio
 import pytest
@@ -12,11 +14,17 @@ from core_support import DEADLINE, IGNORE_TERM, assert_dead, recording, shell
 
 from cuprum import (
     SLEEP,
+    CommandSpec,
     CuprumContext,
     CuprumError,
+    ExecEvent,
     ExecutionContext,
+    Pipeline,
+    SafeCmd,
     ScopeConfig,
     TimeoutExpired,
+    after,
+    before,
     scoped,
     sh,
 )
@@ -187,3 +195,50 @@ def test_a_timeout_at_once_says_why_in_its_event() -> None:
     assert error.message is not None
     assert error.message.startswith("TimeoutExpired: ")
     assert error.message.endswith("(timeout of 0s expired at once)")
+
+
+# A hook that is slow on purpose (it is what is under test, not a wait for a condition).
+SLOW_HOOK_S = 0.4
+TIMEOUT_S = 0.25
+
+
+def _slow_hooks() -> tuple[Callable[[CommandSpec], None], Callable[[ExecEvent], None]]:
+    def slow_before(cmd: CommandSpec) -> None:
+        time.sleep(SLOW_HOOK_S)
+
+    def slow_observe(event: ExecEvent) -> None:
+        if event.phase in ("plan", "start"):
+            time.sleep(SLOW_HOOK_S)
+
+    return slow_before, slow_observe
+
+
+@pytest.mark.parametrize("pipeline", [False, True], ids=["command", "pipeline"])
+@pytest.mark.parametrize("backend", ["asyncio", "trio"])
+def test_slow_hooks_before_the_programs_start_do_not_use_up_the_timeout(
+    backend: Literal["asyncio", "trio"], pipeline: bool
+) -> None:
+    # run_sync on asyncio runs a lone command without an event loop (the direct
+    # path); its clock must start where the loop's does: once the programs started.
+    slow_before, slow_observe = _slow_hooks()
+    cmd: SafeCmd | Pipeline = shell("exit 0")
+    if pipeline:
+        cmd = shell("exit 0") | shell("exit 0")
+    with before(slow_before), sh.observe(slow_observe), after(lambda cmd, result: None):
+        result = cmd.run_sync(timeout=TIMEOUT_S, backend=backend)
+    assert result.ok
+
+
+async def test_slow_hooks_before_the_programs_start_do_not_use_up_the_timeout_on_the_loop() -> None:
+    slow_before, slow_observe = _slow_hooks()
+    with before(slow_before), sh.observe(slow_observe):
+        assert (await shell("exit 0").run(timeout=TIMEOUT_S)).ok
+        assert (await (shell("exit 0") | shell("exit 0")).run(timeout=TIMEOUT_S)).ok
+
+
+def test_the_timeout_still_counts_once_the_program_started_after_slow_hooks() -> None:
+    slow_before, slow_observe = _slow_hooks()
+    start = time.monotonic()
+    with before(slow_before), sh.observe(slow_observe), pytest.raises(TimeoutExpired):
+        FOREVER.run_sync(timeout=TIMEOUT_S)
+    assert time.monotonic() - start < DEADLINE
