@@ -62,7 +62,9 @@ TEST_DEPS = [
     # tests/test_docs.py and tests/test_typing.py type-check user code with mypy --strict
     "mypy>=1.11",
 ]
-LINT_DEPS = ["ruff>=0.6", "mypy>=1.11", "import-linter>=2.1"]
+# basedpyright: pyright (strict) on user code and --verifytypes; its wheel brings Node.js
+# (docs/architecture.md, "Typing"), so only this session installs it.
+LINT_DEPS = ["ruff>=0.6", "mypy>=1.11", "import-linter>=2.1", "basedpyright>=1.40"]
 
 
 def _build_pure(session: nox.Session) -> Path:
@@ -166,11 +168,16 @@ def wheels(session: nox.Session) -> None:
 
 @nox.session(python=PYTHONS[0])
 def lint(session: nox.Session) -> None:
-    """ruff, mypy --strict, the layer contracts (lint-imports), cargo fmt and clippy."""
+    """ruff, mypy --strict, pyright strict on user code and --verifytypes, the layer
+    contracts (lint-imports), cargo fmt and clippy."""
     session.install("-e", ".", *LINT_DEPS, *TEST_DEPS, "matplotlib>=3.8", "nox")
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", ".")
     session.run("mypy")
+    session.run(
+        "pytest", "-q", "-p", "no:cacheprovider", "tests/test_pyright.py",
+        env={"CUPRUM_REQUIRE_PYRIGHT": "1"},
+    )  # fmt: skip
     # The layers of docs/architecture.md, declared in pyproject.toml [tool.importlinter].
     session.run("lint-imports")
     # An extra cycle report from the workspace's shared tools, when they are beside the

@@ -4,36 +4,14 @@ interpreter, and passes ``mypy --strict`` as a user's own code would."""
 from __future__ import annotations
 
 import os
-import re
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
-from typecheck import mypy_errors
+from typecheck import block_module_name, doc_blocks, mypy_errors, write_doc_blocks
 
-ROOT = Path(__file__).resolve().parent.parent
-FENCE = re.compile(r"^```python\n(.*?)^```", re.DOTALL | re.MULTILINE)
-
-
-def _blocks() -> list[tuple[str, str]]:
-    found: list[tuple[str, str]] = []
-    for doc in [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]:
-        if not doc.exists():
-            continue
-        text = doc.read_text(encoding="utf-8")
-        for match in FENCE.finditer(text):
-            line = text.count("\n", 0, match.start()) + 1
-            found.append((f"{doc.name}:{line}", match.group(1)))
-    return found
-
-
-BLOCKS = _blocks()
-
-
-def _module_name(where: str) -> str:
-    """``users-guide.md:12`` -> ``users_guide_md_12`` (one module per block)."""
-    return re.sub(r"\W", "_", where)
+BLOCKS = doc_blocks()
 
 
 def test_docs_have_examples() -> None:
@@ -58,18 +36,12 @@ def test_doc_example_runs(where: str, code: str, tmp_path: Path) -> None:
 @pytest.fixture(scope="module")
 def docs_type_errors(tmp_path_factory: pytest.TempPathFactory) -> dict[str, list[str]]:
     """``mypy --strict`` over every block at once (one module each); errors by block."""
-    folder = tmp_path_factory.mktemp("doc-blocks")
-    files = []
-    for where, code in BLOCKS:
-        path = folder / f"{_module_name(where)}.py"
-        path.write_text(code, encoding="utf-8")
-        files.append(path)
-    return mypy_errors(files)
+    return mypy_errors(write_doc_blocks(BLOCKS, tmp_path_factory.mktemp("doc-blocks")))
 
 
 @pytest.mark.parametrize(("where", "code"), BLOCKS, ids=[where for where, _ in BLOCKS])
 def test_doc_example_type_checks(
     where: str, code: str, docs_type_errors: dict[str, list[str]]
 ) -> None:
-    errors = docs_type_errors.get(_module_name(where), [])
+    errors = docs_type_errors.get(block_module_name(where), [])
     assert not errors, f"{where} does not pass mypy --strict:\n" + "\n".join(errors)

@@ -1,4 +1,8 @@
-"""Running ``mypy --strict`` on code a user would write (doc examples, tests/typing)."""
+"""Running ``mypy --strict`` on code a user would write (doc examples, tests/typing).
+
+The doc examples are every ```python block in README.md and docs/*.md; each is
+checked as a module of its own (:func:`doc_blocks`, :func:`write_doc_blocks`).
+"""
 
 from __future__ import annotations
 
@@ -13,6 +17,35 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 _LINE = re.compile(r"^(?P<path>[^:\n]+\.py):(?P<line>\d+): (?P<kind>error|note): (?P<text>.*)$")
+FENCE = re.compile(r"^```python\n(.*?)^```", re.DOTALL | re.MULTILINE)
+
+
+def doc_blocks() -> list[tuple[str, str]]:
+    """``(where, code)`` for each ```python block, ``where`` as ``users-guide.md:12``."""
+    found: list[tuple[str, str]] = []
+    for doc in [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]:
+        if not doc.exists():
+            continue
+        text = doc.read_text(encoding="utf-8")
+        for match in FENCE.finditer(text):
+            line = text.count("\n", 0, match.start()) + 1
+            found.append((f"{doc.name}:{line}", match.group(1)))
+    return found
+
+
+def block_module_name(where: str) -> str:
+    """``users-guide.md:12`` -> ``users_guide_md_12`` (one module per block)."""
+    return re.sub(r"\W", "_", where)
+
+
+def write_doc_blocks(blocks: Sequence[tuple[str, str]], folder: Path) -> list[Path]:
+    """Each block as ``folder/<module name>.py``, for a checker to read as user code."""
+    files = []
+    for where, code in blocks:
+        path = folder / f"{block_module_name(where)}.py"
+        path.write_text(code, encoding="utf-8")
+        files.append(path)
+    return files
 
 
 def run_mypy(files: Sequence[Path], *extra: str) -> subprocess.CompletedProcess[str]:

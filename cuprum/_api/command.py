@@ -289,9 +289,11 @@ class SafeCmdBuilder:
         project: ProjectSettings,
         options: Mapping[str, Any] = _NO_OPTIONS,
     ) -> None:
-        self.program = program
-        self.project = project
-        self.options = bind(program, _NO_OPTIONS, options) if options else _NO_OPTIONS
+        self.program: Program = program
+        self.project: ProjectSettings = project
+        self.options: Mapping[str, Any] = (
+            bind(program, _NO_OPTIONS, options) if options else _NO_OPTIONS
+        )
 
     def __call__(self, *args: Arg, **flags: Arg) -> SafeCmd:
         """A command: positional args as given (paths via ``os.fspath``, numbers via

@@ -283,7 +283,7 @@ class AllowRegistration(_Registration):
     __slots__ = ("added",)
 
     def __init__(self, added: frozenset[Program]) -> None:
-        self.added = added
+        self.added: frozenset[Program] = added
 
     def _undo(self, ctx: CuprumContext) -> CuprumContext:
         return replace(ctx, allowlist=ctx.allowlist - (self.added - _granted(self)))
@@ -327,7 +327,7 @@ class HookRegistration(_Registration):
     __slots__ = ("hooks",)
 
     def __init__(self, hooks: Iterable[tuple[HookKind, object]]) -> None:
-        self.hooks = tuple(hooks)
+        self.hooks: tuple[tuple[HookKind, object], ...] = tuple(hooks)
 
     def _undo(self, ctx: CuprumContext) -> CuprumContext:
         for kind, hook in self.hooks:

@@ -109,7 +109,7 @@ class StdinEncodeError(InvalidArgumentError, UnicodeEncodeError):
     def __init__(self, message: str, fields: tuple[str, str, int, int, str]) -> None:
         """``fields``: UnicodeEncodeError's (encoding, object, start, end, reason)."""
         UnicodeEncodeError.__init__(self, *fields)
-        self.args = (message,)
+        self.args: tuple[object, ...] = (message,)
         self._keep_args(message, tuple(fields))
 
     def __str__(self) -> str:
@@ -155,7 +155,7 @@ class CommandFailedError(subprocess.CalledProcessError, CuprumError):
         secrets: tuple[Secret[Any], ...] = (),
     ) -> None:
         super().__init__(returncode, list(cmd), output, stderr)
-        self.program = program if program is not None else _first(self.cmd)
+        self.program: str = program if program is not None else _first(self.cmd)
         self.stage_index = stage_index
         self.secrets = secrets
         self._keep_args(
@@ -284,9 +284,9 @@ class TimeoutExpired(subprocess.TimeoutExpired, CuprumError):
         secrets: tuple[Secret[Any], ...] = (),
     ) -> None:
         super().__init__(list(cmd), timeout, output, stderr)
-        self.program = program if program is not None else _first(self.cmd)
+        self.program: str = program if program is not None else _first(self.cmd)
         self.stage_index = stage_index
-        self.running = tuple(running)
+        self.running: tuple[int, ...] = tuple(running)
         self.secrets = secrets
         self._keep_args(
             self.cmd,

@@ -191,7 +191,8 @@ class LineBatchObserver(Protocol):
 
     def __call__(self, event: ExecEvent, /) -> None: ...
 
-    def on_lines(self, batch: LineBatch, /) -> None: ...
+    def on_lines(self, batch: LineBatch, /) -> None:
+        """The lines one read of a stream completed, instead of one event per line."""
 
 
 # Line events are the one event built per line of output, so their cost is the

@@ -32,7 +32,7 @@ class ExpectError(CuprumError):
     ) -> None:
         super().__init__(redact(f"{program}: {message}", secrets))
         self.program = program
-        self.patterns = tuple(patterns)
+        self.patterns: tuple[object, ...] = tuple(patterns)
         self.before = before
         self.secrets = secrets
         self._keep_args(program, self.patterns, before, message, secrets=secrets)

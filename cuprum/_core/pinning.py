@@ -75,6 +75,7 @@ class FileIdentity(NamedTuple):
 
     @classmethod
     def of(cls, st: os.stat_result) -> FileIdentity:
+        """The identity ``os.stat`` reported for a file."""
         return cls(st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_mode)
 
     def changes(self, new: FileIdentity) -> str:

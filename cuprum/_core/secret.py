@@ -95,7 +95,9 @@ class Secret(str, Generic[V]):
     def __ne__(self, other: object) -> bool:
         return not self.__eq__(other)
 
-    __hash__ = str.__hash__  # of the redacted text: equal secrets have equal text
+    def __hash__(self) -> int:
+        """The redacted text's hash: equal secrets have equal text."""
+        return str.__hash__(self)
 
     def __reduce_ex__(self, protocol: Any) -> tuple[Any, ...]:
         return (str, (str(self),))  # pickled, a secret is its redaction

@@ -210,6 +210,7 @@ class JsonLoggingFormatter(logging.Formatter):
         return f"{prefix}.{micros:06d}+00:00"
 
     def format(self, record: logging.LogRecord) -> str:
+        """The record as one line of JSON (the keys listed above)."""
         payload: dict[str, Any] = {
             "timestamp": self._timestamp(record.created),
             "level": record.levelname,

@@ -31,7 +31,7 @@ class OTelSpan:
     __slots__ = ("span",)
 
     def __init__(self, span: trace.Span) -> None:
-        self.span = span
+        self.span: trace.Span = span
 
     def set_attribute(self, key: str, value: AttributeValue) -> None:
         """Set one attribute on the OpenTelemetry span."""
@@ -59,7 +59,7 @@ class OTelTracer:
     __slots__ = ("tracer",)
 
     def __init__(self, tracer: trace.Tracer) -> None:
-        self.tracer = tracer
+        self.tracer: trace.Tracer = tracer
 
     def start_span(self, name: str, attributes: Attributes | None = None) -> OTelSpan:
         """Start an OpenTelemetry span and wrap it."""

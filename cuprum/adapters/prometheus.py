@@ -52,7 +52,7 @@ class PrometheusCollector:
             name: Counter(name.removesuffix("_total"), doc, LABEL_NAMES, registry=target)
             for name, doc in _COUNTERS.items()
         }
-        self.duration = Histogram(
+        self.duration: Histogram = Histogram(
             DURATION_SECONDS,
             "Run time of processes started by cuprum, in seconds.",
             LABEL_NAMES,

@@ -87,10 +87,10 @@ class RemoteLaunch:
         env: Mapping[str, str] | None,
         secret_stdin: bool = False,
     ) -> None:
-        self.host = host
-        self.control_path = control_path
-        self.token = new_token()
-        self.log = os.path.join(os.path.dirname(control_path), f"{self.token}.log")
+        self.host: HostSpec = host
+        self.control_path: str = control_path
+        self.token: str = new_token()
+        self.log: str = os.path.join(os.path.dirname(control_path), f"{self.token}.log")
         line = remote_line(
             argv,
             token=self.token,
@@ -102,9 +102,9 @@ class RemoteLaunch:
         check_line(argv[0], host.label, line)
         self.argv: tuple[str, ...] = tuple(command_argv(host, control_path, line, self.log))
         self.tags: Mapping[str, object] = {"host": host.label}
-        self.session_key = key_of(host)
-        self.held = 0  # sessions this launch holds for itself and its peers on the host
-        self.done = False  # the far end is known to be over (or was stopped)
+        self.session_key: str = key_of(host)
+        self.held: int = 0  # sessions this launch holds for itself and its peers on the host
+        self.done: bool = False  # the far end is known to be over (or was stopped)
         self.lost: RemoteConnectError | None = None  # the session ended without a status
 
     # -- sessions ---------------------------------------------------------------
