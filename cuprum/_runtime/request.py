@@ -26,7 +26,7 @@ from cuprum._model.execution import ExecutionContext
 from cuprum._model.io import OnLimit, StdinSource
 from cuprum._model.spec import CommandSpec
 from cuprum._runtime.validate import _who as who
-from cuprum._runtime.validate import check_accept, validate_request
+from cuprum._runtime.validate import check_accept, check_field, validate_request
 
 if TYPE_CHECKING:  # a terminal's model is loaded only for a run with tty=
     from cuprum._model.terminal import Terminal
@@ -118,6 +118,8 @@ _REQUEST_ONLY = frozenset({"stages", "policy", "stage_accept"})
 OPTION_NAMES: Final = frozenset(RunRequest._fields) - _REQUEST_ONLY
 """Every keyword :func:`build_request` takes: :class:`RunOptions` and :data:`SHAPE_OPTIONS`."""
 _NOTHING: Mapping[str, Any] = {}
+_SWITCHES: Final = frozenset({"capture", "text", "echo", "check", "stage_events"})
+"""The options that are ``True`` or ``False``: ``text=None`` or ``check="yes"`` is refused."""
 
 
 def resolve_timeout(
@@ -202,6 +204,8 @@ def build_request(
             break
     if bound:
         options = {**merge_stage_options(stages), **options}
+    for name in _SWITCHES.intersection(options):  # (nothing to do for the defaults)
+        check_field(who(stages), name, options[name], "flag")
     policy = policy if policy is not None else current_context()
     context = options.pop("context", None)
     ctx = context if context is not None else _DEFAULT_CONTEXT

@@ -285,6 +285,42 @@ async def test_bad_capture_options(tmp_path: Path, options: dict[str, Any], matc
     await _refused(tmp_path, "^sh: " + match, **options)
 
 
+# -- the switches: check, capture, text, echo, stage_events ---------------------------------
+
+
+@pytest.mark.parametrize(
+    ("options", "shown"),
+    [
+        ({"check": "yes"}, "'yes' (str)"),
+        ({"capture": "no"}, "'no' (str)"),  # truthy: it would have captured
+        ({"text": None}, "None (NoneType)"),  # falsy: it would have returned bytes
+        ({"echo": 1}, "1 (int)"),
+        ({"stage_events": 0}, "0 (int)"),
+    ],
+)
+async def test_a_switch_that_is_not_a_bool(
+    tmp_path: Path, options: dict[str, Any], shown: str
+) -> None:
+    (name,) = options
+    await _refused(
+        tmp_path, f"^sh: {name} must be True or False, got {re.escape(shown)}$", **options
+    )
+
+
+def test_a_bound_switch_is_checked_and_run_sync_checks_too(tmp_path: Path) -> None:
+    with nothing_happens(tmp_path) as marker:
+        cmd = shell(f"touch '{marker}'")
+        with pytest.raises(InvalidArgumentError, match=r"^sh: check must be True or False"):
+            cmd.with_options(check="yes").run_sync()  # type: ignore[arg-type]
+        with pytest.raises(InvalidArgumentError, match=r"^sh: text must be True or False"):
+            cmd.run_sync(text=None)  # type: ignore[call-overload]
+
+
+async def test_every_switch_as_a_bool_still_runs(tmp_path: Path) -> None:
+    result = await shell("echo hi").run(check=True, capture=True, text=False, echo=False)
+    assert result.stdout == b"hi\n"
+
+
 def test_the_validator_needs_no_event_loop() -> None:
     # Refused in build_request, before anything async: even outside any loop.
     with pytest.raises(InvalidArgumentError, match="timeout"):
