@@ -16,12 +16,13 @@ its own wake-up fd for every ``trio.run`` in the main thread.
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import importlib
 import os
 import signal
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -33,6 +34,7 @@ __all__ = [
     "LoopWake",
     "claim_wakeup",
     "give_back_sigint",
+    "lend_wakeup_to_trio",
     "owns_ctrl_c",
     "release_wakeup",
     "take_sigint",
@@ -48,6 +50,7 @@ _UNWOKEN_WAIT = 0.05
 Handler = Callable[[int, Any], None]
 _wake: list[tuple[int, int]] = []  # the process's wake-up pipe (made on first use)
 _taken: list[Handler] = []  # the handler take_sigint put in, until it is given back
+_before_trio: list[int] = []  # the wake-up fd a main-thread trio.run replaced, while it runs
 
 
 def owns_ctrl_c() -> bool:
@@ -118,11 +121,28 @@ def release_wakeup() -> None:
         signal.set_wakeup_fd(current)
 
 
+@contextlib.contextmanager
+def lend_wakeup_to_trio() -> Iterator[None]:
+    """Around a main-thread ``trio.run``, which puts its own wake-up fd in force: the
+    one it replaces is noted, so that a child forked meanwhile gets it back."""
+    previous = signal.set_wakeup_fd(-1)
+    if previous != -1:
+        signal.set_wakeup_fd(previous)  # the host's own: trio.run takes it over itself
+    _before_trio[:] = [previous]
+    try:
+        yield
+    finally:
+        _before_trio.clear()
+
+
 def _forget_in_child() -> None:
     """A forked child makes its own wake-up pipe; forked (from another thread) during
     a main-thread call, it also gets Python's handler back and no wake-up fd: the
     call's handler counts for the parent's run only, and Ctrl+C would never
-    interrupt the child. (The forking thread is the child's main thread.)"""
+    interrupt the child. Forked during a ``trio.run``, it gets back the wake-up fd
+    trio replaced: trio's is a socket of the parent's loop, which the child's signals
+    would wake, and which the child's own runs would take for the host's (a later
+    ``trio.run`` warns of a collision). (The forking thread is the child's main thread.)"""
     try:
         if _taken and _csignal.getsignal(SIGINT) is _taken[0]:
             _csignal.signal(SIGINT, signal.default_int_handler)
@@ -130,9 +150,12 @@ def _forget_in_child() -> None:
             previous = signal.set_wakeup_fd(-1)
             if previous not in (-1, _wake[0][1]):  # the host's own: kept
                 signal.set_wakeup_fd(previous)
+        if _before_trio:
+            signal.set_wakeup_fd(_before_trio[0])
     except (ValueError, OSError):  # pragma: no cover - not the main thread after all
         pass
     _taken.clear()
+    _before_trio.clear()
     _wake.clear()  # the parent's (shared with it): left open, never used here
 
 

@@ -66,6 +66,8 @@ def spawn_error(
         return ProgramNotFoundError(
             code, f"{program}: program not found (a component of its path is not a directory)"
         )
+    if code == errno.ETXTBSY:
+        return _busy(program, _existing(exc.filename, cwd, env, files_only=True), exc)
     return _generic(code, program, exc)
 
 
@@ -73,6 +75,20 @@ def _generic(code: int, program: str, exc: OSError) -> SpawnError:
     hint = _HINTS.get(code)
     reason = exc.strerror or os.strerror(code)
     return SpawnError(code, f"{program}: cannot start: {reason}" + (f" ({hint})" if hint else ""))
+
+
+def _busy(program: str, path: str | None, exc: OSError) -> SpawnError:
+    """ETXTBSY: the file, or for a script the kernel also opens its interpreter, is
+    open for writing; which of the two cannot be told, so both are named."""
+    interpreter = _interpreter(path) if path is not None else None
+    if path is None or interpreter is None:
+        return _generic(errno.ETXTBSY, program, exc)
+    reason = exc.strerror or os.strerror(errno.ETXTBSY)
+    return SpawnError(
+        errno.ETXTBSY,
+        f"{program}: cannot start: {reason} (the file, or its interpreter "
+        f"{_show(interpreter)} from {_shebang_of(program, path)}, is open for writing)",
+    )
 
 
 _CWD_ERRNOS = (errno.ENOENT, errno.ENOTDIR, errno.EACCES, errno.ELOOP, errno.ENAMETOOLONG)

@@ -28,7 +28,7 @@ from typing import Any, Literal, TypeVar
 from cuprum._runtime.child import cut_graces_short, restore_graces
 from cuprum._runtime.direct import refuse_inside_event_loop
 from cuprum._runtime.interrupts import AsyncioCtrlC, TrioCtrlC
-from cuprum._runtime.sigint import LoopWake
+from cuprum._runtime.sigint import LoopWake, lend_wakeup_to_trio
 from cuprum._runtime.spawn_errors import spawn_error
 
 # (child imports anyio, which imports sniffio when it is installed: see _declared)
@@ -219,7 +219,8 @@ def _run_trio(make_coro: Callable[[], Coroutine[Any, Any, T]], program: str) -> 
     def run(main: Callable[[], Coroutine[Any, Any, T]]) -> T:
         return _trio_run(trio, main, started, program)
 
-    return ctrl_c.run(run, main)
+    with lend_wakeup_to_trio():
+        return ctrl_c.run(run, main)
 
 
 def _trio_run(

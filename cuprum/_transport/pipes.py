@@ -8,8 +8,11 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import importlib
 import os
 import select
+import signal
+from typing import Any
 
 __all__ = [
     "DEFAULT_PIPE_SIZE",
@@ -22,6 +25,7 @@ __all__ = [
     "set_nonblocking",
     "PendingWrite",
     "write_all",
+    "write_some",
     "writers_gone",
 ]
 
@@ -85,6 +89,33 @@ def writers_gone(fd: int) -> bool:
     return any(events & select.POLLHUP for _, events in poller.poll(0))
 
 
+# signal.getsignal() converts handlers to enums on every call; the C module does not.
+_csignal: Any = importlib.import_module("_signal")
+_SIGPIPE = int(signal.SIGPIPE)
+_ONLY_SIGPIPE = (_SIGPIPE,)
+
+
+def write_some(fd: int, data: bytes | memoryview) -> int:
+    """``os.write``, where a reader that has gone is ``BrokenPipeError``, never a
+    SIGPIPE: a host that put SIGPIPE back to its default would die of a hop's or a
+    stdin's reader exiting early. With SIGPIPE ignored (Python's default) a plain
+    write; else SIGPIPE is blocked in this thread for the write and the one the write
+    raised is consumed, as the native pump does."""
+    if _csignal.getsignal(_SIGPIPE) == _csignal.SIG_IGN:
+        return os.write(fd, data)
+    pending = _SIGPIPE in signal.sigpending()  # someone else's: left pending
+    blocked = _SIGPIPE in signal.pthread_sigmask(signal.SIG_BLOCK, _ONLY_SIGPIPE)
+    try:
+        return os.write(fd, data)
+    except BrokenPipeError:
+        if not pending:
+            signal.sigtimedwait(_ONLY_SIGPIPE, 0)  # the write's own (thread-directed)
+        raise
+    finally:
+        if not blocked:
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, _ONLY_SIGPIPE)
+
+
 class PendingWrite:
     """``data`` going into a non-blocking ``fd`` as fast as its reader makes room: the
     writing without the waiting, for an awaiting driver (:func:`write_all`) and for a
@@ -103,7 +134,7 @@ class PendingWrite:
         view = self.view
         while self.written < len(view):
             try:
-                self.written += os.write(self.fd, view[self.written :])
+                self.written += write_some(self.fd, view[self.written :])
             except BlockingIOError:
                 return False
             except BrokenPipeError:

@@ -174,6 +174,44 @@ async def test_a_file_that_is_neither_binary_nor_script(tmp_path: Path) -> None:
     _spawn_failed(rec)
 
 
+def _busy_binary(tmp_path: Path) -> Path:
+    """A copy of ``true``, which the kernel refuses to execute while it is open for writing."""
+    binary = tmp_path / "busy"
+    binary.write_bytes(Path("/bin/true").read_bytes())
+    binary.chmod(0o755)
+    with binary.open("r+b"):
+        try:
+            subprocess.run([binary], check=False)
+        except OSError as exc:
+            if exc.errno == errno.ETXTBSY:
+                return binary
+    pytest.skip("this kernel executes a file that is open for writing (no ETXTBSY)")
+
+
+async def test_a_binary_open_for_writing_is_text_file_busy(tmp_path: Path) -> None:
+    binary = _busy_binary(tmp_path)
+    with binary.open("r+b"), recording() as rec, pytest.raises(SpawnError) as excinfo:
+        await _by_path(binary).run()
+    assert excinfo.value.errno == errno.ETXTBSY
+    assert excinfo.value.strerror == (
+        f"{binary}: cannot start: Text file busy (the file is open for writing)"
+    )
+    _spawn_failed(rec)
+
+
+async def test_a_script_whose_interpreter_is_open_for_writing_names_it(tmp_path: Path) -> None:
+    # The script itself is not open: the message must not blame it alone.
+    binary = _busy_binary(tmp_path)
+    script = _script(tmp_path / "uses-busy", f"#!{binary}\n")
+    with binary.open("r+b"), pytest.raises(SpawnError) as excinfo:
+        await _by_path(script).run()
+    assert excinfo.value.errno == errno.ETXTBSY
+    assert excinfo.value.strerror == (
+        f"{script}: cannot start: Text file busy (the file, or its interpreter {binary} "
+        "from its #! line, is open for writing)"
+    )
+
+
 # -- other refusals keep their errno and name the program ------------------------------
 
 
