@@ -22,6 +22,7 @@ from collections.abc import Iterator
 import anyio
 
 from cuprum._runtime.decoder_state import State, advanced
+from cuprum._runtime.failures import cancellation
 from cuprum._runtime.streams import LineReader, StreamCollector, StreamTap, undecodable
 from cuprum._runtime.terminal import Pty
 from cuprum._transport.pipes import READ_SIZE, close_waking
@@ -149,9 +150,9 @@ class Output:
                     echo.feed(data)
                 else:
                     echo.close()  # the last partial character; flushes the sink
-            except Exception as exc:
+            except BaseException as exc:  # (a SystemExit too; Ctrl+C only stops the block)
                 self.echo = None  # raised once; the run ends with it if observed
-                if observer is not None:
+                if observer is not None and not cancellation(exc):
                     observer.fail("output_failed", exc)
                 raise
         if observer is None:

@@ -317,8 +317,8 @@ def _supervise(run: Run, waits: _Waits, deadline: float | None) -> None:
                 _fed(run, feed, ready)
             try:
                 reader.handle(ready)
-            except Exception as exc:  # an echo sink or a line hook raised, or a read failed
-                fail("output_failed", exc)
+            except BaseException as exc:  # an echo sink or a line hook raised, or a read failed
+                fail("output_failed", exc)  # (SystemExit too; Ctrl+C goes on as itself)
     finally:
         reader.close()
     delay = 0.001

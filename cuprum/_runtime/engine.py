@@ -212,8 +212,8 @@ class _Run(Run):
         only = self.stages[0].child if len(self.stages) == 1 else None
         try:
             await read_outputs(output_reader(plan, only))
-        except Exception as exc:  # an echo sink raised, or reading failed
-            fail("output_failed", exc)
+        except BaseException as exc:  # an echo sink raised (SystemExit too), or reading failed
+            fail("output_failed", exc)  # (a cancellation or Ctrl+C goes on as itself)
 
 
 async def run_stages(

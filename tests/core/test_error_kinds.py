@@ -88,6 +88,53 @@ async def test_a_failing_echo_sink_is_output_failed(anyio_backend: str) -> None:
     assert kinds(rec) == ["output_failed"]
 
 
+class ExitingSink(io.StringIO):
+    def write(self, text: str) -> int:
+        raise SystemExit("the sink exits")
+
+
+class InterruptedSink(io.StringIO):
+    def write(self, text: str) -> int:
+        raise KeyboardInterrupt
+
+
+async def test_an_echo_sink_raising_system_exit_is_output_failed(anyio_backend: str) -> None:
+    # (as a hook's SystemExit is hook_failed: raised as itself, the kind says where)
+    context = ExecutionContext(stdout_sink=ExitingSink())
+    with recording() as rec, pytest.raises(SystemExit, match="the sink exits"):
+        await shell("echo hello; exec sleep 30").run(echo=True, context=context)
+    assert kinds(rec) == ["output_failed"]
+
+
+def test_an_echo_sink_raising_system_exit_is_output_failed_without_a_loop() -> None:
+    context = ExecutionContext(stdout_sink=ExitingSink())
+    with recording() as rec, pytest.raises(SystemExit, match="the sink exits"):
+        shell("echo hello; exec sleep 30").run_sync(echo=True, context=context)
+    assert kinds(rec) == ["output_failed"]
+
+
+def test_an_echo_sink_interrupted_by_ctrl_c_is_cancelled_without_a_loop() -> None:
+    context = ExecutionContext(stdout_sink=InterruptedSink())
+    with recording() as rec, pytest.raises(KeyboardInterrupt):
+        shell("echo hello; exec sleep 30").run_sync(echo=True, context=context)
+    assert kinds(rec) == ["cancelled"]
+
+
+async def test_an_echo_sink_raising_system_exit_in_a_stream_is_output_failed(
+    anyio_backend: str,
+) -> None:
+    context = ExecutionContext(stdout_sink=ExitingSink())
+
+    async def read_all() -> None:
+        async with shell("echo hello; exec sleep 30").stream(echo=True, context=context) as h:
+            async for _ in h.stdout_lines():
+                pass
+
+    with recording() as rec, pytest.raises(SystemExit, match="the sink exits"):
+        await read_all()
+    assert kinds(rec) == ["output_failed"]
+
+
 @pytest.mark.parametrize("phase", ["plan", "start", "stdout", "stdin_closed"])
 async def test_a_failing_hook_is_hook_failed(anyio_backend: str, phase: str) -> None:
     error = LookupError(phase)
