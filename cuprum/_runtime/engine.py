@@ -35,7 +35,7 @@ from cuprum._runtime.enclosure import (
     settle_far_ends,
     stop_far_ends,
 )
-from cuprum._runtime.failures import deadline_expired, fail, raised_order, unwrap
+from cuprum._runtime.failures import cancellation, deadline_expired, fail, raised_order, unwrap
 from cuprum._runtime.fifo import open_fifos
 from cuprum._runtime.pipes import read_outputs
 from cuprum._runtime.request import RunRequest
@@ -179,9 +179,9 @@ class _Run(Run):
             # a cancellation from outside still wins (Supervisor.run raises it).
             cancelled = anyio.get_cancelled_exc_class()
             errors = [exc for exc in group.exceptions if not isinstance(exc, cancelled)]
-            if len(errors) != 1 or not isinstance(errors[0], Exception):
+            if len(errors) != 1 or cancellation(errors[0]):
                 raise  # (Ctrl+C among them wins: failures.unwrap)
-            fail("stdin_failed", errors[0])
+            fail("stdin_failed", errors[0])  # (a SystemExit too, as a hook's)
         finally:
             self.plan.close_fd(fd)
         self.input_dropped(dropped)

@@ -81,6 +81,30 @@ async def test_a_failing_stdin_source_is_stdin_failed(anyio_backend: str) -> Non
     assert rec.terminal[0].message == "RuntimeError: source broke"
 
 
+@pytest.mark.parametrize("stages", [1, 2])
+async def test_a_stdin_source_raising_system_exit_is_stdin_failed(
+    anyio_backend: str, stages: int
+) -> None:
+    async def source() -> AsyncIterator[bytes]:
+        yield b"first\n"
+        raise SystemExit("the source exits")
+
+    cmd = py(CAT) if stages == 1 else py(CAT) | py(CAT)
+    with recording() as rec, pytest.raises(SystemExit, match="the source exits"):
+        await cmd.run(stdin=source())
+    assert kinds(rec) == ["stdin_failed"] * stages
+
+
+async def test_a_stdin_source_interrupted_by_ctrl_c_is_cancelled(anyio_backend: str) -> None:
+    async def source() -> AsyncIterator[bytes]:
+        yield b"first\n"
+        raise KeyboardInterrupt
+
+    with recording() as rec, pytest.raises(KeyboardInterrupt):
+        await py(CAT).run(stdin=source())
+    assert kinds(rec) == ["cancelled"]
+
+
 async def test_a_failing_echo_sink_is_output_failed(anyio_backend: str) -> None:
     context = ExecutionContext(stdout_sink=BrokenSink())
     with recording() as rec, pytest.raises(ValueError, match="echo sink is closed"):
