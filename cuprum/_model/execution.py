@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -54,5 +55,21 @@ class ExecutionContext:
             raise ValueError(f"cancel_grace must be >= 0, got {grace}")
         if self.limits is not None and not isinstance(self.limits, Limits):
             raise TypeError(f"limits must be a cuprum.Limits, not {type(self.limits).__name__}")
+        for name in ("stdout_sink", "stderr_sink"):
+            _check_sink(name, getattr(self, name))
         if self.contain not in (None, True, False):
             raise TypeError(f"contain must be True, False or None, not {self.contain!r}")
+
+
+def _check_sink(name: str, sink: object) -> None:
+    """A sink takes text: refused when the context is made, not at the first echoed
+    write (an ``int``, or a binary file such as ``io.BytesIO``)."""
+    if sink is None:
+        return
+    if not callable(getattr(sink, "write", None)):
+        raise TypeError(f"{name} must be a text file (with write()), got {sink!r}")
+    if isinstance(sink, io.BufferedIOBase | io.RawIOBase):
+        raise TypeError(
+            f"{name} must be a text file, got the binary {type(sink).__name__} {sink!r} "
+            "(wrap it in io.TextIOWrapper, or pass sys.stdout)"
+        )

@@ -177,6 +177,22 @@ async def test_bad_decoding_and_grace(tmp_path: Path) -> None:
         await _refused(tmp_path, "^sh: ExecutionContext." + match, context=ctx)
 
 
+@pytest.mark.parametrize("name", ["stdout_sink", "stderr_sink"])
+@pytest.mark.parametrize(
+    ("sink", "match"),
+    [
+        (3, r"must be a text file \(with write\(\)\), got 3"),
+        (io.BytesIO(), "must be a text file, got the binary BytesIO"),
+    ],
+)
+def test_a_sink_that_takes_no_text_is_refused_when_the_context_is_made(
+    name: str, sink: object, match: str
+) -> None:
+    with pytest.raises(TypeError, match=f"^{name} {match}"):
+        ExecutionContext(**{name: sink})  # type: ignore[arg-type]
+    ExecutionContext(**{name: io.StringIO()})  # type: ignore[arg-type]
+
+
 async def test_a_context_that_is_not_an_execution_context(tmp_path: Path) -> None:
     await _refused(tmp_path, r"^sh: context must be an ExecutionContext", context={"cwd": "/"})
 
