@@ -16,6 +16,7 @@ import itertools
 import json
 import re
 import shlex
+import signal
 import sys
 import tempfile
 import threading
@@ -38,6 +39,12 @@ __all__ = [
 
 STANDIN = str(Path(__file__).with_name("_standin.py"))
 
+# Signals whose default action does not end a process: it stops, continues or ignores.
+_SURVIVED = {"SIGSTOP", "SIGTSTP", "SIGTTIN", "SIGTTOU", "SIGCONT", "SIGCHLD", "SIGURG", "SIGWINCH"}
+_KILLING_SIGNALS = frozenset(
+    int(sig) for sig in signal.valid_signals() if getattr(sig, "name", "") not in _SURVIVED
+)
+
 
 class UnexpectedCommandError(AssertionError):
     """A command matched no expectation (or an expectation used up its ``times``)."""
@@ -57,8 +64,24 @@ class Outcome:
     delay: float = 0.0
 
     def __post_init__(self) -> None:
-        if self.delay < 0:
-            raise ValueError(f"Outcome: delay must be >= 0, got {self.delay}")
+        for name in ("stdout", "stderr"):
+            value = getattr(self, name)
+            if not isinstance(value, str | bytes):
+                raise TypeError(f"Outcome: {name} must be str or bytes, not {type(value).__name__}")
+        code = self.exit_code
+        if not isinstance(code, int) or isinstance(code, bool):
+            raise TypeError(f"Outcome: exit_code must be int, not {type(code).__name__}")
+        if not (0 <= code <= 255 or -code in _KILLING_SIGNALS):
+            raise ValueError(
+                f"Outcome: exit_code must be 0..255, or -N for a signal N that ends a "
+                f"process (SIGSTOP, SIGCHLD and the like do not), got {code}"
+            )
+        delay = self.delay
+        if not isinstance(delay, int | float) or isinstance(delay, bool):
+            kind = type(delay).__name__
+            raise TypeError(f"Outcome: delay must be a number of seconds, not {kind}")
+        if not delay >= 0:  # NaN too
+            raise ValueError(f"Outcome: delay must be >= 0, got {delay}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,6 +120,8 @@ def _matcher(pattern: Pattern) -> tuple[Callable[[tuple[str, ...]], bool], str]:
     """The predicate for ``pattern`` and how to name it in messages."""
     if isinstance(pattern, str):
         words = tuple(shlex.split(pattern))
+        if not words:
+            raise ValueError(f"cuprum.testing: pattern {pattern!r} holds no argv words")
         return (lambda argv: argv == words), f"exact {list(words)}"
     if isinstance(pattern, Prefix):
         prefix = pattern.words
@@ -187,6 +212,8 @@ class FakePrograms:
     def _add(
         self, pattern: Pattern, outcome: OutcomeSource | None, times: int | None
     ) -> Expectation:
+        if times is not None and (not isinstance(times, int) or isinstance(times, bool)):
+            raise TypeError(f"cuprum.testing: times must be an int or None, not {times!r}")
         if times is not None and times < 1:
             raise ValueError(f"cuprum.testing: times must be >= 1, got {times}")
         matches, description = _matcher(pattern)
@@ -237,6 +264,11 @@ class FakePrograms:
                 raise self._refuse(argv)
         source = expectation.outcome
         outcome = source if isinstance(source, Outcome) else source(argv)
+        if not isinstance(outcome, Outcome):
+            raise TypeError(
+                f"cuprum.testing: the outcome function of {expectation.description} returned "
+                f"{type(outcome).__name__}, not an Outcome (for {shlex.join(argv)!r})"
+            )
         spec_path, stdin_path = self._write_spec(number, outcome)
         call = Call(argv, stdin_path)
         with self._lock:
