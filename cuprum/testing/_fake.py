@@ -16,6 +16,7 @@ import itertools
 import json
 import re
 import shlex
+import shutil
 import signal
 import sys
 import tempfile
@@ -91,6 +92,8 @@ class Prefix:
     words: tuple[str, ...]
 
     def __init__(self, *words: str) -> None:
+        if not all(isinstance(word, str) for word in words):
+            raise TypeError(f"cuprum.testing: Prefix words must be str, got {words!r}")
         object.__setattr__(self, "words", words)
 
 
@@ -109,10 +112,14 @@ class Call:
 
     argv: tuple[str, ...]
     stdin_path: Path
+    kept: bytes | None = field(default=None, repr=False, compare=False)
+    """The stdin read back before a temporary directory of the fake's own was removed."""
 
     @property
     def stdin(self) -> bytes:
         """What the faked program read on stdin (complete once it has exited)."""
+        if self.kept is not None:
+            return self.kept
         return self.stdin_path.read_bytes() if self.stdin_path.exists() else b""
 
 
@@ -167,10 +174,13 @@ class FakePrograms:
     Use it as a context manager (the ``cuprum_fake`` fixture does): inside, every
     command cuprum spawns must match an expectation. Expectations are tried in
     the order they were registered; the first that matches and is not used up wins.
+    ``workdir`` holds each call's outcome and stdin; without it a temporary
+    directory is made, and removed at exit (each ``Call.stdin`` read back first).
     """
 
     def __init__(self, workdir: str | Path | None = None) -> None:
         self._workdir = Path(workdir) if workdir is not None else None
+        self._owned: Path | None = None
         self._lock = threading.Lock()
         self._counter = itertools.count(1)
         self._uninstall: Callable[[], None] | None = None
@@ -277,8 +287,8 @@ class FakePrograms:
         return [sys.executable, "-I", "-S", STANDIN, str(spec_path)]
 
     def _write_spec(self, number: int, outcome: Outcome) -> tuple[Path, Path]:
-        if self._workdir is None:
-            self._workdir = Path(tempfile.mkdtemp(prefix="cuprum-fake-"))
+        if self._workdir is None:  # its own: removed at exit, the calls' stdin kept
+            self._workdir = self._owned = Path(tempfile.mkdtemp(prefix="cuprum-fake-"))
         spec_path = self._workdir / f"call-{number}.json"
         stdin_path = self._workdir / f"call-{number}.stdin"
         spec = {
@@ -306,6 +316,13 @@ class FakePrograms:
         if self._uninstall is not None:
             self._uninstall()
             self._uninstall = None
+        owned, self._owned = self._owned, None
+        if owned is not None:
+            self._workdir = None
+            for call in self.calls:
+                if call.kept is None and call.stdin_path.parent == owned:
+                    object.__setattr__(call, "kept", call.stdin)
+            shutil.rmtree(owned, ignore_errors=True)
 
 
 def _b64(data: str | bytes) -> str:

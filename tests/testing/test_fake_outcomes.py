@@ -81,3 +81,34 @@ def test_an_outcome_function_returning_something_else_is_named(tmp_path: Path) -
         fake.expect(Prefix(TOOL), lambda argv: argv[-1])
         with pytest.raises(TypeError, match=r"returned str, not an Outcome \(for '.* x'\)"):
             tool("x").run_sync()
+
+
+def test_prefix_words_must_be_str() -> None:
+    with pytest.raises(TypeError, match="Prefix words must be str"):
+        Prefix(str(TOOL), 5)  # type: ignore[arg-type]
+
+
+@pytest.mark.anyio
+async def test_without_a_workdir_its_own_directory_is_removed_and_stdin_kept() -> None:
+    # FakePrograms() outside pytest left a cuprum-fake-* directory in /tmp at each use.
+    with FakePrograms() as fake:
+        expectation = fake.expect(Prefix(TOOL), stdout="out\n")
+        result = await tool("x").run(stdin="fed\n")
+        workdir = expectation.calls[0].stdin_path.parent
+        assert workdir.is_dir()
+    assert result.stdout == "out\n"
+    assert not workdir.exists()
+    assert expectation.calls[0].stdin == b"fed\n"
+    with fake:  # entered again: a new directory of its own
+        await tool("y").run()
+        again = expectation.calls[1].stdin_path.parent
+        assert again.is_dir() and again != workdir
+    assert not again.exists()
+
+
+def test_a_workdir_given_is_left_as_it_is(tmp_path: Path) -> None:
+    with FakePrograms(tmp_path) as fake:
+        fake.expect(Prefix(TOOL))
+        tool("x").run_sync(stdin="fed")
+    assert (tmp_path / "call-1.stdin").read_bytes() == b"fed"
+    assert fake.calls[0].stdin == b"fed"
