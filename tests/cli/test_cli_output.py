@@ -83,3 +83,33 @@ def test_a_catalogue_module_that_cannot_be_imported_is_named(
     assert (proc.returncode, proc.stdout) == (1, "")
     assert proc.stderr.startswith(f"which: --catalogue {spec}: cannot import {module!r}: {error}")
     assert "Traceback" not in proc.stderr
+
+
+# Run the command line in an interpreter where trio cannot be imported.
+WITHOUT_TRIO = """
+import importlib.machinery, sys
+class Hidden(importlib.machinery.PathFinder):
+    @classmethod
+    def find_spec(cls, name, path=None, target=None):
+        if name.split(".")[0] in ("trio", "_trio"):
+            return None
+        return importlib.machinery.PathFinder.find_spec(name, path, target)
+sys.meta_path = [Hidden if f is importlib.machinery.PathFinder else f for f in sys.meta_path]
+from cuprum._cli import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def test_demo_on_trio_without_trio_is_a_usage_error() -> None:
+    proc = subprocess.run(
+        [sys.executable, "-c", WITHOUT_TRIO, "demo", "--backend", "trio"],
+        capture_output=True,
+        text=True,
+        env=_env(),
+        timeout=120,
+        check=False,
+    )
+    assert (proc.returncode, proc.stdout) == (2, "")
+    assert proc.stderr.endswith(
+        'python -m cuprum demo: error: --backend trio needs trio: pip install "cuprum[trio]"\n'
+    )
