@@ -353,6 +353,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         return which(args.program, args.catalogue)
     backends = ["asyncio", "trio"] if args.backend == "both" else [args.backend]
-    if args.backend == "both" and importlib.util.find_spec("trio") is None:
+    if "trio" in backends and importlib.util.find_spec("trio") is None:
+        if args.backend == "trio":
+            demo_parser.error('--backend trio needs trio: pip install "cuprum[trio]"')
         backends = ["asyncio"]
     return demo(backends)

@@ -20,7 +20,13 @@ def _catalogue(spec: str | None) -> tuple[str, ProgramCatalogue]:
     if spec is None:
         return "cuprum.DEFAULT_CATALOGUE", DEFAULT_CATALOGUE
     module, _, name = spec.partition(":")
-    found = getattr(importlib.import_module(module), name or "CATALOGUE", None)
+    try:
+        imported = importlib.import_module(module)
+    except Exception as exc:  # not found, or the module failed as it ran: say which
+        raise SystemExit(
+            f"which: --catalogue {spec}: cannot import {module!r}: {type(exc).__name__}: {exc}"
+        ) from None
+    found = getattr(imported, name or "CATALOGUE", None)
     if not isinstance(found, ProgramCatalogue):
         raise SystemExit(f"which: {spec} is not a ProgramCatalogue")
     return spec, found

@@ -49,7 +49,8 @@ def git_checkout(
     """``git checkout [--force] [-b] REF [START_POINT] --``.
 
     ``create_branch=True`` creates branch ``ref`` (``-b``), optionally at
-    ``start_point``. ``force`` discards local changes (``--force``). ``repo`` runs
+    ``start_point`` (a ref, a commit id or ``"HEAD"``). ``force`` discards local
+    changes (``--force``). ``repo`` runs
     in that repository (``git -C REPO``); a relative ``repo`` needs
     ``allow_relative=True``.
     """
@@ -62,8 +63,9 @@ def git_checkout(
         args.append("--force")
     if create_branch:
         args += ["-b", branch]
-        if start_point is not None:
-            args.append(_ref(start_point, "git_checkout", "start_point"))
+        if start_point is not None:  # "HEAD" too: a start point is a commit, not a branch
+            where = "HEAD" if start_point == "HEAD" else None
+            args.append(where or _ref(start_point, "git_checkout", "start_point"))
     else:
         if start_point is not None:
             raise InvalidArgumentError("git_checkout: start_point needs create_branch=True")

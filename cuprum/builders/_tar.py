@@ -43,7 +43,9 @@ class TarCreateOptions:
             allow_relative=self.allow_relative,
         )
         if sum((self.gzip, self.bzip2, self.xz)) > 1:
-            raise InvalidArgumentError("TarCreateOptions: choose at most one of gzip, bzip2, xz")
+            raise InvalidArgumentError(
+                "tar: TarCreateOptions: choose at most one of gzip, bzip2, xz"
+            )
 
 
 def tar_create(

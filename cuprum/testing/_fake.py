@@ -16,6 +16,8 @@ import itertools
 import json
 import re
 import shlex
+import shutil
+import signal
 import sys
 import tempfile
 import threading
@@ -38,6 +40,12 @@ __all__ = [
 
 STANDIN = str(Path(__file__).with_name("_standin.py"))
 
+# Signals whose default action does not end a process: it stops, continues or ignores.
+_SURVIVED = {"SIGSTOP", "SIGTSTP", "SIGTTIN", "SIGTTOU", "SIGCONT", "SIGCHLD", "SIGURG", "SIGWINCH"}
+_KILLING_SIGNALS = frozenset(
+    int(sig) for sig in signal.valid_signals() if getattr(sig, "name", "") not in _SURVIVED
+)
+
 
 class UnexpectedCommandError(AssertionError):
     """A command matched no expectation (or an expectation used up its ``times``)."""
@@ -57,8 +65,24 @@ class Outcome:
     delay: float = 0.0
 
     def __post_init__(self) -> None:
-        if self.delay < 0:
-            raise ValueError(f"Outcome: delay must be >= 0, got {self.delay}")
+        for name in ("stdout", "stderr"):
+            value = getattr(self, name)
+            if not isinstance(value, str | bytes):
+                raise TypeError(f"Outcome: {name} must be str or bytes, not {type(value).__name__}")
+        code = self.exit_code
+        if not isinstance(code, int) or isinstance(code, bool):
+            raise TypeError(f"Outcome: exit_code must be int, not {type(code).__name__}")
+        if not (0 <= code <= 255 or -code in _KILLING_SIGNALS):
+            raise ValueError(
+                f"Outcome: exit_code must be 0..255, or -N for a signal N that ends a "
+                f"process (SIGSTOP, SIGCHLD and the like do not), got {code}"
+            )
+        delay = self.delay
+        if not isinstance(delay, int | float) or isinstance(delay, bool):
+            kind = type(delay).__name__
+            raise TypeError(f"Outcome: delay must be a number of seconds, not {kind}")
+        if not delay >= 0:  # NaN too
+            raise ValueError(f"Outcome: delay must be >= 0, got {delay}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +92,8 @@ class Prefix:
     words: tuple[str, ...]
 
     def __init__(self, *words: str) -> None:
+        if not all(isinstance(word, str) for word in words):
+            raise TypeError(f"cuprum.testing: Prefix words must be str, got {words!r}")
         object.__setattr__(self, "words", words)
 
 
@@ -86,10 +112,14 @@ class Call:
 
     argv: tuple[str, ...]
     stdin_path: Path
+    kept: bytes | None = field(default=None, repr=False, compare=False)
+    """The stdin read back before a temporary directory of the fake's own was removed."""
 
     @property
     def stdin(self) -> bytes:
         """What the faked program read on stdin (complete once it has exited)."""
+        if self.kept is not None:
+            return self.kept
         return self.stdin_path.read_bytes() if self.stdin_path.exists() else b""
 
 
@@ -97,6 +127,8 @@ def _matcher(pattern: Pattern) -> tuple[Callable[[tuple[str, ...]], bool], str]:
     """The predicate for ``pattern`` and how to name it in messages."""
     if isinstance(pattern, str):
         words = tuple(shlex.split(pattern))
+        if not words:
+            raise ValueError(f"cuprum.testing: pattern {pattern!r} holds no argv words")
         return (lambda argv: argv == words), f"exact {list(words)}"
     if isinstance(pattern, Prefix):
         prefix = pattern.words
@@ -142,10 +174,13 @@ class FakePrograms:
     Use it as a context manager (the ``cuprum_fake`` fixture does): inside, every
     command cuprum spawns must match an expectation. Expectations are tried in
     the order they were registered; the first that matches and is not used up wins.
+    ``workdir`` holds each call's outcome and stdin; without it a temporary
+    directory is made, and removed at exit (each ``Call.stdin`` read back first).
     """
 
     def __init__(self, workdir: str | Path | None = None) -> None:
         self._workdir = Path(workdir) if workdir is not None else None
+        self._owned: Path | None = None
         self._lock = threading.Lock()
         self._counter = itertools.count(1)
         self._uninstall: Callable[[], None] | None = None
@@ -187,6 +222,8 @@ class FakePrograms:
     def _add(
         self, pattern: Pattern, outcome: OutcomeSource | None, times: int | None
     ) -> Expectation:
+        if times is not None and (not isinstance(times, int) or isinstance(times, bool)):
+            raise TypeError(f"cuprum.testing: times must be an int or None, not {times!r}")
         if times is not None and times < 1:
             raise ValueError(f"cuprum.testing: times must be >= 1, got {times}")
         matches, description = _matcher(pattern)
@@ -237,6 +274,11 @@ class FakePrograms:
                 raise self._refuse(argv)
         source = expectation.outcome
         outcome = source if isinstance(source, Outcome) else source(argv)
+        if not isinstance(outcome, Outcome):
+            raise TypeError(
+                f"cuprum.testing: the outcome function of {expectation.description} returned "
+                f"{type(outcome).__name__}, not an Outcome (for {shlex.join(argv)!r})"
+            )
         spec_path, stdin_path = self._write_spec(number, outcome)
         call = Call(argv, stdin_path)
         with self._lock:
@@ -245,8 +287,8 @@ class FakePrograms:
         return [sys.executable, "-I", "-S", STANDIN, str(spec_path)]
 
     def _write_spec(self, number: int, outcome: Outcome) -> tuple[Path, Path]:
-        if self._workdir is None:
-            self._workdir = Path(tempfile.mkdtemp(prefix="cuprum-fake-"))
+        if self._workdir is None:  # its own: removed at exit, the calls' stdin kept
+            self._workdir = self._owned = Path(tempfile.mkdtemp(prefix="cuprum-fake-"))
         spec_path = self._workdir / f"call-{number}.json"
         stdin_path = self._workdir / f"call-{number}.stdin"
         spec = {
@@ -274,6 +316,13 @@ class FakePrograms:
         if self._uninstall is not None:
             self._uninstall()
             self._uninstall = None
+        owned, self._owned = self._owned, None
+        if owned is not None:
+            self._workdir = None
+            for call in self.calls:
+                if call.kept is None and call.stdin_path.parent == owned:
+                    object.__setattr__(call, "kept", call.stdin)
+            shutil.rmtree(owned, ignore_errors=True)
 
 
 def _b64(data: str | bytes) -> str:

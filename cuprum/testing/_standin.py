@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import resource
 import signal
 import sys
 import threading
@@ -33,6 +34,8 @@ def _drain(path: str) -> None:
 
 def main(spec_path: str) -> int:
     """Replay the outcome described in ``spec_path``; returns the exit code."""
+    # Python starts with SIGPIPE ignored; a real program writing to a closed pipe dies of it.
+    signal.signal(signal.SIGPIPE, signal.SIG_DFL)
     with open(spec_path, encoding="utf-8") as handle:
         spec = json.load(handle)
     reader = threading.Thread(target=_drain, args=(spec["stdin"],), daemon=True)
@@ -44,7 +47,11 @@ def main(spec_path: str) -> int:
     reader.join()
     code = int(spec["exit_code"])
     if code < 0:
-        signal.signal(-code, signal.SIG_DFL)
+        # No core file for SIGSEGV or SIGABRT; SIGKILL's action cannot be set (nor needs to be).
+        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+        if -code != signal.SIGKILL:
+            signal.signal(-code, signal.SIG_DFL)
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {-code})
         os.kill(os.getpid(), -code)
     return code
 

@@ -76,6 +76,20 @@ async def test_checkout_new_branch_at_a_start_point(repo: Path) -> None:
     assert (repo / "notes.txt").read_text() == "first\n"
 
 
+async def test_checkout_new_branch_at_head(repo: Path) -> None:
+    # HEAD is a start point as git_rev_parse takes it: the commit, never a branch name.
+    ctx = _ctx(repo)
+    cmd = git_checkout("from-head", create_branch=True, start_point="HEAD")
+    assert cmd.argv == ("checkout", "-b", "from-head", "HEAD", "--")
+    await cmd.run(context=ctx, check=True)
+    assert (await _run(git_rev_parse(abbrev_ref=True), ctx)) == "from-head\n"
+    assert (await _run(git_rev_parse("from-head"), ctx)) == await _run(git_rev_parse("main"), ctx)
+    with pytest.raises(InvalidArgumentError, match="git_checkout: ref: invalid git ref 'HEAD'"):
+        git_checkout("HEAD", create_branch=True)
+    with pytest.raises(InvalidArgumentError, match=r"git_checkout: start_point: .*'HEAD~1'"):
+        git_checkout("x", create_branch=True, start_point="HEAD~1")
+
+
 async def test_status_reports_changes_in_porcelain_format(repo: Path) -> None:
     ctx = _ctx(repo)
     assert (await git_status().run(context=ctx, check=True)).stdout == ""
