@@ -46,6 +46,23 @@ IGNORE_TERM = "trap '' TERM; echo ready; sleep 300"
 WITH_GRANDCHILD = 'sleep 300 & echo "$!"; wait'
 
 
+def run_host(
+    code: str, tmp_path: Path, *args: str, strategy: str
+) -> subprocess.CompletedProcess[str]:
+    """Run ``code`` as a host program in a fresh interpreter with ``args``, under stream
+    strategy ``strategy``: its status, stdout and stderr (text), bounded by the deadline."""
+    script = tmp_path / "host.py"
+    script.write_text(code)
+    return subprocess.run(
+        [sys.executable, str(script), *args],
+        env={**os.environ, "CUPRUM_STREAM_BACKEND": strategy},
+        capture_output=True,
+        text=True,
+        timeout=DEADLINE * 3,
+        check=False,
+    )
+
+
 def py(code: str, *args: str) -> SafeCmd:
     """``python -c code args...`` with the interpreter running the tests."""
     return sh.make(PY, catalogue=TEST_CATALOGUE)("-c", code, *args)

@@ -8,14 +8,12 @@ both event loops and every stream strategy (the pipeline and the stream).
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 import textwrap
 from pathlib import Path
 
 import pytest
-from core_support import DEADLINE, assert_dead
+from core_support import assert_dead, run_host
 
 import cuprum
 
@@ -68,16 +66,7 @@ HOST = textwrap.dedent(
 def test_runs_in_a_host_that_ignores_sigchld(backend: str, strategy: str, tmp_path: Path) -> None:
     if strategy == "rust" and not cuprum.is_rust_available():
         pytest.skip("stream strategy 'rust' needs the cuprum_native extension (not installed)")
-    script = tmp_path / "host.py"
-    script.write_text(HOST)
-    done = subprocess.run(
-        [sys.executable, str(script), backend],
-        env={**os.environ, "CUPRUM_STREAM_BACKEND": strategy},
-        capture_output=True,
-        text=True,
-        timeout=DEADLINE * 3,
-        check=False,
-    )
+    done = run_host(HOST, tmp_path, backend, strategy=strategy)
     assert done.returncode == 0, done.stderr
     lines = done.stdout.splitlines()
     assert lines[0] == "single 0 'out\\n' 'err\\n'"

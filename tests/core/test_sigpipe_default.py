@@ -11,14 +11,11 @@ the direct path, and every stream strategy.
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import textwrap
 from pathlib import Path
 
 import pytest
-from core_support import DEADLINE
+from core_support import run_host
 
 import cuprum
 
@@ -93,16 +90,7 @@ def test_a_reader_gone_early_does_not_kill_the_host(
 ) -> None:
     if strategy == "rust" and not cuprum.is_rust_available():
         pytest.skip("stream strategy 'rust' needs the cuprum_native extension (not installed)")
-    script = tmp_path / "host.py"
-    script.write_text(HOST)
-    done = subprocess.run(
-        [sys.executable, str(script), backend],
-        env={**os.environ, "CUPRUM_STREAM_BACKEND": strategy},
-        capture_output=True,
-        text=True,
-        timeout=DEADLINE * 3,
-        check=False,
-    )
+    done = run_host(HOST, tmp_path, backend, strategy=strategy)
     assert (done.returncode, done.stderr) == (0, "")  # -13: killed by SIGPIPE
     expected = ["stdin 0", "iterable 0", "relay 'y\\n'"]
     if backend != "direct":
