@@ -13,15 +13,12 @@ raised ``PermissionError`` saying it was left running, and left it a zombie).
 from __future__ import annotations
 
 import contextlib
-import json
 import os
-import shutil
 import signal
-import subprocess
-import sys
 import textwrap
 
 import pytest
+from unkillable import needs_setpriv, run_without_cap_kill
 
 from cuprum._runtime import native_spawn
 
@@ -33,14 +30,11 @@ _HOST = textwrap.dedent(
     """
     import json, sys
     import anyio
-    from cuprum import Limits, Program, ProgramCatalogue, ProjectSettings, observe, sh
+    from cuprum import Limits, observe
     from cuprum._model.execution import ExecutionContext
     from processes import process_state
-    SETPRIV = Program("setpriv")
-    catalogue = ProgramCatalogue(projects=(ProjectSettings(name="host", programs=(SETPRIV,)),))
-    cmd = sh.make(SETPRIV, catalogue=catalogue)(
-        "--reuid=65534", "--regid=65534", "--clear-groups", "sleep", "300"
-    )
+    from unkillable import nobody_sleep
+    cmd = nobody_sleep()
     backend, box = sys.argv[1:]
     if box == "limits":
         CONTEXT = ExecutionContext(cancel_grace=0.2, limits=Limits(open_files=64))
@@ -71,8 +65,7 @@ _HOST = textwrap.dedent(
 
 
 @pytest.mark.native
-@pytest.mark.skipif(os.geteuid() != 0, reason="needs root, to take CAP_KILL away")
-@pytest.mark.skipif(shutil.which("setpriv") is None, reason="needs setpriv (util-linux)")
+@needs_setpriv
 @pytest.mark.parametrize("box", ["limits", "cgroup"])
 @pytest.mark.parametrize("backend", ["asyncio", "trio", "sync"])
 def test_a_contained_child_that_may_not_be_signalled_is_named_or_reaped(
@@ -82,17 +75,7 @@ def test_a_contained_child_that_may_not_be_signalled_is_named_or_reaped(
         pytest.skip("the native extension with spawn_process is not installed")
     if box == "cgroup":
         require_cgroups()
-    without_cap_kill = ["setpriv", "--bounding-set=-kill", sys.executable]
-    host = subprocess.run(
-        [*without_cap_kill, "-c", _HOST, backend, box],
-        capture_output=True,
-        text=True,
-        timeout=DEADLINE,
-        env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
-        check=False,
-    )
-    assert host.returncode == 0, host.stderr
-    found = json.loads(host.stdout.splitlines()[-1])
+    found = run_without_cap_kill(_HOST, backend, box, timeout=DEADLINE)
     pid = found["pid"]
     try:
         if box == "cgroup":  # killed by the cgroup, and reaped

@@ -13,7 +13,6 @@ import functools
 import json
 import os
 import select
-import shutil
 import signal
 import subprocess
 import sys
@@ -29,6 +28,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from processes import fd_targets
 from signal_points import MODELLED, codes_of, interrupt_each_point
+from unkillable import needs_setpriv, start_without_cap_kill
 
 from cuprum import SpawnError
 from cuprum._runtime import child as child_module
@@ -497,18 +497,13 @@ _UNKILLABLE_HOST = textwrap.dedent(
     import json, os, sys
     from cuprum._runtime import fork_exec as forking
     from processes import process_state
+    from unkillable import AS_NOBODY as as_nobody, wait_for_nobody
     report = os.fdopen(int(sys.argv[1]), "w")
     go_on = os.fdopen(int(sys.argv[2]))
-    as_nobody = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
     found = {}
     pid = forking.fork_exec("/usr/bin/setpriv", [*as_nobody, "sleep", "300"], cwd=None,
                             env=None, stdin=-1, stdout=-1, stderr=-1)
-    def uid(pid):
-        with open(f"/proc/{pid}/status") as f:
-            return f.read().split("Uid:")[1].split()[0]
-    while uid(pid) != "65534":  # until setpriv has changed the user (microseconds)
-        if process_state(pid) in (None, "Z"):
-            raise SystemExit("setpriv did not run")
+    wait_for_nobody(pid)
     try:
         forking.kill(pid, "sleep")
     except PermissionError as exc:
@@ -529,18 +524,12 @@ _UNKILLABLE_HOST = textwrap.dedent(
 )
 
 
-@pytest.mark.skipif(os.geteuid() != 0, reason="needs root, to take CAP_KILL away")
-@pytest.mark.skipif(shutil.which("setpriv") is None, reason="needs setpriv (util-linux)")
+@needs_setpriv
 def test_a_child_that_may_not_be_signalled_is_reported_not_waited_for() -> None:
     report_read, report_write = os.pipe()
     go_read, go_write = os.pipe()
-    without_cap_kill = ["setpriv", "--bounding-set=-kill", sys.executable]
-    host = subprocess.Popen(
-        [*without_cap_kill, "-c", _UNKILLABLE_HOST, str(report_write), str(go_read)],
-        pass_fds=(report_write, go_read),
-        stderr=subprocess.PIPE,
-        text=True,
-        env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
+    host = start_without_cap_kill(
+        _UNKILLABLE_HOST, str(report_write), str(go_read), pass_fds=(report_write, go_read)
     )
     os.close(report_write)
     os.close(go_read)

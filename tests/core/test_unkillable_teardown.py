@@ -10,15 +10,12 @@ says both (``run_sync`` had no ``error`` event at all).
 
 from __future__ import annotations
 
-import json
 import os
-import shutil
 import signal
-import subprocess
-import sys
 import textwrap
 
 import pytest
+from unkillable import needs_setpriv, run_without_cap_kill
 
 DEADLINE = 30.0  # a hang (the reap waiting for the child's own end) fails here
 
@@ -26,14 +23,11 @@ _HOST = textwrap.dedent(
     """
     import json, sys, time
     import anyio
-    from cuprum import Program, ProgramCatalogue, ProjectSettings, TimeoutExpired, observe, sh
+    from cuprum import TimeoutExpired, observe
     from cuprum._model.execution import ExecutionContext
     from processes import process_state
-    SETPRIV = Program("setpriv")
-    catalogue = ProgramCatalogue(projects=(ProjectSettings(name="host", programs=(SETPRIV,)),))
-    cmd = sh.make(SETPRIV, catalogue=catalogue)(
-        "--reuid=65534", "--regid=65534", "--clear-groups", "sleep", "300"
-    )
+    from unkillable import nobody_sleep, setpriv
+    cmd = nobody_sleep()
 
     CONTEXT = ExecutionContext(cancel_grace=0.2)
 
@@ -45,7 +39,7 @@ _HOST = textwrap.dedent(
         return sorted(os.listdir("/proc/self/fd"))
 
     def main(backend):
-        warm = sh.make(SETPRIV, catalogue=catalogue)("--version")  # the caches' fds first
+        warm = setpriv("--version")  # the caches' fds first
         if backend == "sync":
             warm.run_sync()
         else:
@@ -89,21 +83,10 @@ _HOST = textwrap.dedent(
 )
 
 
-@pytest.mark.skipif(os.geteuid() != 0, reason="needs root, to take CAP_KILL away")
-@pytest.mark.skipif(shutil.which("setpriv") is None, reason="needs setpriv (util-linux)")
+@needs_setpriv
 @pytest.mark.parametrize("backend", ["asyncio", "trio", "sync"])
 def test_a_child_that_may_not_be_signalled_ends_the_teardown_with_an_error(backend: str) -> None:
-    without_cap_kill = ["setpriv", "--bounding-set=-kill", sys.executable]
-    host = subprocess.run(
-        [*without_cap_kill, "-c", _HOST, backend],
-        capture_output=True,
-        text=True,
-        timeout=DEADLINE,
-        env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
-        check=False,
-    )
-    assert host.returncode == 0, host.stderr
-    found = json.loads(host.stdout.splitlines()[-1])
+    found = run_without_cap_kill(_HOST, backend, timeout=DEADLINE)
     pid = found["pid"]
     try:
         refused = (
@@ -139,17 +122,11 @@ _DISCARD_HOST = textwrap.dedent(
     import json, os
     from cuprum._runtime import fork_exec as forking
     from cuprum._runtime import native_spawn
-    from processes import process_state
-    as_nobody = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
+    from unkillable import AS_NOBODY as as_nobody, wait_for_nobody
     null = os.open(os.devnull, os.O_RDWR)  # not the host's stdout: the test reads to EOF
     pid = forking.fork_exec("/usr/bin/setpriv", [*as_nobody, "sleep", "300"], cwd=None,
                             env=None, stdin=null, stdout=null, stderr=null)
-    def uid(pid):
-        with open(f"/proc/{pid}/status") as f:
-            return f.read().split("Uid:")[1].split()[0]
-    while uid(pid) != "65534":  # until setpriv has changed the user (microseconds)
-        if process_state(pid) in (None, "Z"):
-            raise SystemExit("setpriv did not run")
+    wait_for_nobody(pid)
     try:
         native_spawn.discard(pid, None, "setpriv")
     except PermissionError as exc:
@@ -161,20 +138,9 @@ _DISCARD_HOST = textwrap.dedent(
 )
 
 
-@pytest.mark.skipif(os.geteuid() != 0, reason="needs root, to take CAP_KILL away")
-@pytest.mark.skipif(shutil.which("setpriv") is None, reason="needs setpriv (util-linux)")
+@needs_setpriv
 def test_discarding_a_child_that_may_not_be_signalled_names_the_program() -> None:
-    without_cap_kill = ["setpriv", "--bounding-set=-kill", sys.executable]
-    host = subprocess.run(
-        [*without_cap_kill, "-c", _DISCARD_HOST],
-        capture_output=True,
-        text=True,
-        timeout=DEADLINE,
-        env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
-        check=False,
-    )
-    assert host.returncode == 0, host.stderr
-    found = json.loads(host.stdout.splitlines()[-1])
+    found = run_without_cap_kill(_DISCARD_HOST, timeout=DEADLINE)
     try:
         assert found["raised"] == (
             f"[Errno 1] setpriv (pid {found['pid']}) cannot be killed: not permitted to "
