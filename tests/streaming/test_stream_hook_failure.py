@@ -49,6 +49,13 @@ class Refuser:
         return [(e.phase, e.error) for e in self.events if e.phase in ("exit", "error")]
 
 
+async def _stream(cmd: SafeCmd | Pipeline, reader: str, pids: list[int]) -> None:
+    """Stream ``cmd`` and read it with ``reader`` to the end, its pids kept in ``pids``."""
+    async with cmd.stream() as handle:
+        pids.extend(handle.pids)
+        await _read(handle, reader)
+
+
 async def _read(handle: StreamHandle, reader: str) -> None:
     if reader == "lines":
         async for _ in handle.stdout_lines():
@@ -73,17 +80,11 @@ async def test_a_hook_raising_on_a_streamed_line_is_hook_failed(
     anyio_backend: str, stream_backend: str, shape: str, reader: str, code: str
 ) -> None:
     hook = Refuser()
-    pids: tuple[int, ...] = ()
-
-    async def body() -> None:
-        nonlocal pids
-        async with _cmd(code, shape).stream() as handle:
-            pids = handle.pids
-            await _read(handle, reader)
+    pids: list[int] = []
 
     with observe(hook), anyio.fail_after(DEADLINE):
         with pytest.raises(HookError, match="refused"):  # itself, not a group
-            await body()
+            await _stream(_cmd(code, shape), reader, pids)
     stages = 1 if shape == "command" else 2
     assert hook.terminal() == [("error", "hook_failed")] * stages
     (message,) = {e.message for e in hook.events if e.phase == "error"}
@@ -126,17 +127,11 @@ async def test_a_hook_raising_systemexit_on_a_streamed_line_is_hook_failed(
     # As in run(): the SystemExit propagates as itself and the run ended hook_failed
     # (it was reported cancelled: the tap kept only an Exception as the run's failure).
     hook = Exiter(SystemExit("the hook exits"))
-    pids: tuple[int, ...] = ()
-
-    async def body() -> None:
-        nonlocal pids
-        async with _cmd(code, shape).stream() as handle:
-            pids = handle.pids
-            await _read(handle, reader)
+    pids: list[int] = []
 
     with observe(hook), anyio.fail_after(DEADLINE):
         with pytest.raises(SystemExit, match="the hook exits") as info:
-            await body()
+            await _stream(_cmd(code, shape), reader, pids)
     assert info.value is hook.error
     stages = 1 if shape == "command" else 2
     assert hook.terminal() == [("error", "hook_failed")] * stages
@@ -149,16 +144,10 @@ async def test_a_hook_raising_ctrl_c_on_a_streamed_line_is_still_cancelled(
     anyio_backend: str,
 ) -> None:
     hook = Exiter(KeyboardInterrupt())
-    pids: tuple[int, ...] = ()
-
-    async def body() -> None:
-        nonlocal pids
-        async with py(LINES_THEN_WAIT).stream() as handle:
-            pids = handle.pids
-            await _read(handle, "lines")
+    pids: list[int] = []
 
     with observe(hook), anyio.fail_after(DEADLINE):
         with pytest.raises(KeyboardInterrupt):
-            await body()
+            await _stream(py(LINES_THEN_WAIT), "lines", pids)
     assert hook.terminal() == [("error", "cancelled")]
     await assert_dead(*pids)
