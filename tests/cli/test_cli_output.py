@@ -6,15 +6,28 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 
-def _env(**extra: str) -> dict[str, str]:
+def _cli(
+    *args: str, stdout: Any = subprocess.PIPE, pythonpath: Sequence[str] = ()
+) -> subprocess.CompletedProcess[str]:
+    """``python -m cuprum args...`` in a fresh interpreter, its stderr (and stdout) as text."""
     env = {k: v for k, v in os.environ.items() if k != "CUPRUM_STREAM_BACKEND"}
-    env["PYTHONPATH"] = os.pathsep.join(sys.path)
-    return {**env, **extra}
+    env["PYTHONPATH"] = os.pathsep.join([*pythonpath, *sys.path])
+    return subprocess.run(
+        [sys.executable, *args],
+        stdout=stdout,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        timeout=120,
+        check=False,
+    )
 
 
 @pytest.mark.parametrize("args", [["info"], ["which", "echo"], ["demo"], ["--help"]])
@@ -23,15 +36,7 @@ def test_a_reader_that_left_ends_it_quietly(args: list[str]) -> None:
     read_end, write_end = os.pipe()
     os.close(read_end)
     try:
-        proc = subprocess.run(
-            [sys.executable, "-m", "cuprum", *args],
-            stdout=write_end,
-            stderr=subprocess.PIPE,
-            text=True,
-            env=_env(),
-            timeout=120,
-            check=False,
-        )
+        proc = _cli("-m", "cuprum", *args, stdout=write_end)
     finally:
         os.close(write_end)
     assert (proc.returncode, proc.stderr) == (1, "")
@@ -41,15 +46,7 @@ def test_a_reader_that_left_ends_it_quietly(args: list[str]) -> None:
 @pytest.mark.parametrize("args", [["info"], ["which", "echo"], ["demo"]])
 def test_a_failed_write_is_one_line_on_stderr(args: list[str]) -> None:
     with open("/dev/full", "w", encoding="utf-8") as full:
-        proc = subprocess.run(
-            [sys.executable, "-m", "cuprum", *args],
-            stdout=full,
-            stderr=subprocess.PIPE,
-            text=True,
-            env=_env(),
-            timeout=120,
-            check=False,
-        )
+        proc = _cli("-m", "cuprum", *args, stdout=full)
     assert proc.returncode == 1
     assert proc.stderr == (
         "python -m cuprum: cannot write the output: [Errno 28] No space left on device\n"
@@ -70,15 +67,7 @@ def test_a_catalogue_module_that_cannot_be_imported_is_named(
     (tmp_path / "cuprum_failing_catalogue.py").write_text(
         "raise RuntimeError('broken on import')\n"
     )
-    pythonpath = os.pathsep.join([str(tmp_path), *sys.path])
-    proc = subprocess.run(
-        [sys.executable, "-m", "cuprum", "which", "echo", "--catalogue", spec],
-        capture_output=True,
-        text=True,
-        env=_env(PYTHONPATH=pythonpath),
-        timeout=120,
-        check=False,
-    )
+    proc = _cli("-m", "cuprum", "which", "echo", "--catalogue", spec, pythonpath=[str(tmp_path)])
     module = spec.partition(":")[0]
     assert (proc.returncode, proc.stdout) == (1, "")
     assert proc.stderr.startswith(f"which: --catalogue {spec}: cannot import {module!r}: {error}")
@@ -101,14 +90,7 @@ sys.exit(main(sys.argv[1:]))
 
 
 def test_demo_on_trio_without_trio_is_a_usage_error() -> None:
-    proc = subprocess.run(
-        [sys.executable, "-c", WITHOUT_TRIO, "demo", "--backend", "trio"],
-        capture_output=True,
-        text=True,
-        env=_env(),
-        timeout=120,
-        check=False,
-    )
+    proc = _cli("-c", WITHOUT_TRIO, "demo", "--backend", "trio")
     assert (proc.returncode, proc.stdout) == (2, "")
     assert proc.stderr.endswith(
         'python -m cuprum demo: error: --backend trio needs trio: pip install "cuprum[trio]"\n'
