@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import io
 import itertools
 from pathlib import Path
@@ -302,3 +303,22 @@ def test_line_event_equals_the_constructor(
     assert fast.tags is tags and type(fast) is ExecEvent
     with pytest.raises(dataclasses.FrozenInstanceError):
         fast.line = "changed"  # type: ignore[misc]
+
+
+@pytest.mark.parametrize("hook_count", [0, 1, 2, 3])
+def test_deliver_lines_gives_every_hook_each_line_in_order(hook_count: int) -> None:
+    # One hook takes a path of its own (no loop over the hooks): the events and their
+    # order must be the same as with several, and the same as the constructor's.
+    seen: list[tuple[int, ExecEvent]] = []
+    hooks = [functools.partial(lambda i, ev: seen.append((i, ev)), i) for i in range(hook_count)]
+    tags = {"project": "p"}
+    events_module.deliver_lines(
+        hooks, "stdout", "cat", ("cat",), None, None, tags, 1.5, 7, ["a", "b"]
+    )
+    expected = [
+        (i, ExecEvent("stdout", "cat", ("cat",), None, None, tags, 1.5, 7, line))
+        for line in ("a", "b")
+        for i in range(hook_count)
+    ]
+    assert seen == expected
+    assert all(type(ev) is ExecEvent and ev.tags is tags for _, ev in seen)
