@@ -59,11 +59,19 @@ WRAPPER = "; ".join(
         # the octal escapes of that.
         '_cuprum_d() { _cuprum_f=$(IFS=,; printf "$_cuprum_b$_cuprum_b%s" $1);'
         ' printf "${_cuprum_f}x"; }',
-        "_cuprum_n=$#",
-        'while [ "$_cuprum_n" -gt 0 ]; do _cuprum_a=$1; shift; case $_cuprum_a in'
-        ' r*) set -- "$@" "${_cuprum_a#r}";;'
-        ' *) _cuprum_v=$(_cuprum_d "${_cuprum_a#x}"); set -- "$@" "${_cuprum_v%x}";; esac;'
-        " _cuprum_n=$((_cuprum_n-1)); done",
+        # The argv is set once, from a list of references: "${N#r}" for a word sent as
+        # it is, "${_cuprum_N}" for one decoded into that variable. Linear in the
+        # number of words (adding each to "$@" copied all the others: 20,000 words
+        # took half a minute), and one variable per decoded word only (dash's
+        # variable table slows down with thousands of them).
+        "_cuprum_k=0",
+        "for _cuprum_a do _cuprum_k=$((_cuprum_k+1)); case $_cuprum_a in"
+        ' x*) _cuprum_v=$(_cuprum_d "${_cuprum_a#x}"); eval "_cuprum_$_cuprum_k=\\${_cuprum_v%x}";;'
+        " esac; done",
+        "_cuprum_r=$(_cuprum_k=0; for _cuprum_a do _cuprum_k=$((_cuprum_k+1)); case $_cuprum_a in"
+        ' r*) printf " \\"\\${%d#r}\\"" "$_cuprum_k";;'
+        ' *) printf " \\"\\${_cuprum_%d}\\"" "$_cuprum_k";; esac; done)',
+        'eval "set -- $_cuprum_r"',
         "CUPRUM_RUN=$1; PATH=$2; export CUPRUM_RUN PATH; _cuprum_c=$3; _cuprum_p=$4;"
         " _cuprum_e=$5; shift 5",
         # The program is a file of the pinned PATH, found before any env= is exported

@@ -6,6 +6,7 @@ import os
 import subprocess
 from pathlib import Path
 
+import anyio
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -82,8 +83,6 @@ async def test_nasty_arguments_arrive_intact_through_sshd(shell_host: SshHost) -
 )
 @given(args=st.lists(ARG, max_size=6))
 def test_hypothesis_round_trips_through_sshd(shell_host: SshHost, args: list[str]) -> None:
-    import anyio
-
     assert anyio.run(_round_trip, shell_host, args) == args
 
 
@@ -110,6 +109,32 @@ def test_long_encoded_arguments_and_env_values_decode_in_linear_time(shell: str)
     )
     out = subprocess.run([shell, "-c", line], capture_output=True, check=True, timeout=60)
     assert out.stdout.decode() == f"{big}|{big}"
+
+
+@pytest.mark.parametrize("shell", ["/bin/sh", "/bin/bash", "/usr/bin/fish"])
+def test_many_words_decode_in_linear_time(shell: str) -> None:
+    # The wrapper used to add each decoded word to "$@", copying all the others:
+    # 20,000 one-letter arguments took half a minute, 32,000 well over a minute (a
+    # local printf takes a millisecond). Now they take a fraction of a second; the
+    # timeout guards against the old behaviour, it is not a measurement.
+    if not os.path.exists(shell):
+        pytest.skip(f"{shell} is not installed")
+    words = ["é" if i % 40 == 0 else ("a", "-n", "")[i % 3] for i in range(32_000)]
+    line = remote_line(
+        ["printf", "%s\\0", *words],
+        token="0123456789abcdef",
+        path="/usr/bin:/bin",
+        env={"A": "x y", "B": "-n"},
+    )
+    out = subprocess.run([shell, "-c", line], capture_output=True, check=True, timeout=60)
+    assert out.stdout.decode().split("\0")[:-1] == words
+
+
+@pytest.mark.anyio
+async def test_many_arguments_arrive_intact_through_sshd(host: SshHost) -> None:
+    words = [str(i % 10) if i % 100 else f"-{i} x" for i in range(28_000)]
+    with anyio.fail_after(30):  # 28,000 words used to take over a minute to decode
+        assert await _round_trip(host, words) == words
 
 
 def test_the_program_is_a_file_of_the_pinned_path_never_a_builtin() -> None:
