@@ -86,7 +86,10 @@ WRAPPER = "; ".join(
         "_cuprum_s=$1; shift",
         '[ "$_cuprum_s" = 0 ] || while IFS= read -r _cuprum_l; do [ -n "$_cuprum_l" ] || break;'
         ' _cuprum_v=$(_cuprum_d "${_cuprum_l#*=}"); export "${_cuprum_l%%=*}=${_cuprum_v%x}"; done',
-        '[ -z "$_cuprum_c" ] || cd "$_cuprum_c" || exit 126',
+        # A cwd that cannot be entered: 126 and one message, whatever /bin/sh is
+        # (dash and bash word cd's own differently, with the script's line number).
+        '[ -z "$_cuprum_c" ] || cd "$_cuprum_c" 2>/dev/null || { printf'
+        ' "cuprum: %s: cannot change to this directory$_cuprum_b"n "$_cuprum_c" >&2; exit 126; }',
         # From here the shell's own stderr is /dev/null: dash and bash report a child
         # killed by a signal there ("Killed"), which is no text the program wrote. The
         # program gets the real stderr back (fd 9) in a subshell that execs it.

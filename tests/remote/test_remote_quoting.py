@@ -157,6 +157,16 @@ def test_a_program_missing_from_the_path_exits_127_naming_it() -> None:
     assert out.stderr == b"cuprum: no-such-program-cuprum: not found in PATH\n"
 
 
+@pytest.mark.parametrize("shell", ["/bin/sh", "/bin/bash"])
+@pytest.mark.parametrize("cwd", ["/no/such/dir-cuprum", "/etc/passwd"])
+def test_a_cwd_that_cannot_be_entered_exits_126_with_one_message(shell: str, cwd: str) -> None:
+    # It used to be cd's own words, which differ per /bin/sh and carry the wrapper's
+    # line number ("cuprum: 1: cd: can't cd to ..." from dash).
+    out = _local(["printf", "never"], shell=shell, cwd=cwd)
+    assert (out.returncode, out.stdout) == (126, b"")
+    assert out.stderr == f"cuprum: {cwd}: cannot change to this directory\n".encode()
+
+
 @pytest.mark.parametrize("name", ["e", "n", "s", "c", "a", "IFS", "x", "b", "d", "l"])
 def test_env_names_never_steer_the_wrapper(name: str) -> None:
     env = {name: "0", "ZZ": "1"}
