@@ -157,6 +157,23 @@ def test_a_program_missing_from_the_path_exits_127_naming_it() -> None:
     assert out.stderr == b"cuprum: no-such-program-cuprum: not found in PATH\n"
 
 
+@settings(max_examples=40, deadline=None)
+@given(
+    args=st.lists(ARG, max_size=12),
+    env=st.dictionaries(st.from_regex(r"[A-Z][A-Z0-9_]{0,6}", fullmatch=True), ARG, max_size=4),
+)
+def test_hypothesis_argv_and_env_round_trip_through_the_wrapper(
+    args: list[str], env: dict[str, str]
+) -> None:
+    # The decoded words are read back by position (env pairs, the secret flag, the
+    # argv): every mix of plain and encoded words must land in its own place.
+    shown = " ".join(f'"${{{name}}}"' for name in env)
+    script = f'printf "%s\\0" - "$@" - {shown}'
+    out = _local(["sh", "-c", script, "sh", *args], env=env, cwd="/")
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.decode().split("\0")[:-1] == ["-", *args, "-", *env.values()]
+
+
 @pytest.mark.parametrize("shell", ["/bin/sh", "/bin/bash"])
 @pytest.mark.parametrize("cwd", ["/no/such/dir-cuprum", "/etc/passwd"])
 def test_a_cwd_that_cannot_be_entered_exits_126_with_one_message(shell: str, cwd: str) -> None:
