@@ -59,11 +59,19 @@ WRAPPER = "; ".join(
         # the octal escapes of that.
         '_cuprum_d() { _cuprum_f=$(IFS=,; printf "$_cuprum_b$_cuprum_b%s" $1);'
         ' printf "${_cuprum_f}x"; }',
-        "_cuprum_n=$#",
-        'while [ "$_cuprum_n" -gt 0 ]; do _cuprum_a=$1; shift; case $_cuprum_a in'
-        ' r*) set -- "$@" "${_cuprum_a#r}";;'
-        ' *) _cuprum_v=$(_cuprum_d "${_cuprum_a#x}"); set -- "$@" "${_cuprum_v%x}";; esac;'
-        " _cuprum_n=$((_cuprum_n-1)); done",
+        # The argv is set once, from a list of references: "${N#r}" for a word sent as
+        # it is, "${_cuprum_N}" for one decoded into that variable. Linear in the
+        # number of words (adding each to "$@" copied all the others: 20,000 words
+        # took half a minute), and one variable per decoded word only (dash's
+        # variable table slows down with thousands of them).
+        "_cuprum_k=0",
+        "for _cuprum_a do _cuprum_k=$((_cuprum_k+1)); case $_cuprum_a in"
+        ' x*) _cuprum_v=$(_cuprum_d "${_cuprum_a#x}"); eval "_cuprum_$_cuprum_k=\\${_cuprum_v%x}";;'
+        " esac; done",
+        "_cuprum_r=$(_cuprum_k=0; for _cuprum_a do _cuprum_k=$((_cuprum_k+1)); case $_cuprum_a in"
+        ' r*) printf " \\"\\${%d#r}\\"" "$_cuprum_k";;'
+        ' *) printf " \\"\\${_cuprum_%d}\\"" "$_cuprum_k";; esac; done)',
+        'eval "set -- $_cuprum_r"',
         "CUPRUM_RUN=$1; PATH=$2; export CUPRUM_RUN PATH; _cuprum_c=$3; _cuprum_p=$4;"
         " _cuprum_e=$5; shift 5",
         # The program is a file of the pinned PATH, found before any env= is exported
@@ -78,7 +86,10 @@ WRAPPER = "; ".join(
         "_cuprum_s=$1; shift",
         '[ "$_cuprum_s" = 0 ] || while IFS= read -r _cuprum_l; do [ -n "$_cuprum_l" ] || break;'
         ' _cuprum_v=$(_cuprum_d "${_cuprum_l#*=}"); export "${_cuprum_l%%=*}=${_cuprum_v%x}"; done',
-        '[ -z "$_cuprum_c" ] || cd "$_cuprum_c" || exit 126',
+        # A cwd that cannot be entered: 126 and one message, whatever /bin/sh is
+        # (dash and bash word cd's own differently, with the script's line number).
+        '[ -z "$_cuprum_c" ] || cd "$_cuprum_c" 2>/dev/null || { printf'
+        ' "cuprum: %s: cannot change to this directory$_cuprum_b"n "$_cuprum_c" >&2; exit 126; }',
         # From here the shell's own stderr is /dev/null: dash and bash report a child
         # killed by a signal there ("Killed"), which is no text the program wrote. The
         # program gets the real stderr back (fd 9) in a subshell that execs it.

@@ -6,6 +6,7 @@ import os
 import subprocess
 from pathlib import Path
 
+import anyio
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -82,8 +83,6 @@ async def test_nasty_arguments_arrive_intact_through_sshd(shell_host: SshHost) -
 )
 @given(args=st.lists(ARG, max_size=6))
 def test_hypothesis_round_trips_through_sshd(shell_host: SshHost, args: list[str]) -> None:
-    import anyio
-
     assert anyio.run(_round_trip, shell_host, args) == args
 
 
@@ -112,6 +111,32 @@ def test_long_encoded_arguments_and_env_values_decode_in_linear_time(shell: str)
     assert out.stdout.decode() == f"{big}|{big}"
 
 
+@pytest.mark.parametrize("shell", ["/bin/sh", "/bin/bash", "/usr/bin/fish"])
+def test_many_words_decode_in_linear_time(shell: str) -> None:
+    # The wrapper used to add each decoded word to "$@", copying all the others:
+    # 20,000 one-letter arguments took half a minute, 32,000 well over a minute (a
+    # local printf takes a millisecond). Now they take a fraction of a second; the
+    # timeout guards against the old behaviour, it is not a measurement.
+    if not os.path.exists(shell):
+        pytest.skip(f"{shell} is not installed")
+    words = ["é" if i % 40 == 0 else ("a", "-n", "")[i % 3] for i in range(32_000)]
+    line = remote_line(
+        ["printf", "%s\\0", *words],
+        token="0123456789abcdef",
+        path="/usr/bin:/bin",
+        env={"A": "x y", "B": "-n"},
+    )
+    out = subprocess.run([shell, "-c", line], capture_output=True, check=True, timeout=60)
+    assert out.stdout.decode().split("\0")[:-1] == words
+
+
+@pytest.mark.anyio
+async def test_many_arguments_arrive_intact_through_sshd(host: SshHost) -> None:
+    words = [str(i % 10) if i % 100 else f"-{i} x" for i in range(28_000)]
+    with anyio.fail_after(30):  # 28,000 words used to take over a minute to decode
+        assert await _round_trip(host, words) == words
+
+
 def test_the_program_is_a_file_of_the_pinned_path_never_a_builtin() -> None:
     # dash's builtin echo reads escapes and no options; coreutils' echo reads -e.
     out = _local(["echo", "-e", "a\\tb"])
@@ -130,6 +155,33 @@ def test_a_program_missing_from_the_path_exits_127_naming_it() -> None:
     out = _local(["no-such-program-cuprum"])
     assert out.returncode == 127
     assert out.stderr == b"cuprum: no-such-program-cuprum: not found in PATH\n"
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    args=st.lists(ARG, max_size=12),
+    env=st.dictionaries(st.from_regex(r"[A-Z][A-Z0-9_]{0,6}", fullmatch=True), ARG, max_size=4),
+)
+def test_hypothesis_argv_and_env_round_trip_through_the_wrapper(
+    args: list[str], env: dict[str, str]
+) -> None:
+    # The decoded words are read back by position (env pairs, the secret flag, the
+    # argv): every mix of plain and encoded words must land in its own place.
+    shown = " ".join(f'"${{{name}}}"' for name in env)
+    script = f'printf "%s\\0" - "$@" - {shown}'
+    out = _local(["sh", "-c", script, "sh", *args], env=env, cwd="/")
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.decode().split("\0")[:-1] == ["-", *args, "-", *env.values()]
+
+
+@pytest.mark.parametrize("shell", ["/bin/sh", "/bin/bash"])
+@pytest.mark.parametrize("cwd", ["/no/such/dir-cuprum", "/etc/passwd"])
+def test_a_cwd_that_cannot_be_entered_exits_126_with_one_message(shell: str, cwd: str) -> None:
+    # It used to be cd's own words, which differ per /bin/sh and carry the wrapper's
+    # line number ("cuprum: 1: cd: can't cd to ..." from dash).
+    out = _local(["printf", "never"], shell=shell, cwd=cwd)
+    assert (out.returncode, out.stdout) == (126, b"")
+    assert out.stderr == f"cuprum: {cwd}: cannot change to this directory\n".encode()
 
 
 @pytest.mark.parametrize("name", ["e", "n", "s", "c", "a", "IFS", "x", "b", "d", "l"])
