@@ -25,7 +25,7 @@ from cuprum._core.results import ACCEPT_ZERO
 from cuprum._model.execution import ExecutionContext
 from cuprum._model.io import OnLimit, StdinSource
 from cuprum._model.spec import CommandSpec
-from cuprum._runtime.validate import _who as who
+from cuprum._runtime.refusal import who
 from cuprum._runtime.validate import check_accept, check_field, validate_request
 
 if TYPE_CHECKING:  # a terminal's model is loaded only for a run with tty=
