@@ -13,7 +13,6 @@ from cuprum._core.errors import InvalidArgumentError
 from cuprum._model.spec import CommandSpec
 
 __all__ = [
-    "Refused",
     "check_os_string",
     "described",
     "is_integer",
@@ -23,8 +22,9 @@ __all__ = [
 ]
 
 
-class Refused(Exception):
-    """A check failed; the caller adds the program to the message (:func:`refused`)."""
+class _Refused(Exception):
+    """A check failed; the caller adds the program to the message (:func:`refused`).
+    Private: it never leaves the validators, which raise InvalidArgumentError."""
 
 
 def who(stages: Sequence[CommandSpec]) -> str:
@@ -71,11 +71,11 @@ def is_integer(value: object) -> TypeGuard[int]:
 def check_os_string(what: str, text: str) -> None:
     """No NUL byte, and encodable with the file system encoding."""
     if "\x00" in text:
-        raise Refused(f"{what} contains a NUL byte")
+        raise _Refused(f"{what} contains a NUL byte")
     if not text.isascii():
         try:
             os.fsencode(text)
         except UnicodeEncodeError as exc:
-            raise Refused(
+            raise _Refused(
                 f"{what} cannot be encoded for the operating system: {exc.reason}"
             ) from None

@@ -21,9 +21,8 @@ from cuprum._core.pinning import relative_message
 from cuprum._model.execution import ExecutionContext
 from cuprum._model.io import AppendTo, Stream
 from cuprum._model.spec import CommandSpec
-from cuprum._runtime.refusal import Refused as _Refused
+from cuprum._runtime.refusal import _Refused, described, refused
 from cuprum._runtime.refusal import check_os_string as _check_os_string
-from cuprum._runtime.refusal import described, refused
 from cuprum._runtime.refusal import is_integer as _is_integer
 from cuprum._runtime.refusal import is_number as _is_number
 from cuprum._runtime.refusal import who as _who

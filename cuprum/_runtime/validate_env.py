@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from cuprum._core.context import CuprumContext, is_loader_variable
 from cuprum._core.secret import Secret
 from cuprum._model.spec import CommandSpec
-from cuprum._runtime.refusal import Refused, check_os_string, described, refused
+from cuprum._runtime.refusal import _Refused, check_os_string, described, refused
 
 __all__ = ["check_env", "check_loader_env", "check_spawn_env"]
 
@@ -24,7 +24,7 @@ def check_loader_env(env: Mapping[object, object], policy: CuprumContext) -> Non
         return
     for name in env:
         if isinstance(name, str) and is_loader_variable(name):
-            raise Refused(
+            raise _Refused(
                 f"ExecutionContext.env sets {name}, a loader variable (it can run code of "
                 "its choosing inside the program); refused unless the scope allows it: "
                 "scoped(ScopeConfig(allow_loader_env=True))"
@@ -37,7 +37,7 @@ def check_spawn_env(stages: Sequence[CommandSpec], env: object, policy: CuprumCo
     if isinstance(env, Mapping) and env:
         try:
             check_loader_env(env, policy)
-        except Refused as exc:
+        except _Refused as exc:
             raise refused(stages, str(exc)) from None
 
 
@@ -45,24 +45,26 @@ def check_env(env: object, policy: CuprumContext) -> None:
     """A mapping of non-empty names (no ``=``) to values, all ``str`` (a ``Secret`` is
     one), none with NUL; no loader variable unless the scope allows them."""
     if not isinstance(env, Mapping):
-        raise Refused(f"ExecutionContext.env must be a mapping of str to str, got {described(env)}")
+        raise _Refused(
+            f"ExecutionContext.env must be a mapping of str to str, got {described(env)}"
+        )
     for name, value in env.items():
         if not isinstance(name, str):
-            raise Refused(f"ExecutionContext.env: variable name {described(name)} is not a str")
+            raise _Refused(f"ExecutionContext.env: variable name {described(name)} is not a str")
         if not name or "=" in name:
-            raise Refused(
+            raise _Refused(
                 f"ExecutionContext.env: invalid variable name {name!r} "
                 "(names are non-empty and contain no '=')"
             )
         check_os_string(f"ExecutionContext.env: variable name {name!r}", name)
         check_loader_env({name: value}, policy)
         if not isinstance(value, str):  # the message tells the type only: it may be a secret
-            raise Refused(
+            raise _Refused(
                 f"ExecutionContext.env[{name!r}] must be a str, got {type(value).__name__}"
             )
         real = value.reveal() if isinstance(value, Secret) else value
         if isinstance(real, bytes):
             if b"\x00" in real:
-                raise Refused(f"ExecutionContext.env[{name!r}] contains a NUL byte")
+                raise _Refused(f"ExecutionContext.env[{name!r}] contains a NUL byte")
         else:
             check_os_string(f"ExecutionContext.env[{name!r}]", real)
