@@ -169,6 +169,21 @@ class Expectation:
         return self.times is not None and len(self.calls) >= self.times
 
 
+def _call(
+    source: Callable[[tuple[str, ...]], Outcome], expectation: Expectation, argv: tuple[str, ...]
+) -> object:
+    """The outcome function's answer; what it raises goes on as itself (the test's own
+    error, for pytest to show), with a note naming the fake and the command."""
+    try:
+        return source(argv)
+    except Exception as exc:
+        exc.add_note(
+            f"cuprum.testing: raised by the outcome function of {expectation.description} "
+            f"(for {shlex.join(argv)!r})"
+        )
+        raise
+
+
 def _checked_workdir(workdir: object) -> Path | None:
     """``workdir`` as a ``Path``: an existing directory (refused now, not at the first spawn)."""
     if workdir is None:
@@ -290,7 +305,7 @@ class FakePrograms:
             else:
                 raise self._refuse(argv)
         source = expectation.outcome
-        outcome = source if isinstance(source, Outcome) else source(argv)
+        outcome = source if isinstance(source, Outcome) else _call(source, expectation, argv)
         if not isinstance(outcome, Outcome):
             raise TypeError(
                 f"cuprum.testing: the outcome function of {expectation.description} returned "
