@@ -62,7 +62,7 @@ _NO_OPTIONS = BoundOptions()
 
 def bind(who: str, old: Mapping[str, Any], new: Mapping[str, Any]) -> Mapping[str, Any]:
     """``old`` with ``new`` bound over it, checked: only :class:`RunOptions` bind."""
-    from cuprum._runtime.request import SHAPE_OPTIONS, check_option_names
+    from cuprum._runtime.request import SHAPE_OPTIONS, check_option_names, check_switches
     from cuprum._runtime.validate import check_accept
 
     check_option_names(who, new)
@@ -72,6 +72,7 @@ def bind(who: str, old: Mapping[str, Any], new: Mapping[str, Any]) -> Mapping[st
                 f"{who}: {name!r} cannot be bound: it decides the type of the result; "
                 f"pass it to run(), run_sync() or stream()"
             )
+    check_switches(who, new)  # as the run does, but when bound
     merged = {**old, **new}
     if merged.get("accept") is not None:
         merged["accept"] = check_accept(who, merged["accept"])

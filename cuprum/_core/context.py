@@ -102,7 +102,7 @@ class CuprumContext:
         if program not in self.allowlist:
             listed = ", ".join(sorted(self.allowlist)) or "nothing"
             raise ForbiddenProgramError(
-                f"{program}: not allowed in the current context (allowlist: {listed})"
+                program, f"not allowed in the current context (allowlist: {listed})"
             )
 
     def check_permitted(self, program: Program) -> None:

@@ -93,7 +93,13 @@ class UnknownProgramError(CuprumError, LookupError):
 
 
 class ForbiddenProgramError(CuprumError, PermissionError):
-    """The current context's allowlist does not permit the program."""
+    """The current context's allowlist does not permit the program; ``program`` names
+    it, and the message starts with it (``rm: not allowed ...``)."""
+
+    def __init__(self, program: str, message: str) -> None:
+        super().__init__(f"{program}: {message}")
+        self.program = program
+        self._keep_args(program, message)
 
 
 class InvalidArgumentError(CuprumError, ValueError):

@@ -7,6 +7,7 @@ parent's environment as it is, without building a copy.
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 
 from cuprum._core.secret import reveal
 from cuprum._model.execution import ExecutionContext
@@ -14,10 +15,14 @@ from cuprum._model.execution import ExecutionContext
 __all__ = ["child_env"]
 
 
-def child_env(ctx: ExecutionContext) -> dict[str, str] | None:
+def child_env(
+    ctx: ExecutionContext, overlay: Mapping[str, str] | None = None
+) -> dict[str, str] | None:
     """``os.environ`` (or, with ``inherit_env=False``, only its ``keep_env`` names)
-    overlaid with ``ctx.env``, secret values revealed; ``None`` for ``os.environ`` itself."""
-    overlay = ctx.env
+    overlaid with ``overlay`` (default ``ctx.env``; the engine passes the copy it
+    checked), secret values revealed; ``None`` for ``os.environ`` itself."""
+    if overlay is None:
+        overlay = ctx.env
     if ctx.inherit_env:
         if not overlay:
             return None

@@ -25,7 +25,7 @@ from cuprum._core.results import ACCEPT_ZERO
 from cuprum._model.execution import ExecutionContext
 from cuprum._model.io import OnLimit, StdinSource
 from cuprum._model.spec import CommandSpec
-from cuprum._runtime.validate import _who as who
+from cuprum._runtime.refusal import who
 from cuprum._runtime.validate import check_accept, check_field, validate_request
 
 if TYPE_CHECKING:  # a terminal's model is loaded only for a run with tty=
@@ -37,6 +37,7 @@ __all__ = [
     "RunRequest",
     "bound_options",
     "build_request",
+    "check_switches",
     "merge_stage_options",
     "resolve_timeout",
 ]
@@ -133,6 +134,13 @@ def resolve_timeout(
     return policy.timeout
 
 
+def check_switches(what: str, options: Mapping[str, object]) -> None:
+    """:class:`InvalidArgumentError` for a switch (:data:`_SWITCHES`) that is not
+    ``True`` or ``False``: when a run is built, and when ``with_options()`` binds one."""
+    for name in _SWITCHES.intersection(options):  # (nothing to do for the defaults)
+        check_field(what, name, options[name], "flag")
+
+
 def check_option_names(what: str, names: Collection[str]) -> None:
     """``TypeError`` for a keyword that is no run option (with the nearest one)."""
     if OPTION_NAMES.issuperset(names):
@@ -204,8 +212,7 @@ def build_request(
             break
     if bound:
         options = {**merge_stage_options(stages), **options}
-    for name in _SWITCHES.intersection(options):  # (nothing to do for the defaults)
-        check_field(who(stages), name, options[name], "flag")
+    check_switches(who(stages), options)
     policy = policy if policy is not None else current_context()
     context = options.pop("context", None)
     ctx = context if context is not None else _DEFAULT_CONTEXT

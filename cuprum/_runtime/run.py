@@ -35,6 +35,7 @@ from cuprum._runtime.secrets import run_secrets
 from cuprum._runtime.stage import make_stages
 from cuprum._runtime.streams import StreamCollector, StreamTap
 from cuprum._runtime.substitution import spawn_argv
+from cuprum._runtime.validate_env import check_spawn_env
 from cuprum._runtime.wiring import Plan, wire
 from cuprum._transport.dispatch import Strategy, choose_strategy
 
@@ -143,7 +144,11 @@ class Run:
         self.on_spawned = on_spawned
         self.on_stopped = on_stopped
         ctx = req.context
-        self.env = child_env(ctx)
+        # Read once, after the before hooks (which may have changed the mapping since
+        # the request was checked): the overlay checked is the one the child is given.
+        overlay = dict(ctx.env) if ctx.env else None
+        check_spawn_env(req.stages, overlay, req.policy)
+        self.env = child_env(ctx, overlay)
         self.events = Emitter(req.policy.observe_hooks, ctx, run_secrets(req))
         self.stages = make_stages(req.stages, ctx.tags)
         self.blame = Blame(self.stages, req.accepted)

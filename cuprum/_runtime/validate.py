@@ -11,19 +11,22 @@ from __future__ import annotations
 
 import codecs
 import math
-import numbers
 import os
-import reprlib
 from collections.abc import AsyncIterable, Callable, Iterable, Mapping, Sequence
-from typing import Literal, TypeGuard
+from typing import Literal
 
-from cuprum._core.context import CuprumContext, is_loader_variable
+from cuprum._core.context import CuprumContext
 from cuprum._core.errors import InvalidArgumentError
 from cuprum._core.pinning import relative_message
-from cuprum._core.secret import Secret
 from cuprum._model.execution import ExecutionContext
 from cuprum._model.io import AppendTo, Stream
 from cuprum._model.spec import CommandSpec
+from cuprum._runtime.refusal import _Refused, described, refused
+from cuprum._runtime.refusal import check_os_string as _check_os_string
+from cuprum._runtime.refusal import is_integer as _is_integer
+from cuprum._runtime.refusal import is_number as _is_number
+from cuprum._runtime.refusal import who as _who
+from cuprum._runtime.validate_env import check_env as _check_env
 
 __all__ = ["check_accept", "check_field", "check_limit", "described", "refused", "validate_request"]
 
@@ -32,6 +35,7 @@ _STDIN_KINDS = (
     "or PIPE (streaming only)"
 )
 _TARGET_KINDS = "a path, AppendTo(path), an open file, DEVNULL or INHERIT"
+_got = described  # a bad value in a message
 _SUBPROCESS = {-1: "PIPE", -2: "STDOUT", -3: "DEVNULL"}  # subprocess's markers (ints)
 
 
@@ -67,11 +71,6 @@ def validate_request(
         raise InvalidArgumentError(f"{_who(stages)}: {exc}") from None
 
 
-def refused(stages: Sequence[CommandSpec], message: str) -> InvalidArgumentError:
-    """The error for a run refused for ``message``, naming its program."""
-    return InvalidArgumentError(f"{_who(stages)}: {message}")
-
-
 def check_limit(owner: str, name: str, value: object) -> None:
     """A limit such as ``concurrency``: ``None`` or an ``int`` >= 1 (not a ``bool``)."""
     if value is not None and not (_is_integer(value) and value >= 1):
@@ -87,10 +86,6 @@ def check_field(owner: str, name: str, value: object, kind: Literal["flag", "sec
         _check_seconds(f"{owner}: {name}", value, InvalidArgumentError)
     elif not isinstance(value, bool):
         raise InvalidArgumentError(f"{owner}: {name} must be True or False, got {_got(value)}")
-
-
-class _Refused(Exception):
-    """A check failed; :func:`validate_request` adds the program to the message."""
 
 
 def _check_all(
@@ -129,29 +124,6 @@ def _check_all(
         raise _Refused(f"on_limit must be 'truncate' or 'raise', got {_got(on_limit)}")
 
 
-def _who(stages: Sequence[CommandSpec]) -> str:
-    if not stages:
-        return "?"
-    first = stages[0].program
-    return first if len(stages) == 1 else f"{first} (first stage of a {len(stages)}-stage pipeline)"
-
-
-_REPR = reprlib.Repr()
-_REPR.maxstring = _REPR.maxother = 80
-
-
-def _got(value: object) -> str:
-    """``value`` for a message: its (bounded) repr and its type."""
-    try:
-        text = _REPR.repr(value)
-    except Exception:  # a hostile __repr__ must not hide the real error
-        text = "<unprintable>"
-    return f"{text} ({type(value).__name__})"
-
-
-described = _got  # the same, for the other modules
-
-
 def _check_seconds(name: str, value: object, error: type[Exception] = _Refused) -> None:
     """A timeout: a real number (not bool), not NaN; <= 0 expires at once, inf never."""
     if value is None:
@@ -164,21 +136,6 @@ def _check_seconds(name: str, value: object, error: type[Exception] = _Refused) 
         raise error(f"{name} of {value} seconds is too large") from None
     if math.isnan(seconds):
         raise error(f"{name} must be a number of seconds, got NaN")
-
-
-def _is_number(value: object) -> TypeGuard[float]:
-    """``int``, ``float`` or another real number type (numpy's), but not ``bool``."""
-    kind = type(value)
-    if kind is float or kind is int:  # the common case, without an ABC check
-        return True
-    return isinstance(value, numbers.Real) and not isinstance(value, bool)
-
-
-def _is_integer(value: object) -> TypeGuard[int]:
-    """``int`` or another integral type (numpy's), but not ``bool``."""
-    if type(value) is int:
-        return True
-    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
 
 
 def _check_context(context: ExecutionContext, policy: CuprumContext) -> None:
@@ -228,51 +185,6 @@ def _check_path(name: str, value: object) -> None:
     if not isinstance(path, str):
         raise _Refused(f"{name} must name a str path, got {_got(path)}")
     _check_os_string(f"{name} {path!r}", path)
-
-
-def _check_os_string(what: str, text: str) -> None:
-    """No NUL byte, and encodable with the file system encoding."""
-    if "\x00" in text:
-        raise _Refused(f"{what} contains a NUL byte")
-    if not text.isascii():
-        try:
-            os.fsencode(text)
-        except UnicodeEncodeError as exc:
-            raise _Refused(
-                f"{what} cannot be encoded for the operating system: {exc.reason}"
-            ) from None
-
-
-def _check_env(env: object, policy: CuprumContext) -> None:
-    """A mapping of non-empty names (no ``=``) to values, all ``str`` (a ``Secret`` is
-    one), none with NUL; no loader variable unless the scope allows them."""
-    if not isinstance(env, Mapping):
-        raise _Refused(f"ExecutionContext.env must be a mapping of str to str, got {_got(env)}")
-    for name, value in env.items():
-        if not isinstance(name, str):
-            raise _Refused(f"ExecutionContext.env: variable name {_got(name)} is not a str")
-        if not name or "=" in name:
-            raise _Refused(
-                f"ExecutionContext.env: invalid variable name {name!r} "
-                "(names are non-empty and contain no '=')"
-            )
-        _check_os_string(f"ExecutionContext.env: variable name {name!r}", name)
-        if is_loader_variable(name) and not policy.allow_loader_env:
-            raise _Refused(
-                f"ExecutionContext.env sets {name}, a loader variable (it can run code of "
-                "its choosing inside the program); refused unless the scope allows it: "
-                "scoped(ScopeConfig(allow_loader_env=True))"
-            )
-        if not isinstance(value, str):  # the message tells the type only: it may be a secret
-            raise _Refused(
-                f"ExecutionContext.env[{name!r}] must be a str, got {type(value).__name__}"
-            )
-        real = value.reveal() if isinstance(value, Secret) else value
-        if isinstance(real, bytes):
-            if b"\x00" in real:
-                raise _Refused(f"ExecutionContext.env[{name!r}] contains a NUL byte")
-        else:
-            _check_os_string(f"ExecutionContext.env[{name!r}]", real)
 
 
 _KNOWN_CODECS: set[tuple[str, str]] = set()  # (encoding, errors) pairs that passed

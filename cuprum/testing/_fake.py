@@ -14,6 +14,7 @@ from __future__ import annotations
 import base64
 import itertools
 import json
+import os
 import re
 import shlex
 import shutil
@@ -168,6 +169,37 @@ class Expectation:
         return self.times is not None and len(self.calls) >= self.times
 
 
+def _call(
+    source: Callable[[tuple[str, ...]], Outcome], expectation: Expectation, argv: tuple[str, ...]
+) -> object:
+    """The outcome function's answer; what it raises goes on as itself (the test's own
+    error, for pytest to show), with a note naming the fake and the command."""
+    try:
+        return source(argv)
+    except Exception as exc:
+        exc.add_note(
+            f"cuprum.testing: raised by the outcome function of {expectation.description} "
+            f"(for {shlex.join(argv)!r})"
+        )
+        raise
+
+
+def _checked_workdir(workdir: object) -> Path | None:
+    """``workdir`` as a ``Path``: an existing directory (refused now, not at the first spawn)."""
+    if workdir is None:
+        return None
+    if not isinstance(workdir, str | os.PathLike):
+        raise TypeError(
+            f"cuprum.testing: workdir must be a str or os.PathLike path or None, not {workdir!r}"
+        )
+    path = Path(workdir)
+    if not path.exists():
+        raise ValueError(f"cuprum.testing: workdir {str(path)!r} does not exist")
+    if not path.is_dir():
+        raise ValueError(f"cuprum.testing: workdir {str(path)!r} is not a directory")
+    return path
+
+
 class FakePrograms:
     """Registered expectations, and the substitution that answers spawns with them.
 
@@ -179,7 +211,7 @@ class FakePrograms:
     """
 
     def __init__(self, workdir: str | Path | None = None) -> None:
-        self._workdir = Path(workdir) if workdir is not None else None
+        self._workdir = _checked_workdir(workdir)
         self._owned: Path | None = None
         self._lock = threading.Lock()
         self._counter = itertools.count(1)
@@ -273,7 +305,7 @@ class FakePrograms:
             else:
                 raise self._refuse(argv)
         source = expectation.outcome
-        outcome = source if isinstance(source, Outcome) else source(argv)
+        outcome = source if isinstance(source, Outcome) else _call(source, expectation, argv)
         if not isinstance(outcome, Outcome):
             raise TypeError(
                 f"cuprum.testing: the outcome function of {expectation.description} returned "

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import pickle
 import re
 import threading
 import warnings
@@ -61,6 +62,21 @@ def test_is_allowed_is_literal_membership_and_permits_means_may_run() -> None:
     with pytest.raises(ForbiddenProgramError, match=r"^ls: not allowed.*echo"):
         ctx.check_permitted(LS)
     assert issubclass(ForbiddenProgramError, PermissionError)
+
+
+@pytest.mark.anyio
+async def test_a_forbidden_run_names_its_program_in_an_attribute() -> None:
+    with scoped(ScopeConfig(allowlist=frozenset([ECHO]))):
+        with pytest.raises(ForbiddenProgramError) as on_loop:
+            await shell("true").run()
+        with pytest.raises(ForbiddenProgramError) as in_sync:
+            await anyio.to_thread.run_sync(lambda: shell("true").run_sync())
+    for excinfo in (on_loop, in_sync):
+        error = excinfo.value
+        assert error.program == SH
+        assert str(error).startswith(f"{SH}: not allowed in the current context")
+        copied = pickle.loads(pickle.dumps(error))
+        assert (type(copied), copied.program, str(copied)) == (type(error), SH, str(error))
 
 
 def test_scope_on_an_empty_parent_becomes_the_base_and_is_restored() -> None:

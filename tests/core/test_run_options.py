@@ -11,6 +11,7 @@ from core_support import PY, SH, TEST_CATALOGUE, py, shell
 
 from cuprum import (
     ECHO,
+    CommandFailedError,
     ExecutionContext,
     InvalidArgumentError,
     RunOptions,
@@ -137,3 +138,38 @@ def test_commands_with_bound_options_stay_values_that_pickle() -> None:
     assert cmd != shell("true")
     with pytest.raises(TypeError):
         cmd.options["timeout"] = 4  # type: ignore[index]
+
+
+BINDABLE_SWITCHES = ["check", "echo", "stage_events"]  # capture and text are never bound
+
+
+@pytest.mark.parametrize("name", BINDABLE_SWITCHES)
+@pytest.mark.parametrize("value", ["yes", 1, None])
+async def test_a_switch_that_is_not_a_bool_is_refused_when_bound(name: str, value: object) -> None:
+    bad: dict[str, Any] = {name: value}
+    cmd = shell("true")
+    with pytest.raises(InvalidArgumentError) as at_run:
+        await cmd.run(**bad)
+    expected = str(at_run.value)  # the run's own error: the same when bound
+    assert expected.startswith(f"sh: {name} must be True or False, got ")
+    with pytest.raises(InvalidArgumentError) as bound:
+        cmd.with_options(**bad)
+    assert str(bound.value) == expected
+    with pytest.raises(InvalidArgumentError, match=f"^sh: {name} must be True or False"):
+        sh.make(SH, catalogue=TEST_CATALOGUE, **bad)
+    with pytest.raises(InvalidArgumentError, match=f"^sh: {name} must be True or False"):
+        sh.make(SH, catalogue=TEST_CATALOGUE).with_options(**bad)
+    pipeline = cmd | shell("cat")
+    with pytest.raises(InvalidArgumentError) as piped_run:
+        await pipeline.run(**bad)
+    with pytest.raises(InvalidArgumentError) as piped_bound:
+        pipeline.with_options(**bad)
+    assert str(piped_bound.value) == str(piped_run.value)
+    assert str(piped_bound.value).startswith("sh (first stage of a 2-stage pipeline): ")
+
+
+async def test_a_bound_bool_switch_still_applies() -> None:
+    failing = shell("exit 3")
+    assert not (await failing.with_options(check=False).run()).ok
+    with pytest.raises(CommandFailedError):
+        await failing.with_options(check=True).run()

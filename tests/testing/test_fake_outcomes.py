@@ -112,3 +112,28 @@ def test_a_workdir_given_is_left_as_it_is(tmp_path: Path) -> None:
         tool("x").run_sync(stdin="fed")
     assert (tmp_path / "call-1.stdin").read_bytes() == b"fed"
     assert fake.calls[0].stdin == b"fed"
+
+
+def test_a_workdir_that_is_no_directory_is_refused_when_made(tmp_path: Path) -> None:
+    # It failed at the first spawn, with a bare FileNotFoundError for call-1.json.
+    missing, a_file = tmp_path / "missing", tmp_path / "file"
+    a_file.write_text("")
+    with pytest.raises(
+        ValueError, match=re.escape(f"cuprum.testing: workdir '{missing}' does not exist")
+    ):
+        FakePrograms(missing)
+    with pytest.raises(
+        ValueError, match=re.escape(f"cuprum.testing: workdir '{a_file}' is not a dir")
+    ):
+        FakePrograms(str(a_file))
+    with pytest.raises(TypeError, match=r"^cuprum\.testing: workdir must be a str or os\.PathLike"):
+        FakePrograms(3)  # type: ignore[arg-type]
+    assert not missing.exists()  # nothing made
+
+
+@pytest.mark.anyio
+async def test_a_workdir_given_as_a_str_is_used(tmp_path: Path) -> None:
+    with FakePrograms(str(tmp_path)) as fake:
+        fake.expect(Prefix(TOOL), stdout="out\n")
+        assert (await tool("x").run()).stdout == "out\n"
+    assert (tmp_path / "call-1.json").is_file()
