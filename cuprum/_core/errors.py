@@ -94,12 +94,24 @@ class UnknownProgramError(CuprumError, LookupError):
 
 class ForbiddenProgramError(CuprumError, PermissionError):
     """The current context's allowlist does not permit the program; ``program`` names
-    it, and the message starts with it (``rm: not allowed ...``)."""
+    it, and the message starts with it (``rm: not allowed ...``).
 
-    def __init__(self, program: str, message: str) -> None:
-        super().__init__(f"{program}: {message}")
-        self.program = program
-        self._keep_args(program, message)
+    The one-argument form of earlier versions, ``ForbiddenProgramError("rm: not
+    allowed")``, still works: the whole text is the message, ``program`` the part
+    before its first ``": "`` (``None`` without one)."""
+
+    program: str | None
+
+    def __init__(self, program: str, message: str | None = None) -> None:
+        if message is None:
+            super().__init__(program)
+            name, colon, _ = program.partition(": ")
+            self.program = name if colon else None
+            self._keep_args(program)
+        else:
+            super().__init__(f"{program}: {message}")
+            self.program = program
+            self._keep_args(program, message)
 
 
 class InvalidArgumentError(CuprumError, ValueError):

@@ -277,7 +277,7 @@ def deliver_lines(  # noqa: PLR0917 - the constant fields of one stage's lines
 ) -> None:
     """One line event per line to every hook, in order: :func:`line_event` inlined,
     since this loop is the whole per-line cost of observing a stream. One hook (the
-    common case) is called without the loop over hooks: about 50 ns a line less."""
+    common case) is called without the loop over hooks: about 45 ns a line less."""
     draft = _Draft
     final = ExecEvent
     only = hooks[0] if len(hooks) == 1 else None

@@ -15,14 +15,10 @@ from cuprum._model.execution import ExecutionContext
 __all__ = ["child_env"]
 
 
-def child_env(
-    ctx: ExecutionContext, overlay: Mapping[str, str] | None = None
-) -> dict[str, str] | None:
+def child_env(ctx: ExecutionContext, overlay: Mapping[str, str] | None) -> dict[str, str] | None:
     """``os.environ`` (or, with ``inherit_env=False``, only its ``keep_env`` names)
-    overlaid with ``overlay`` (default ``ctx.env``; the engine passes the copy it
-    checked), secret values revealed; ``None`` for ``os.environ`` itself."""
-    if overlay is None:
-        overlay = ctx.env
+    overlaid with ``overlay`` (the copy of ``ctx.env`` the engine checked at the spawn),
+    secret values revealed; ``None`` for ``os.environ`` itself."""
     if ctx.inherit_env:
         if not overlay:
             return None

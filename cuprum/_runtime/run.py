@@ -147,7 +147,8 @@ class Run:
         # Read once, after the before hooks (which may have changed the mapping since
         # the request was checked): the overlay checked is the one the child is given.
         overlay = dict(ctx.env) if ctx.env else None
-        check_spawn_env(req.stages, overlay, req.policy)
+        if overlay:
+            check_spawn_env(req.stages, overlay, req.policy)
         self.env = child_env(ctx, overlay)
         self.events = Emitter(req.policy.observe_hooks, ctx, run_secrets(req))
         self.stages = make_stages(req.stages, ctx.tags)

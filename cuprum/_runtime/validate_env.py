@@ -9,6 +9,7 @@ it holds (the engine reads it at the spawn), so the policy that refuses loader v
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 from cuprum._core.context import CuprumContext, is_loader_variable
 from cuprum._core.secret import Secret
@@ -31,14 +32,17 @@ def check_loader_env(env: Mapping[object, object], policy: CuprumContext) -> Non
             )
 
 
-def check_spawn_env(stages: Sequence[CommandSpec], env: object, policy: CuprumContext) -> None:
+def check_spawn_env(
+    stages: Sequence[CommandSpec], env: Mapping[Any, object], policy: CuprumContext
+) -> None:
     """:func:`check_loader_env` on the overlay read at the spawn, as the request's
-    :class:`InvalidArgumentError` naming the program (before any event or process)."""
-    if isinstance(env, Mapping) and env:
-        try:
-            check_loader_env(env, policy)
-        except _Refused as exc:
-            raise refused(stages, str(exc)) from None
+    :class:`InvalidArgumentError` naming the program (before any event or process);
+    the request's check passed, so something changed the mapping since."""
+    try:
+        check_loader_env(env, policy)
+    except _Refused as exc:
+        hint = " (set after the request was checked: by a before hook?)"
+        raise refused(stages, f"{exc}{hint}") from None
 
 
 def check_env(env: object, policy: CuprumContext) -> None:

@@ -30,6 +30,7 @@ from collections.abc import Iterable, Mapping
 __all__ = [
     "MAX_LINE",
     "RESERVED",
+    "SHELL_OWN",
     "WRAPPER",
     "check_env",
     "check_line",
@@ -46,6 +47,14 @@ _TOKEN = re.compile(r"[0-9a-f]{16,64}")
 #: Names the wrapper keeps for itself: an env= of one of them would steer the wrapper
 #: (its loop counters, the program it runs) or hide the run from teardown.
 RESERVED = re.compile(r"CUPRUM_RUN|_cuprum_.*")
+#: Names the remote /bin/sh (dash or bash) sets, resets or refuses itself: exported by
+#: the wrapper they would not reach the program as given (``PWD`` is the cwd's,
+#: bash's ``UID`` is read-only) or would stop the wrapper (dash: ``OPTIND=x``).
+SHELL_OWN = frozenset({
+    "OPTIND", "OPTARG", "PPID", "PWD", "OLDPWD", "LINENO", "UID", "EUID", "SHELLOPTS",
+    "BASHOPTS", "BASHPID", "RANDOM", "SRANDOM", "SECONDS", "GROUPS", "FUNCNAME", "HISTCMD",
+    "EPOCHSECONDS", "EPOCHREALTIME", "BASH_COMMAND",
+})  # fmt: skip
 
 # Read by /bin/sh after the login shell passed it through single quotes untouched:
 # no "'" and no backslash pair (fish would fold it), no "!" (csh history), one line.
@@ -72,7 +81,7 @@ WRAPPER = "; ".join(
         ' r*) printf " \\"\\${%d#r}\\"" "$_cuprum_k";;'
         ' *) printf " \\"\\${_cuprum_%d}\\"" "$_cuprum_k";; esac; done)',
         'eval "set -- $_cuprum_r"',
-        "CUPRUM_RUN=$1; PATH=$2; export CUPRUM_RUN PATH; _cuprum_c=$3; _cuprum_p=$4;"
+        "CUPRUM_RUN=$1; PATH=$2; export CUPRUM_RUN PATH; _cuprum_c=$3; _cuprum_p=$4; _cuprum_n=$4;"
         " _cuprum_e=$5; shift 5",
         # The program is a file of the pinned PATH, found before any env= is exported
         # (never a builtin or function of /bin/sh, never through the caller's own PATH).
@@ -89,7 +98,8 @@ WRAPPER = "; ".join(
         # A cwd that cannot be entered: 126 and one message, whatever /bin/sh is
         # (dash and bash word cd's own differently, with the script's line number).
         '[ -z "$_cuprum_c" ] || cd "$_cuprum_c" 2>/dev/null || { printf'
-        ' "cuprum: %s: cannot change to this directory$_cuprum_b"n "$_cuprum_c" >&2; exit 126; }',
+        ' "cuprum: %s: cwd %s: cannot change to this directory$_cuprum_b"n'
+        ' "$_cuprum_n" "$_cuprum_c" >&2; exit 126; }',
         # From here the shell's own stderr is /dev/null: dash and bash report a child
         # killed by a signal there ("Killed"), which is no text the program wrote. The
         # program gets the real stderr back (fd 9) in a subshell that execs it.
@@ -126,6 +136,11 @@ def check_env(program: str, env: Mapping[str, str]) -> None:
         if RESERVED.fullmatch(name):
             raise InvalidArgumentError(
                 f"{program}: remote env name {name!r} is reserved for cuprum's remote wrapper"
+            )
+        if name in SHELL_OWN:
+            raise InvalidArgumentError(
+                f"{program}: remote env name {name!r} is one the remote shell sets itself "
+                "(it would not reach the program as given)"
             )
         if not isinstance(value, str) or "\x00" in value:
             raise InvalidArgumentError(f"{program}: remote env {name} must be str without NUL")

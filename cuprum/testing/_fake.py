@@ -177,10 +177,12 @@ def _call(
     try:
         return source(argv)
     except Exception as exc:
-        exc.add_note(
+        note = (
             f"cuprum.testing: raised by the outcome function of {expectation.description} "
             f"(for {shlex.join(argv)!r})"
         )
+        if note not in getattr(exc, "__notes__", ()):  # an instance raised again: once
+            exc.add_note(note)
         raise
 
 

@@ -79,6 +79,23 @@ async def test_a_forbidden_run_names_its_program_in_an_attribute() -> None:
         assert (type(copied), copied.program, str(copied)) == (type(error), SH, str(error))
 
 
+@pytest.mark.parametrize(
+    ("args", "program", "text"),
+    [
+        (("rm", "not allowed"), "rm", "rm: not allowed"),
+        (("rm: not allowed",), "rm", "rm: not allowed"),  # the earlier one-argument form
+        (("not allowed",), None, "not allowed"),
+    ],
+)
+def test_a_forbidden_program_error_made_by_hand(
+    args: tuple[str, ...], program: str | None, text: str
+) -> None:
+    error = ForbiddenProgramError(*args)
+    assert (error.program, str(error)) == (program, text)
+    copied = pickle.loads(pickle.dumps(error))
+    assert (copied.program, str(copied)) == (program, text)
+
+
 def test_scope_on_an_empty_parent_becomes_the_base_and_is_restored() -> None:
     outer = current_context()
     with scoped(ScopeConfig(allowlist=frozenset([ECHO, LS]))) as ctx:

@@ -59,6 +59,7 @@ def _samples() -> list[BaseException]:
         CuprumError("x: something"),
         UnknownProgramError("nope: not in the catalogue"),
         ForbiddenProgramError("rm", "not permitted"),
+        ForbiddenProgramError("rm: not permitted"),  # the earlier one-argument form
         InvalidArgumentError("echo: timeout must be a number"),
         StdinEncodeError("sh: stdin: cannot encode", ("latin-1", "a\u20ac", 1, 2, "no")),
         SpawnError(errno.E2BIG, "sh: cannot start: argument list too long"),

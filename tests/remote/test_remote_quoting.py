@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from cuprum import InvalidArgumentError
 from cuprum.remote import SshHost
-from cuprum.remote.quoting import WRAPPER, decode_word, encode_word, remote_line
+from cuprum.remote.quoting import SHELL_OWN, WRAPPER, decode_word, encode_word, remote_line
 
 from .remote_support import printf
 
@@ -160,7 +160,8 @@ def test_a_program_missing_from_the_path_exits_127_naming_it() -> None:
 @settings(max_examples=40, deadline=None)
 @given(
     args=st.lists(ARG, max_size=12),
-    env=st.dictionaries(st.from_regex(r"[A-Z][A-Z0-9_]{0,6}", fullmatch=True), ARG, max_size=4),
+    # A prefix of their own: names such as PWD or OPTIND are the shell's (refused).
+    env=st.dictionaries(st.from_regex(r"T_[A-Z0-9_]{0,6}", fullmatch=True), ARG, max_size=4),
 )
 def test_hypothesis_argv_and_env_round_trip_through_the_wrapper(
     args: list[str], env: dict[str, str]
@@ -181,7 +182,7 @@ def test_a_cwd_that_cannot_be_entered_exits_126_with_one_message(shell: str, cwd
     # line number ("cuprum: 1: cd: can't cd to ..." from dash).
     out = _local(["printf", "never"], shell=shell, cwd=cwd)
     assert (out.returncode, out.stdout) == (126, b"")
-    assert out.stderr == f"cuprum: {cwd}: cannot change to this directory\n".encode()
+    assert out.stderr == f"cuprum: printf: cwd {cwd}: cannot change to this directory\n".encode()
 
 
 @pytest.mark.parametrize("name", ["e", "n", "s", "c", "a", "IFS", "x", "b", "d", "l"])
@@ -200,6 +201,28 @@ def test_the_wrappers_own_names_are_refused_in_env_and_secret_env(name: str) -> 
         host.cmd(printf("x"), env={name: "1"})
     with pytest.raises(InvalidArgumentError, match=name):
         host.cmd(printf("x"), secret_env={name: "1"})
+
+
+@pytest.mark.parametrize("name", sorted(SHELL_OWN))
+def test_names_the_remote_shell_sets_itself_are_refused(name: str) -> None:
+    # Exported by the wrapper they did not reach the program as given (PWD was the
+    # cwd's, bash's UID read-only) or stopped the wrapper (dash: "Illegal number").
+    host = SshHost("127.0.0.1")
+    refused = f"printf: remote env name '{name}' is one the remote shell sets itself"
+    with pytest.raises(InvalidArgumentError, match=refused):
+        host.cmd(printf("x"), env={name: "val"})
+    with pytest.raises(InvalidArgumentError, match=refused):
+        host.cmd(printf("x"), secret_env={name: "val"})
+
+
+@pytest.mark.parametrize("shell", ["/bin/sh", "/bin/bash"])
+def test_other_names_reach_the_program_as_given(shell: str) -> None:
+    # Names next to the shell's own, which the wrapper exports as they are.
+    env = {"IFS": "val", "PS1": "val", "ENV": "val", "HOME": "/val", "BASH_ENV": "val"}
+    out = _local(["/usr/bin/env"], shell=shell, env=env, cwd="/")
+    assert out.returncode == 0, out.stderr
+    for name, value in env.items():
+        assert f"{name}={value}\n".encode() in out.stdout, name
 
 
 @pytest.mark.parametrize("path", ["/bin:rel", "/usr/bin:", ":/bin", "a::b", "/bin::/usr/bin", ""])

@@ -47,6 +47,7 @@ def _refused(excinfo: pytest.ExceptionInfo[InvalidArgumentError], program: str) 
     text = str(excinfo.value)
     assert text.startswith(f"{program}: {REFUSED}"), text
     assert "scoped(ScopeConfig(allow_loader_env=True))" in text
+    assert text.endswith("(set after the request was checked: by a before hook?)"), text
     assert "/tmp/evil.so" not in text  # the value is never shown
 
 

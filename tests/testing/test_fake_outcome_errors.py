@@ -72,3 +72,18 @@ async def test_a_note_is_added_once_per_raise() -> None:
             with pytest.raises(TestBug) as excinfo:
                 await tool("b").run()
             assert excinfo.value.__notes__ == [NOTE]  # a new exception each time
+
+
+def test_an_instance_raised_again_keeps_one_note() -> None:
+    stored = TestBug("bug in the test's fake for b")
+
+    def again(argv: tuple[str, ...]) -> Outcome:
+        raise stored
+
+    with FakePrograms() as fake:
+        fake.expect(Prefix(TOOL, "b"), again)
+        for _ in range(2):
+            with pytest.raises(TestBug) as excinfo:
+                tool("b").run_sync()
+            assert excinfo.value is stored
+            assert stored.__notes__ == [NOTE]  # not one more per raise
